@@ -1,0 +1,131 @@
+"""Forward area S1 and annealing area S2 (paper Eq. 1) and their split at the CPT start, in O(n).
+
+``S1(t) = sum_{i=1..t} eta_i``.
+``S2(t) = sum_{i=1..t} m_i`` with momentum ``m_i = lambda*m_{i-1} + (eta_{i-1} - eta_i)``, the exact
+recursive form of the paper's double sum (cpt-law notes §1.2). The recursion is a first-order IIR
+filter, computed by ``scipy.signal.lfilter`` - no Python loop over steps.
+
+Choices (README, "How S1 and S2 are computed"):
+- LRs enter raw (no division by the peak, no (1-lambda) factor), as in the paper's fitted numbers.
+- The PT warm-up ramp (and step 0) count as the PT peak LR for S2 only; S1 uses the real LR. This
+  reproduces the paper's worked example (S2pt = 0.151) and avoids a spurious negative area of about
+  -peak/(1-lambda) from the ramp.
+- An LR increase in CPT (re-warm-up) is negative annealing: S2 falls and the predicted loss rises.
+- S2 is computed on the concatenated PT+CPT schedule and then split, so the momentum carries across
+  the transfer point: S2cpt(t) = S2(t) - S2(transfer).
+- A CPT-only run with unknown PT history (paper §6): the PT model is assumed annealed to LR 0, so
+  the momentum starts from eta_0 = 0 and the re-warm-up counts as negative annealing; S1pt and S2pt
+  are unknown (S1pt is fitted, S2pt folds into L0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import lfilter
+
+LAMBDA = 0.999
+S2_FORMS = {
+    "paper": "S2 = sum of momentum m_i (paper Eq. 1)",
+    "lr-weighted": "S2 = sum of m_i * eta_i^eps (paper App. J), stops growing once the LR is ~0",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Areas:
+    """Per-step areas for a run, index = step. During PT, S1cpt = S2cpt = 0 and S1pt/S2pt grow;
+    during CPT, S1pt/S2pt are frozen at the transfer point."""
+
+    S1pt: np.ndarray
+    S2pt: np.ndarray
+    S1cpt: np.ndarray
+    S2cpt: np.ndarray
+    transfer_step: int
+    pt_history_known: bool = True
+
+    def at(self, steps: np.ndarray) -> Areas:
+        """The areas at the given steps only (for evaluating the law at logged rows)."""
+        s = np.asarray(steps, dtype=np.int64)
+        return Areas(self.S1pt[s], self.S2pt[s], self.S1cpt[s], self.S2cpt[s], self.transfer_step, self.pt_history_known)
+
+    def __len__(self) -> int:
+        return len(self.S1pt)
+
+
+def momentum(eta: np.ndarray, lam: float = LAMBDA) -> np.ndarray:
+    """m_i = lambda*m_{i-1} + (eta_{i-1} - eta_i), m_0 = 0; O(n) via an IIR filter."""
+    d = np.zeros_like(eta, dtype=float)
+    d[1:] = eta[:-1] - eta[1:]
+    return lfilter([1.0], [1.0, -lam], d)
+
+
+def s2_naive(eta: np.ndarray, lam: float = LAMBDA) -> np.ndarray:
+    """The paper's double sum, O(n^2): reference for tests and the speed baseline only."""
+    n = len(eta)
+    out = np.zeros(n)
+    for t in range(1, n):
+        k = np.arange(1, t + 1)
+        inner = (eta[k - 1] - eta[k]) * (1 - lam ** (t - k + 1)) / (1 - lam)
+        out[t] = inner.sum()
+    return out
+
+
+def pt_eta_for_s2(lr: np.ndarray, transfer_step: int) -> np.ndarray:
+    """The LR sequence the momentum sees: PT warm-up ramp and step 0 raised to the PT peak."""
+    eta = np.array(lr, dtype=float)
+    pt = eta[: transfer_step + 1]
+    if len(pt) > 1:
+        peak_idx = int(np.argmax(pt[1:])) + 1  # first time the PT peak is reached
+        eta[:peak_idx] = pt[peak_idx]
+    return eta
+
+
+def compute_areas(
+    lr: np.ndarray,
+    transfer_step: int | None = None,
+    *,
+    lam: float = LAMBDA,
+    pt_history_known: bool = True,
+    s2_form: str = "paper",
+    eps: float = 0.1,
+) -> Areas:
+    """S1pt, S2pt, S1cpt, S2cpt at every step for a per-step LR array (index = step).
+
+    ``transfer_step`` is the last PT step (None: the whole run is pre-training). For a CPT-only run
+    (``pt_history_known=False``) every step is CPT and the PT model is assumed annealed to 0.
+    """
+    lr = np.asarray(lr, dtype=float)
+    n = len(lr)
+    if not pt_history_known:
+        transfer = 0
+        eta = lr.copy()
+        eta[0] = 0.0  # PT assumed annealed to zero (paper §6)
+    else:
+        transfer = n - 1 if transfer_step is None else int(transfer_step)
+        eta = pt_eta_for_s2(lr, transfer)
+    m = momentum(eta, lam)
+    if s2_form == "lr-weighted":
+        m = m * np.power(np.maximum(lr, 0.0), eps)
+    elif s2_form != "paper":
+        raise ValueError(f"unknown S2 form {s2_form!r}; use one of {', '.join(S2_FORMS)}")
+    S2 = np.cumsum(m)
+    S1 = np.concatenate([[0.0], np.cumsum(lr[1:])])
+    if not pt_history_known:
+        zeros = np.zeros(n)
+        return Areas(zeros, zeros, S1, S2, 0, False)
+    S1pt = np.minimum(S1, S1[transfer]) if transfer < n - 1 else S1
+    S2pt = S2.copy()
+    S2pt[transfer + 1 :] = S2[transfer]
+    S1cpt = np.zeros(n)
+    S2cpt = np.zeros(n)
+    S1cpt[transfer + 1 :] = S1[transfer + 1 :] - S1[transfer]
+    S2cpt[transfer + 1 :] = S2[transfer + 1 :] - S2[transfer]
+    return Areas(S1pt, S2pt, S1cpt, S2cpt, transfer, True)
+
+
+def run_areas(run, *, lam: float = LAMBDA, s2_form: str = "paper", eps: float = 0.1) -> Areas:
+    """Areas at every step of a canonical ``Run`` (its LR interpolated to every step first)."""
+    lr = run.dense_lr()
+    transfer = run.transfer_step if run.has_cpt else None
+    return compute_areas(lr, transfer, lam=lam, pt_history_known=run.pt_history_known, s2_form=s2_form, eps=eps)

@@ -1,0 +1,294 @@
+"""The canonical run: one training run's LR schedule and validation losses, read from the canonical CSV.
+
+Canonical CSV columns: ``step, lr, phase, replay, loss_pt, loss_cpt`` (README, "Run format").
+
+- ``step`` counts optimizer steps from the start of pre-training; step 0 is the initial model.
+- ``lr`` is the learning rate of the update that produced that step; between rows it is interpolated
+  linearly (so rows only at the corners of a piecewise-linear schedule are exact).
+- ``phase`` is ``pt`` or ``cpt``; CPT starts after the last ``pt`` row (the transfer point).
+- A run whose rows are all ``cpt`` has an unknown pre-training history (paper §6): its steps count from
+  the start of CPT, the PT model is assumed annealed to LR 0, and the fit treats S1pt as a parameter.
+- ``replay`` is the share of pre-training data in the CPT mixture, constant in a run.
+- ``loss_pt`` / ``loss_cpt``: validation loss on the general / the domain set; empty where not evaluated.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cptcore.errors import InputError
+
+COLUMNS = ("step", "lr", "phase", "replay", "loss_pt", "loss_cpt")
+REQUIRED = ("step", "lr", "phase")
+TARGETS = ("pt", "cpt")  # the two validation sets: general (D_pt) and domain (D_cpt)
+MAX_STEPS = 20_000_000  # a dense LR array beyond this would not fit the app's memory budget
+MAX_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One run in canonical form; arrays are per row, losses are NaN where not evaluated."""
+
+    name: str
+    step: np.ndarray
+    lr: np.ndarray
+    is_cpt: np.ndarray
+    replay: float = 0.0
+    loss_pt: np.ndarray = field(default=None)  # type: ignore[assignment]
+    loss_cpt: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        n = len(self.step)
+        for attr in ("loss_pt", "loss_cpt"):
+            if getattr(self, attr) is None:
+                object.__setattr__(self, attr, np.full(n, np.nan))
+
+    @property
+    def pt_history_known(self) -> bool:
+        """False for a CPT-only run (every row ``cpt``): S1pt must then be fitted (paper §6)."""
+        return not bool(np.all(self.is_cpt))
+
+    @property
+    def has_cpt(self) -> bool:
+        return bool(np.any(self.is_cpt))
+
+    @property
+    def transfer_step(self) -> int:
+        """Step of the model CPT starts from: the last ``pt`` row (0 for a CPT-only run; the last
+        step for a pure pre-training run)."""
+        if not self.pt_history_known:
+            return int(self.step[0])
+        return int(self.step[~self.is_cpt][-1])
+
+    @property
+    def last_step(self) -> int:
+        return int(self.step[-1])
+
+    def loss(self, target: str) -> np.ndarray:
+        """Observed losses on validation set ``target`` ('pt' or 'cpt'), NaN where not evaluated."""
+        return self.loss_pt if target == "pt" else self.loss_cpt
+
+    def has_target(self, target: str) -> bool:
+        return bool(np.any(np.isfinite(self.loss(target))))
+
+    def dense_lr(self) -> np.ndarray:
+        """LR at every step ``0..last_step`` (index = step), linear between rows.
+
+        Steps before the first row (only possible for a CPT-only run starting after step 0) take
+        the first row's LR.
+        """
+        steps = np.arange(self.last_step + 1)
+        return np.interp(steps, self.step, self.lr)
+
+    def sparsity_warning(self) -> str | None:
+        """A warning when rows are so sparse inside a curved LR segment that S2 is unreliable."""
+        gap = np.diff(self.step)
+        dlr = np.diff(self.lr)
+        slope = dlr / gap
+        changing = (gap > 20) & (np.abs(dlr) > 1e-3 * max(float(np.max(self.lr)), 1e-30))
+        if changing.sum() < 3:
+            return None
+        # a curved stretch shows up as several consecutive sparse gaps whose slopes keep changing
+        curved = np.zeros_like(changing)
+        rel = np.abs(np.diff(slope)) > 0.05 * np.maximum(np.abs(slope[1:]), np.abs(slope[:-1]))
+        curved[1:] = changing[1:] & changing[:-1] & rel
+        runs_of_three = curved[1:] & curved[:-1]
+        if not runs_of_three.any():
+            return None
+        worst = int(gap[changing].max())
+        return (
+            f"{self.name}: the LR changes along a curve but rows are up to {worst} steps apart; "
+            "S1/S2 interpolate the LR linearly between rows, so the annealing area S2 may be off. "
+            "Give the LR at every step (or every few steps) for cosine, exponential or sqrt decays."
+        )
+
+
+def _fail(problem: str, **kw) -> InputError:
+    return InputError(problem, **kw)
+
+
+def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Run:
+    """Validate a canonical table and build a ``Run``; raise ``InputError`` naming column/row."""
+    src = source or name
+    cols = {str(c).strip().lower().lstrip("\ufeff"): c for c in df.columns}
+    missing = [c for c in REQUIRED if c not in cols]
+    if missing:
+        raise _fail(
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
+            source=src,
+            received=", ".join(str(c) for c in list(df.columns)[:8]) or "no columns",
+            fix="The canonical header is step,lr,phase,replay,loss_pt,loss_cpt "
+            "(replay and one loss column may be left out)",
+        )
+    df = df.rename(columns={v: k for k, v in cols.items()})
+    if len(df) < 2:
+        raise _fail(
+            "a run needs at least two rows",
+            source=src,
+            received=f"{len(df)} row(s)",
+            fix="Give the LR from step 0 to the last step, one row per step or per schedule corner",
+        )
+
+    def numeric(col: str, allow_empty: bool) -> np.ndarray:
+        raw = df[col]
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+        blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+        bad = np.isnan(values) & ~blank
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise _fail(
+                "not a number",
+                source=src,
+                column=col,
+                row=i + 2,
+                received=str(raw.iloc[i]),
+                fix="Use plain decimal numbers such as 0.0003 or 3e-4",
+            )
+        if not allow_empty and blank.any():
+            i = int(np.argmax(blank))
+            raise _fail("empty cell", source=src, column=col, row=i + 2, fix=f"Fill in '{col}' on every row")
+        if np.isinf(values).any():
+            i = int(np.argmax(np.isinf(values)))
+            raise _fail("infinite value", source=src, column=col, row=i + 2, received=str(raw.iloc[i]), fix="Use finite numbers")
+        return values
+
+    step_f = numeric("step", allow_empty=False)
+    if np.any(step_f != np.round(step_f)) or np.any(step_f < 0):
+        i = int(np.argmax((step_f != np.round(step_f)) | (step_f < 0)))
+        raise _fail("steps must be whole numbers >= 0", source=src, column="step", row=i + 2, received=step_f[i], fix="Count optimizer steps from 0")
+    step = step_f.astype(np.int64)
+    d = np.diff(step)
+    if np.any(d <= 0):
+        i = int(np.argmax(d <= 0)) + 1
+        what = "duplicated step" if d[i - 1] == 0 else "steps go backwards"
+        raise _fail(what, source=src, column="step", row=i + 2, received=int(step[i]), fix="Sort the rows by step and keep one row per step")
+    if step[-1] > MAX_STEPS:
+        raise _fail("too many steps", source=src, column="step", received=int(step[-1]), fix=f"Runs up to {MAX_STEPS:,} steps are supported; count steps in units of larger batches")
+
+    lr = numeric("lr", allow_empty=False)
+    if np.any(lr < 0):
+        i = int(np.argmax(lr < 0))
+        raise _fail("negative learning rate", source=src, column="lr", row=i + 2, received=lr[i], fix="Learning rates must be >= 0")
+    if not np.any(lr > 0):
+        raise _fail("every learning rate is zero", source=src, column="lr", fix="Give the LR used at each step (e.g. 3e-4), not zeros")
+    if lr.max() > 1.0:
+        i = int(np.argmax(lr > 1.0))
+        raise _fail("learning rate above 1", source=src, column="lr", row=i + 2, received=lr[i], fix="Give the LR itself (e.g. 3e-4), not a percentage or a scale factor")
+
+    phase_raw = df["phase"].astype(str).str.strip().str.lower()
+    ok = phase_raw.isin(["pt", "cpt"]).to_numpy()
+    if not ok.all():
+        i = int(np.argmax(~ok))
+        raise _fail("phase must be 'pt' or 'cpt'", source=src, column="phase", row=i + 2, received=str(df["phase"].iloc[i]), fix="Mark pre-training rows 'pt' and continual-pre-training rows 'cpt'")
+    is_cpt = (phase_raw == "cpt").to_numpy()
+    if is_cpt.any() and not is_cpt.all():
+        first_cpt = int(np.argmax(is_cpt))
+        if not is_cpt[first_cpt:].all():
+            i = first_cpt + int(np.argmax(~is_cpt[first_cpt:]))
+            raise _fail("a 'pt' row comes after CPT started", source=src, column="phase", row=i + 2, fix="All 'pt' rows must come before the first 'cpt' row")
+    if not is_cpt[0] and step[0] != 0:
+        raise _fail("a run with pre-training rows must start at step 0 (the initial model)", source=src, column="step", row=2, received=int(step[0]), fix="Add a first row '0,0,pt,...'; the LR between rows is interpolated linearly")
+
+    replay = 0.0
+    if "replay" in df.columns:
+        rv = numeric("replay", allow_empty=True)
+        present = rv[~np.isnan(rv)]
+        if present.size:
+            if np.any((present < 0) | (present > 1)):
+                i = int(np.argmax((rv < 0) | (rv > 1)))
+                raise _fail("replay ratio outside 0..1", source=src, column="replay", row=i + 2, received=rv[i], fix="Give the share of pre-training data in the CPT mix, e.g. 0.25 for 25%")
+            if np.ptp(present) > 1e-9:
+                i = int(np.argmax(np.abs(rv - present[0]) > 1e-9))
+                raise _fail("replay ratio changes within the run", source=src, column="replay", row=i + 2, received=rv[i], fix="Use one replay ratio per run; split runs with different ratios into separate files")
+            replay = float(present[0])
+
+    losses = {}
+    for col in ("loss_pt", "loss_cpt"):
+        if col in df.columns:
+            v = numeric(col, allow_empty=True)
+            if np.any(v <= 0):
+                i = int(np.argmax(v <= 0))
+                raise _fail("loss must be > 0", source=src, column=col, row=i + 2, received=v[i], fix="Give the validation cross-entropy loss in nats (not accuracy or log-loss differences)")
+            if v.max(initial=0) > 50:
+                i = int(np.nanargmax(v))
+                raise _fail("loss is implausibly large", source=src, column=col, row=i + 2, received=v[i], fix="Give the loss in nats per token, not perplexity")
+            losses[col] = v
+    return Run(name=name, step=step, lr=lr, is_cpt=is_cpt, replay=replay, **losses)
+
+
+def read_run(path_or_buffer, name: str | None = None) -> Run:
+    """Read a canonical run CSV from a path, bytes or a file object; ``InputError`` on any problem."""
+    if isinstance(path_or_buffer, (str, os.PathLike)):
+        src = os.path.basename(str(path_or_buffer))
+        try:
+            size = os.path.getsize(path_or_buffer)
+        except OSError as e:
+            raise InputError("cannot open the file", source=str(path_or_buffer), received=e.strerror, fix="Check the path") from None
+        if size > MAX_BYTES:
+            raise InputError("file too large", source=src, received=f"{size / 1e6:.0f} MB", fix=f"Keep runs under {MAX_BYTES // 2**20} MB: one row per step or sparser")
+        with open(path_or_buffer, "rb") as f:
+            data = f.read()
+    else:
+        data = path_or_buffer if isinstance(path_or_buffer, bytes) else path_or_buffer.read()
+        src = name or "uploaded file"
+        if len(data) > MAX_BYTES:
+            raise InputError("file too large", source=src, received=f"{len(data) / 1e6:.0f} MB", fix=f"Keep runs under {MAX_BYTES // 2**20} MB")
+    name = name or os.path.splitext(src)[0]
+    return run_from_frame(parse_table(data, src), name=name, source=src)
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """Bytes → text, accepting UTF-8 (with or without BOM) and UTF-16 with BOM."""
+    if not data.strip():
+        raise InputError("the file is empty", source=source, fix="Upload a CSV with a header row and at least two data rows")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("not a text file (unreadable bytes)", source=source, fix="Save the table as a UTF-8 CSV") from None
+
+
+def parse_table(data: bytes, source: str) -> pd.DataFrame:
+    """Parse CSV bytes (comma, tab or semicolon separated) into strings-as-objects DataFrame."""
+    text = decode_text(data, source)
+    if "\x00" in text:
+        raise InputError("binary content, not a CSV", source=source, fix="Save the table as a UTF-8 CSV")
+    first = text.split("\n", 1)[0]
+    if len(first) > 100_000 or first.count(",") > 1000:
+        raise InputError("the header row is far too long", source=source, received=f"{len(first):,} characters", fix="A run needs only the columns step,lr,phase,replay,loss_pt,loss_cpt")
+    sep = max([",", "\t", ";"], key=first.count)
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True, comment=None)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+        msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise InputError("cannot parse as CSV", source=source, received=msg[:80], fix="Check that every row has the same number of comma-separated fields") from None
+    if df.shape[1] > 1000:
+        raise InputError("too many columns", source=source, received=df.shape[1], fix="Keep only step,lr,phase,replay,loss_pt,loss_cpt")
+    return df
+
+
+def run_to_frame(run: Run) -> pd.DataFrame:
+    """The run as a canonical table (for downloads and round-trips)."""
+    return pd.DataFrame(
+        {
+            "step": run.step,
+            "lr": run.lr,
+            "phase": np.where(run.is_cpt, "cpt", "pt"),
+            "replay": run.replay,
+            "loss_pt": run.loss_pt,
+            "loss_cpt": run.loss_cpt,
+        }
+    )
+
+
+def write_run(run: Run, path: str) -> None:
+    run_to_frame(run).to_csv(path, index=False, float_format="%.8g")

@@ -1,0 +1,128 @@
+"""Learning-rate schedules as per-step arrays, built from a small spec.
+
+A schedule segment of ``steps`` updates is an array of length ``steps``: the LR of updates 1..steps.
+A whole run is ``[0] + PT segment + CPT segment`` indexed by step (step 0 is the initial model), and
+the transfer point is step ``pt.steps``. Everything here is vectorised numpy: O(n).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from cptcore.errors import InputError
+
+KINDS = {
+    "constant": "Constant LR after the warm-up",
+    "wsd": "Warmup-Stable-Decay: constant, then a decay over the last fraction of steps",
+    "cosine": "Cosine decay from the peak to a minimum LR",
+    "linear": "Linear decay from the peak to a final LR",
+    "multistep": "Step decay: multiply by gamma at each milestone",
+}
+DECAY_SHAPES = {
+    "linear": "straight line to the final LR",
+    "cosine": "half cosine to the final LR",
+    "exponential": "geometric interpolation (needs final LR > 0)",
+    "sqrt": "1 - sqrt(progress), fast drop first",
+}
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """One phase's LR schedule. ``warmup_start`` is the LR the warm-up ramps from (0, or the PT final
+    LR for a CPT that re-warms from where PT ended)."""
+
+    kind: str = "constant"
+    peak_lr: float = 3e-4
+    steps: int = 1000
+    warmup_steps: int = 0
+    warmup_start: float = 0.0
+    decay_fraction: float = 0.2  # WSD: share of steps spent decaying
+    decay_shape: str = "linear"  # WSD decay shape
+    final_lr: float = 0.0  # WSD / linear / cosine (cosine: the minimum LR)
+    milestones: tuple[float, ...] = (0.5, 0.75)  # multistep: fractions of steps
+    gamma: float = 0.1  # multistep factor
+
+    def validated(self) -> ScheduleSpec:
+        """Return self, or raise ``InputError`` naming the bad field and its accepted range."""
+        if self.kind not in KINDS:
+            raise InputError("unknown schedule kind", column="kind", received=self.kind, fix=f"Use one of {', '.join(KINDS)}")
+        if self.decay_shape not in DECAY_SHAPES:
+            raise InputError("unknown decay shape", column="decay_shape", received=self.decay_shape, fix=f"Use one of {', '.join(DECAY_SHAPES)}")
+        if not (0 < self.peak_lr <= 1):
+            raise InputError("peak LR must be in (0, 1]", column="peak_lr", received=self.peak_lr)
+        if int(self.steps) < 1:
+            raise InputError("steps must be >= 1", column="steps", received=self.steps)
+        if not (0 <= self.warmup_steps <= self.steps):
+            raise InputError("warm-up must be between 0 and the number of steps", column="warmup_steps", received=self.warmup_steps)
+        if not (0 <= self.final_lr <= self.peak_lr):
+            raise InputError("final LR must be between 0 and the peak LR", column="final_lr", received=self.final_lr)
+        if not (0 <= self.decay_fraction <= 1):
+            raise InputError("decay fraction must be in 0..1", column="decay_fraction", received=self.decay_fraction)
+        if self.kind == "wsd" and self.decay_shape == "exponential" and self.final_lr <= 0:
+            raise InputError("an exponential decay needs a final LR > 0", column="final_lr", received=self.final_lr, fix="Set a final LR such as peak/10")
+        return self
+
+
+def _decay(progress: np.ndarray, peak: float, final: float, shape: str) -> np.ndarray:
+    """LR along a decay from ``peak`` (progress 0) to ``final`` (progress 1)."""
+    p = np.clip(progress, 0.0, 1.0)
+    if shape == "linear":
+        return peak - (peak - final) * p
+    if shape == "cosine":
+        return final + (peak - final) * 0.5 * (1 + np.cos(np.pi * p))
+    if shape == "exponential":
+        return peak * (final / peak) ** p
+    if shape == "sqrt":
+        return final + (peak - final) * (1 - np.sqrt(p))
+    raise ValueError(shape)
+
+
+def segment(spec: ScheduleSpec) -> np.ndarray:
+    """Per-update LR for one phase: array of length ``spec.steps`` (updates 1..steps)."""
+    spec.validated()
+    n, w, peak = int(spec.steps), int(spec.warmup_steps), float(spec.peak_lr)
+    i = np.arange(1, n + 1, dtype=float)
+    lr = np.full(n, peak)
+    if spec.kind == "wsd":
+        n_decay = int(round(spec.decay_fraction * (n - w)))
+        start = n - n_decay
+        if n_decay > 0:
+            k = i > start
+            lr[k] = _decay((i[k] - start) / n_decay, peak, spec.final_lr, spec.decay_shape)
+    elif spec.kind == "cosine":
+        k = i > w
+        lr[k] = _decay((i[k] - w) / max(n - w, 1), peak, spec.final_lr, "cosine")
+    elif spec.kind == "linear":
+        k = i > w
+        lr[k] = _decay((i[k] - w) / max(n - w, 1), peak, spec.final_lr, "linear")
+    elif spec.kind == "multistep":
+        drops = np.zeros(n)
+        for m in sorted(spec.milestones):
+            drops += i > w + m * (n - w)
+        lr = peak * spec.gamma**drops
+    if w > 0:
+        k = i <= w
+        lr[k] = spec.warmup_start + (peak - spec.warmup_start) * i[k] / w
+    return lr
+
+
+def concatenate(pt: ScheduleSpec, cpt: ScheduleSpec | None = None) -> tuple[np.ndarray, int]:
+    """The whole run's LR indexed by step (``lr[0] = 0``, the initial model) and the transfer step."""
+    parts = [np.zeros(1), segment(pt)]
+    if cpt is not None:
+        parts.append(segment(cpt))
+    return np.concatenate(parts), int(pt.steps)
+
+
+def loss_potential(lr_pt: np.ndarray) -> float:
+    """Final PT LR over peak PT LR (paper §3.3): 1 = not annealed, 0 = annealed to zero."""
+    peak = float(np.max(lr_pt))
+    return float(lr_pt[-1] / peak) if peak > 0 else 0.0
+
+
+def pt_spec_for_potential(spec: ScheduleSpec, potential: float) -> ScheduleSpec:
+    """A WSD pre-training schedule that anneals to ``potential`` × peak (§3.3 loss potential)."""
+    p = float(np.clip(potential, 0.0, 1.0))
+    return replace(spec, kind="wsd", final_lr=p * spec.peak_lr, decay_shape="linear" if spec.decay_shape == "exponential" and p == 0 else spec.decay_shape)
