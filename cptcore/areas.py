@@ -47,7 +47,14 @@ class Areas:
     def at(self, steps: np.ndarray) -> Areas:
         """The areas at the given steps only (for evaluating the law at logged rows)."""
         s = np.asarray(steps, dtype=np.int64)
-        return Areas(self.S1pt[s], self.S2pt[s], self.S1cpt[s], self.S2cpt[s], self.transfer_step, self.pt_history_known)
+        return Areas(
+            self.S1pt[s],
+            self.S2pt[s],
+            self.S1cpt[s],
+            self.S2cpt[s],
+            self.transfer_step,
+            self.pt_history_known,
+        )
 
     def __len__(self) -> int:
         return len(self.S1pt)
@@ -128,4 +135,6 @@ def run_areas(run, *, lam: float = LAMBDA, s2_form: str = "paper", eps: float = 
     """Areas at every step of a canonical ``Run`` (its LR interpolated to every step first)."""
     lr = run.dense_lr()
     transfer = run.transfer_step if run.has_cpt else None
-    return compute_areas(lr, transfer, lam=lam, pt_history_known=run.pt_history_known, s2_form=s2_form, eps=eps)
+    return compute_areas(
+        lr, transfer, lam=lam, pt_history_known=run.pt_history_known, s2_form=s2_form, eps=eps
+    )

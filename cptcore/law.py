@@ -69,27 +69,55 @@ class LawParams:
     def from_dict(cls, d: dict, where: str = "params") -> LawParams:
         """Build from a params.json section, raising ``InputError`` for missing/absurd values."""
         if not isinstance(d, dict):
-            raise InputError("expected an object with L0, A, alpha, C1, C2, B, E, beta", column=where, received=type(d).__name__)
+            raise InputError(
+                "expected an object with L0, A, alpha, C1, C2, B, E, beta",
+                column=where,
+                received=type(d).__name__,
+            )
         missing = [k for k in NAMES if k not in d]
         if missing:
-            raise InputError(f"missing parameter{'s' if len(missing) > 1 else ''} {', '.join(missing)}", column=where, fix="Each of 'pt' and 'cpt' needs L0, A, alpha, C1, C2, B, E, beta (a1, a2 for Eq. 8)")
+            raise InputError(
+                f"missing parameter{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
+                column=where,
+                fix="Each of 'pt' and 'cpt' needs L0, A, alpha, C1, C2, B, E, beta (a1, a2 for Eq. 8)",
+            )
         vals = {}
         for k in NAMES + REPLAY_NAMES:
             if k not in d or (k in REPLAY_NAMES and d[k] is None):
                 continue
             v = d[k]
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise InputError("parameter must be a finite number", column=f"{where}.{k}", received=v)
+                raise InputError(
+                    "parameter must be a finite number", column=f"{where}.{k}", received=v
+                )
             vals[k] = float(v)
         if ("a1" in vals) != ("a2" in vals):
             raise InputError("give both a1 and a2 (Eq. 8) or neither (Eq. 4)", column=where)
-        limits = {"L0": (0, 50), "A": (0, 1e4), "alpha": (0, 20), "C1": (0, 1e6), "C2": (0, 1e6), "B": (-50, 50), "E": (0, 1e9), "beta": (0, 100)}
+        limits = {
+            "L0": (0, 50),
+            "A": (0, 1e4),
+            "alpha": (0, 20),
+            "C1": (0, 1e6),
+            "C2": (0, 1e6),
+            "B": (-50, 50),
+            "E": (0, 1e9),
+            "beta": (0, 100),
+        }
         for k, (lo, hi) in limits.items():
             if not lo <= vals[k] <= hi:
-                raise InputError(f"{k} is outside the plausible range {lo}..{hi}", column=f"{where}.{k}", received=vals[k], fix="Refit, or check the file was written by 'python -m cptcore fit'")
+                raise InputError(
+                    f"{k} is outside the plausible range {lo}..{hi}",
+                    column=f"{where}.{k}",
+                    received=vals[k],
+                    fix="Refit, or check the file was written by 'python -m cptcore fit'",
+                )
         form = d.get("replay_form", "paper")
         if form not in ("paper", "convex"):
-            raise InputError("replay_form must be 'paper' or 'convex'", column=f"{where}.replay_form", received=form)
+            raise InputError(
+                "replay_form must be 'paper' or 'convex'",
+                column=f"{where}.replay_form",
+                received=form,
+            )
         return cls(**vals, replay_form=form)
 
     def with_values(self, **kw) -> LawParams:
@@ -130,7 +158,9 @@ class Terms:
         return self.L0 + self.power + self.anneal_pt + self.anneal_cpt + self.shift
 
 
-def terms(p: LawParams, a: Areas, replay: float = 0.0, target: str = "pt", S1pt: float | None = None) -> Terms:
+def terms(
+    p: LawParams, a: Areas, replay: float = 0.0, target: str = "pt", S1pt: float | None = None
+) -> Terms:
     """Per-term decomposition of Eq. 4 / Eq. 8. ``S1pt`` overrides the PT forward area for a run with
     unknown PT history (paper §6, fitted)."""
     s1pt = a.S1pt if S1pt is None else np.full_like(a.S1pt, S1pt)
@@ -147,19 +177,25 @@ def terms(p: LawParams, a: Areas, replay: float = 0.0, target: str = "pt", S1pt:
     )
 
 
-def predict(p: LawParams, a: Areas, replay: float = 0.0, target: str = "pt", S1pt: float | None = None) -> np.ndarray:
+def predict(
+    p: LawParams, a: Areas, replay: float = 0.0, target: str = "pt", S1pt: float | None = None
+) -> np.ndarray:
     """Predicted validation loss at each step of ``a`` (paper Eq. 4, or Eq. 8 when replay params set)."""
     return terms(p, a, replay, target, S1pt).total
 
 
-def hidden_pt_curve(p: LawParams, a: Areas, replay: float = 0.0, target: str = "pt", S1pt: float | None = None) -> np.ndarray:
+def hidden_pt_curve(
+    p: LawParams, a: Areas, replay: float = 0.0, target: str = "pt", S1pt: float | None = None
+) -> np.ndarray:
     """Hidden curve 'continue PT on D_pt with the CPT schedule' (paper §2.2): the law without the
     distribution-shift term. The gap to ``predict`` is the shift."""
     t = terms(p, a, replay, target, S1pt)
     return t.L0 + t.power + t.anneal_pt + t.anneal_cpt
 
 
-def hidden_cpt_curve(p: LawParams, a: Areas, replay: float = 0.0, target: str = "pt", S1pt: float | None = None) -> np.ndarray:
+def hidden_cpt_curve(
+    p: LawParams, a: Areas, replay: float = 0.0, target: str = "pt", S1pt: float | None = None
+) -> np.ndarray:
     """Hidden curve 'trained on D_cpt' (paper §2.1): the CPT curve converges to it as the shift
     saturates, so it is the law with the shift term at its asymptote B (DERIVED, ours). Defined in the
     CPT phase; in the PT phase it is returned for the same areas for plotting continuity."""
@@ -175,7 +211,9 @@ def critical_point(p_pt: LawParams, replay: float = 0.0) -> float:
     return p_pt.L0 + p_pt.B * f_shift
 
 
-def turning_length(pred: np.ndarray, transfer_index: int, steps: np.ndarray | None = None) -> int | None:
+def turning_length(
+    pred: np.ndarray, transfer_index: int, steps: np.ndarray | None = None
+) -> int | None:
     """Turning length (paper §4.3): CPT steps until the loss, after rising, first returns to its value
     at the transfer point. None when it does not return within the given horizon (or never rose)."""
     start = pred[transfer_index]

@@ -151,48 +151,116 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
             )
         if not allow_empty and blank.any():
             i = int(np.argmax(blank))
-            raise _fail("empty cell", source=src, column=col, row=i + 2, fix=f"Fill in '{col}' on every row")
+            raise _fail(
+                "empty cell", source=src, column=col, row=i + 2, fix=f"Fill in '{col}' on every row"
+            )
         if np.isinf(values).any():
             i = int(np.argmax(np.isinf(values)))
-            raise _fail("infinite value", source=src, column=col, row=i + 2, received=str(raw.iloc[i]), fix="Use finite numbers")
+            raise _fail(
+                "infinite value",
+                source=src,
+                column=col,
+                row=i + 2,
+                received=str(raw.iloc[i]),
+                fix="Use finite numbers",
+            )
         return values
 
     step_f = numeric("step", allow_empty=False)
     if np.any(step_f != np.round(step_f)) or np.any(step_f < 0):
         i = int(np.argmax((step_f != np.round(step_f)) | (step_f < 0)))
-        raise _fail("steps must be whole numbers >= 0", source=src, column="step", row=i + 2, received=step_f[i], fix="Count optimizer steps from 0")
+        raise _fail(
+            "steps must be whole numbers >= 0",
+            source=src,
+            column="step",
+            row=i + 2,
+            received=step_f[i],
+            fix="Count optimizer steps from 0",
+        )
     step = step_f.astype(np.int64)
     d = np.diff(step)
     if np.any(d <= 0):
         i = int(np.argmax(d <= 0)) + 1
         what = "duplicated step" if d[i - 1] == 0 else "steps go backwards"
-        raise _fail(what, source=src, column="step", row=i + 2, received=int(step[i]), fix="Sort the rows by step and keep one row per step")
+        raise _fail(
+            what,
+            source=src,
+            column="step",
+            row=i + 2,
+            received=int(step[i]),
+            fix="Sort the rows by step and keep one row per step",
+        )
     if step[-1] > MAX_STEPS:
-        raise _fail("too many steps", source=src, column="step", received=int(step[-1]), fix=f"Runs up to {MAX_STEPS:,} steps are supported; count steps in units of larger batches")
+        raise _fail(
+            "too many steps",
+            source=src,
+            column="step",
+            received=int(step[-1]),
+            fix=f"Runs up to {MAX_STEPS:,} steps are supported; count steps in units of larger batches",
+        )
 
     lr = numeric("lr", allow_empty=False)
     if np.any(lr < 0):
         i = int(np.argmax(lr < 0))
-        raise _fail("negative learning rate", source=src, column="lr", row=i + 2, received=lr[i], fix="Learning rates must be >= 0")
+        raise _fail(
+            "negative learning rate",
+            source=src,
+            column="lr",
+            row=i + 2,
+            received=lr[i],
+            fix="Learning rates must be >= 0",
+        )
     if not np.any(lr > 0):
-        raise _fail("every learning rate is zero", source=src, column="lr", fix="Give the LR used at each step (e.g. 3e-4), not zeros")
+        raise _fail(
+            "every learning rate is zero",
+            source=src,
+            column="lr",
+            fix="Give the LR used at each step (e.g. 3e-4), not zeros",
+        )
     if lr.max() > 1.0:
         i = int(np.argmax(lr > 1.0))
-        raise _fail("learning rate above 1", source=src, column="lr", row=i + 2, received=lr[i], fix="Give the LR itself (e.g. 3e-4), not a percentage or a scale factor")
+        raise _fail(
+            "learning rate above 1",
+            source=src,
+            column="lr",
+            row=i + 2,
+            received=lr[i],
+            fix="Give the LR itself (e.g. 3e-4), not a percentage or a scale factor",
+        )
 
     phase_raw = df["phase"].astype(str).str.strip().str.lower()
     ok = phase_raw.isin(["pt", "cpt"]).to_numpy()
     if not ok.all():
         i = int(np.argmax(~ok))
-        raise _fail("phase must be 'pt' or 'cpt'", source=src, column="phase", row=i + 2, received=str(df["phase"].iloc[i]), fix="Mark pre-training rows 'pt' and continual-pre-training rows 'cpt'")
+        raise _fail(
+            "phase must be 'pt' or 'cpt'",
+            source=src,
+            column="phase",
+            row=i + 2,
+            received=str(df["phase"].iloc[i]),
+            fix="Mark pre-training rows 'pt' and continual-pre-training rows 'cpt'",
+        )
     is_cpt = (phase_raw == "cpt").to_numpy()
     if is_cpt.any() and not is_cpt.all():
         first_cpt = int(np.argmax(is_cpt))
         if not is_cpt[first_cpt:].all():
             i = first_cpt + int(np.argmax(~is_cpt[first_cpt:]))
-            raise _fail("a 'pt' row comes after CPT started", source=src, column="phase", row=i + 2, fix="All 'pt' rows must come before the first 'cpt' row")
+            raise _fail(
+                "a 'pt' row comes after CPT started",
+                source=src,
+                column="phase",
+                row=i + 2,
+                fix="All 'pt' rows must come before the first 'cpt' row",
+            )
     if not is_cpt[0] and step[0] != 0:
-        raise _fail("a run with pre-training rows must start at step 0 (the initial model)", source=src, column="step", row=2, received=int(step[0]), fix="Add a first row '0,0,pt,...'; the LR between rows is interpolated linearly")
+        raise _fail(
+            "a run with pre-training rows must start at step 0 (the initial model)",
+            source=src,
+            column="step",
+            row=2,
+            received=int(step[0]),
+            fix="Add a first row '0,0,pt,...'; the LR between rows is interpolated linearly",
+        )
 
     replay = 0.0
     if "replay" in df.columns:
@@ -201,10 +269,24 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
         if present.size:
             if np.any((present < 0) | (present > 1)):
                 i = int(np.argmax((rv < 0) | (rv > 1)))
-                raise _fail("replay ratio outside 0..1", source=src, column="replay", row=i + 2, received=rv[i], fix="Give the share of pre-training data in the CPT mix, e.g. 0.25 for 25%")
+                raise _fail(
+                    "replay ratio outside 0..1",
+                    source=src,
+                    column="replay",
+                    row=i + 2,
+                    received=rv[i],
+                    fix="Give the share of pre-training data in the CPT mix, e.g. 0.25 for 25%",
+                )
             if np.ptp(present) > 1e-9:
                 i = int(np.argmax(np.abs(rv - present[0]) > 1e-9))
-                raise _fail("replay ratio changes within the run", source=src, column="replay", row=i + 2, received=rv[i], fix="Use one replay ratio per run; split runs with different ratios into separate files")
+                raise _fail(
+                    "replay ratio changes within the run",
+                    source=src,
+                    column="replay",
+                    row=i + 2,
+                    received=rv[i],
+                    fix="Use one replay ratio per run; split runs with different ratios into separate files",
+                )
             replay = float(present[0])
 
     losses = {}
@@ -213,10 +295,24 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
             v = numeric(col, allow_empty=True)
             if np.any(v <= 0):
                 i = int(np.argmax(v <= 0))
-                raise _fail("loss must be > 0", source=src, column=col, row=i + 2, received=v[i], fix="Give the validation cross-entropy loss in nats (not accuracy or log-loss differences)")
+                raise _fail(
+                    "loss must be > 0",
+                    source=src,
+                    column=col,
+                    row=i + 2,
+                    received=v[i],
+                    fix="Give the validation cross-entropy loss in nats (not accuracy or log-loss differences)",
+                )
             if v.max(initial=0) > 50:
                 i = int(np.nanargmax(v))
-                raise _fail("loss is implausibly large", source=src, column=col, row=i + 2, received=v[i], fix="Give the loss in nats per token, not perplexity")
+                raise _fail(
+                    "loss is implausibly large",
+                    source=src,
+                    column=col,
+                    row=i + 2,
+                    received=v[i],
+                    fix="Give the loss in nats per token, not perplexity",
+                )
             losses[col] = v
     return Run(name=name, step=step, lr=lr, is_cpt=is_cpt, replay=replay, **losses)
 
@@ -228,16 +324,31 @@ def read_run(path_or_buffer, name: str | None = None) -> Run:
         try:
             size = os.path.getsize(path_or_buffer)
         except OSError as e:
-            raise InputError("cannot open the file", source=str(path_or_buffer), received=e.strerror, fix="Check the path") from None
+            raise InputError(
+                "cannot open the file",
+                source=str(path_or_buffer),
+                received=e.strerror,
+                fix="Check the path",
+            ) from None
         if size > MAX_BYTES:
-            raise InputError("file too large", source=src, received=f"{size / 1e6:.0f} MB", fix=f"Keep runs under {MAX_BYTES // 2**20} MB: one row per step or sparser")
+            raise InputError(
+                "file too large",
+                source=src,
+                received=f"{size / 1e6:.0f} MB",
+                fix=f"Keep runs under {MAX_BYTES // 2**20} MB: one row per step or sparser",
+            )
         with open(path_or_buffer, "rb") as f:
             data = f.read()
     else:
         data = path_or_buffer if isinstance(path_or_buffer, bytes) else path_or_buffer.read()
         src = name or "uploaded file"
         if len(data) > MAX_BYTES:
-            raise InputError("file too large", source=src, received=f"{len(data) / 1e6:.0f} MB", fix=f"Keep runs under {MAX_BYTES // 2**20} MB")
+            raise InputError(
+                "file too large",
+                source=src,
+                received=f"{len(data) / 1e6:.0f} MB",
+                fix=f"Keep runs under {MAX_BYTES // 2**20} MB",
+            )
     name = name or os.path.splitext(src)[0]
     return run_from_frame(parse_table(data, src), name=name, source=src)
 
@@ -245,7 +356,11 @@ def read_run(path_or_buffer, name: str | None = None) -> Run:
 def decode_text(data: bytes, source: str) -> str:
     """Bytes → text, accepting UTF-8 (with or without BOM) and UTF-16 with BOM."""
     if not data.strip():
-        raise InputError("the file is empty", source=source, fix="Upload a CSV with a header row and at least two data rows")
+        raise InputError(
+            "the file is empty",
+            source=source,
+            fix="Upload a CSV with a header row and at least two data rows",
+        )
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return data.decode("utf-16")
@@ -254,25 +369,51 @@ def decode_text(data: bytes, source: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError("not a text file (unreadable bytes)", source=source, fix="Save the table as a UTF-8 CSV") from None
+        raise InputError(
+            "not a text file (unreadable bytes)", source=source, fix="Save the table as a UTF-8 CSV"
+        ) from None
 
 
 def parse_table(data: bytes, source: str) -> pd.DataFrame:
     """Parse CSV bytes (comma, tab or semicolon separated) into strings-as-objects DataFrame."""
     text = decode_text(data, source)
     if "\x00" in text:
-        raise InputError("binary content, not a CSV", source=source, fix="Save the table as a UTF-8 CSV")
+        raise InputError(
+            "binary content, not a CSV", source=source, fix="Save the table as a UTF-8 CSV"
+        )
     first = text.split("\n", 1)[0]
     if len(first) > 100_000 or first.count(",") > 1000:
-        raise InputError("the header row is far too long", source=source, received=f"{len(first):,} characters", fix="A run needs only the columns step,lr,phase,replay,loss_pt,loss_cpt")
+        raise InputError(
+            "the header row is far too long",
+            source=source,
+            received=f"{len(first):,} characters",
+            fix="A run needs only the columns step,lr,phase,replay,loss_pt,loss_cpt",
+        )
     sep = max([",", "\t", ";"], key=first.count)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True, comment=None)
+        df = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            comment=None,
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise InputError("cannot parse as CSV", source=source, received=msg[:80], fix="Check that every row has the same number of comma-separated fields") from None
+        raise InputError(
+            "cannot parse as CSV",
+            source=source,
+            received=msg[:80],
+            fix="Check that every row has the same number of comma-separated fields",
+        ) from None
     if df.shape[1] > 1000:
-        raise InputError("too many columns", source=source, received=df.shape[1], fix="Keep only step,lr,phase,replay,loss_pt,loss_cpt")
+        raise InputError(
+            "too many columns",
+            source=source,
+            received=df.shape[1],
+            fix="Keep only step,lr,phase,replay,loss_pt,loss_cpt",
+        )
     return df
 
 

@@ -47,21 +47,48 @@ class ScheduleSpec:
     def validated(self) -> ScheduleSpec:
         """Return self, or raise ``InputError`` naming the bad field and its accepted range."""
         if self.kind not in KINDS:
-            raise InputError("unknown schedule kind", column="kind", received=self.kind, fix=f"Use one of {', '.join(KINDS)}")
+            raise InputError(
+                "unknown schedule kind",
+                column="kind",
+                received=self.kind,
+                fix=f"Use one of {', '.join(KINDS)}",
+            )
         if self.decay_shape not in DECAY_SHAPES:
-            raise InputError("unknown decay shape", column="decay_shape", received=self.decay_shape, fix=f"Use one of {', '.join(DECAY_SHAPES)}")
+            raise InputError(
+                "unknown decay shape",
+                column="decay_shape",
+                received=self.decay_shape,
+                fix=f"Use one of {', '.join(DECAY_SHAPES)}",
+            )
         if not (0 < self.peak_lr <= 1):
             raise InputError("peak LR must be in (0, 1]", column="peak_lr", received=self.peak_lr)
         if int(self.steps) < 1:
             raise InputError("steps must be >= 1", column="steps", received=self.steps)
         if not (0 <= self.warmup_steps <= self.steps):
-            raise InputError("warm-up must be between 0 and the number of steps", column="warmup_steps", received=self.warmup_steps)
+            raise InputError(
+                "warm-up must be between 0 and the number of steps",
+                column="warmup_steps",
+                received=self.warmup_steps,
+            )
         if not (0 <= self.final_lr <= self.peak_lr):
-            raise InputError("final LR must be between 0 and the peak LR", column="final_lr", received=self.final_lr)
+            raise InputError(
+                "final LR must be between 0 and the peak LR",
+                column="final_lr",
+                received=self.final_lr,
+            )
         if not (0 <= self.decay_fraction <= 1):
-            raise InputError("decay fraction must be in 0..1", column="decay_fraction", received=self.decay_fraction)
+            raise InputError(
+                "decay fraction must be in 0..1",
+                column="decay_fraction",
+                received=self.decay_fraction,
+            )
         if self.kind == "wsd" and self.decay_shape == "exponential" and self.final_lr <= 0:
-            raise InputError("an exponential decay needs a final LR > 0", column="final_lr", received=self.final_lr, fix="Set a final LR such as peak/10")
+            raise InputError(
+                "an exponential decay needs a final LR > 0",
+                column="final_lr",
+                received=self.final_lr,
+                fix="Set a final LR such as peak/10",
+            )
         return self
 
 
@@ -125,4 +152,9 @@ def loss_potential(lr_pt: np.ndarray) -> float:
 def pt_spec_for_potential(spec: ScheduleSpec, potential: float) -> ScheduleSpec:
     """A WSD pre-training schedule that anneals to ``potential`` × peak (§3.3 loss potential)."""
     p = float(np.clip(potential, 0.0, 1.0))
-    return replace(spec, kind="wsd", final_lr=p * spec.peak_lr, decay_shape="linear" if spec.decay_shape == "exponential" and p == 0 else spec.decay_shape)
+    return replace(
+        spec,
+        kind="wsd",
+        final_lr=p * spec.peak_lr,
+        decay_shape="linear" if spec.decay_shape == "exponential" and p == 0 else spec.decay_shape,
+    )

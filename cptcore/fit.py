@@ -1,0 +1,597 @@
+"""Fitting the CPT law to observed loss curves: robust, deterministic, honest about what it found.
+
+Objective (paper App. C): Huber loss on log(observed) - log(predicted), all fitted runs of one
+validation set jointly. How we make it robust (README, "How the fit works"):
+1. Variable projection for starting values (notes §9): for fixed nonlinear parameters
+   (alpha, E, beta [, a1, a2] [, S1pt of CPT-only runs]) the law is linear in (L0, A, C1, C2, B),
+   so a grid over the nonlinear ones with a bounded linear least-squares solve at each point finds
+   good basins without guessing scales.
+2. The best few grid points are refined on the full Huber objective with a trust-region
+   least-squares solver (bounds, parameters scaled by the Jacobian, E and S1pt in log space).
+3. Parameters the data cannot identify are tied or fixed and the result says so: no CPT phase in the
+   fitted runs -> shift terms off and C2 = C1; no PT annealing -> C1 = C2; one replay ratio -> Eq. 4.
+4. Uncertainty: a Laplace (Jacobian) covariance, inflated for the autocorrelation of residuals along
+   a curve; ``prediction_band`` turns it into a band for any schedule.
+A fit never raises on non-convergence: ``FitResult.success`` and ``.message`` say what happened.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import least_squares, lsq_linear
+
+from cptcore.areas import LAMBDA, Areas, run_areas
+from cptcore.errors import InputError
+from cptcore.law import NAMES, LawParams, predict, replay_factors
+from cptcore.runs import Run
+
+HUBER_DELTA = 1e-3  # on log loss, as peers use (notes §1.3, §9)
+LINEAR = ("L0", "A", "C1", "C2", "B")
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """Accuracy on one run's observed points (loss space, nats)."""
+
+    name: str
+    n_points: int
+    r2: float
+    mae: float
+    max_error: float
+    held_out: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """A fitted parameter set for one validation set, with diagnostics (scipy-style result)."""
+
+    target: str
+    params: LawParams
+    success: bool
+    message: str
+    metrics: tuple[RunMetrics, ...]
+    free_names: tuple[str, ...] = ()
+    cov: np.ndarray | None = None  # covariance of free parameters (E and S1pt in log space)
+    S1pt: dict = field(default_factory=dict)  # fitted S1pt of CPT-only runs, by run name
+    warnings: tuple[str, ...] = ()
+    objective: float = float("nan")
+    n_points: int = 0
+    lam: float = LAMBDA
+    s2_form: str = "paper"
+    eps: float = 0.1
+    seconds: float = 0.0
+
+    def stderr(self) -> dict:
+        """Standard errors of the free parameters, in the parameters' own units."""
+        if self.cov is None:
+            return {}
+        out = {}
+        for i, name in enumerate(self.free_names):
+            sd = math.sqrt(max(self.cov[i, i], 0.0))
+            if name == "logE":
+                out["E"] = self.params.E * sd
+            elif name.startswith("logS1pt:"):
+                run = name.split(":", 1)[1]
+                out[f"S1pt[{run}]"] = self.S1pt.get(run, float("nan")) * sd
+            else:
+                out[name] = sd
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class _Data:
+    """All observed rows of the fitted runs for one validation set, concatenated."""
+
+    S1pt: np.ndarray
+    S2pt: np.ndarray
+    S1cpt: np.ndarray
+    S2cpt: np.ndarray
+    replay: np.ndarray
+    run_index: np.ndarray
+    y: np.ndarray
+    names: tuple[str, ...]
+    unknown_pt: tuple[str, ...]  # names of CPT-only runs (S1pt fitted)
+
+
+def _areas_for(run: Run, lam: float, s2_form: str, eps: float) -> Areas:
+    return run_areas(run, lam=lam, s2_form=s2_form, eps=eps)
+
+
+def _gather(runs: Sequence[Run], target: str, lam: float, s2_form: str, eps: float) -> _Data:
+    cols = {k: [] for k in ("S1pt", "S2pt", "S1cpt", "S2cpt", "replay", "run_index", "y")}
+    names = []
+    for j, run in enumerate(runs):
+        y = run.loss(target)
+        ok = np.isfinite(y)
+        a = _areas_for(run, lam, s2_form, eps).at(run.step[ok])
+        for k in ("S1pt", "S2pt", "S1cpt", "S2cpt"):
+            cols[k].append(getattr(a, k))
+        cols["replay"].append(np.full(ok.sum(), run.replay))
+        cols["run_index"].append(np.full(ok.sum(), j))
+        cols["y"].append(y[ok])
+        names.append(run.name)
+    arrays = {k: np.concatenate(v) for k, v in cols.items()}
+    arrays["run_index"] = arrays["run_index"].astype(int)
+    unknown = tuple(r.name for r in runs if not r.pt_history_known)
+    return _Data(**arrays, names=tuple(names), unknown_pt=unknown)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """Which parameters are free, fixed or tied in this fit."""
+
+    law: str
+    free: tuple[str, ...]
+    fixed: dict
+    tie_C1_to_C2: bool
+    tie_C2_to_C1: bool
+
+
+def _unpack(theta: np.ndarray, spec: _Spec, data: _Data) -> tuple[LawParams, np.ndarray]:
+    v = dict(spec.fixed)
+    v.update(zip(spec.free, theta, strict=True))
+    if spec.tie_C1_to_C2:
+        v["C1"] = v["C2"]
+    if spec.tie_C2_to_C1:
+        v["C2"] = v["C1"]
+    E = math.exp(v.pop("logE"))
+    s1 = np.array([math.exp(v.pop(f"logS1pt:{n}")) for n in data.unknown_pt])
+    replay_form = "convex" if spec.law == "eq8-convex" else "paper"
+    p = LawParams(
+        E=E,
+        replay_form=replay_form,
+        **{k: float(v[k]) for k in ("L0", "A", "alpha", "C1", "C2", "B", "beta")},
+        a1=v.get("a1"),
+        a2=v.get("a2"),
+    )
+    return p, s1
+
+
+def _row_S1pt(data: _Data, s1_unknown: np.ndarray) -> np.ndarray:
+    S1pt = data.S1pt
+    if data.unknown_pt:
+        S1pt = S1pt.copy()
+        for k, name in enumerate(data.unknown_pt):
+            S1pt[data.run_index == data.names.index(name)] = s1_unknown[k]
+    return S1pt
+
+
+def _model(p: LawParams, data: _Data, target: str, s1_unknown: np.ndarray) -> np.ndarray:
+    """Eq. 4/8 at every observed row (vectorised over rows; replay factors per distinct ratio)."""
+    X = _row_S1pt(data, s1_unknown) + data.S1cpt
+    out = p.L0 + p.A * np.power(np.maximum(X, 1e-12), -p.alpha) - p.C1 * data.S2pt
+    shape = -np.expm1(-p.beta * np.log1p(p.E * np.maximum(data.S1cpt, 0.0)))
+    fa, fs = _factor_arrays(p, data.replay, target)
+    return out - p.C2 * fa * data.S2cpt + p.B * fs * shape
+
+
+def _factor_arrays(p: LawParams, replay: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
+    if p.a1 is None:
+        return np.ones_like(replay), np.ones_like(replay)
+    uniq, inv = np.unique(replay, return_inverse=True)
+    f = np.array([replay_factors(p, float(r), target) for r in uniq])
+    return f[inv, 0], f[inv, 1]
+
+
+def _columns(nl: dict, data: _Data, target: str, law: str, s1_unknown: np.ndarray) -> np.ndarray:
+    """Design matrix of the linear parameters (L0, A, C1, C2, B) for fixed nonlinear ones."""
+    X = _row_S1pt(data, s1_unknown) + data.S1cpt
+    shape = -np.expm1(-nl["beta"] * np.log1p(nl["E"] * np.maximum(data.S1cpt, 0.0)))
+    probe = LawParams(
+        1,
+        1,
+        nl["alpha"],
+        1,
+        1,
+        1,
+        nl["E"],
+        nl["beta"],
+        nl.get("a1"),
+        nl.get("a2"),
+        "convex" if law == "eq8-convex" else "paper",
+    )
+    fa, fs = _factor_arrays(probe, data.replay, target)
+    return np.column_stack(
+        [
+            np.ones_like(X),
+            np.power(np.maximum(X, 1e-12), -nl["alpha"]),
+            -data.S2pt,
+            -fa * data.S2cpt,
+            fs * shape,
+        ]
+    )
+
+
+def _metrics(name: str, y: np.ndarray, pred: np.ndarray, held_out: bool = False) -> RunMetrics:
+    err = pred - y
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(err**2)) / ss_tot if ss_tot > 0 else float("nan")
+    return RunMetrics(
+        name, len(y), r2, float(np.mean(np.abs(err))), float(np.max(np.abs(err))), held_out
+    )
+
+
+def evaluate(
+    result: FitResult, runs: Sequence[Run], held_out: bool = True
+) -> tuple[RunMetrics, ...]:
+    """Per-run accuracy of a fitted parameter set on (typically held-out) runs with observed losses."""
+    out = []
+    for run in runs:
+        y = run.loss(result.target)
+        ok = np.isfinite(y)
+        if not ok.any():
+            continue
+        a = _areas_for(run, result.lam, result.s2_form, result.eps).at(run.step[ok])
+        S1pt = result.S1pt.get(run.name) if not run.pt_history_known else None
+        if not run.pt_history_known and S1pt is None:
+            continue  # an unknown-history run that was not fitted has no S1pt to predict with
+        pred = predict(result.params, a, run.replay, result.target, S1pt)
+        out.append(_metrics(run.name, y[ok], pred, held_out))
+    return tuple(out)
+
+
+def default_law(runs: Sequence[Run]) -> str:
+    """Eq. 8 when the CPT runs have more than one replay ratio, else Eq. 4 (core issue, CLI)."""
+    ratios = {round(r.replay, 6) for r in runs if r.has_cpt}
+    return "eq8" if len(ratios) > 1 else "eq4"
+
+
+def _grid(law: str, n_unknown: int, data: _Data, has_cpt: bool) -> list[dict]:
+    alphas = [0.15, 0.3, 0.5, 0.8, 1.2]
+    if not has_cpt:
+        grid = [{"alpha": a, "E": 1.0, "beta": 1.0} for a in alphas]
+    else:
+        # E spans the paper's fitted range (about 10 .. 6000 per unit S1) and beyond
+        s1c = float(np.max(data.S1cpt)) or 1.0
+        Es = [10**k / s1c for k in (-0.5, 0.5, 1.5, 2.5, 3.5)]
+        betas = [0.1, 0.3, 0.7, 1.5]
+        grid = [{"alpha": a, "E": e, "beta": b} for a, e, b in itertools.product(alphas, Es, betas)]
+    if law.startswith("eq8"):
+        grid = [dict(g, a1=a1, a2=a2) for g in grid for a1 in (0.0,) for a2 in (0.5, 2.0, 5.0)]
+    if n_unknown:
+        grid = [dict(g, s1mult=m) for g in grid for m in (0.3, 3.0, 30.0)]
+    return grid
+
+
+def fit_target(
+    runs: Sequence[Run],
+    target: str,
+    law: str = "eq4",
+    *,
+    lam: float = LAMBDA,
+    s2_form: str = "paper",
+    eps: float = 0.1,
+    seed: int = 0,
+    n_starts: int = 4,
+    progress: Callable[[float, str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    max_seconds: float = 60.0,
+) -> FitResult:
+    """Fit one validation set ('pt' general, 'cpt' domain) jointly over ``runs``."""
+    t0 = time.perf_counter()
+    if target not in ("pt", "cpt"):
+        raise InputError("target must be 'pt' or 'cpt'", received=target)
+    if law not in ("eq4", "eq8", "eq8-convex"):
+        raise InputError("unknown law", received=law, fix="Use eq4, eq8 or eq8-convex")
+    used = [r for r in runs if r.has_target(target)]
+    label = "general (loss_pt)" if target == "pt" else "domain (loss_cpt)"
+    empty = LawParams(float("nan"), 0, 0, 0, 0, 0, 1, 1)
+    if not used:
+        return FitResult(
+            target,
+            empty,
+            False,
+            f"no run has {label} losses to fit",
+            (),
+            lam=lam,
+            s2_form=s2_form,
+            eps=eps,
+        )
+    data = _gather(used, target, lam, s2_form, eps)
+    n = len(data.y)
+    warnings: list[str] = []
+    has_cpt = bool(np.any(data.S1cpt > 0))
+    if law.startswith("eq8") and len(np.unique(data.replay[data.S1cpt > 0])) < 2:
+        warnings.append(
+            f"{law} needs CPT runs with at least two replay ratios; fitted Eq. 4 instead"
+        )
+        law = "eq4"
+    s2pt_varies = (
+        float(np.ptp(data.S2pt)) > 1e-9 * max(float(np.max(np.abs(data.S2pt))), 1e-30)
+        and float(np.max(np.abs(data.S2pt))) > 1e-6
+    )
+    s2cpt_present = has_cpt and float(np.max(np.abs(data.S2cpt))) > 1e-6
+
+    fixed: dict = {}
+    tie_c1 = tie_c2 = False
+    if not has_cpt:
+        fixed.update(B=0.0, logE=0.0, beta=1.0)
+        tie_c2 = True
+        warnings.append(
+            "the fitted runs have no CPT phase: shift terms (B, E, beta) are not identified and set to 0; C2 set equal to C1"
+        )
+    elif not s2pt_varies and s2cpt_present:
+        tie_c1 = True
+        warnings.append(
+            "the fitted runs have no PT annealing the fit can see: C1 is not identified and is set equal to C2"
+        )
+    elif not s2pt_varies and not s2cpt_present:
+        fixed.update(C1=0.0, C2=0.0)
+        warnings.append(
+            "no LR annealing in the fitted runs: C1 and C2 are not identified and set to 0"
+        )
+    order = ["L0", "A", "alpha", "C1", "C2", "B", "logE", "beta"]
+    if law.startswith("eq8"):
+        order += ["a1", "a2"]
+    order += [f"logS1pt:{nm}" for nm in data.unknown_pt]
+    free = tuple(
+        k
+        for k in order
+        if k not in fixed and not (tie_c1 and k == "C1") and not (tie_c2 and k == "C2")
+    )
+    spec = _Spec(law, free, fixed, tie_c1, tie_c2)
+
+    ymax, ymin = float(np.max(data.y)), float(np.min(data.y))
+    s1c = float(np.max(data.S1cpt)) or 1.0
+    bounds = {
+        "L0": (0.0, 2 * ymax),
+        "A": (0.0, 1e3 * ymax),
+        "alpha": (0.01, 5.0),
+        "C1": (0.0, 1e4),
+        "C2": (0.0, 1e4),
+        "B": (-ymax, ymax),
+        "logE": (math.log(1e-4 / s1c), math.log(1e7 / s1c)),
+        "beta": (1e-3, 10.0),
+        "a1": (-10.0, 10.0),
+        "a2": (1e-3, 20.0),
+    }
+    for nm in data.unknown_pt:
+        bounds[f"logS1pt:{nm}"] = (math.log(1e-3 * s1c), math.log(1e4 * s1c))
+    lo = np.array([bounds[k][0] for k in free])
+    hi = np.array([bounds[k][1] for k in free])
+
+    # --- stage 1: variable projection over a grid of nonlinear parameters ----------------------
+    logy = np.log(data.y)
+    w = 1.0 / data.y  # linear residuals weighted to approximate log residuals
+    lin_lo = np.array([0.0, 0.0, 0.0, 0.0, -ymax])
+    lin_hi = np.array([2 * ymax, 1e3 * ymax, 1e4, 1e4, ymax])
+    grid = _grid(law, len(data.unknown_pt), data, has_cpt)
+    scored = []
+    for k, g in enumerate(grid):
+        if should_stop and should_stop():
+            break
+        s1u = np.full(len(data.unknown_pt), g.get("s1mult", 1.0) * s1c)
+        M = _columns(g, data, target, law, s1u)
+        keep = [i for i, nm in enumerate(LINEAR) if nm not in fixed]
+        Mk = M[:, keep].copy()
+        if tie_c1:  # C1 column folds into C2's
+            Mk[:, keep.index(3)] += M[:, 2]
+            keep_names = [LINEAR[i] for i in keep if i != 2]
+            Mk = np.delete(Mk, keep.index(2), axis=1)
+        elif tie_c2:
+            Mk[:, keep.index(2)] += M[:, 3]
+            keep_names = [LINEAR[i] for i in keep if i != 3]
+            Mk = np.delete(Mk, keep.index(3), axis=1)
+        else:
+            keep_names = [LINEAR[i] for i in keep]
+        idx = [LINEAR.index(nm) for nm in keep_names]
+        col_scale = np.maximum(np.abs(Mk).max(axis=0), 1e-30)
+        res = lsq_linear(
+            (Mk * w[:, None]) / col_scale,
+            data.y * w,
+            bounds=(lin_lo[idx] * col_scale, lin_hi[idx] * col_scale),
+            method="bvls",
+        )
+        coef = dict(zip(keep_names, res.x / col_scale, strict=True))
+        start = {**coef, "alpha": g["alpha"], "logE": math.log(g["E"]), "beta": g["beta"]}
+        if "a1" in g:
+            start.update(a1=g["a1"], a2=g["a2"])
+        for nm in data.unknown_pt:
+            start[f"logS1pt:{nm}"] = math.log(g.get("s1mult", 1.0) * s1c)
+        scored.append((float(res.cost), start))
+        if progress and k % 20 == 0:
+            progress(0.4 * k / max(len(grid), 1), f"scanning starting points {k}/{len(grid)}")
+    scored.sort(key=lambda t: t[0])
+
+    # --- stage 2: refine the best starts on the Huber objective on log loss ---------------------
+    rng = np.random.default_rng(seed)
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        p, s1u = _unpack(theta, spec, data)
+        pred = _model(p, data, target, s1u)
+        return np.log(np.maximum(pred, 1e-6)) - logy
+
+    best = None
+    starts = [s for _, s in scored[: max(n_starts, 1)]]
+    if scored:
+        # one jittered copy of the best start guards against a grid artefact
+        jit = dict(scored[0][1])
+        jit["alpha"] = float(np.clip(jit["alpha"] * rng.uniform(0.7, 1.3), 0.02, 4.9))
+        starts.append(jit)
+    stopped = False
+    for k, s in enumerate(starts):
+        if (should_stop and should_stop()) or time.perf_counter() - t0 > max_seconds:
+            stopped = True
+            break
+        x0 = np.array([s.get(nm, fixed.get(nm, 0.0)) for nm in free], dtype=float)
+        x0 = np.clip(x0, lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo))
+        try:
+            r = least_squares(
+                residuals,
+                x0,
+                bounds=(lo, hi),
+                loss="huber",
+                f_scale=HUBER_DELTA,
+                x_scale="jac",
+                max_nfev=400 * len(free),
+                method="trf",
+            )
+        except (ValueError, FloatingPointError) as e:  # numerical trouble in one start is not fatal
+            warnings.append(f"start {k + 1} failed numerically ({e})")
+            continue
+        if best is None or r.cost < best.cost:
+            best = r
+        if progress:
+            progress(0.4 + 0.6 * (k + 1) / len(starts), f"refining start {k + 1}/{len(starts)}")
+    if best is None:
+        return FitResult(
+            target,
+            empty,
+            False,
+            "the fit did not run: "
+            + (
+                "stopped before any start finished" if stopped else "every start failed numerically"
+            ),
+            (),
+            warnings=tuple(warnings),
+            lam=lam,
+            s2_form=s2_form,
+            eps=eps,
+        )
+
+    p, s1u = _unpack(best.x, spec, data)
+    pred = _model(p, data, target, s1u)
+    metrics = tuple(
+        _metrics(nm, data.y[data.run_index == j], pred[data.run_index == j])
+        for j, nm in enumerate(data.names)
+    )
+
+    # bounds hit, weak identifiability
+    at_bound = [
+        nm
+        for nm, x, l, h in zip(free, best.x, lo, hi, strict=True)
+        if (x - l) < 1e-6 * (h - l) or (h - x) < 1e-6 * (h - l)
+    ]
+    at_bound = [
+        nm for nm in at_bound if not (nm in ("C1", "C2", "A") and abs(getattr(p, nm)) < 1e-12)
+    ]  # 0 is a legitimate value for these
+    for nm in at_bound:
+        warnings.append(
+            f"{nm.replace('logE', 'E')} ended at its bound: the data do not pin it down"
+        )
+    if has_cpt and p.beta < 0.02:
+        warnings.append(
+            "beta is near 0: B and beta trade off (the shift tends to B*beta*ln(1+E*S1cpt)); extrapolation beyond the fitted steps is uncertain"
+        )
+
+    # Laplace covariance, inflated for residual autocorrelation along each curve
+    cov = None
+    J = best.jac
+    resid = residuals(best.x)
+    dof = max(n - len(free), 1)
+    s2 = float(np.sum(resid**2)) / dof
+    rho = _lag1_autocorr(resid, data.run_index)
+    inflate = (1 + rho) / max(1 - rho, 1e-3)
+    try:
+        cov = np.linalg.pinv(J.T @ J) * s2 * inflate
+    except np.linalg.LinAlgError:
+        warnings.append("no uncertainty: the Jacobian is singular")
+    if n <= len(free):
+        warnings.append(
+            f"only {n} observed points for {len(free)} free parameters: the fit is not determined"
+        )
+
+    worst = max(metrics, key=lambda m: m.mae)
+    ok = bool(best.success) and not stopped and n > len(free)
+    msg = (
+        f"fitted {law} on {len(used)} run(s), {n} points: mean abs error {np.mean(np.abs(pred - data.y)):.4f} nats; "
+        f"worst run {worst.name} (MAE {worst.mae:.4f})"
+    )
+    if stopped:
+        msg = "stopped early (time limit or user); best so far: " + msg
+    elif not best.success:
+        msg = f"did not converge ({best.message}); best so far: " + msg
+    s1_map = {nm: float(v) for nm, v in zip(data.unknown_pt, s1u, strict=True)}
+    return FitResult(
+        target=target,
+        params=p,
+        success=ok,
+        message=msg,
+        metrics=metrics,
+        free_names=free,
+        cov=cov,
+        S1pt=s1_map,
+        warnings=tuple(warnings),
+        objective=float(best.cost),
+        n_points=n,
+        lam=lam,
+        s2_form=s2_form,
+        eps=eps,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _lag1_autocorr(resid: np.ndarray, run_index: np.ndarray) -> float:
+    num = den = 0.0
+    for j in np.unique(run_index):
+        r = resid[run_index == j]
+        r = r - r.mean()
+        if len(r) > 2:
+            num += float(np.sum(r[1:] * r[:-1]))
+            den += float(np.sum(r * r))
+    return float(np.clip(num / den, 0.0, 0.99)) if den > 0 else 0.0
+
+
+def fit_runs(runs: Sequence[Run], law: str | None = None, **kw) -> dict[str, FitResult]:
+    """Fit both validation sets (those the runs have); ``law=None`` picks the default law."""
+    law = law or default_law(runs)
+    out = {}
+    for target in ("pt", "cpt"):
+        if any(r.has_target(target) for r in runs):
+            out[target] = fit_target(runs, target, law, **kw)
+    return out
+
+
+def prediction_band(
+    result: FitResult, areas: Areas, replay: float = 0.0, S1pt: float | None = None, z: float = 1.96
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) ~95% band of the predicted loss from the fit's covariance (delta method on log
+    loss, finite differences over the free parameters: O(n * parameters))."""
+    p = result.params
+    base = predict(p, areas, replay, result.target, S1pt)
+    if result.cov is None or not result.free_names:
+        return base, base
+    grads = []
+    names = [nm for nm in result.free_names if not nm.startswith("logS1pt:")]
+    logb = np.log(np.maximum(base, 1e-9))
+    for nm in names:
+        h = 1e-6 * max(1.0, abs(_get(p, nm)))
+        q = _set(p, nm, _get(p, nm) + h)
+        grads.append(
+            (np.log(np.maximum(predict(q, areas, replay, result.target, S1pt), 1e-9)) - logb) / h
+        )
+    G = np.array(grads)
+    idx = [result.free_names.index(nm) for nm in names]
+    C = result.cov[np.ix_(idx, idx)]
+    var = np.einsum("in,ij,jn->n", G, C, G)
+    sd = np.sqrt(np.maximum(var, 0.0))
+    return base * np.exp(-z * sd), base * np.exp(z * sd)
+
+
+def _get(p: LawParams, nm: str) -> float:
+    return math.log(p.E) if nm == "logE" else float(getattr(p, nm))
+
+
+def _set(p: LawParams, nm: str, value: float) -> LawParams:
+    if nm == "logE":
+        return p.with_values(E=math.exp(value))
+    kw = {nm: value}
+    return p.with_values(**kw)
+
+
+__all__ = [
+    "FitResult",
+    "RunMetrics",
+    "fit_target",
+    "fit_runs",
+    "evaluate",
+    "prediction_band",
+    "default_law",
+    "NAMES",
+]

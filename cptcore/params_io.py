@@ -1,0 +1,236 @@
+"""params.json: the fitted parameter sets of both validation sets, with provenance and uncertainty.
+
+Minimal file (must load): ``{"lambda": 0.999, "pt": {L0, A, alpha, C1, C2, B, E, beta}, "cpt": {...}}``.
+``a1``/``a2`` present in a section means Eq. 8. Extra keys written by the fitter: ``s2_form``, ``eps``,
+``metrics``, ``uncertainty`` (free parameter names + covariance), ``S1pt`` (CPT-only runs),
+``warnings``, ``message``, ``provenance``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cptcore.areas import LAMBDA, S2_FORMS
+from cptcore.errors import InputError
+from cptcore.fit import FitResult, RunMetrics
+from cptcore.law import LawParams
+
+MAX_PARAMS_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True, eq=False)
+class ParamSet:
+    """What the app and CLI predict with: one ``FitResult`` per validation set that has one."""
+
+    fits: dict  # 'pt' / 'cpt' -> FitResult
+    lam: float = LAMBDA
+    s2_form: str = "paper"
+    eps: float = 0.1
+    provenance: dict = field(default_factory=dict)
+
+    def params(self, target: str) -> LawParams | None:
+        f = self.fits.get(target)
+        return f.params if f is not None else None
+
+    @property
+    def law(self) -> str:
+        return next(iter(self.fits.values())).params.law if self.fits else "eq4"
+
+    @classmethod
+    def from_fits(cls, fits: dict, provenance: dict | None = None) -> ParamSet:
+        first = next(iter(fits.values()))
+        return cls(dict(fits), first.lam, first.s2_form, first.eps, dict(provenance or {}))
+
+    @classmethod
+    def from_params(
+        cls, params: dict, provenance: dict | None = None, lam: float = LAMBDA
+    ) -> ParamSet:
+        """Wrap bare ``LawParams`` (e.g. the paper's published numbers) without fit diagnostics."""
+        fits = {
+            t: FitResult(t, p, True, "given parameters (not fitted here)", (), lam=lam)
+            for t, p in params.items()
+        }
+        return cls(fits, lam, "paper", 0.1, dict(provenance or {}))
+
+
+def to_dict(ps: ParamSet) -> dict:
+    d: dict = {"lambda": ps.lam, "s2_form": ps.s2_form, "eps": ps.eps}
+    for target, f in ps.fits.items():
+        sec = f.params.to_dict()
+        sec["success"] = bool(f.success)
+        sec["message"] = f.message
+        if f.warnings:
+            sec["warnings"] = list(f.warnings)
+        if f.metrics:
+            sec["metrics"] = [
+                {
+                    "run": m.name,
+                    "n": m.n_points,
+                    "r2": _num(m.r2),
+                    "mae": m.mae,
+                    "max_error": m.max_error,
+                    "held_out": m.held_out,
+                }
+                for m in f.metrics
+            ]
+        if f.cov is not None:
+            sec["uncertainty"] = {
+                "free": list(f.free_names),
+                "cov": np.asarray(f.cov).tolist(),
+                "stderr": f.stderr(),
+            }
+        if f.S1pt:
+            sec["S1pt"] = dict(f.S1pt)
+        d[target] = sec
+    if ps.provenance:
+        d["provenance"] = ps.provenance
+    return d
+
+
+def _num(x: float):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+def dumps(ps: ParamSet) -> str:
+    return json.dumps(to_dict(ps), indent=2)
+
+
+def save(ps: ParamSet, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(dumps(ps))
+
+
+def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
+    """Parse a params.json; ``InputError`` naming the key and the fix on any problem."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_PARAMS_BYTES:
+            raise InputError(
+                "file too large for a parameter file",
+                source=source,
+                received=f"{len(text) / 1e6:.1f} MB",
+                fix="Use the params.json written by 'python -m cptcore fit'",
+            )
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InputError(
+                "not a UTF-8 text file",
+                source=source,
+                fix="Use the params.json written by 'python -m cptcore fit'",
+            ) from None
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(
+            "not valid JSON",
+            source=source,
+            row=e.lineno,
+            received=e.msg,
+            fix="Use the params.json written by 'python -m cptcore fit'",
+        ) from None
+    if not isinstance(d, dict):
+        raise InputError(
+            "expected a JSON object",
+            source=source,
+            received=type(d).__name__,
+            fix='Start the file with {"lambda": 0.999, "pt": {...}, "cpt": {...}}',
+        )
+    lam = d.get("lambda", LAMBDA)
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not (0 < lam < 1):
+        raise InputError(
+            "lambda must be a number between 0 and 1",
+            source=source,
+            column="lambda",
+            received=lam,
+            fix="The paper uses 0.999",
+        )
+    s2_form = d.get("s2_form", "paper")
+    if s2_form not in S2_FORMS:
+        raise InputError(
+            "unknown s2_form",
+            source=source,
+            column="s2_form",
+            received=s2_form,
+            fix=f"Use one of {', '.join(S2_FORMS)}",
+        )
+    eps = d.get("eps", 0.1)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (0 <= eps <= 1):
+        raise InputError("eps must be a number in 0..1", source=source, column="eps", received=eps)
+    fits = {}
+    for target in ("pt", "cpt"):
+        if target not in d:
+            continue
+        sec = d[target]
+        try:
+            p = LawParams.from_dict(sec, where=target)
+        except InputError as e:
+            raise e.with_source(source) from None
+        cov, free = None, ()
+        unc = sec.get("uncertainty") if isinstance(sec, dict) else None
+        if isinstance(unc, dict):
+            try:
+                free = tuple(str(x) for x in unc["free"])
+                cov = np.array(unc["cov"], dtype=float)
+                if cov.shape != (len(free), len(free)) or not np.all(np.isfinite(cov)):
+                    cov, free = None, ()
+            except (KeyError, TypeError, ValueError):
+                cov, free = None, ()
+        metrics = ()
+        if isinstance(sec.get("metrics"), list):
+            try:
+                metrics = tuple(
+                    RunMetrics(
+                        str(m["run"]),
+                        int(m["n"]),
+                        float(m["r2"]) if m.get("r2") is not None else float("nan"),
+                        float(m["mae"]),
+                        float(m["max_error"]),
+                        bool(m.get("held_out", False)),
+                    )
+                    for m in sec["metrics"]
+                )
+            except (KeyError, TypeError, ValueError):
+                metrics = ()
+        s1 = sec.get("S1pt") if isinstance(sec.get("S1pt"), dict) else {}
+        fits[target] = FitResult(
+            target,
+            p,
+            bool(sec.get("success", True)),
+            str(sec.get("message", f"loaded from {source}")),
+            metrics,
+            free_names=free,
+            cov=cov,
+            S1pt={str(k): float(v) for k, v in s1.items() if isinstance(v, (int, float))},
+            warnings=tuple(str(w) for w in sec.get("warnings", []) if isinstance(w, str)),
+            lam=float(lam),
+            s2_form=s2_form,
+            eps=float(eps),
+        )
+    if not fits:
+        raise InputError(
+            "no 'pt' or 'cpt' parameter section",
+            source=source,
+            fix='Give at least one of "pt": {...} and "cpt": {...} with L0, A, alpha, C1, C2, B, E, beta',
+        )
+    prov = d.get("provenance") if isinstance(d.get("provenance"), dict) else {}
+    return ParamSet(fits, float(lam), s2_form, float(eps), prov)
+
+
+def load(path: str) -> ParamSet:
+    import os
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_PARAMS_BYTES + 1)
+    except OSError as e:
+        raise InputError(
+            "cannot open the parameter file",
+            source=str(path),
+            received=e.strerror,
+            fix="Check the path, or create it with 'python -m cptcore fit'",
+        ) from None
+    return loads(data, os.path.basename(str(path)))
