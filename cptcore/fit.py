@@ -337,7 +337,7 @@ def fit_target(
     )
     spec = _Spec(law, free, fixed, tie_c1, tie_c2)
 
-    ymax, ymin = float(np.max(data.y)), float(np.min(data.y))
+    ymax = float(np.max(data.y))
     s1c = float(np.max(data.S1cpt)) or 1.0
     bounds = {
         "L0": (0.0, 2 * ymax),
@@ -465,8 +465,8 @@ def fit_target(
     # bounds hit, weak identifiability
     at_bound = [
         nm
-        for nm, x, l, h in zip(free, best.x, lo, hi, strict=True)
-        if (x - l) < 1e-6 * (h - l) or (h - x) < 1e-6 * (h - l)
+        for nm, x, lb, h in zip(free, best.x, lo, hi, strict=True)
+        if (x - lb) < 1e-6 * (h - lb) or (h - x) < 1e-6 * (h - lb)
     ]
     at_bound = [
         nm for nm in at_bound if not (nm in ("C1", "C2", "A") and abs(getattr(p, nm)) < 1e-12)
