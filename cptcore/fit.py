@@ -108,8 +108,12 @@ def _gather(runs: Sequence[Run], target: str, lam: float, s2_form: str, eps: flo
     names = []
     for j, run in enumerate(runs):
         y = run.loss(target)
-        ok = np.isfinite(y)
-        a = _areas_for(run, lam, s2_form, eps).at(run.step[ok])
+        full = _areas_for(run, lam, s2_form, eps)
+        # rows before any update (S1 = 0: the initial model) are outside the law's domain
+        ok = np.isfinite(y) & (
+            (full.S1pt[run.step] + full.S1cpt[run.step] > 0) | (not run.pt_history_known)
+        )
+        a = full.at(run.step[ok])
         for k in ("S1pt", "S2pt", "S1cpt", "S2cpt"):
             cols[k].append(getattr(a, k))
         cols["replay"].append(np.full(ok.sum(), run.replay))
@@ -224,10 +228,13 @@ def evaluate(
     out = []
     for run in runs:
         y = run.loss(result.target)
-        ok = np.isfinite(y)
+        full = _areas_for(run, result.lam, result.s2_form, result.eps)
+        ok = np.isfinite(y) & (
+            (full.S1pt[run.step] + full.S1cpt[run.step] > 0) | (not run.pt_history_known)
+        )
         if not ok.any():
             continue
-        a = _areas_for(run, result.lam, result.s2_form, result.eps).at(run.step[ok])
+        a = full.at(run.step[ok])
         S1pt = result.S1pt.get(run.name) if not run.pt_history_known else None
         if not run.pt_history_known and S1pt is None:
             continue  # an unknown-history run that was not fitted has no S1pt to predict with

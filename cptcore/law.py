@@ -165,8 +165,9 @@ def terms(
     unknown PT history (paper §6, fitted)."""
     s1pt = a.S1pt if S1pt is None else np.full_like(a.S1pt, S1pt)
     X = s1pt + a.S1cpt
-    with np.errstate(divide="ignore"):
-        power = p.A * np.power(np.maximum(X, 1e-300), -p.alpha)
+    # the law is undefined before any update (S1 = 0, the initial model): NaN there, not infinity
+    with np.errstate(divide="ignore", invalid="ignore"):
+        power = np.where(X > 0, p.A * np.power(np.where(X > 0, X, 1.0), -p.alpha), np.nan)
     f_anneal, f_shift = replay_factors(p, replay, target)
     return Terms(
         L0=p.L0,
