@@ -8,8 +8,9 @@ B > 0 on the general set (loss rises in CPT), B < 0 on the domain set (loss fall
 Eq. 8 (replay ratio r_pt = replay, r_cpt = 1 - replay), per validation set 'pt' / 'cpt':
     L_pt  = ... - C2*S2cpt*exp(a1*r_pt)  + shift * (1 - exp(-a2*r_cpt))
     L_cpt = ... - C2*S2cpt*exp(a1*r_cpt) + shift * (exp(a2*r_cpt) - 1)
-Both shift factors vanish at r_cpt = 0 (pure replay). At replay 0 (r_cpt = 1) the factors are the
-constants exp(a1) and (1 - e^-a2) or (e^a2 - 1): Eq. 8 equals Eq. 4 with C2 and B rescaled.
+Both shift factors vanish at r_cpt = 0 (pure replay). At replay 0 (r_cpt = 1) Eq. 8 is Eq. 4 with
+rescaled constants: on the general set B becomes B*(1 - e^-a2) (annealing factor exp(a1*0) = 1); on the
+domain set C2 becomes C2*e^a1 and B becomes B*(e^a2 - 1).
 
 Replay form "convex" (cpt-law notes §9, ours): the shift factor is
 (exp(a2*r_cpt) - 1)/(exp(a2) - 1) on both sets - 1 at no replay, convex, so a little replay can remove

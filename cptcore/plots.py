@@ -1,0 +1,484 @@
+"""Plotly figures shared by the pages (no streamlit): scenarios, fitted runs, residuals.
+
+Pages call ``scenario_view`` once per setting (cheap to cache: a few thousand points per curve) and
+``scenario_figure`` to draw it; the Fit page uses ``runs_figure`` and ``fit_figure``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from cptcore.areas import run_areas
+from cptcore.decimate import decimate
+from cptcore.fit import FitResult
+from cptcore.law import predict
+from cptcore.runs import Run
+from cptcore.scenario import ScenarioCurves
+
+TARGET_LABEL = {"pt": "General loss (D_pt)", "cpt": "Domain loss (D_cpt)"}
+TARGET_SHORT = {"pt": "general", "cpt": "domain"}
+COLOR = {"pt": "#2563eb", "cpt": "#dc2626", "lr": "#475569", "crit": "#7c3aed", "turn": "#059669"}
+TERM_LABEL = {
+    "power": "power law  A·(S1pt+S1cpt)^-α",
+    "anneal": "annealing  -C1·S2pt - C2·S2cpt",
+    "shift": "distribution shift  B·(1-(1+E·S1cpt)^-β)",
+}
+TERM_COLOR = {"power": "#0891b2", "anneal": "#ea580c", "shift": "#9333ea"}
+PIN_COLORS = ("#64748b", "#a16207", "#0f766e", "#be185d")
+RUN_COLORS = qualitative.D3 + qualitative.Set2
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioView:
+    """A simulated scenario thinned to at most ~``max_points`` points per curve, plus its numbers."""
+
+    steps: np.ndarray
+    lr: np.ndarray
+    transfer_step: int
+    cpt_steps: int
+    pred: dict  # target -> loss per kept step
+    hidden_pt: dict
+    hidden_cpt: dict
+    terms: dict  # target -> {"power", "anneal", "shift"} -> array
+    band: dict  # target -> (lower, upper) or None
+    start: dict  # target -> loss at the transfer point
+    delta: dict  # target -> end of CPT minus transfer point
+    turning_length: int | None  # general set, CPT steps
+    critical_point: float | None
+    loss_potential: float
+    label: str = ""
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(self.pred)
+
+    def with_label(self, label: str) -> ScenarioView:
+        return ScenarioView(**{**self.__dict__, "label": label})
+
+
+def scenario_view(curves: ScenarioCurves, max_points: int = 2000, label: str = "") -> ScenarioView:
+    """Thin a simulated scenario for plotting (``decimate`` keeps LR corners and loss extrema)."""
+    tgts = tuple(curves.curves)
+    idx = decimate(
+        curves.steps,
+        curves.lr,
+        *(curves.curves[t].pred for t in tgts),
+        max_points=max_points,
+        keep=(curves.transfer_step, curves.transfer_step + 1),
+    )
+    pick = {}
+    hp, hc, tm, band, start, delta = {}, {}, {}, {}, {}, {}
+    for t in tgts:
+        c = curves.curves[t]
+        pick[t] = c.pred[idx]
+        hp[t] = c.hidden_pt[idx]
+        hc[t] = c.hidden_cpt[idx]
+        tm[t] = {
+            "power": np.asarray(c.terms.power)[idx],
+            "anneal": (np.asarray(c.terms.anneal_pt) + np.asarray(c.terms.anneal_cpt))[idx],
+            "shift": np.asarray(c.terms.shift)[idx],
+        }
+        band[t] = (c.band[0][idx], c.band[1][idx]) if c.band is not None else None
+        start[t] = c.start
+        delta[t] = curves.delta(t)
+    tl = curves.curves["pt"].turning_length if "pt" in curves.curves else None
+    return ScenarioView(
+        steps=curves.steps[idx],
+        lr=curves.lr[idx],
+        transfer_step=int(curves.transfer_step),
+        cpt_steps=int(len(curves.steps) - 1 - curves.transfer_step),
+        pred=pick,
+        hidden_pt=hp,
+        hidden_cpt=hc,
+        terms=tm,
+        band=band,
+        start=start,
+        delta=delta,
+        turning_length=tl,
+        critical_point=curves.critical_point,
+        loss_potential=float(curves.loss_potential),
+        label=label,
+    )
+
+
+def _layout(fig: go.Figure, height: int) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        hovermode="x unified",
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+        uirevision="keep",  # keep the user's zoom across reruns
+    )
+    return fig
+
+
+def scenario_figure(
+    view: ScenarioView,
+    *,
+    targets: Sequence[str] | None = None,
+    hidden: bool = True,
+    terms_of: str | None = None,
+    bands: bool = True,
+    pins: Sequence[ScenarioView] = (),
+    markers: bool = True,
+    height: int | None = None,
+    x_from_transfer: bool = False,
+) -> go.Figure:
+    """Predicted loss per validation set (hidden curves dashed), optional term decomposition, and
+    the LR schedule in a linked panel below; ``pins`` are drawn as thin lines for comparison."""
+    tgts = [t for t in (targets or view.targets) if t in view.pred]
+    titles = [TARGET_LABEL[t] for t in tgts]
+    if terms_of:
+        titles.append(f"Terms of the {TARGET_SHORT[terms_of]} loss (nats, added to L0)")
+    titles.append("Learning rate")
+    n = len(titles)
+    heights = [1.0] * (n - 1) + [0.55]
+    fig = make_subplots(
+        rows=n,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.06,
+        subplot_titles=titles,
+        row_heights=heights,
+    )
+    x0 = view.transfer_step if x_from_transfer else 0
+
+    def xs(v: ScenarioView) -> np.ndarray:
+        return v.steps - (v.transfer_step if x_from_transfer else 0)
+
+    x = xs(view)
+    for r, t in enumerate(tgts, start=1):
+        band = view.band.get(t)
+        if bands and band is not None:
+            fig.add_trace(
+                go.Scatter(x=x, y=band[1], line=dict(width=0), showlegend=False, hoverinfo="skip"),
+                row=r,
+                col=1,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=band[0],
+                    line=dict(width=0),
+                    fill="tonexty",
+                    name="~95% band",
+                    fillcolor="rgba(100,116,139,0.25)",
+                    hoverinfo="skip",
+                    legendgroup="band",
+                    showlegend=r == 1,
+                ),
+                row=r,
+                col=1,
+            )
+        if hidden:
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=view.hidden_pt[t],
+                    name="hidden: continue PT on D_pt",
+                    line=dict(color="#94a3b8", dash="dash", width=1.5),
+                    legendgroup="hpt",
+                    showlegend=r == 1,
+                ),
+                row=r,
+                col=1,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=view.hidden_cpt[t],
+                    name="hidden: trained on D_cpt",
+                    line=dict(color="#f59e0b", dash="dot", width=1.5),
+                    legendgroup="hcpt",
+                    showlegend=r == 1,
+                ),
+                row=r,
+                col=1,
+            )
+        for k, pin in enumerate(pins):
+            if t in pin.pred:
+                fig.add_trace(
+                    go.Scatter(
+                        x=xs(pin),
+                        y=pin.pred[t],
+                        name=pin.label or f"pin {k + 1}",
+                        line=dict(color=PIN_COLORS[k % len(PIN_COLORS)], width=1),
+                        opacity=0.8,
+                        legendgroup=f"pin{k}",
+                        showlegend=r == 1,
+                    ),
+                    row=r,
+                    col=1,
+                )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=view.pred[t],
+                name=f"predicted {TARGET_SHORT[t]} loss",
+                line=dict(color=COLOR[t], width=2.5),
+            ),
+            row=r,
+            col=1,
+        )
+        fig.update_yaxes(title_text="loss (nats)", row=r, col=1)
+        if markers and t == "pt":
+            _general_markers(fig, view, r, x0)
+    if terms_of and terms_of in view.terms:
+        r = len(tgts) + 1
+        for name, y in view.terms[terms_of].items():
+            fig.add_trace(
+                go.Scatter(
+                    x=x, y=y, name=TERM_LABEL[name], line=dict(color=TERM_COLOR[name], width=1.5)
+                ),
+                row=r,
+                col=1,
+            )
+        fig.update_yaxes(title_text="nats", row=r, col=1)
+    for k, pin in enumerate(pins):
+        fig.add_trace(
+            go.Scatter(
+                x=xs(pin),
+                y=pin.lr,
+                line=dict(color=PIN_COLORS[k % len(PIN_COLORS)], width=1),
+                showlegend=False,
+                legendgroup=f"pin{k}",
+                name=pin.label or f"pin {k + 1}",
+            ),
+            row=n,
+            col=1,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=view.lr,
+            name="learning rate",
+            line=dict(color=COLOR["lr"], width=2),
+            showlegend=False,
+        ),
+        row=n,
+        col=1,
+    )
+    fig.update_yaxes(title_text="LR", exponentformat="e", row=n, col=1)
+    fig.update_xaxes(title_text="CPT step" if x_from_transfer else "step", row=n, col=1)
+    if markers:
+        fig.add_vline(x=view.transfer_step - x0, line=dict(color="#334155", width=1, dash="dot"))
+        fig.add_annotation(
+            x=view.transfer_step - x0,
+            y=1.0,
+            yref="paper",
+            xref="x",
+            text="CPT starts",
+            showarrow=False,
+            yanchor="bottom",
+            font=dict(size=11, color="#334155"),
+        )
+    return _layout(fig, height or (230 * (n - 1) + 170))
+
+
+def _general_markers(fig: go.Figure, view: ScenarioView, row: int, x0: int) -> None:
+    """Critical point (horizontal line), transfer point and turning length on the general panel."""
+    t0 = view.transfer_step
+    fig.add_trace(
+        go.Scatter(
+            x=[t0 - x0],
+            y=[view.start["pt"]],
+            mode="markers",
+            name="transfer point",
+            marker=dict(color="#0f172a", size=9, symbol="circle-open", line=dict(width=2)),
+        ),
+        row=row,
+        col=1,
+    )
+    if view.critical_point is not None:
+        fig.add_hline(
+            y=view.critical_point,
+            line=dict(color=COLOR["crit"], width=1, dash="dashdot"),
+            row=row,
+            col=1,
+            annotation_text=f"critical point {view.critical_point:.3f}",
+            annotation_position="bottom left",
+            annotation_font=dict(color=COLOR["crit"], size=11),
+        )
+    if view.turning_length is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[t0 + view.turning_length - x0],
+                y=[view.start["pt"]],
+                mode="markers+text",
+                name="turning length",
+                text=[f"back to start after {view.turning_length:,} steps"],
+                textposition="top center",
+                textfont=dict(color=COLOR["turn"], size=11),
+                marker=dict(color=COLOR["turn"], size=11, symbol="diamond"),
+            ),
+            row=row,
+            col=1,
+        )
+
+
+def turning_note(view: ScenarioView) -> str:
+    """One sentence on whether the general loss returns to its value at the transfer point."""
+    if view.turning_length is not None:
+        return (
+            f"The general loss returns to its starting value after {view.turning_length:,} CPT "
+            "steps (the turning length)."
+        )
+    if "pt" in view.delta and view.delta["pt"] <= 0 and view.pred["pt"].max() <= view.start["pt"]:
+        return "The general loss never rises above its starting value in this scenario."
+    return (
+        f"The general loss does not return to its starting value within the {view.cpt_steps:,} "
+        "CPT steps shown: no turning length within this horizon."
+    )
+
+
+def runs_figure(runs: Sequence[Run], height: int = 560) -> go.Figure:
+    """Observed losses (both validation sets) and LR of uploaded runs, one colour per run."""
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.07,
+        row_heights=[1, 1, 0.6],
+        subplot_titles=[TARGET_LABEL["pt"], TARGET_LABEL["cpt"], "Learning rate"],
+    )
+    for k, run in enumerate(runs):
+        c = RUN_COLORS[k % len(RUN_COLORS)]
+        for r, t in enumerate(("pt", "cpt"), start=1):
+            y = run.loss(t)
+            ok = np.isfinite(y)
+            if ok.any():
+                fig.add_trace(
+                    go.Scatter(
+                        x=run.step[ok],
+                        y=y[ok],
+                        name=run.name,
+                        legendgroup=run.name,
+                        showlegend=r == 1 or not run.has_target("pt"),
+                        mode="lines",
+                        line=dict(color=c, width=1.5),
+                    ),
+                    row=r,
+                    col=1,
+                )
+        idx = decimate(run.step, run.lr, max_points=1500)
+        fig.add_trace(
+            go.Scatter(
+                x=run.step[idx],
+                y=run.lr[idx],
+                name=run.name,
+                legendgroup=run.name,
+                showlegend=False,
+                line=dict(color=c, width=1),
+            ),
+            row=3,
+            col=1,
+        )
+    fig.update_yaxes(exponentformat="e", row=3, col=1)
+    fig.update_xaxes(title_text="step", row=3, col=1)
+    return _layout(fig, height)
+
+
+@dataclass(frozen=True, eq=False)
+class RunFit:
+    """A fitted (or predicted) curve for one run and validation set, dense and at observed rows."""
+
+    run: str
+    target: str
+    held_out: bool
+    steps: np.ndarray  # thinned dense steps
+    curve: np.ndarray  # law at those steps
+    obs_steps: np.ndarray
+    observed: np.ndarray
+    residual: np.ndarray  # predicted - observed at the observed rows
+
+
+def run_fit(fit: FitResult, run: Run, held_out: bool, max_points: int = 1500) -> RunFit | None:
+    """The law of ``fit`` evaluated along ``run`` (None if the run lacks this validation set or is a
+    CPT-only run the fit has no S1pt for)."""
+    y = run.loss(fit.target)
+    ok = np.isfinite(y)
+    if not ok.any():
+        return None
+    S1pt = None
+    if not run.pt_history_known:
+        S1pt = fit.S1pt.get(run.name)
+        if S1pt is None:
+            return None
+    a = run_areas(run, lam=fit.lam, s2_form=fit.s2_form, eps=fit.eps)
+    dense = predict(fit.params, a, run.replay, fit.target, S1pt)
+    steps = np.arange(len(dense))
+    lr = run.dense_lr()
+    lo = int(run.step[0])
+    idx = decimate(steps[lo:], lr[lo:], dense[lo:], max_points=max_points) + lo
+    at = dense[run.step[ok]]
+    return RunFit(
+        run.name, fit.target, held_out, steps[idx], dense[idx], run.step[ok], y[ok], at - y[ok]
+    )
+
+
+def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.Figure:
+    """Observed points, fitted (solid) or held-out predicted (dashed) curves, and residuals below."""
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        row_heights=[1, 0.45],
+        subplot_titles=[
+            f"{TARGET_LABEL[target]}: observed (dots), fitted (solid), held-out prediction (dashed)",
+            "Residual: law minus observed (nats)",
+        ],
+    )
+    for k, c in enumerate(curves):
+        col = RUN_COLORS[k % len(RUN_COLORS)]
+        tag = " (held out)" if c.held_out else ""
+        fig.add_trace(
+            go.Scatter(
+                x=c.obs_steps,
+                y=c.observed,
+                mode="markers",
+                name=c.run + tag,
+                legendgroup=c.run,
+                marker=dict(color=col, size=4, opacity=0.55),
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=c.steps,
+                y=c.curve,
+                mode="lines",
+                legendgroup=c.run,
+                showlegend=False,
+                name=c.run + (" predicted" if c.held_out else " fitted"),
+                line=dict(color=col, width=2, dash="dash" if c.held_out else "solid"),
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=c.obs_steps,
+                y=c.residual,
+                mode="lines+markers",
+                legendgroup=c.run,
+                showlegend=False,
+                name=c.run,
+                line=dict(color=col, width=1, dash="dash" if c.held_out else "solid"),
+                marker=dict(size=3),
+            ),
+            row=2,
+            col=1,
+        )
+    fig.add_hline(y=0, line=dict(color="#334155", width=1), row=2, col=1)
+    fig.update_yaxes(title_text="loss (nats)", row=1, col=1)
+    fig.update_yaxes(title_text="nats", row=2, col=1)
+    fig.update_xaxes(title_text="step", row=2, col=1)
+    return _layout(fig, height)

@@ -1,0 +1,73 @@
+"""S1/S2 areas (paper Eq. 1) and their PT/CPT split."""
+
+import numpy as np
+import pytest
+
+from cptcore.areas import compute_areas, momentum, s2_naive
+from cptcore.schedules import ScheduleSpec, concatenate
+
+
+def test_s2_of_constant_schedule_is_zero():
+    lr, _ = concatenate(ScheduleSpec("constant", 3e-4, 5000, warmup_steps=200))
+    a = compute_areas(lr)
+    assert np.all(a.S2pt == 0.0)
+    assert a.S1pt[-1] == pytest.approx(3e-4 * (5000 - 200) + 3e-4 * 201 / 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_linear_time_s2_equals_the_papers_double_sum(seed):
+    rng = np.random.default_rng(seed)
+    eta = np.abs(rng.normal(3e-4, 1e-4, size=600))
+    eta[0] = eta[1]
+    fast = np.cumsum(momentum(eta, 0.999))
+    slow = s2_naive(eta, 0.999)
+    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-15)
+
+
+def test_paper_worked_example_areas():
+    # notes §5: PT = 36K steps at 2e-4 + 4K-step linear anneal to 0 -> S1pt = 7.6, S2pt ~ 0.151.
+    # S1pt is 7.5999 because the anneal's last update is at LR 0; S2pt is quoted to 3 digits.
+    lr, transfer = concatenate(
+        ScheduleSpec("wsd", 2e-4, 40_000, decay_fraction=0.1), ScheduleSpec("cosine", 2e-4, 10_000)
+    )
+    a = compute_areas(lr, transfer)
+    assert a.S1pt[-1] == pytest.approx(7.6, abs=2e-4)
+    assert a.S2pt[-1] == pytest.approx(0.151, abs=5e-4)
+    # re-warm-up to the peak is negative annealing (notes §5: S2cpt dips to -0.12, ends ~ +0.04)
+    assert a.S2cpt.min() == pytest.approx(-0.12, abs=0.01)
+    assert a.S2cpt[-1] == pytest.approx(0.04, abs=0.005)
+
+
+def test_pt_warmup_counts_as_peak_for_s2_but_not_for_s1():
+    lr, _ = concatenate(ScheduleSpec("constant", 1e-3, 3000, warmup_steps=500))
+    a = compute_areas(lr)
+    assert np.all(a.S2pt == 0.0)  # no spurious negative area from the ramp
+    assert a.S1pt[500] == pytest.approx(1e-3 * 501 / 2, rel=1e-12)  # the real ramp
+
+
+def test_split_freezes_pt_areas_during_cpt():
+    lr, transfer = concatenate(
+        ScheduleSpec("wsd", 1e-3, 2000, warmup_steps=100),
+        ScheduleSpec("constant", 5e-4, 1000, warmup_steps=50),
+    )
+    a = compute_areas(lr, transfer)
+    assert np.all(a.S1pt[transfer:] == a.S1pt[transfer])
+    assert np.all(a.S2pt[transfer:] == a.S2pt[transfer])
+    assert np.all(a.S1cpt[: transfer + 1] == 0) and np.all(a.S2cpt[: transfer + 1] == 0)
+    np.testing.assert_allclose(a.S1cpt[-1], lr[transfer + 1 :].sum(), rtol=1e-12)
+
+
+def test_unknown_pt_history_starts_momentum_from_zero_lr():
+    lr = np.r_[0.0, np.linspace(1e-4, 1e-3, 100), np.full(400, 1e-3)]
+    a = compute_areas(lr, pt_history_known=False)
+    assert a.S2cpt[100] < 0  # the re-warm-up from an annealed model is negative annealing
+    assert np.all(a.S1pt == 0)
+
+
+def test_lr_weighted_s2_stops_growing_at_zero_lr():
+    lr, _ = concatenate(ScheduleSpec("wsd", 1e-3, 3000, decay_fraction=0.5), None)
+    lr = np.r_[lr, np.zeros(2000)]
+    paper = compute_areas(lr, s2_form="paper").S2pt
+    weighted = compute_areas(lr, s2_form="lr-weighted").S2pt
+    assert paper[-1] > paper[3000] * 1.001  # the momentum residue keeps adding area (paper §6)
+    assert weighted[-1] == pytest.approx(weighted[3000], rel=1e-9)

@@ -1,0 +1,132 @@
+"""The command line: fit -> params.json -> predict, and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cptcore.__main__ import main
+from cptcore.runs import write_run
+from tests.synthetic import PT_CONST, PT_WSD, cpt_spec, make_run
+
+
+@pytest.fixture(scope="module")
+def run_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("runs")
+    runs = [
+        make_run("a", PT_CONST, cpt_spec("wsd"), seed=1, every=50),
+        make_run("b", PT_WSD, cpt_spec("constant"), seed=2, every=50),
+        make_run("c", PT_WSD, cpt_spec("cosine", peak=2.5e-4), seed=3, every=50),
+    ]
+    paths = []
+    for r in runs:
+        p = d / f"{r.name}.csv"
+        write_run(r, str(p))
+        paths.append(str(p))
+    return paths
+
+
+def test_fit_then_predict_round_trip(run_files, tmp_path, capsys):
+    out = tmp_path / "params.json"
+    assert main(["fit", *run_files[:2], "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "general set" in printed and "domain set" in printed and "R2" in printed
+    d = json.loads(out.read_text())
+    assert d["lambda"] == 0.999 and set(d["pt"]) >= {
+        "L0",
+        "A",
+        "alpha",
+        "C1",
+        "C2",
+        "B",
+        "E",
+        "beta",
+    }
+    assert "a1" not in d["pt"]  # one replay ratio -> Eq. 4
+    pred = tmp_path / "pred.csv"
+    assert main(["predict", "-p", str(out), run_files[2], "-o", str(pred)]) == 0
+    printed = capsys.readouterr().out
+    assert "MAE" in printed and "R2" in printed
+    df = pd.read_csv(pred)
+    src = pd.read_csv(run_files[2])
+    assert list(df.columns) == ["step", "pred_loss_pt", "pred_loss_cpt"]
+    assert len(df) == len(src) and (df.step.values == src.step.values).all()
+    ok = src.loss_cpt.notna()
+    assert np.mean(np.abs(df.pred_loss_cpt[ok] - src.loss_cpt[ok])) < 0.01
+
+
+def test_a_minimal_params_file_loads(run_files, tmp_path):
+    p = tmp_path / "min.json"
+    sec = {
+        "L0": 2.0,
+        "A": 0.8,
+        "alpha": 0.5,
+        "C1": 0.3,
+        "C2": 0.3,
+        "B": 0.2,
+        "E": 10.0,
+        "beta": 0.5,
+    }
+    p.write_text(json.dumps({"lambda": 0.999, "pt": sec, "cpt": dict(sec, B=-0.5)}))
+    assert main(["predict", "-p", str(p), run_files[0], "-o", str(tmp_path / "o.csv")]) == 0
+
+
+@pytest.mark.parametrize(
+    "content, expect",
+    [
+        ("step,lr\n0,0\n1,1e-3\n", "missing column phase"),
+        ("step,lr,phase\n0,0,pt\n1,abc,pt\n", "column 'lr', row 3: not a number"),
+        ("step,lr,phase\n0,0,pt\n0,1e-3,pt\n", "duplicated step"),
+        ("step,lr,phase\n0,0,pt\n1,-1e-3,pt\n", "negative learning rate"),
+        ("step,lr,phase,loss_pt\n0,0,pt,\n1,1e-3,pt,-2\n", "loss must be > 0"),
+        ("", "empty"),
+    ],
+)
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, content, expect):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content)
+    r = subprocess.run(
+        [sys.executable, "-m", "cptcore", "fit", str(bad), "-o", str(tmp_path / "p.json")],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: bad.csv") and expect in lines[0], (
+        r.stderr
+    )
+
+
+def test_bad_params_file_is_one_clear_line(run_files, tmp_path):
+    p = tmp_path / "p.json"
+    p.write_text('{"lambda": 0.999, "pt": {"L0": 2}}')
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cptcore",
+            "predict",
+            "-p",
+            str(p),
+            run_files[0],
+            "-o",
+            str(tmp_path / "o.csv"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "p.json" in r.stderr and "missing parameters" in r.stderr
+
+
+def test_missing_file_names_the_path(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "cptcore", "fit", str(tmp_path / "nope.csv")],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "nope.csv" in r.stderr and "Traceback" not in r.stderr

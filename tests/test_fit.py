@@ -1,0 +1,139 @@
+"""The fitter: recovery of known parameters, held-out prediction, honest diagnostics."""
+
+import numpy as np
+import pytest
+
+from cptcore.areas import run_areas
+from cptcore.fit import default_law, evaluate, fit_runs, fit_target, prediction_band
+from cptcore.law import LawParams, predict
+from tests.synthetic import PT_CONST, PT_WSD, TRUE, cpt_spec, make_run
+
+
+@pytest.fixture(scope="module")
+def train_test():
+    train = [
+        make_run("const-wsd", PT_CONST, cpt_spec("wsd", decay_fraction=0.2), seed=1),
+        make_run("wsd-const", PT_WSD, cpt_spec("constant"), seed=2),
+        make_run("wsd-wsd-hi", PT_WSD, cpt_spec("wsd", peak=1e-3, decay_fraction=0.2), seed=3),
+    ]
+    test = [
+        make_run("const-cos", PT_CONST, cpt_spec("cosine"), seed=4),
+        make_run("wsd-cos-lo", PT_WSD, cpt_spec("cosine", peak=2.5e-4), seed=5),
+        make_run("const-lin-long", PT_CONST, cpt_spec("linear", steps=2000), seed=6),
+    ]
+    return train, test
+
+
+@pytest.mark.parametrize("target", ["pt", "cpt"])
+def test_fit_recovers_known_parameters_and_predicts_held_out_schedules(train_test, target):
+    train, test = train_test
+    res = fit_target(train, target)
+    assert res.success, res.message
+    # noise is 0.002 nats: in-sample and held-out errors must be at the noise level
+    assert max(m.mae for m in res.metrics) < 0.003
+    held = evaluate(res, test)
+    assert len(held) == 3 and max(m.mae for m in held) < 0.006, held
+    assert res.params.L0 == pytest.approx(TRUE[target].L0, abs=0.25)
+    assert np.sign(res.params.B) == np.sign(TRUE[target].B)
+
+
+def test_fit_is_deterministic(train_test):
+    train, _ = train_test
+    a = fit_target(train, "cpt", seed=0).params
+    b = fit_target(train, "cpt", seed=0).params
+    assert a == b
+
+
+def test_pretraining_only_runs_tie_the_shift_terms_and_say_so():
+    runs = [make_run("c", PT_CONST, None, seed=1), make_run("w", PT_WSD, None, seed=2)]
+    res = fit_target(runs, "pt")
+    assert res.success
+    assert res.params.B == 0.0 and res.params.C1 == res.params.C2
+    assert any("no CPT phase" in w for w in res.warnings)
+    assert res.params.C1 == pytest.approx(TRUE["pt"].C1, rel=0.2)
+
+
+def test_no_pt_annealing_ties_c1_to_c2_and_says_so():
+    runs = [
+        make_run("a", PT_CONST, cpt_spec("wsd"), seed=1),
+        make_run("b", PT_CONST, cpt_spec("constant"), seed=2),
+    ]
+    res = fit_target(runs, "pt")
+    assert res.params.C1 == res.params.C2
+    assert any("C1 is not identified" in w for w in res.warnings)
+
+
+def test_cpt_only_run_fits_s1pt():
+    run, true_s1pt = make_run(
+        "open-model", PT_WSD, cpt_spec("wsd", steps=2000), pt_history=False, seed=3
+    )
+    res = fit_target([run], "cpt")
+    assert "open-model" in res.S1pt
+    assert res.success and res.metrics[0].mae < 0.004
+    assert 0.1 * true_s1pt < res.S1pt["open-model"] < 10 * true_s1pt
+
+
+def test_replay_law_is_default_with_several_replay_ratios_and_fits_them():
+    # B rescaled so that replay 0 matches TRUE (Eq. 8's factors at r_cpt = 1 are 1 - e^-a2 and e^a2 - 1)
+    a2 = 2.0
+    p8 = {
+        "pt": TRUE["pt"].with_values(a1=0.1, a2=a2, B=TRUE["pt"].B / -np.expm1(-a2)),
+        "cpt": TRUE["cpt"].with_values(a1=0.1, a2=a2, B=TRUE["cpt"].B / np.expm1(a2)),
+    }
+    runs = [
+        make_run(f"r{r}", PT_WSD, cpt_spec("wsd"), replay=r, params=p8, seed=int(r * 10))
+        for r in (0.0, 0.25, 0.5)
+    ]
+    assert default_law(runs) == "eq8"
+    fits = fit_runs(runs)
+    held = make_run("r0.75", PT_WSD, cpt_spec("wsd"), replay=0.75, params=p8, seed=9)
+    for target, res in fits.items():
+        assert res.params.law == "eq8"
+        assert max(m.mae for m in res.metrics) < 0.004, res.message
+        assert evaluate(res, [held])[0].mae < 0.01
+
+
+def test_single_replay_ratio_falls_back_to_eq4_with_a_warning(train_test):
+    res = fit_target(train_test[0], "pt", law="eq8")
+    assert res.params.law == "eq4"
+    assert any("at least two replay ratios" in w for w in res.warnings)
+
+
+def test_a_fit_without_losses_says_why():
+    run = make_run("x", PT_CONST, cpt_spec("wsd"))
+    bare = type(run)(run.name, run.step, run.lr, run.is_cpt, 0.0)
+    res = fit_target([bare], "pt")
+    assert not res.success and "no run has general" in res.message
+
+
+def test_stopping_a_fit_reports_what_it_reached(train_test):
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 30  # let the grid scan finish partly, then stop
+
+    res = fit_target(train_test[0], "cpt", should_stop=stop)
+    assert not res.success
+    assert "stopped" in res.message
+
+
+def test_prediction_band_covers_the_truth_on_a_held_out_schedule(train_test):
+    train, test = train_test
+    res = fit_target(train, "cpt")
+    run = test[0]
+    a = run_areas(run)
+    lo, hi = prediction_band(res, a, run.replay)
+    truth = predict(TRUE["cpt"], a, run.replay, "cpt")
+    inside = (truth[1:] >= lo[1:] - 0.003) & (truth[1:] <= hi[1:] + 0.003)
+    assert inside.mean() > 0.95
+    assert np.all(hi[1:] >= lo[1:]) and np.any(hi[1:] > lo[1:])
+
+
+def test_fit_reports_a_bound_hit_in_words():
+    # a shift that never saturates within the data: E and beta are poorly identified
+    p = {"cpt": LawParams(L0=1.5, A=1.1, alpha=0.55, C1=0.3, C2=0.4, B=-0.9, E=1e-3, beta=0.5)}
+    runs = [make_run("a", PT_WSD, cpt_spec("constant"), params=p, seed=1)]
+    res = fit_target(runs, "cpt")
+    assert res.success or res.message
+    assert isinstance(res.warnings, tuple)

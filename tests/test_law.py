@@ -1,0 +1,139 @@
+"""The CPT law (paper Eq. 4 / Eq. 8), hidden curves, decomposition, critical point, turning length."""
+
+import math
+
+import numpy as np
+import pytest
+
+from cptcore.areas import compute_areas
+from cptcore.law import (
+    LawParams,
+    can_return,
+    critical_point,
+    hidden_cpt_curve,
+    hidden_pt_curve,
+    predict,
+    terms,
+    turning_length,
+)
+from cptcore.presets import PAPER_FIG3
+from cptcore.schedules import ScheduleSpec, concatenate
+
+
+@pytest.fixture(scope="module")
+def paper_example():
+    # notes §5 worked example: WSD PT 36K + 4K anneal to 0 at 2e-4, CPT jumps back to 2e-4, cosine to 0 over 10K
+    lr, t = concatenate(
+        ScheduleSpec("wsd", 2e-4, 40_000, decay_fraction=0.1), ScheduleSpec("cosine", 2e-4, 10_000)
+    )
+    return compute_areas(lr, t), t
+
+
+def test_paper_worked_example_general_loss(paper_example):
+    a, t = paper_example
+    y = predict(PAPER_FIG3["pt"], a, target="pt")
+    # notes §5: 3.191 at transfer, a peak near 3.37, 3.34 at the end (all quoted to 2-3 decimals)
+    assert y[t] == pytest.approx(3.191, abs=5e-4)
+    assert y[t:].max() == pytest.approx(3.37, abs=5e-3)
+    assert y[-1] == pytest.approx(3.34, abs=5e-3)
+
+
+def test_paper_worked_example_domain_loss(paper_example):
+    a, t = paper_example
+    y = predict(PAPER_FIG3["cpt"], a, target="cpt")
+    assert y[t] == pytest.approx(3.086, abs=5e-4)
+    assert y[-1] == pytest.approx(2.59, abs=5e-3)
+
+
+def test_law_is_undefined_before_the_first_update(paper_example):
+    a, _ = paper_example
+    assert math.isnan(predict(PAPER_FIG3["pt"], a)[0])
+
+
+def test_decomposition_sums_to_the_prediction(paper_example):
+    a, _ = paper_example
+    tm = terms(PAPER_FIG3["pt"], a)
+    np.testing.assert_allclose(
+        tm.total[1:], tm.L0 + tm.power[1:] + tm.anneal_pt[1:] + tm.anneal_cpt[1:] + tm.shift[1:]
+    )
+
+
+def test_hidden_curves_bracket_the_cpt_curve_on_the_general_set(paper_example):
+    a, t = paper_example
+    p = PAPER_FIG3["pt"]
+    y, hp, hc = predict(p, a), hidden_pt_curve(p, a), hidden_cpt_curve(p, a)
+    # general loss rises in CPT (B > 0): hidden D_pt curve below, hidden D_cpt curve (shift saturated) above
+    assert np.all(hp[t + 1 :] < y[t + 1 :]) and np.all(y[t + 1 :] < hc[t + 1 :])
+    np.testing.assert_allclose(y[: t + 1][1:], hp[: t + 1][1:])  # no shift before the transfer
+
+
+def test_eq8_at_replay_zero_is_eq4_with_rescaled_c2_and_b(paper_example):
+    # documented in law.py: at r_cpt = 1, L_pt's annealing factor exp(a1*r_pt) is 1 and its shift factor
+    # is (1 - e^-a2); L_cpt's factors are exp(a1) and (e^a2 - 1)
+    a, _ = paper_example
+    p8 = PAPER_FIG3["pt"].with_values(a1=0.05, a2=3.0)
+    p4 = PAPER_FIG3["pt"].with_values(B=PAPER_FIG3["pt"].B * (1 - math.exp(-3.0)))
+    np.testing.assert_allclose(
+        predict(p8, a, 0.0, "pt")[1:], predict(p4, a, 0.0, "pt")[1:], rtol=1e-12
+    )
+    q8 = PAPER_FIG3["cpt"].with_values(a1=0.04, a2=2.0)
+    q4 = PAPER_FIG3["cpt"].with_values(
+        C2=PAPER_FIG3["cpt"].C2 * math.exp(0.04), B=PAPER_FIG3["cpt"].B * math.expm1(2.0)
+    )
+    np.testing.assert_allclose(
+        predict(q8, a, 0.0, "cpt")[1:], predict(q4, a, 0.0, "cpt")[1:], rtol=1e-12
+    )
+
+
+def test_eq8_shift_vanishes_at_full_replay(paper_example):
+    a, _ = paper_example
+    for form in ("paper", "convex"):
+        p = PAPER_FIG3["pt"].with_values(a1=0.05, a2=3.0, replay_form=form)
+        assert np.all(terms(p, a, replay=1.0).shift == 0)
+
+
+def test_more_replay_means_a_smaller_general_loss_rise(paper_example):
+    a, t = paper_example
+    p = PAPER_FIG3["pt"].with_values(a1=0.05, a2=3.0)
+    rises = [
+        predict(p, a, r, "pt")[t:].max() - predict(p, a, r, "pt")[t] for r in (0.0, 0.25, 0.5, 0.75)
+    ]
+    assert rises == sorted(rises, reverse=True)
+
+
+def test_critical_point_is_l0_plus_b():
+    assert critical_point(PAPER_FIG3["pt"]) == pytest.approx(3.057 + 0.366)
+
+
+def test_turning_length_finds_the_return_to_the_start():
+    y = np.r_[3.0, 3.0, 3.2, 3.3, 3.1, 2.99, 2.9]
+    assert turning_length(y, 1) == 4
+    assert turning_length(np.r_[3.0, 3.0, 3.2, 3.3, 3.2], 1) is None
+
+
+def test_an_undertrained_model_can_return_below_its_start():
+    # a short PT leaves A*S1pt^-alpha large: with a weak shift the general loss comes back (Finding 4)
+    p = LawParams(L0=3.0, A=0.5, alpha=0.5, C1=0.3, C2=0.3, B=0.1, E=3000.0, beta=0.5)
+    lr, t = concatenate(
+        ScheduleSpec("constant", 2e-4, 2000), ScheduleSpec("constant", 2e-4, 100_000)
+    )
+    a = compute_areas(lr, t)
+    y = predict(p, a)
+    assert can_return(p, a.S1pt[-1], a.S2cpt[-1])
+    assert turning_length(y, t) is not None
+    strong = p.with_values(B=1.0)  # B > A*S1pt^-alpha = 0.79: the rise can never be undone
+    assert not can_return(strong, a.S1pt[-1], a.S2cpt[-1])
+    assert turning_length(predict(strong, a), t) is None
+
+
+def test_params_reject_absurd_values_with_the_key_named():
+    from cptcore.errors import InputError
+
+    d = PAPER_FIG3["pt"].to_dict()
+    d["alpha"] = -3
+    with pytest.raises(InputError, match="pt.alpha"):
+        LawParams.from_dict(d, "pt")
+    d = PAPER_FIG3["pt"].to_dict()
+    del d["E"]
+    with pytest.raises(InputError, match="missing parameter E"):
+        LawParams.from_dict(d, "pt")
