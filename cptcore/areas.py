@@ -43,10 +43,19 @@ class Areas:
     S2cpt: np.ndarray
     transfer_step: int
     pt_history_known: bool = True
+    cpt_from: int | None = None  # index of the first CPT element (None: transfer_step + 1)
+
+    @property
+    def cpt_index(self) -> int:
+        """Index of the first element after the transfer point (where CPT terms can be non-zero)."""
+        if not self.pt_history_known:
+            return 0
+        return self.transfer_step + 1 if self.cpt_from is None else self.cpt_from
 
     def at(self, steps: np.ndarray) -> Areas:
-        """The areas at the given steps only (for evaluating the law at logged rows)."""
+        """The areas at the given (increasing) steps only, for evaluating the law at logged rows."""
         s = np.asarray(steps, dtype=np.int64)
+        cpt_from = int(np.searchsorted(s, self.transfer_step, side="right"))
         return Areas(
             self.S1pt[s],
             self.S2pt[s],
@@ -54,6 +63,7 @@ class Areas:
             self.S2cpt[s],
             self.transfer_step,
             self.pt_history_known,
+            cpt_from,
         )
 
     def __len__(self) -> int:
@@ -113,21 +123,27 @@ def compute_areas(
         eta = pt_eta_for_s2(lr, transfer)
     m = momentum(eta, lam)
     if s2_form == "lr-weighted":
-        m = m * np.power(np.maximum(lr, 0.0), eps)
+        m *= np.power(np.maximum(lr, 0.0), eps)
     elif s2_form != "paper":
         raise ValueError(f"unknown S2 form {s2_form!r}; use one of {', '.join(S2_FORMS)}")
-    S2 = np.cumsum(m)
-    S1 = np.concatenate([[0.0], np.cumsum(lr[1:])])
+    S2 = np.cumsum(m, out=m)
+    S1 = np.empty(n)
+    S1[0] = 0.0
+    np.cumsum(lr[1:], out=S1[1:])
     if not pt_history_known:
         zeros = np.zeros(n)
         return Areas(zeros, zeros, S1, S2, 0, False)
-    S1pt = np.minimum(S1, S1[transfer]) if transfer < n - 1 else S1
+    # during PT the PT areas grow and the CPT areas are 0; after the transfer the PT areas freeze
+    S1pt = S1.copy()
     S2pt = S2.copy()
+    S1pt[transfer + 1 :] = S1[transfer]
     S2pt[transfer + 1 :] = S2[transfer]
-    S1cpt = np.zeros(n)
-    S2cpt = np.zeros(n)
-    S1cpt[transfer + 1 :] = S1[transfer + 1 :] - S1[transfer]
-    S2cpt[transfer + 1 :] = S2[transfer + 1 :] - S2[transfer]
+    S1cpt = S1
+    S2cpt = S2
+    S1cpt[: transfer + 1] = 0.0
+    S1cpt[transfer + 1 :] -= S1pt[transfer]
+    S2cpt[: transfer + 1] = 0.0
+    S2cpt[transfer + 1 :] -= S2pt[transfer]
     return Areas(S1pt, S2pt, S1cpt, S2cpt, transfer, True)
 
 

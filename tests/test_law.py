@@ -137,3 +137,16 @@ def test_params_reject_absurd_values_with_the_key_named():
     del d["E"]
     with pytest.raises(InputError, match="missing parameter E"):
         LawParams.from_dict(d, "pt")
+
+
+def test_law_at_logged_rows_equals_the_dense_prediction_sampled(paper_example):
+    a, t = paper_example
+    rows = np.r_[1, 5, 100, t - 1, t, t + 1, t + 7, t + 5000, len(a) - 1]
+    for target in ("pt", "cpt"):
+        dense = predict(PAPER_FIG3[target], a, 0.0, target)
+        np.testing.assert_allclose(
+            predict(PAPER_FIG3[target], a.at(rows), 0.0, target), dense[rows], rtol=1e-13
+        )
+        np.testing.assert_allclose(
+            terms(PAPER_FIG3[target], a.at(rows), 0.0, target).total, dense[rows], rtol=1e-13
+        )

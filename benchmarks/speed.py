@@ -1,0 +1,92 @@
+"""Speed of the core: prints predict and fit timings next to a naive O(n^2) S2 baseline.
+
+    python benchmarks/speed.py
+
+Targets (core issue): predicting 1M steps < 20 ms; fitting 6 runs x 2 validation sets < 2 s.
+The naive baseline is the paper's double sum for S2; it is timed up to 10k steps and extrapolated
+as n^2 beyond (marked "~").
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from cptcore.areas import compute_areas, s2_naive  # noqa: E402
+from cptcore.fit import fit_target  # noqa: E402
+from cptcore.law import predict  # noqa: E402
+from cptcore.presets import PAPER_FIG3  # noqa: E402
+from cptcore.schedules import ScheduleSpec, concatenate  # noqa: E402
+
+
+def best_of(fn, repeat=5) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def predict_rows():
+    rows = []
+    naive_ref = None
+    for n in (1_000, 10_000, 100_000, 1_000_000):
+        pt = ScheduleSpec("wsd", 2e-4, int(n * 0.8), warmup_steps=n // 100, decay_fraction=0.1)
+        cpt = ScheduleSpec("cosine", 2e-4, n - int(n * 0.8), warmup_steps=n // 200)
+        lr, t = concatenate(pt, cpt)
+
+        def run(lr=lr, t=t):
+            a = compute_areas(lr, t)
+            predict(PAPER_FIG3["pt"], a, 0.0, "pt")
+            predict(PAPER_FIG3["cpt"], a, 0.0, "cpt")
+
+        fast = best_of(run)
+        if n <= 10_000:
+            naive = best_of(lambda lr=lr: s2_naive(lr), repeat=1)
+            naive_ref = (n, naive)
+            naive_txt = f"{naive * 1e3:.1f} ms"
+        else:
+            n0, t0 = naive_ref
+            naive = t0 * (n / n0) ** 2
+            naive_txt = f"~{naive:.0f} s"
+        rows.append((n, fast, naive, naive_txt))
+    return rows
+
+
+def fit_row():
+    from tests.synthetic import PT_CONST, PT_WSD, cpt_spec, make_run
+
+    runs = [
+        make_run("a", PT_CONST, cpt_spec("wsd"), seed=1),
+        make_run("b", PT_CONST, cpt_spec("constant"), seed=2),
+        make_run("c", PT_CONST, cpt_spec("cosine", peak=2.5e-4), seed=3),
+        make_run("d", PT_WSD, cpt_spec("wsd"), seed=4),
+        make_run("e", PT_WSD, cpt_spec("constant", peak=1e-3), seed=5),
+        make_run("f", PT_WSD, cpt_spec("cosine"), seed=6),
+    ]
+    n_points = sum(int(np.isfinite(r.loss_pt).sum()) for r in runs)
+    t = best_of(lambda: [fit_target(runs, tg) for tg in ("pt", "cpt")], repeat=3)
+    return len(runs), n_points, t
+
+
+def main() -> None:
+    print("## Predict: S1/S2 areas + Eq. 4 on both validation sets (best of 5)\n")
+    print("| steps | predict | naive O(n^2) S2 alone | speed-up |")
+    print("|---|---|---|---|")
+    for n, fast, naive, naive_txt in predict_rows():
+        print(f"| {n:,} | {fast * 1e3:.2f} ms | {naive_txt} | {naive / fast:,.0f}x |")
+    k, pts, t = fit_row()
+    print(
+        f"\n## Fit: {k} runs x 2 validation sets ({pts} observed points per set, 4000 steps per run)\n"
+    )
+    print(f"fit time: {t:.2f} s (target < 2 s)")
+
+
+if __name__ == "__main__":
+    main()
