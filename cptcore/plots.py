@@ -118,6 +118,98 @@ def _layout(fig: go.Figure, height: int) -> go.Figure:
     return fig
 
 
+def _ax(row: int) -> str:
+    return "" if row == 1 else str(row)
+
+
+class _Builder:
+    """Collects traces, shapes and axis settings, then builds the figure in one go (plotly's
+    per-call validation dominates the cost of a figure otherwise)."""
+
+    def __init__(self, titles: list[str], heights: list[float], spacing: float = 0.06):
+        self.fig = make_subplots(
+            rows=len(titles),
+            cols=1,
+            shared_xaxes=True,
+            vertical_spacing=spacing,
+            subplot_titles=titles,
+            row_heights=heights,
+        )
+        self.traces: list = []
+        self.rows: list[int] = []
+        self.shapes: list[dict] = []
+        self.notes: list[dict] = []
+        self.axes: dict = {}
+
+    def add(self, trace, row: int) -> None:
+        self.traces.append(trace)
+        self.rows.append(row)
+
+    def hline(self, y: float, row: int, color: str, text: str) -> None:
+        a = _ax(row)
+        self.shapes.append(
+            dict(
+                type="line",
+                xref=f"x{a} domain",
+                x0=0,
+                x1=1,
+                yref=f"y{a}",
+                y0=y,
+                y1=y,
+                line=dict(color=color, width=1, dash="dashdot"),
+            )
+        )
+        self.notes.append(
+            dict(
+                xref=f"x{a} domain",
+                x=0.01,
+                yref=f"y{a}",
+                y=y,
+                text=text,
+                showarrow=False,
+                yanchor="top",
+                xanchor="left",
+                font=dict(color=color, size=11),
+            )
+        )
+
+    def vline(self, x: float, text: str) -> None:
+        self.shapes.append(
+            dict(
+                type="line",
+                xref="x",
+                x0=x,
+                x1=x,
+                yref="paper",
+                y0=0,
+                y1=1,
+                line=dict(color="#334155", width=1, dash="dot"),
+            )
+        )
+        self.notes.append(
+            dict(
+                xref="x",
+                x=x,
+                yref="paper",
+                y=1.0,
+                text=text,
+                showarrow=False,
+                yanchor="bottom",
+                font=dict(size=11, color="#334155"),
+            )
+        )
+
+    def figure(self, height: int) -> go.Figure:
+        fig = self.fig
+        fig.add_traces(self.traces, rows=self.rows, cols=[1] * len(self.rows))
+        fig.update_layout(
+            shapes=self.shapes,
+            annotations=list(fig.layout.annotations) + self.notes,
+            **self.axes,
+        )
+        return _layout(fig, height)
+
+
 def scenario_figure(
     view: ScenarioView,
     *,
@@ -138,15 +230,7 @@ def scenario_figure(
         titles.append(f"Terms of the {TARGET_SHORT[terms_of]} loss (nats, added to L0)")
     titles.append("Learning rate")
     n = len(titles)
-    heights = [1.0] * (n - 1) + [0.55]
-    fig = make_subplots(
-        rows=n,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.06,
-        subplot_titles=titles,
-        row_heights=heights,
-    )
+    b = _Builder(titles, [1.0] * (n - 1) + [0.55])
     x0 = view.transfer_step if x_from_transfer else 0
 
     def xs(v: ScenarioView) -> np.ndarray:
@@ -156,12 +240,11 @@ def scenario_figure(
     for r, t in enumerate(tgts, start=1):
         band = view.band.get(t)
         if bands and band is not None:
-            fig.add_trace(
+            b.add(
                 go.Scatter(x=x, y=band[1], line=dict(width=0), showlegend=False, hoverinfo="skip"),
-                row=r,
-                col=1,
+                r,
             )
-            fig.add_trace(
+            b.add(
                 go.Scatter(
                     x=x,
                     y=band[0],
@@ -173,11 +256,10 @@ def scenario_figure(
                     legendgroup="band",
                     showlegend=r == 1,
                 ),
-                row=r,
-                col=1,
+                r,
             )
         if hidden:
-            fig.add_trace(
+            b.add(
                 go.Scatter(
                     x=x,
                     y=view.hidden_pt[t],
@@ -186,10 +268,9 @@ def scenario_figure(
                     legendgroup="hpt",
                     showlegend=r == 1,
                 ),
-                row=r,
-                col=1,
+                r,
             )
-            fig.add_trace(
+            b.add(
                 go.Scatter(
                     x=x,
                     y=view.hidden_cpt[t],
@@ -198,12 +279,11 @@ def scenario_figure(
                     legendgroup="hcpt",
                     showlegend=r == 1,
                 ),
-                row=r,
-                col=1,
+                r,
             )
         for k, pin in enumerate(pins):
             if t in pin.pred:
-                fig.add_trace(
+                b.add(
                     go.Scatter(
                         x=xs(pin),
                         y=pin.pred[t],
@@ -213,78 +293,64 @@ def scenario_figure(
                         legendgroup=f"pin{k}",
                         showlegend=r == 1,
                     ),
-                    row=r,
-                    col=1,
+                    r,
                 )
-        fig.add_trace(
+        b.add(
             go.Scatter(
                 x=x,
                 y=view.pred[t],
                 name=f"predicted {TARGET_SHORT[t]} loss",
                 line=dict(color=COLOR[t], width=2.5),
             ),
-            row=r,
-            col=1,
+            r,
         )
-        fig.update_yaxes(title_text="loss (nats)", row=r, col=1)
+        b.axes[f"yaxis{_ax(r)}_title_text"] = "loss (nats)"
         if markers and t == "pt":
-            _general_markers(fig, view, r, x0)
+            _general_markers(b, view, r, x0)
     if terms_of and terms_of in view.terms:
         r = len(tgts) + 1
         for name, y in view.terms[terms_of].items():
-            fig.add_trace(
+            b.add(
                 go.Scatter(
                     x=x, y=y, name=TERM_LABEL[name], line=dict(color=TERM_COLOR[name], width=1.5)
                 ),
-                row=r,
-                col=1,
+                r,
             )
-        fig.update_yaxes(title_text="nats", row=r, col=1)
+        b.axes[f"yaxis{_ax(r)}_title_text"] = "nats"
     for k, pin in enumerate(pins):
-        fig.add_trace(
+        b.add(
             go.Scatter(
                 x=xs(pin),
                 y=pin.lr,
-                line=dict(color=PIN_COLORS[k % len(PIN_COLORS)], width=1),
                 showlegend=False,
                 legendgroup=f"pin{k}",
+                line=dict(color=PIN_COLORS[k % len(PIN_COLORS)], width=1),
                 name=pin.label or f"pin {k + 1}",
             ),
-            row=n,
-            col=1,
+            n,
         )
-    fig.add_trace(
+    b.add(
         go.Scatter(
             x=x,
             y=view.lr,
             name="learning rate",
-            line=dict(color=COLOR["lr"], width=2),
             showlegend=False,
+            line=dict(color=COLOR["lr"], width=2),
         ),
-        row=n,
-        col=1,
+        n,
     )
-    fig.update_yaxes(title_text="LR", exponentformat="e", row=n, col=1)
-    fig.update_xaxes(title_text="CPT step" if x_from_transfer else "step", row=n, col=1)
+    b.axes[f"yaxis{_ax(n)}_title_text"] = "LR"
+    b.axes[f"yaxis{_ax(n)}_exponentformat"] = "e"
+    b.axes[f"xaxis{_ax(n)}_title_text"] = "CPT step" if x_from_transfer else "step"
     if markers:
-        fig.add_vline(x=view.transfer_step - x0, line=dict(color="#334155", width=1, dash="dot"))
-        fig.add_annotation(
-            x=view.transfer_step - x0,
-            y=1.0,
-            yref="paper",
-            xref="x",
-            text="CPT starts",
-            showarrow=False,
-            yanchor="bottom",
-            font=dict(size=11, color="#334155"),
-        )
-    return _layout(fig, height or (230 * (n - 1) + 170))
+        b.vline(view.transfer_step - x0, "CPT starts")
+    return b.figure(height or (230 * (n - 1) + 170))
 
 
-def _general_markers(fig: go.Figure, view: ScenarioView, row: int, x0: int) -> None:
+def _general_markers(b: _Builder, view: ScenarioView, row: int, x0: int) -> None:
     """Critical point (horizontal line), transfer point and turning length on the general panel."""
     t0 = view.transfer_step
-    fig.add_trace(
+    b.add(
         go.Scatter(
             x=[t0 - x0],
             y=[view.start["pt"]],
@@ -292,21 +358,14 @@ def _general_markers(fig: go.Figure, view: ScenarioView, row: int, x0: int) -> N
             name="transfer point",
             marker=dict(color="#0f172a", size=9, symbol="circle-open", line=dict(width=2)),
         ),
-        row=row,
-        col=1,
+        row,
     )
     if view.critical_point is not None:
-        fig.add_hline(
-            y=view.critical_point,
-            line=dict(color=COLOR["crit"], width=1, dash="dashdot"),
-            row=row,
-            col=1,
-            annotation_text=f"critical point {view.critical_point:.3f}",
-            annotation_position="bottom left",
-            annotation_font=dict(color=COLOR["crit"], size=11),
+        b.hline(
+            view.critical_point, row, COLOR["crit"], f"critical point {view.critical_point:.3f}"
         )
     if view.turning_length is not None:
-        fig.add_trace(
+        b.add(
             go.Scatter(
                 x=[t0 + view.turning_length - x0],
                 y=[view.start["pt"]],
@@ -317,8 +376,7 @@ def _general_markers(fig: go.Figure, view: ScenarioView, row: int, x0: int) -> N
                 textfont=dict(color=COLOR["turn"], size=11),
                 marker=dict(color=COLOR["turn"], size=11, symbol="diamond"),
             ),
-            row=row,
-            col=1,
+            row,
         )
 
 

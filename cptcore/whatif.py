@@ -19,6 +19,7 @@ from cptcore.schedules import ScheduleSpec, pt_spec_for_potential
 PT_KINDS = ("wsd", "cosine", "linear", "constant")  # PT schedules the loss potential applies to
 CPT_KINDS = ("wsd", "cosine", "linear", "constant")
 WARMUP_FROM = ("zero", "pt_final")  # a CPT warm-up ramps from LR 0 or from the PT final LR
+LAWS_WITH_REPLAY = ("eq8", "eq8-convex")  # law.LAWS that model the replay ratio
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,62 @@
+"""The CPT scaling-law dashboard: navigation and the home screen (no maths here).
+
+Run with ``streamlit run app.py``.
+"""
+
+import streamlit as st
+
+from cptcore.plots import scenario_figure, turning_note
+from ui import data
+from ui.widgets import chart, guard, scenario_metrics
+
+st.set_page_config(
+    page_title="CPT scaling law", page_icon=":material/trending_down:", layout="wide"
+)
+
+DESCRIPTIONS = {
+    "Explore": "Set up a PT + CPT schedule and replay ratio; see the predicted general and domain "
+    "loss, hidden curves, critical point and turning length. Pin scenarios to compare; share a link.",
+    "Fit": "Upload your own runs (or use the bundled samples), fit the law, check it on held-out "
+    "runs, download params.json and use your fit on the other pages.",
+    "Learn": "A six-step guided tour of CPT dynamics with live charts: hidden curves, annealing, "
+    "re-warm-up, loss potential, replay, critical point.",
+}
+
+
+def home() -> None:
+    st.title("Continual pre-training scaling law")
+    st.markdown(
+        "Predict how the **general loss rises** and the **domain loss falls** during continual "
+        "pre-training (CPT), for any learning-rate schedule, loss potential and replay ratio, "
+        "with the law of Wang, Tissue et al. "
+        "([ICML 2025, arXiv 2505.07796](https://arxiv.org/abs/2505.07796)). "
+        "Fit it to your own runs, or explore with the paper's parameters."
+    )
+    links = st.columns(len(PAGES) - 1)
+    for col, page in zip(links, PAGES[1:], strict=True):
+        with col.container(border=True):
+            st.page_link(page, label=f"**{page.title}**", icon=page.icon)
+            st.caption(DESCRIPTIONS.get(page.title, ""))
+    available = data.presets()
+    preset = available[data.default_preset_key(available)]
+    st.subheader("Example: " + preset.label.lower())
+    with guard("drawing the example"):
+        view = data.view(preset, preset.defaults)
+        scenario_metrics(view)
+        chart(scenario_figure(view, height=720), key="home_chart")
+        st.caption(
+            turning_note(view) + " Dashed: the hidden curves the CPT curve moves between "
+            "(continue pre-training on D_pt; trained on D_cpt). " + preset.note
+        )
+
+
+PAGES = [
+    st.Page(home, title="Home", icon=":material/home:", default=True),
+    st.Page("pages/explore.py", title="Explore", icon=":material/tune:", url_path="explore"),
+    st.Page("pages/fit.py", title="Fit", icon=":material/query_stats:", url_path="fit"),
+    st.Page("pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
+    # Plan page (pages/plan.py, owned by the Plan engineer): add its st.Page line here, e.g.
+    # st.Page("pages/plan.py", title="Plan", icon=":material/flag:", url_path="plan"),
+]
+
+st.navigation(PAGES).run()

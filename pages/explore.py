@@ -1,0 +1,137 @@
+"""Explore: what the CPT law predicts for a PT + CPT schedule you set up (every input is in the URL)."""
+
+import streamlit as st
+
+from cptcore.plots import scenario_figure, turning_note
+from cptcore.whatif import LAWS_WITH_REPLAY
+from ui import data
+from ui.state import MAX_PINS, PINS
+from ui.widgets import (
+    chart,
+    fmt_lr,
+    fmt_steps,
+    guard,
+    init_defaults,
+    load_defaults,
+    scenario_controls,
+    scenario_metrics,
+)
+
+st.title("Explore a CPT schedule")
+st.caption(
+    "Set the pre-training and continual-pre-training schedules; the chart shows the loss the law "
+    "predicts on the general set (D_pt) and the domain set (D_cpt). Copy the page URL to share "
+    "the scenario."
+)
+
+available = data.presets()
+st.session_state.setdefault("preset", data.default_preset_key(available))
+if st.session_state["preset"] not in available:
+    st.session_state["preset"] = data.default_preset_key(available)
+
+
+def _preset_changed() -> None:
+    chosen = data.presets().get(st.session_state["preset"])
+    if chosen is not None:
+        load_defaults(chosen.defaults)
+
+
+top = st.columns([2, 1, 1], vertical_alignment="bottom")
+key = top[0].selectbox(
+    "Parameters",
+    list(available),
+    key="preset",
+    bind="query-params",
+    format_func=lambda k: available[k].label,
+    on_change=_preset_changed,
+    help="Whose fitted law to predict with. Changing it loads that fit's typical schedule.",
+)
+preset = available[key]
+init_defaults(preset.defaults)
+top[1].button(
+    "Reset schedule to this fit's",
+    key="reset_schedule",
+    on_click=load_defaults,
+    args=(preset.defaults,),
+    width="stretch",
+)
+if data.SAMPLE not in available:
+    st.caption("No sample fit yet (sample_data/cpt/params.json): using the paper's parameters.")
+st.caption(f"{preset.note} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}.")
+
+
+@st.fragment
+def live() -> None:
+    """The controls and the chart: a slider change reruns only this fragment."""
+    left, right = st.columns([1, 2.6], gap="medium")
+    with left, st.container(height=760, border=False):
+        w = scenario_controls(replay_modelled=preset.ps.law in LAWS_WITH_REPLAY)
+        st.markdown("**Show**")
+        hidden = st.toggle(
+            "Hidden curves (dashed)", value=True, key="show_hidden", bind="query-params"
+        )
+        terms_of = st.selectbox(
+            "Term decomposition",
+            ["none", "pt", "cpt"],
+            key="terms",
+            bind="query-params",
+            format_func={
+                "none": "off",
+                "pt": "of the general loss",
+                "cpt": "of the domain loss",
+            }.get,
+        )
+        has_cov = any(f.cov is not None for f in preset.ps.fits.values())
+        bands = st.toggle(
+            "Uncertainty band (~95 %)",
+            value=has_cov,
+            key="show_band",
+            bind="query-params",
+            disabled=not has_cov,
+            help=None if has_cov else "This parameter set carries no covariance.",
+        )
+    with right:
+        with guard("predicting this scenario"):
+            view = data.view(preset, w)
+            scenario_metrics(view)
+            pins = st.session_state.setdefault(PINS, [])
+            fig = scenario_figure(
+                view,
+                hidden=hidden,
+                terms_of=None if terms_of == "none" else terms_of,
+                bands=bands,
+                pins=pins,
+            )
+            chart(fig, key="explore_chart")
+            st.caption(
+                turning_note(view)
+                + (
+                    f" Critical point (D_pt loss the hidden D_cpt curve converges to): "
+                    f"{view.critical_point:.3f}."
+                    if view.critical_point is not None
+                    else ""
+                )
+            )
+            b1, b2, _ = st.columns([1, 1, 2])
+            label = (
+                f"{preset.key}: CPT {w.cpt_kind} {fmt_lr(w.cpt_lr)}, "
+                f"{fmt_steps(w.cpt_steps)} steps, replay {100 * w.replay:.0f} %"
+            )
+            if b1.button(
+                "Pin scenario",
+                key="pin",
+                icon=":material/push_pin:",
+                disabled=len(pins) >= MAX_PINS,
+                width="stretch",
+                help=f"Keep this scenario as a thin line (up to {MAX_PINS}).",
+            ):
+                pins.append(view.with_label(f"pin {len(pins) + 1} · {label}"))
+                st.rerun(scope="fragment")
+            if b2.button("Clear pins", key="clear_pins", disabled=not pins, width="stretch"):
+                pins.clear()
+                st.rerun(scope="fragment")
+            for p in pins:
+                st.caption(p.label)
+
+
+live()

@@ -1,0 +1,374 @@
+"""Fit: load runs (upload or samples), fit the law, check it on held-out runs, use or download it."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from cptcore.areas import S2_FORMS
+from cptcore.errors import InputError
+from cptcore.fit import default_law
+from cptcore.law import LAWS
+from cptcore.params_io import dumps
+from cptcore.plots import TARGET_LABEL, fit_figure, run_fit, runs_figure
+from ui import data
+from ui.fitting import FitOutcome
+from ui.fitting import run_fit as fit_selected
+from ui.state import LAST_FIT, RUNS, SEEN_UPLOADS, YOUR_FIT
+from ui.upload import NONE, digest, guess, mapped_run, needs_mapping, read_upload
+from ui.widgets import chart, guard
+
+MEANING = {
+    "L0": "loss floor (irreducible loss)",
+    "A": "scale of the power law in the forward area S1",
+    "alpha": "exponent of that power law",
+    "C1": "loss drop per unit of PT annealing area S2pt",
+    "C2": "loss drop per unit of CPT annealing area S2cpt",
+    "B": "size of the distribution shift (+ the loss rises, − it falls)",
+    "E": "speed of the shift per unit of CPT forward area",
+    "beta": "shape of the shift curve",
+    "a1": "replay: scales the CPT annealing term (Eq. 8)",
+    "a2": "replay: scales the distribution shift (Eq. 8)",
+}
+
+st.title("Fit the law to your runs")
+st.caption(
+    "Each run is one CSV in the canonical format `step, lr, phase, replay, loss_pt, loss_cpt` "
+    "(one row per logged step; the LR is interpolated between rows). Other tables can be mapped "
+    "column by column. Files stay in this browser session only."
+)
+runs: dict = st.session_state.setdefault(RUNS, {})
+seen: dict = st.session_state.setdefault(SEEN_UPLOADS, {})
+samples = data.sample_runs()
+
+
+def _use_samples() -> None:
+    runs.update(samples)
+    train, test = data.sample_split(samples)
+    st.session_state["fit_on"] = train or list(samples)
+    st.session_state["hold_out"] = test
+
+
+def _clear_runs() -> None:
+    runs.clear()
+    seen.clear()
+    st.session_state["fit_on"], st.session_state["hold_out"] = [], []
+
+
+# ---------------------------------------------------------------------------- 1. add runs
+st.subheader("1 · Add runs")
+up, side = st.columns([2, 1], gap="medium")
+with up:
+    files = st.file_uploader(
+        "Upload one or more runs (CSV)",
+        type=["csv", "tsv", "txt"],
+        accept_multiple_files=True,
+        key="upload",
+        help="Canonical columns: step, lr, phase (pt/cpt), replay, loss_pt, loss_cpt.",
+    )
+with side:
+    if samples:
+        st.button(
+            f"Use the {len(samples)} bundled sample runs",
+            key="use_samples",
+            on_click=_use_samples,
+            icon=":material/dataset:",
+            width="stretch",
+            help="Real CPT runs of a tiny byte-level GPT (sample_data/cpt); the fit/hold-out "
+            "split comes from split.json.",
+        )
+    else:
+        st.info("No bundled sample runs yet (sample_data/cpt/*.csv). Upload your own runs.")
+    st.button(
+        "Remove all runs",
+        key="clear_runs",
+        on_click=_clear_runs,
+        disabled=not runs,
+        width="stretch",
+    )
+
+
+def mapping_form(name: str, key: str, df: pd.DataFrame, err: InputError) -> None:
+    """Let the user say which column is which for a table that is not canonical."""
+    cols = [str(c) for c in df.columns]
+    opts = [NONE, *cols]
+    with st.container(border=True):
+        st.warning(f"{err} You can map its columns instead:", icon=":material/table_view:")
+        c = st.columns(4)
+        step = c[0].selectbox(
+            "step column", opts, index=opts.index(guess(cols, "step", "iter")), key=f"{key}_step"
+        )
+        lr = c[1].selectbox(
+            "LR column", opts, index=opts.index(guess(cols, "learning_rate", "lr")), key=f"{key}_lr"
+        )
+        lpt = c[2].selectbox(
+            "general loss (loss_pt)",
+            opts,
+            key=f"{key}_lpt",
+            index=opts.index(guess(cols, "loss_pt", "general", "val_loss", "loss")),
+        )
+        lcpt = c[3].selectbox(
+            "domain loss (loss_cpt)",
+            opts,
+            key=f"{key}_lcpt",
+            index=opts.index(guess(cols, "loss_cpt", "domain")),
+        )
+        c = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+        cpt_only = c[0].checkbox(
+            "CPT only (PT history unknown)",
+            key=f"{key}_cptonly",
+            help="Steps count from the start of CPT; the fit estimates S1pt (paper §6).",
+        )
+        start = c[1].number_input(
+            "last PT step (CPT starts after it)",
+            min_value=0,
+            step=1,
+            value=0,
+            key=f"{key}_start",
+            disabled=cpt_only,
+        )
+        replay = c[2].number_input(
+            "replay ratio (0..1)",
+            min_value=0.0,
+            max_value=1.0,
+            value=0.0,
+            step=0.05,
+            key=f"{key}_replay",
+        )
+        if c[3].button("Add this run", key=f"{key}_add", type="primary"):
+            with guard(f"reading {name}"):
+                run = mapped_run(
+                    df, name, step, lr, lpt, lcpt, None if cpt_only else int(start), float(replay)
+                )
+                runs[run.name] = run
+                seen[key] = run.name
+                st.rerun()
+
+
+for f in files or []:
+    raw = f.getvalue()
+    key = "map_" + digest(raw)[:10]
+    if key in seen and seen[key] in runs:
+        continue  # mapped earlier in this session
+    try:
+        run = read_upload(f.name, raw)
+        runs[run.name] = run
+    except InputError as e:
+        table = needs_mapping(f.name, raw)
+        if table is None:
+            st.error(str(e), icon=":material/error:")
+        else:
+            mapping_form(f.name, key, table, e)
+    except Exception:  # noqa: BLE001 - never a traceback; the file is just skipped
+        st.error(
+            f"{f.name}: could not be read. Check that it is a UTF-8 CSV with a header row.",
+            icon=":material/error:",
+        )
+
+# ---------------------------------------------------------------------------- 2. preview
+st.subheader("2 · Your runs")
+if not runs:
+    st.info("No runs yet: upload CSV files or use the bundled sample runs above.")
+else:
+    rows = []
+    for r in runs.values():
+        rows.append(
+            {
+                "run": r.name,
+                "rows": len(r.step),
+                "last step": r.last_step,
+                "CPT starts after": r.transfer_step if r.has_cpt else None,
+                "replay": r.replay,
+                "peak LR": float(np.max(r.lr)),
+                "general loss": r.has_target("pt"),
+                "domain loss": r.has_target("cpt"),
+                "PT history": "known" if r.pt_history_known else "unknown (S1pt fitted)",
+            }
+        )
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * len(rows), 300),
+        column_config={"peak LR": st.column_config.NumberColumn(format="%.1e")},
+    )
+    for r in runs.values():
+        w = r.sparsity_warning()
+        if w:
+            st.warning(w)
+    names = list(runs)
+    shown = st.multiselect("Runs in the chart", names, default=names[:8], key="preview_runs")
+    if shown:
+        with guard("drawing the runs"):
+            chart(runs_figure([runs[n] for n in shown], height=520), key="preview_chart")
+
+# ---------------------------------------------------------------------------- 3. fit
+st.subheader("3 · Fit")
+if runs:
+    names = list(runs)
+    train, test = data.sample_split(names) if set(names) <= set(samples) else (names, [])
+    st.session_state.setdefault("fit_on", train or names)
+    st.session_state.setdefault("hold_out", test)
+    st.session_state["fit_on"] = [n for n in st.session_state["fit_on"] if n in runs]
+    st.session_state["hold_out"] = [
+        n for n in st.session_state["hold_out"] if n in runs and n not in st.session_state["fit_on"]
+    ]
+    c = st.columns(2)
+    fit_on = c[0].multiselect(
+        "Fit on", names, key="fit_on", help="The law is fitted jointly to all these runs."
+    )
+    hold_out = c[1].multiselect(
+        "Hold out (score only)",
+        [n for n in names if n not in fit_on],
+        key="hold_out",
+        help="Predicted with the fitted law, never fitted.",
+    )
+    fit_runs = [runs[n] for n in fit_on]
+    law_opts = list(LAWS)
+    suggested = default_law(fit_runs) if fit_runs else "eq4"
+    c = st.columns([1, 1, 1], vertical_alignment="bottom")
+    law = c[0].selectbox(
+        "Law",
+        law_opts,
+        index=law_opts.index(suggested),
+        key="law",
+        help="\n".join(f"- **{k}**: {v}" for k, v in LAWS.items())
+        + f"\n\nSuggested for these runs: **{suggested}** (Eq. 8 when they have several replay ratios).",
+    )
+    s2 = c[1].selectbox(
+        "S2 form",
+        list(S2_FORMS),
+        key="s2_form",
+        help="\n".join(f"- **{k}**: {v}" for k, v in S2_FORMS.items()),
+    )
+    start_fit = c[2].button(
+        "Fit",
+        key="fit_button",
+        type="primary",
+        disabled=not fit_on,
+        icon=":material/play_arrow:",
+        width="stretch",
+    )
+    st.caption(LAWS[law])
+    if start_fit:
+        bar = st.progress(0.0, text="Starting the fit…")
+        with guard("fitting"):
+            outcome = fit_selected(
+                runs,
+                fit_on,
+                hold_out,
+                law,
+                s2,
+                progress=lambda f, m: bar.progress(min(f, 1.0), text=m),
+            )
+            st.session_state[LAST_FIT] = outcome
+        bar.empty()
+else:
+    st.caption("Add runs to fit.")
+
+# ---------------------------------------------------------------------------- 4. results
+outcome = st.session_state.get(LAST_FIT)
+if isinstance(outcome, FitOutcome):
+    st.subheader("4 · Result")
+    st.markdown(
+        f"Fitted **{outcome.law}** (S2 form *{outcome.s2_form}*) on {len(outcome.fitted)} run(s), "
+        f"{len(outcome.held_out)} held out, in {outcome.seconds:.1f} s."
+    )
+    tabs = st.tabs([TARGET_LABEL[t] for t in outcome.fits])
+    for tab, (t, fr) in zip(tabs, outcome.fits.items(), strict=True):
+        with tab, guard("showing the fit"):
+            (st.success if fr.success else st.warning)(fr.message)
+            for w in fr.warnings:
+                st.warning(w)
+            se = fr.stderr()
+            p = fr.params.to_dict()
+            left, right = st.columns([1, 1.3])
+            left.markdown("**Parameters** (± standard error where identified)")
+            left.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "parameter": k,
+                            "value": v,
+                            "± std. error": se.get(k),
+                            "meaning": MEANING.get(k, ""),
+                        }
+                        for k, v in p.items()
+                        if k != "replay_form"
+                    ]
+                    + [
+                        {
+                            "parameter": k,
+                            "value": fr.S1pt[k.split("[")[1][:-1]],
+                            "± std. error": v,
+                            "meaning": "fitted PT forward area of a CPT-only run",
+                        }
+                        for k, v in se.items()
+                        if k.startswith("S1pt[")
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "value": st.column_config.NumberColumn(format="%.4g"),
+                    "± std. error": st.column_config.NumberColumn(format="%.2g"),
+                },
+            )
+            right.markdown("**Accuracy per run** (loss in nats)")
+            right.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "run": m.name,
+                            "role": "held out" if m.held_out else "fitted",
+                            "points": m.n_points,
+                            "R²": m.r2,
+                            "MAE": m.mae,
+                            "max error": m.max_error,
+                        }
+                        for m in outcome.metrics(t)
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    k: st.column_config.NumberColumn(format="%.4f")
+                    for k in ("R²", "MAE", "max error")
+                },
+            )
+            curves = [
+                c
+                for c in (
+                    run_fit(fr, runs[n], held_out=n in outcome.held_out)
+                    for n in outcome.fitted + outcome.held_out
+                    if n in runs
+                )
+                if c is not None
+            ]
+            if curves:
+                chart(fit_figure(curves, t), key=f"fit_chart_{t}")
+            else:
+                st.caption("The runs of this fit are no longer loaded, so no curves are drawn.")
+    c = st.columns([1, 1, 2], vertical_alignment="center")
+    c[0].download_button(
+        "Download params.json",
+        data=dumps(outcome.param_set),
+        file_name="params.json",
+        mime="application/json",
+        key="download_params",
+        icon=":material/download:",
+        width="stretch",
+    )
+    if c[1].button(
+        "Use this fit on Explore and Learn",
+        key="use_fit",
+        type="primary",
+        icon=":material/check_circle:",
+        width="stretch",
+    ):
+        st.session_state[YOUR_FIT] = outcome.active()
+        st.session_state["preset"] = data.YOURS
+        st.session_state["learn_preset"] = data.YOURS
+    active = st.session_state.get(YOUR_FIT)
+    if active is not None and active.token == outcome.token:
+        c[2].success("This fit is active as “Your fit”.", icon=":material/check:")
+        st.page_link("pages/explore.py", label="Explore it", icon=":material/tune:")

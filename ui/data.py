@@ -1,0 +1,175 @@
+"""Parameter presets, the bundled sample runs and the cached simulation every chart is drawn from.
+
+Caches are keyed on small things only (a preset token, a ``WhatIf``, file paths with their
+modification times); big objects travel in ``_``-prefixed arguments, which ``st.cache_data`` does not
+hash (style guide, "Streamlit facts").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import streamlit as st
+
+from cptcore.errors import InputError
+from cptcore.params_io import ParamSet, dumps, load
+from cptcore.plots import ScenarioView, scenario_view
+from cptcore.presets import PAPER_FIG3
+from cptcore.runs import Run, read_run
+from cptcore.scenario import simulate
+from cptcore.whatif import PAPER_WHATIF, WhatIf, whatif_from_run
+from ui.state import MAX_POINTS, SAMPLE_CPT, SAMPLE_PARAMS, SAMPLE_SPLIT, YOUR_FIT
+
+SAMPLE, YOURS, PAPER = "sample", "yours", "paper"
+PRESET_LABELS = {
+    SAMPLE: "Fitted on the sample runs",
+    YOURS: "Your fit",
+    PAPER: "Paper Fig. 3 (106M, FineWeb→Knowledge-Pile)",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Preset:
+    """A parameter set the pages can predict with, and the scenario it is best shown with."""
+
+    key: str
+    label: str
+    ps: ParamSet
+    token: str  # changes whenever the parameters change: part of every cache key
+    defaults: WhatIf
+    note: str
+
+
+@dataclass(frozen=True, eq=False)
+class ActiveFit:
+    """The user's fit made active on the Fit page (stored under ``ui.state.YOUR_FIT``)."""
+
+    ps: ParamSet
+    token: str
+    defaults: WhatIf
+    summary: str
+
+
+def token_of(ps: ParamSet) -> str:
+    return hashlib.sha1(dumps(ps).encode()).hexdigest()[:16]
+
+
+def _mtime(path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
+
+
+# ----------------------------------------------------------------------------- sample runs
+def sample_files() -> tuple[tuple[str, float], ...]:
+    """(path, mtime) of every bundled sample CPT run, sorted by name."""
+    if not SAMPLE_CPT.is_dir():
+        return ()
+    return tuple((str(p), _mtime(p)) for p in sorted(SAMPLE_CPT.glob("*.csv")))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _load_samples(files: tuple[tuple[str, float], ...]) -> dict[str, Run]:
+    out = {}
+    for path, _ in files:
+        try:
+            run = read_run(path)
+        except InputError:
+            continue  # a sample still being written; it shows up on a later rerun
+        out[run.name] = run
+    return out
+
+
+def sample_runs() -> dict[str, Run]:
+    """The bundled sample runs by name ({} until ``sample_data/cpt/*.csv`` exist)."""
+    return _load_samples(sample_files())
+
+
+def _stem(name: str) -> str:
+    return name[:-4] if name.lower().endswith(".csv") else name
+
+
+def sample_split(names) -> tuple[list[str], list[str]]:
+    """(train, test) run names from ``split.json``; every run is 'train' when there is no split."""
+    names = list(names)
+    try:
+        d = json.loads(SAMPLE_SPLIT.read_text(encoding="utf-8"))
+        train = [_stem(str(x)) for x in d.get("train", [])]
+        test = [_stem(str(x)) for x in d.get("test", [])]
+    except (OSError, ValueError, AttributeError):
+        return names, []
+    return [n for n in names if n in train], [n for n in names if n in test]
+
+
+def sample_defaults(runs: dict[str, Run]) -> WhatIf:
+    """Explore's default settings for the sample fit: those of a typical sample run (steps, LRs)."""
+    train, _ = sample_split(runs)
+    order = train + [n for n in runs if n not in train]
+    cands = [runs[n] for n in order if runs[n].has_cpt and runs[n].pt_history_known]
+    if not cands:
+        return PAPER_WHATIF
+    no_replay = [r for r in cands if r.replay == 0] or cands
+    return whatif_from_run(no_replay[0])
+
+
+# ----------------------------------------------------------------------------- presets
+@st.cache_data(show_spinner=False, max_entries=4)
+def _load_sample_params(path: str, mtime: float) -> ParamSet | None:
+    try:
+        return load(path)
+    except InputError:
+        return None
+
+
+def presets() -> dict[str, Preset]:
+    """The presets available right now, in menu order: sample fit, your fit, the paper's Fig. 3."""
+    out: dict[str, Preset] = {}
+    if SAMPLE_PARAMS.exists():
+        ps = _load_sample_params(str(SAMPLE_PARAMS), _mtime(SAMPLE_PARAMS))
+        if ps is not None:
+            out[SAMPLE] = Preset(
+                SAMPLE,
+                PRESET_LABELS[SAMPLE],
+                ps,
+                "sample:" + token_of(ps),
+                sample_defaults(sample_runs()),
+                "Fitted by us on the bundled sample runs (a tiny byte-level GPT on CPU).",
+            )
+    yours = st.session_state.get(YOUR_FIT)
+    if isinstance(yours, ActiveFit):
+        out[YOURS] = Preset(
+            YOURS,
+            PRESET_LABELS[YOURS],
+            yours.ps,
+            "yours:" + yours.token,
+            yours.defaults,
+            yours.summary,
+        )
+    out[PAPER] = Preset(
+        PAPER,
+        PRESET_LABELS[PAPER],
+        ParamSet.from_params(PAPER_FIG3),
+        "paper",
+        PAPER_WHATIF,
+        "The paper's published numbers (Fig. 3, 106M model, peak LR 2e-4): for learning and "
+        "comparing, not for planning a run on other data.",
+    )
+    return out
+
+
+def default_preset_key(available: dict[str, Preset]) -> str:
+    return SAMPLE if SAMPLE in available else PAPER
+
+
+# ----------------------------------------------------------------------------- simulation
+@st.cache_data(show_spinner=False, max_entries=128)
+def _view(token: str, w: WhatIf, max_points: int, _ps: ParamSet) -> ScenarioView:
+    return scenario_view(simulate(_ps, w.scenario()), max_points)
+
+
+def view(preset: Preset, w: WhatIf, max_points: int = MAX_POINTS) -> ScenarioView:
+    """The scenario ``w`` predicted with ``preset``, thinned for plotting (cached)."""
+    return _view(preset.token, w, max_points, preset.ps)

@@ -1,0 +1,98 @@
+"""The Fit page's fit: both validation sets, progress reporting, held-out evaluation, and the result
+kept in session state (``ui.state.LAST_FIT``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cptcore.errors import InputError
+from cptcore.fit import FitResult, RunMetrics, evaluate, fit_target
+from cptcore.params_io import ParamSet
+from cptcore.runs import TARGETS, Run
+from cptcore.whatif import PAPER_WHATIF, WhatIf, whatif_from_run
+from ui.data import ActiveFit, token_of
+
+
+@dataclass(frozen=True, eq=False)
+class FitOutcome:
+    fits: dict  # target -> FitResult
+    fitted: tuple[str, ...]
+    held_out: tuple[str, ...]
+    held_metrics: dict  # target -> tuple[RunMetrics, ...]
+    law: str
+    s2_form: str
+    seconds: float
+    param_set: ParamSet
+    token: str
+    defaults: WhatIf
+
+    def metrics(self, target: str) -> tuple[RunMetrics, ...]:
+        return tuple(self.fits[target].metrics) + tuple(self.held_metrics.get(target, ()))
+
+    def active(self) -> ActiveFit:
+        n = len(self.fitted)
+        summary = (
+            f"Your fit ({self.law}, S2 {self.s2_form}) on {n} run{'s' if n != 1 else ''}: "
+            + ", ".join(self.fitted[:4])
+            + (" …" if n > 4 else "")
+            + "."
+        )
+        return ActiveFit(self.param_set, self.token, self.defaults, summary)
+
+
+def run_fit(
+    runs: dict[str, Run],
+    fitted: Sequence[str],
+    held_out: Sequence[str],
+    law: str,
+    s2_form: str,
+    progress: Callable[[float, str], None] | None = None,
+) -> FitOutcome:
+    """Fit each validation set the fitted runs observe, then score the held-out runs."""
+    fit_runs = [runs[n] for n in fitted]
+    held_runs = [runs[n] for n in held_out]
+    targets = [t for t in TARGETS if any(r.has_target(t) for r in fit_runs)]
+    if not targets:
+        raise InputError(
+            "the runs chosen for fitting have no validation losses",
+            fix="Choose runs with a loss_pt or loss_cpt column",
+        )
+    fits: dict[str, FitResult] = {}
+    held: dict[str, tuple[RunMetrics, ...]] = {}
+    seconds = 0.0
+    for i, t in enumerate(targets):
+
+        def report(frac: float, msg: str, i: int = i, t: str = t) -> None:
+            if progress is not None:
+                name = "general loss" if t == "pt" else "domain loss"
+                progress((i + min(max(frac, 0.0), 1.0)) / len(targets), f"{name}: {msg}")
+
+        fits[t] = fit_target(fit_runs, t, law, s2_form=s2_form, progress=report)
+        held[t] = evaluate(fits[t], held_runs, held_out=True)
+        seconds += fits[t].seconds
+    ps = ParamSet.from_fits(
+        fits,
+        provenance={
+            "source": "CPT dashboard, Fit page",
+            "created": dt.date.today().isoformat(),
+            "fitted_runs": list(fitted),
+            "held_out_runs": list(held_out),
+            "law": law,
+        },
+    )
+    cands = [r for r in fit_runs if r.has_cpt and r.pt_history_known]
+    defaults = whatif_from_run(cands[0]) if cands else PAPER_WHATIF
+    return FitOutcome(
+        fits,
+        tuple(fitted),
+        tuple(held_out),
+        held,
+        law,
+        s2_form,
+        seconds,
+        ps,
+        token_of(ps),
+        defaults,
+    )

@@ -1,0 +1,24 @@
+"""Session-state keys (the only ones the pages share) and where the bundled sample data lives.
+
+- ``YOUR_FIT``: the parameter set the user made active on the Fit page (``ActiveFit``).
+- ``RUNS``: runs loaded on the Fit page, name -> ``cptcore.runs.Run`` (uploads and samples).
+- ``LAST_FIT``: the last fit on the Fit page (``FitOutcome``); kept when a later upload is bad.
+- ``PINS``: pinned Explore scenarios (``cptcore.plots.ScenarioView``), at most ``MAX_PINS``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CPT = ROOT / "sample_data" / "cpt"
+SAMPLE_PARAMS = SAMPLE_CPT / "params.json"
+SAMPLE_SPLIT = SAMPLE_CPT / "split.json"
+
+YOUR_FIT = "cpt_your_fit"
+RUNS = "cpt_runs"
+SEEN_UPLOADS = "cpt_seen_uploads"
+LAST_FIT = "cpt_last_fit"
+PINS = "cpt_pins"
+MAX_PINS = 4
+MAX_POINTS = 2000  # points per trace sent to the browser (dashboard notes, "Plotting cost")
