@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from cptcore.areas import LAMBDA, S2_FORMS, run_areas
 from cptcore.errors import InputError
-from cptcore.fit import default_law, fit_target
+from cptcore.fit import default_law, evaluate, fit_target
 from cptcore.law import LAWS, predict
 from cptcore.params_io import ParamSet, dumps
 from cptcore.params_io import load as load_params
@@ -59,14 +60,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
         w = r.sparsity_warning()
         if w:
             print(f"warning: {w}", file=sys.stderr)
+    held_out = load_runs(args.test) if args.test else []
     law = args.law or default_law(runs)
     fits = {}
     for target in ("pt", "cpt"):
         if not any(r.has_target(target) for r in runs):
             continue
-        fits[target] = fit_target(
+        f = fit_target(
             runs, target, law, lam=args.lam, s2_form=args.s2_form, eps=args.eps, seed=args.seed
         )
+        if held_out and np.isfinite(f.params.L0):  # NaN L0: the fit did not run
+            f = replace(f, metrics=f.metrics + evaluate(f, held_out))
+        fits[target] = f
     if not fits:
         raise InputError(
             "no run has observed losses",
@@ -100,9 +105,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             print(f"  note: {w}")
         print(f"  {'run':<40} {'points':>6} {'R2':>8} {'MAE':>8} {'max err':>8}")
         for m in f.metrics:
-            print(
-                f"  {m.name[:40]:<40} {m.n_points:>6} {_fmt(m.r2):>8} {m.mae:>8.4f} {m.max_error:>8.4f}"
-            )
+            name = m.name[:29] + " (held out)" if m.held_out else m.name[:40]
+            print(f"  {name:<40} {m.n_points:>6} {_fmt(m.r2):>8} {m.mae:>8.4f} {m.max_error:>8.4f}")
     with open(args.output, "w", encoding="utf-8") as fh:
         fh.write(dumps(ps))
     print(f"\nwrote {args.output}")
@@ -161,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="params.json",
         help="where to write the parameters (default params.json)",
     )
+    f.add_argument("--test", nargs="+", metavar="RUN.csv", help="held-out runs: not fitted, only scored")
     f.add_argument(
         "--law",
         choices=sorted(LAWS),

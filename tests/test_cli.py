@@ -58,6 +58,15 @@ def test_fit_then_predict_round_trip(run_files, tmp_path, capsys):
     assert np.mean(np.abs(df.pred_loss_cpt[ok] - src.loss_cpt[ok])) < 0.01
 
 
+def test_fit_scores_held_out_runs_without_fitting_them(run_files, tmp_path, capsys):
+    out = tmp_path / "params.json"
+    assert main(["fit", *run_files[:2], "--test", run_files[2], "-o", str(out)]) == 0
+    assert "c (held out)" in capsys.readouterr().out
+    d = json.loads(out.read_text())
+    held = [m for m in d["cpt"]["metrics"] if m["held_out"]]
+    assert [m["run"] for m in held] == ["c"] and held[0]["mae"] < 0.01
+
+
 def test_a_minimal_params_file_loads(run_files, tmp_path):
     p = tmp_path / "min.json"
     sec = {
