@@ -1,0 +1,301 @@
+"""Plan: the fast end-of-CPT evaluation, the optimiser on problems with known optima, the paper's
+Fig. 8b trend, the constraint modes, the Pareto frontier and the lambda curves (Fig. 8a, Fig. 13)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cptcore.areas import compute_areas
+from cptcore.errors import InputError
+from cptcore.law import LawParams, shift_shape
+from cptcore.params_io import ParamSet
+from cptcore.plan import (
+    FAMILIES,
+    Goal,
+    Planner,
+    PlanSettings,
+    SearchSpace,
+    default_pt,
+    default_scenario,
+    lambda_sweep,
+    objective_map,
+    pareto_frontier,
+    plan,
+    potential_curve,
+    turning_length_curve,
+)
+from cptcore.presets import PAPER_FIG3
+from cptcore.scenario import Scenario, simulate
+from cptcore.schedules import ScheduleSpec, concatenate
+
+PAPER = ParamSet.from_params(PAPER_FIG3)
+CONST_PT = ScheduleSpec("constant", 2e-4, 10_000)
+
+
+def _shift_only(E_pt=0.1, E_cpt=10.0, b=0.4, c=0.6) -> ParamSet:
+    """A law with only the distribution-shift term (A = C1 = C2 = 0), beta = 1:
+    dL_pt = b*u/(1+u), dL_cpt = -c*v/(1+v) with u = E_pt*S1cpt, v = E_cpt*S1cpt."""
+    z = dict(L0=3.0, A=0.0, alpha=0.5, C1=0.0, C2=0.0, beta=1.0)
+    return ParamSet.from_params(
+        {"pt": LawParams(B=b, E=E_pt, **z), "cpt": LawParams(B=-c, E=E_cpt, **z)}
+    )
+
+
+def _s1_star(l1, E_pt=0.1, E_cpt=10.0, b=0.4, c=0.6) -> float:
+    """Analytic optimum of l1*b*u/(1+u) - (1-l1)*c*v/(1+v) over S1cpt (derivative = 0):
+    sqrt(l1*b*E_pt)*(1 + E_cpt*s) = sqrt(l2*c*E_cpt)*(1 + E_pt*s)."""
+    p, q = math.sqrt(l1 * b * E_pt), math.sqrt((1 - l1) * c * E_cpt)
+    return (q - p) / (p * E_cpt - q * E_pt)
+
+
+# ------------------------------------------------------------------------------- fast evaluation
+@pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.parametrize(
+    "space",
+    [
+        SearchSpace(),
+        SearchSpace(warmup_fraction=0.05, warmup_from="pt_final", final_lr_ratio=0.1),
+        SearchSpace(warmup_fraction=0.1, warmup_from="zero"),
+    ],
+)
+def test_fast_end_of_cpt_losses_equal_full_simulation(family, space):
+    # the closed-form final S1cpt/S2cpt (affine in the peak LR) must agree with the per-step
+    # simulation of the concatenated schedule to float precision
+    pl = Planner(PAPER, default_pt(), space)
+    for peak in (3e-5, 1.3e-4, 7e-4):
+        s = PlanSettings(family, peak, 0.0, 7_000, 0.25)
+        lp, lc = pl.settings_losses(s)
+        c = simulate(PAPER, Scenario(pl.pt, s.cpt_spec(space, pl.eta_T), 0.0), bands=False)
+        assert lp == pytest.approx(c.final("pt"), abs=1e-10)
+        assert lc == pytest.approx(c.final("cpt"), abs=1e-10)
+    assert pl.start_pt == pytest.approx(c.curves["pt"].start, abs=1e-12)
+
+
+def test_fast_path_matches_simulation_for_lr_weighted_s2_and_replay_law():
+    p = {
+        "pt": replace(PAPER_FIG3["pt"], a1=0.055, a2=3.2),
+        "cpt": replace(PAPER_FIG3["cpt"], a1=0.037, a2=1.5),
+    }
+    ps = replace(ParamSet.from_params(p), s2_form="lr-weighted")
+    pl = Planner(ps, default_pt(), SearchSpace())
+    for fam in ("wsd", "cosine"):
+        s = PlanSettings(fam, 2e-4, 0.3, 5_000, 0.2)
+        c = simulate(ps, Scenario(pl.pt, s.cpt_spec(pl.space), 0.3), bands=False)
+        assert pl.settings_losses(s) == pytest.approx((c.final("pt"), c.final("cpt")), abs=1e-10)
+
+
+# ------------------------------------------------------------------------- known optima
+def test_planner_finds_analytic_optimal_peak_lr():
+    # constant CPT LR x for n steps: S1cpt = n*x exactly, so x* = s*/n
+    ps = _shift_only()
+    n = 10_000
+    space = SearchSpace(
+        lr_min=1e-5, lr_max=1e-3, steps_min=n, steps_max=n, families=("constant",), replay_max=0
+    )
+    r = plan(ps, Goal(0.5), space, pt=CONST_PT)
+    assert r.feasible
+    assert r.settings.peak_lr == pytest.approx(_s1_star(0.5) / n, rel=5e-3)
+
+
+def test_planner_finds_analytic_optimal_steps():
+    ps = _shift_only()
+    x = 1e-4
+    space = SearchSpace(
+        lr_min=x, lr_max=x, steps_min=2_000, steps_max=50_000, families=("constant",), replay_max=0
+    )
+    r = plan(ps, Goal(0.3), space, pt=CONST_PT)
+    # steps are integers: within 0.5 % of the continuous optimum
+    assert r.settings.steps == pytest.approx(_s1_star(0.3) / x, rel=5e-3)
+
+
+def test_planner_finds_analytic_optimal_replay_ratio():
+    # Eq. 8 'convex' form, both sets: J(r) = K1*f(1-r) - K2*exp(a1*r) + const with
+    # f(q) = (e^(a2 q) - 1)/(e^a2 - 1), K1 = l1*B_pt*U, K2 = (l1*C2_pt + l2*C2_cpt)*S2cpt, a1 = -k.
+    # dJ/dr = 0  <=>  e^(-(a2-k) r) = K2*k*(e^a2 - 1)/(K1*a2*e^a2); we choose B_pt so r* = 0.3.
+    l1, a2, k, r_star = 0.5, 3.0, 1.0, 0.3
+    lr, steps = 2e-4, 8_000
+    cpt = ScheduleSpec("cosine", lr, steps)
+    lrs, T = concatenate(CONST_PT, cpt)
+    a = compute_areas(lrs, T)
+    S1, S2 = a.S1cpt[-1], a.S2cpt[-1]
+    assert S2 > 0
+    E, beta, C2p, C2c = 50.0, 0.5, 0.3, 0.3
+    U = float(shift_shape(np.array([S1]), E, beta)[0])
+    K2 = (l1 * C2p + (1 - l1) * C2c) * S2
+    K1 = K2 * k * math.expm1(a2) * math.exp((a2 - k) * r_star) / (a2 * math.exp(a2))
+    b = K1 / (l1 * U)
+    z = dict(L0=3.0, A=0.0, alpha=0.5, C1=0.0, E=E, beta=beta, a1=-k, a2=a2, replay_form="convex")
+    ps = ParamSet.from_params(
+        {"pt": LawParams(C2=C2p, B=b, **z), "cpt": LawParams(C2=C2c, B=0.0, **z)}
+    )
+    space = SearchSpace(
+        lr_min=lr,
+        lr_max=lr,
+        steps_min=steps,
+        steps_max=steps,
+        families=("cosine",),
+        replay_min=0.0,
+        replay_max=1.0,
+    )
+    r = plan(ps, Goal(l1), space, pt=CONST_PT)
+    assert r.settings.replay == pytest.approx(r_star, abs=2e-3)
+
+
+# ----------------------------------------------------------------------- paper trends
+def test_larger_lambda1_never_gives_higher_optimal_peak_lr_fig3():
+    # paper Fig. 8b: the more the general loss matters, the lower the optimal CPT peak LR.
+    # Fig. 3 parameters, the paper's Fig. 8 setting (WSD PT 40K, cosine CPT 10K steps).
+    space = SearchSpace(
+        lr_min=1e-6,
+        lr_max=1e-3,
+        steps_min=10_000,
+        steps_max=10_000,
+        families=("cosine",),
+        replay_max=0.0,
+    )
+    df = lambda_sweep(PAPER, space, lambdas=np.round(np.linspace(0.05, 1.0, 20), 3))
+    lrs = df["peak_lr"].to_numpy()
+    assert np.all(np.diff(lrs) <= lrs[:-1] * 1e-6), lrs
+    assert lrs[0] > lrs[-1]  # and the trend is not flat
+
+
+def test_lambda1_trend_holds_with_steps_and_families_free():
+    space = SearchSpace(lr_min=1e-6, lr_max=1e-3, families=("wsd", "cosine"), replay_max=0.0)
+    df = lambda_sweep(PAPER, space, lambdas=[0.2, 0.5, 0.8, 1.0])
+    lrs = df["peak_lr"].to_numpy()
+    assert np.all(np.diff(lrs) <= lrs[:-1] * 1e-6), lrs
+    # balance objective at the optimum is no worse than at any point of a coarse brute-force grid
+    pl = Planner(PAPER, default_pt(), space)
+    for l1, obj in zip(df["lambda1"], df["objective"], strict=True):
+        g = Goal(float(l1))
+        for fam in space.families:
+            for n in (2_000, 6_000, 20_000):
+                Lp, Lc = pl.evaluate(fam, n, 0.2, np.geomspace(1e-6, 1e-3, 13), [0.0])
+                assert obj <= np.min(pl.score(g, Lp, Lc)) + 1e-9
+
+
+# ------------------------------------------------------------------------ constraint modes
+@pytest.mark.parametrize("x", [0.0, 0.02, 0.08])
+def test_max_general_rise_is_respected_and_optimal_on_a_grid(x):
+    space = SearchSpace(lr_min=1e-6, lr_max=1e-3, families=("wsd", "cosine"))
+    g = Goal(0.5, mode="max_general_rise", max_general_rise=x)
+    r = plan(PAPER, g, space)
+    assert r.feasible
+    assert r.delta_pt <= x + 1e-12
+    pl = Planner(PAPER, default_pt(), space)
+    for fam in space.families:
+        for n in (2_000, 5_000, 10_000, 20_000):
+            Lp, Lc = pl.evaluate(fam, n, 0.2, np.geomspace(1e-6, 1e-3, 25), [0.0])
+            ok = Lp - pl.start_pt <= x
+            if ok.any():
+                assert r.delta_cpt <= np.min((Lc - pl.start_cpt)[ok]) + 1e-6
+
+
+def test_max_general_rise_infeasible_is_reported_in_words():
+    r = plan(PAPER, Goal(mode="max_general_rise", max_general_rise=-0.5), SearchSpace())
+    assert not r.feasible and r.settings is None
+    assert r.summary.startswith("Infeasible") and "-0.5000" in r.summary
+    assert math.isnan(r.objective)
+
+
+def test_domain_target_uses_fewest_steps_that_reach_it():
+    space = SearchSpace(
+        lr_min=1e-6,
+        lr_max=1e-4,
+        steps_min=500,
+        steps_max=50_000,
+        families=("cosine",),
+        replay_max=0.0,
+    )
+    y = 2.70
+    r = plan(PAPER, Goal(mode="domain_target", domain_target=y), space)
+    assert r.feasible
+    assert r.loss_cpt_end <= y
+    n = r.settings.steps
+    assert 500 < n < 50_000
+    # one percent fewer steps cannot reach the target
+    fewer = plan(
+        PAPER, Goal(mode="domain_target", domain_target=y), replace(space, steps_max=int(n * 0.99))
+    )
+    assert not fewer.feasible
+    assert "cannot reach 2.7000" in fewer.summary
+
+
+def test_ood_target_is_the_eq6_mix():
+    w = (0.622, 0.385)  # SlimPajama (paper Fig. 21)
+    r = plan(PAPER, Goal(0.5, ood_weights=w), SearchSpace())
+    mix = w[0] * r.delta_pt + w[1] * r.delta_cpt
+    assert r.objective == pytest.approx(mix, abs=1e-12)
+    assert "out-of-domain" in r.summary
+
+
+def test_bad_goal_and_bounds_raise_input_error_with_one_line():
+    with pytest.raises(InputError, match="lambda1"):
+        plan(PAPER, Goal(1.5))
+    with pytest.raises(InputError, match="peak LR bounds"):
+        Planner(PAPER, default_pt(), SearchSpace(lr_min=1e-3, lr_max=1e-4))
+    with pytest.raises(InputError, match="unknown schedule family"):
+        SearchSpace(families=("step",)).validated()
+    with pytest.raises(InputError, match="allowed rise"):
+        plan(PAPER, Goal(mode="max_general_rise"))
+    only_pt = ParamSet.from_params({"pt": PAPER_FIG3["pt"]})
+    with pytest.raises(InputError, match="both"):
+        plan(only_pt, Goal())
+
+
+def test_eq4_parameters_hold_replay_and_say_so():
+    r = plan(PAPER, Goal(0.5), SearchSpace(replay_min=0.1, replay_max=0.5))
+    assert r.settings.replay == 0.1
+    assert any("do not model replay" in n for n in r.notes)
+
+
+def test_plan_is_deterministic_and_fast():
+    space = SearchSpace(steps_min=5_000, steps_max=50_000, families=("wsd", "cosine", "linear"))
+    t = time.perf_counter()
+    a = plan(PAPER, Goal(0.6), space)
+    dt = time.perf_counter() - t
+    b = plan(PAPER, Goal(0.6), space)
+    assert a.settings == b.settings and a.objective == b.objective
+    assert dt < 5.0  # typically ~0.2 s; generous for a shared 2-core machine
+
+
+# -------------------------------------------------------------------- frontier and curves
+def test_pareto_points_are_not_dominated():
+    pl = Planner(PAPER, default_pt(), SearchSpace(lr_min=1e-6, lr_max=1e-3))
+    df = pareto_frontier(pl)
+    front = df[df["pareto"]]
+    assert 3 <= len(front) < len(df)
+    P, C = df["loss_pt"].to_numpy(), df["loss_cpt"].to_numpy()
+    for lp, lc in zip(front["loss_pt"], front["loss_cpt"], strict=True):
+        assert not np.any((P <= lp) & (C <= lc) & ((P < lp) | (C < lc)))
+
+
+def test_objective_map_has_the_optimum_at_its_minimum():
+    space = SearchSpace(lr_min=1e-6, lr_max=1e-3, families=("cosine",), replay_max=0.0)
+    pl = Planner(PAPER, default_pt(), space)
+    r = plan(PAPER, Goal(0.7), planner=pl)
+    xs, lrs, Z = objective_map(pl, Goal(0.7), r.settings, "steps")
+    assert Z.shape == (lrs.size, xs.size)
+    assert r.objective <= np.nanmin(Z) + 1e-9
+
+
+def test_turning_length_vs_lambda1_follows_fig13_pattern():
+    # small lambda1: the composite never rises; large lambda1: it stays above (None)
+    df = turning_length_curve(PAPER, default_scenario(), lambdas=[0.0, 0.5, 1.0])
+    tl = list(df["turning_length"])
+    assert tl[0] == 0
+    assert df["status"].iloc[-1].startswith("stays above")
+    assert tl[-1] is None or tl[-1] is np.nan or str(tl[-1]) == "<NA>"
+
+
+def test_optimal_loss_potential_falls_with_lambda1_fig8a():
+    df = potential_curve(PAPER, default_scenario(), lambdas=[0.2, 0.6, 1.0])
+    pot = df["potential"].to_numpy()
+    assert np.all((pot >= 0) & (pot <= 1))
+    assert np.all(np.diff(pot) <= 1e-9)
+    assert pot[0] > 0.5 and pot[-1] < 0.1
