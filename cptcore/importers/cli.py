@@ -1,0 +1,98 @@
+"""``python -m cptcore import LOG [LOG ...] -o run.csv``: any supported log -> canonical run CSV(s)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+
+from cptcore.errors import InputError
+from cptcore.importers import CHOICES, FORMATS, parse_map, read_files
+from cptcore.runs import MAX_BYTES, write_run
+
+EPILOG = """examples:
+  python -m cptcore import wandb_export.csv --map loss_pt='eval/loss_web',loss_cpt='eval/loss_math' -o run.csv
+  python -m cptcore import run-x-tag-lr.csv run-x-tag-eval_loss_web.csv run-x-tag-eval_loss_math.csv --cpt-start 3000 -o run.csv
+  python -m cptcore import checkpoint-1000/trainer_state.json --join-pt pt/trainer_state.json --offset 3000 -o run.csv
+  python -m cptcore import losses.csv --cpt-start 3000 --schedule 'wsd:peak=1e-3,steps=3000,warmup=100,decay=0.2; cosine:peak=5e-4,steps=1000,warmup=50' -o run.csv
+
+formats: """ + "; ".join(f"{k} = {v.label}" for k, v in FORMATS.items())
+
+
+def _read(path: str) -> tuple[str, bytes]:
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_BYTES:
+            raise InputError(
+                "file too large",
+                source=os.path.basename(path),
+                received=f"{size / 1e6:.0f} MB",
+                fix=f"Keep logs under {MAX_BYTES // 2**20} MB (export only the metrics you need)",
+            )
+        with open(path, "rb") as f:
+            return os.path.basename(path), f.read()
+    except OSError as e:
+        raise InputError(
+            "cannot open the file", source=path, received=e.strerror, fix="Check the path"
+        ) from None
+
+
+def add_import_command(sub) -> None:
+    """Register the ``import`` subcommand on an argparse subparsers object."""
+    p = sub.add_parser(
+        "import",
+        help="convert W&B / TensorBoard / Hugging Face / generic logs into canonical run CSVs",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("logs", nargs="+", metavar="LOG", help="log file(s); TensorBoard CSVs of one run combine")
+    p.add_argument("--format", choices=CHOICES, default="auto", help="log format (default: detect)")
+    p.add_argument(
+        "--map",
+        dest="mapping",
+        metavar="ROLE=NAME,...",
+        help="which column/metric/tag is step, lr, loss_pt (general set), loss_cpt (domain set), phase, replay",
+    )
+    p.add_argument("--cpt-start", type=int, metavar="STEP", help="step CPT starts from (rows after it are CPT)")
+    p.add_argument("--replay", type=float, metavar="R", help="replay ratio of the run (0..1)")
+    p.add_argument("--join-pt", metavar="PT_LOG", action="append", help="pre-training log to put before the CPT log")
+    p.add_argument("--offset", type=int, metavar="N", help="CPT step s becomes s + N (default: PT's last step)")
+    p.add_argument("--schedule", metavar="SPEC", help="rebuild the LR: 'kind:peak=..,steps=..[,warmup=..,decay=..,final=..,shape=..]' (PT; CPT)")
+    p.add_argument("--name", help="run name (default: from the log)")
+    p.add_argument("-o", "--output", default="run.csv", help="canonical CSV to write (default run.csv; several runs get -<name> suffixes)")
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    if args.offset is not None and not args.join_pt:
+        raise InputError("--offset needs --join-pt", source="import", fix="Name the PT log with --join-pt PT_LOG")
+    runs = read_files(
+        [_read(p) for p in args.logs],
+        format=args.format,
+        mapping=parse_map(args.mapping) if args.mapping else None,
+        cpt_start=args.cpt_start,
+        replay=args.replay,
+        schedule=args.schedule,
+        join_pt=[_read(p) for p in args.join_pt] if args.join_pt else None,
+        offset=args.offset,
+        name=args.name,
+    )
+    stem, ext = os.path.splitext(args.output)
+    for run in runs:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run.name)
+        out = args.output if len(runs) == 1 else f"{stem}-{safe}{ext or '.csv'}"
+        write_run(run, out)
+        kind = "PT+CPT" if run.has_cpt and run.pt_history_known else "CPT only" if run.has_cpt else "PT only"
+        n_pt, n_cpt = (int(np.isfinite(run.loss(t)).sum()) for t in ("pt", "cpt"))
+        print(
+            f"wrote {out}: run '{run.name}', {kind}, steps {run.step[0]}..{run.last_step}"
+            f" (transfer at {run.transfer_step}), replay {run.replay:g},"
+            f" {n_pt} general and {n_cpt} domain loss points"
+        )
+        if not run.pt_history_known:
+            print("  note: no pre-training rows: the fit treats S1pt as a parameter (paper §6); give --cpt-start or --join-pt if the log has PT steps")
+        w = run.sparsity_warning()
+        if w:
+            print(f"  warning: {w}")
+    return 0
