@@ -17,10 +17,12 @@ import pandas as pd
 from cptcore.areas import LAMBDA, S2_FORMS, run_areas
 from cptcore.errors import InputError
 from cptcore.fit import default_law, evaluate, fit_target
+from cptcore.importers import load_path
+from cptcore.importers.cli import add_import_command
 from cptcore.law import LAWS, predict
 from cptcore.params_io import ParamSet, dumps
 from cptcore.params_io import load as load_params
-from cptcore.runs import Run, read_run
+from cptcore.runs import Run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,16 +37,16 @@ def load_runs(paths: list[str]) -> list[Run]:
     runs = []
     seen = set()
     for path in paths:
-        run = read_run(path)
-        name = run.name
-        k = 2
-        while name in seen:  # two files with the same stem from different folders
-            name = f"{run.name}-{k}"
-            k += 1
-        seen.add(name)
-        if name != run.name:
-            run = Run(name, run.step, run.lr, run.is_cpt, run.replay, run.loss_pt, run.loss_cpt)
-        runs.append(run)
+        for run in load_path(path):  # canonical CSVs: read_run; W&B/TensorBoard/HF logs: importers
+            name = run.name
+            k = 2
+            while name in seen:  # two files with the same stem from different folders
+                name = f"{run.name}-{k}"
+                k += 1
+            seen.add(name)
+            if name != run.name:
+                run = Run(name, run.step, run.lr, run.is_cpt, run.replay, run.loss_pt, run.loss_cpt)
+            runs.append(run)
     return runs
 
 
@@ -194,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("run", help="canonical run CSV (losses optional)")
     q.add_argument("-o", "--output", default="pred.csv", help="output CSV (default pred.csv)")
     q.set_defaults(func=cmd_predict)
+    add_import_command(sub)
     return p
 
 
