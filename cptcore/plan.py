@@ -37,7 +37,7 @@ from cptcore.errors import InputError
 from cptcore.law import predict
 from cptcore.params_io import ParamSet
 from cptcore.presets import PAPER_SETTING
-from cptcore.scenario import Scenario, ScenarioCurves, simulate
+from cptcore.scenario import Scenario, ScenarioCurves, lr_and_areas, simulate
 from cptcore.schedules import ScheduleSpec, concatenate, pt_spec_for_potential, segment
 
 FAMILIES = {
@@ -898,8 +898,15 @@ def turning_length_curve(
     )
 
 
+def _final_losses(ps: ParamSet, sc: Scenario) -> tuple[float, float]:
+    """(L_pt, L_cpt) at the end of a scenario: the areas of every step, the law at the last only."""
+    lr, T, a = lr_and_areas(sc, ps.lam, ps.s2_form, ps.eps)
+    end = a.at(np.array([len(lr) - 1]))
+    return tuple(float(predict(ps.fits[t].params, end, sc.replay, t)[0]) for t in ("pt", "cpt"))
+
+
 def potential_curve(
-    ps: ParamSet, scenario: Scenario, lambdas=None, n_grid: int = 21, rewarm: bool = False
+    ps: ParamSet, scenario: Scenario, lambdas=None, n_grid: int = 11, rewarm: bool = False
 ) -> pd.DataFrame:
     """Paper Fig. 8a: the loss potential (PT final LR / PT peak, §3.3) of a new pre-training run that
     minimises the *final* composite loss lambda1*L_pt + (1-lambda1)*L_cpt after CPT, per lambda1.
@@ -931,8 +938,7 @@ def potential_curve(
                     warmup_start=0.0,
                     final_lr=min(scenario.cpt.final_lr, peak),
                 )
-            c = simulate(ps, Scenario(pt, cpt, scenario.replay), bands=False)
-            memo[key] = (c.final("pt"), c.final("cpt"))
+            memo[key] = _final_losses(ps, Scenario(pt, cpt, scenario.replay))
         return memo[key]
 
     grid = np.linspace(0.0, 1.0, n_grid)

@@ -1,0 +1,274 @@
+"""Plan: choose CPT peak LR, schedule, steps and replay for a stated goal, and take the decision away
+as a report (widgets -> cptcore.plan / cptcore.report -> plotly figures)."""
+
+import json
+
+import streamlit as st
+
+from cptcore import report
+from cptcore.errors import InputError
+from cptcore.params_io import loads
+from cptcore.plan import FAMILIES, MODES, OOD_EXAMPLES, Goal, Planner, SearchSpace
+from cptcore.whatif import LAWS_WITH_REPLAY, WhatIf, nearest
+from ui import data
+from ui.widgets import (
+    KEYS,
+    LRS,
+    STEPS,
+    chart,
+    fmt_lr,
+    fmt_steps,
+    guard,
+    init_defaults,
+    scenario_controls,
+    state_of,
+    whatif_of,
+)
+
+UPLOAD = "upload"
+P = "plan_"  # prefix of this page's scenario widgets (Explore's keys are unprefixed)
+MODE_LABEL = {
+    "balance": "Balance general and domain loss (paper Eq. 5)",
+    "max_general_rise": "Lowest domain loss, general loss may rise by at most x",
+    "domain_target": "Reach a domain loss in the fewest steps",
+}
+
+st.title("Plan a continual pre-training run")
+st.caption(
+    "State what matters - the general loss (D_pt), the domain loss (D_cpt), or a budget on either - "
+    "and the law picks the CPT schedule, peak LR, steps and replay ratio. The pre-training is held "
+    "at your current scenario's. Download the decision as a self-contained HTML report."
+)
+
+# ------------------------------------------------------------------------------- parameters
+available = data.presets()
+options = [*available, UPLOAD]
+st.session_state.setdefault(P + "preset", data.default_preset_key(available))
+if st.session_state[P + "preset"] not in options:
+    st.session_state[P + "preset"] = data.default_preset_key(available)
+top = st.columns([2, 2], vertical_alignment="bottom")
+key = top[0].selectbox(
+    "Parameters",
+    options,
+    key=P + "preset",
+    format_func=lambda k: "Upload a params.json" if k == UPLOAD else available[k].label,
+    help="Whose fitted law to plan with: the sample fit, your fit from the Fit page, the paper's "
+    "Fig. 3 numbers, or a params.json written by 'python -m cptcore fit'.",
+)
+if key == UPLOAD:
+    up = top[1].file_uploader("params.json", type=["json"], key=P + "upload", max_upload_size=5)
+    if up is None:
+        st.info(
+            "Upload a params.json (from the Fit page or 'python -m cptcore fit') to plan with it."
+        )
+        st.stop()
+    try:
+        ps = loads(up.getvalue(), up.name)
+    except InputError as e:
+        st.error(str(e), icon=":material/error:")
+        st.stop()
+    token, label, defaults, note = "upload:" + data.token_of(ps), f"uploaded {up.name}", None, ""
+else:
+    preset = available[key]
+    ps, token, label, defaults, note = (
+        preset.ps,
+        preset.token,
+        preset.label,
+        preset.defaults,
+        preset.note,
+    )
+if "pt" not in ps.fits or "cpt" not in ps.fits:
+    st.error(
+        "These parameters cover only one validation set; planning needs both the general ('pt') "
+        "and the domain ('cpt') set.",
+        icon=":material/error:",
+    )
+    st.stop()
+replay_modelled = ps.law in LAWS_WITH_REPLAY
+st.caption(f"{note} Law: {ps.law}, S2 form: {ps.s2_form}.")
+
+
+# ---------------------------------------------------------------------- the current scenario
+def _explore_scenario(fallback: WhatIf) -> WhatIf:
+    """The Explore page's scenario when its settings are in the session or the URL, else ``fallback``."""
+    ref = state_of(fallback)
+    vals = {}
+    for field, k in KEYS.items():
+        if k in st.session_state:
+            vals[field] = st.session_state[k]
+        elif k in st.query_params:
+            try:
+                vals[field] = type(ref[field])(st.query_params[k])
+            except (TypeError, ValueError):
+                return fallback
+        else:
+            return fallback
+    try:
+        return whatif_of(vals)
+    except (TypeError, ValueError):
+        return fallback
+
+
+init_defaults(_explore_scenario(defaults or WhatIf()), prefix=P)
+with st.expander("Your current scenario (the plan keeps its pre-training)", expanded=False):
+    st.caption(
+        "Taken from the Explore page when you came from there, else this fit's typical schedule. "
+        "The recommendation is compared with it."
+    )
+    with guard("reading the scenario"):
+        current_w = scenario_controls(replay_modelled, prefix=P, bind=False)
+current = current_w.scenario()
+
+# -------------------------------------------------------------------------------- goal + bounds
+left, right = st.columns([1, 2.6], gap="medium")
+with left:
+    st.markdown("**Goal**")
+    lambda1 = st.slider(
+        "λ1: weight of the general loss",
+        0.0,
+        1.0,
+        0.5,
+        0.05,
+        key=P + "lambda1",
+        help="λ1 weights the change of the general loss, λ2 = 1 - λ1 the change of the domain "
+        "loss (paper Eq. 5). 1 = keep general ability at any cost, 0 = only the domain matters.",
+    )
+    mode = st.radio("What to optimise", list(MODES), key=P + "mode", format_func=MODE_LABEL.get)
+    rise = target = None
+    if mode == "max_general_rise":
+        rise = st.number_input(
+            "Allowed rise of the general loss (nats)", value=0.02, step=0.005, format="%.3f",
+            key=P + "rise",
+        )  # fmt: skip
+    if mode == "domain_target":
+        with guard("computing the starting loss"):
+            start = Planner(ps, current.pt).start_cpt
+            st.session_state.setdefault(P + "target", round(start - 0.2, 2))
+        target = st.number_input(
+            "Domain loss to reach (nats)", step=0.01, format="%.3f", key=P + "target",
+            help="The predicted domain loss at the transfer point is "
+            f"{Planner(ps, current.pt).start_cpt:.3f}.",
+        )  # fmt: skip
+    ood_name = st.selectbox(
+        "Judge by an out-of-domain set instead (Eq. 6)",
+        ["none", *OOD_EXAMPLES, "custom"],
+        key=P + "ood",
+        help="An OOD loss is a fixed mix λ1'·L_pt + λ2'·L_cpt (paper Eq. 6). The named sets use "
+        "the paper's Fig. 21 weights (FineWeb → Knowledge-Pile); they only fit that pair.",
+    )
+    ood = None
+    if ood_name == "custom":
+        c1, c2 = st.columns(2)
+        ood = (
+            c1.number_input("λ1' (general)", value=0.6, step=0.05, key=P + "ood1"),
+            c2.number_input("λ2' (domain)", value=0.4, step=0.05, key=P + "ood2"),
+        )
+    elif ood_name != "none":
+        ood = OOD_EXAMPLES[ood_name]
+    with st.expander("Search space", expanded=True):
+        lr0, steps0 = current_w.cpt_lr, current_w.cpt_steps
+        lr_lo, lr_hi = st.select_slider(
+            "CPT peak LR", options=LRS, key=P + "lr_range", format_func=fmt_lr,
+            value=(nearest(LRS, lr0 / 8), nearest(LRS, lr0 * 2)),
+        )  # fmt: skip
+        rep_lo, rep_hi = st.slider(
+            "Replay ratio (%)", 0, 100, (0, 50), 5, key=P + "replay_range",
+            disabled=not replay_modelled,
+            help=None if replay_modelled else "These parameters do not model replay (Eq. 4).",
+        )  # fmt: skip
+        st_lo, st_hi = st.select_slider(
+            "CPT steps", options=STEPS, key=P + "steps_range", format_func=fmt_steps,
+            value=(nearest(STEPS, max(steps0 / 5, 100)), nearest(STEPS, steps0 * 2)),
+        )  # fmt: skip
+        fams = st.multiselect(
+            "Schedule families", list(FAMILIES), default=["wsd", "cosine"], key=P + "families"
+        )
+        dec_lo, dec_hi = st.slider(
+            "WSD decay fraction (%)", 0, 100, (10, 30), 5, key=P + "decay_range"
+        )
+
+rep = None
+with right, guard("planning"):
+    goal = Goal(float(lambda1), mode, rise, target, ood).validated()
+    space = SearchSpace(
+        lr_lo, lr_hi, rep_lo / 100, rep_hi / 100, int(st_lo), int(st_hi), tuple(fams),
+        dec_lo / 100, dec_hi / 100, current_w.cpt_warmup, current_w.warmup_from,
+    ).validated()  # fmt: skip
+
+    @st.cache_data(show_spinner="Planning…", max_entries=32)
+    def _build(token, current, goal, space, label, _ps):
+        return report.build(_ps, goal, space, current, label)
+
+    rep = _build(token, current, goal, space, label, ps)
+    r = rep.result
+    if r.feasible:
+        st.success(r.summary, icon=":material/flag:")
+    else:
+        st.warning(r.summary, icon=":material/block:")
+    for n in r.notes:
+        st.caption(n)
+    if r.feasible:
+        s = r.settings
+        cols = st.columns(6)
+        cur = rep.current_view
+        fam = f"WSD {s.decay_fraction:.0%}" if s.family == "wsd" else s.family
+        cols[0].metric("Schedule", fam, help="WSD n%: the last n% of steps decay.", border=True)
+        cols[1].metric("CPT peak LR", f"{s.peak_lr:.2e}", border=True)
+        cols[2].metric("CPT steps", f"{s.steps:,}", border=True)
+        cols[3].metric("Replay", f"{s.replay:.0%}", border=True)
+        cols[4].metric(
+            "General loss change", f"{r.delta_pt:+.4f}",
+            delta=f"{r.delta_pt - cur.delta['pt']:+.4f} vs current", delta_color="inverse",
+            border=True,
+        )  # fmt: skip
+        cols[5].metric(
+            "Domain loss change", f"{r.delta_cpt:+.4f}",
+            delta=f"{r.delta_cpt - cur.delta['cpt']:+.4f} vs current", delta_color="inverse",
+            border=True,
+        )  # fmt: skip
+    chart(report.curves_figure(rep, height=560), key="plan_curves")
+    st.caption(f"Planned in {rep.seconds:.2f} s ({r.n_evaluations:,} scenario evaluations).")
+
+if rep is None:
+    st.stop()
+with guard("drawing the maps"):
+    m1, m2 = st.columns(2)
+    with m1:
+        chart(report.heatmap_figure(rep, "replay"), key="plan_map_replay")
+    with m2:
+        chart(report.heatmap_figure(rep, "steps"), key="plan_map_steps")
+    p1, p2 = st.columns([1.1, 1])
+    with p1:
+        chart(report.pareto_figure(rep), key="plan_pareto")
+    with p2:
+        chart(report.lambda_figure(rep, height=460), key="plan_lambda")
+    st.caption(
+        "Maps: the objective with the other settings held at the recommendation (blank cells break "
+        "the constraint). Trade-off: every grid point of the search space; the frontier joins those no "
+        "other point beats on both losses. λ1 curves: turning length of the composite loss for a "
+        "constant CPT LR at the plan's peak (paper Fig. 13) and the loss potential a new "
+        "pre-training run should be released with (paper Fig. 8a)."
+    )
+
+    st.markdown("**Take the decision with you**")
+    d = st.columns(4)
+    d[0].download_button(
+        "HTML report", data=lambda: report.html_report(rep), file_name="cpt_plan.html",
+        mime="text/html", on_click="ignore", icon=":material/description:", key=P + "dl_html",
+        help="Interactive figures, parameters with provenance and uncertainty, assumptions; "
+        "opens offline.",
+    )  # fmt: skip
+    d[1].download_button(
+        "Markdown summary", data=lambda: report.markdown_summary(rep), file_name="cpt_plan.md",
+        mime="text/markdown", on_click="ignore", icon=":material/notes:", key=P + "dl_md",
+    )  # fmt: skip
+    d[2].download_button(
+        "Pareto frontier (CSV)", data=lambda: report.frontier_csv(rep),
+        file_name="cpt_plan_frontier.csv", mime="text/csv", on_click="ignore",
+        icon=":material/table:", key=P + "dl_csv",
+    )  # fmt: skip
+    d[3].download_button(
+        "Recommendation (JSON)", data=lambda: json.dumps(rep.result.to_dict(), indent=2),
+        file_name="cpt_plan.json", mime="application/json", on_click="ignore",
+        icon=":material/data_object:", key=P + "dl_json",
+    )  # fmt: skip
