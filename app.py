@@ -55,8 +55,7 @@ PAGES = [
     st.Page("pages/explore.py", title="Explore", icon=":material/tune:", url_path="explore"),
     st.Page("pages/fit.py", title="Fit", icon=":material/query_stats:", url_path="fit"),
     st.Page("pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
-    # Plan page (pages/plan.py, owned by the Plan engineer): add its st.Page line here, e.g.
-    # st.Page("pages/plan.py", title="Plan", icon=":material/flag:", url_path="plan"),
+    st.Page("pages/plan.py", title="Plan", icon=":material/flag:", url_path="plan"),
 ]
 
 st.navigation(PAGES).run()
