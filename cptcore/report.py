@@ -118,15 +118,30 @@ def _nearest_settings(sc: Scenario):
 
 
 # ------------------------------------------------------------------------------------- figures
-def _base(fig: go.Figure, height: int, title: str) -> go.Figure:
+TITLES = {
+    "curves": "Predicted loss: recommended plan (thick) vs current scenario (thin)",
+    "map_replay": "Objective over replay ratio × CPT peak LR",
+    "map_steps": "Objective over CPT steps × CPT peak LR",
+    "pareto": "Trade-off: final general vs domain loss (lower-left is better)",
+    "lambda": "How the answer depends on λ1, the weight of the general loss",
+}
+
+
+def _base(fig: go.Figure, height: int) -> go.Figure:
+    """Shared layout; titles live in the page / report headings (``TITLES``), legends below."""
     fig.update_layout(
         height=height,
-        title=dict(text=title, x=0, xanchor="left", font=dict(size=15)),
-        margin=dict(l=10, r=10, t=60, b=10),
+        margin=dict(l=10, r=10, t=30, b=10),
         template="plotly_white",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
     )
     return fig
+
+
+def _short_label(goal: Goal) -> str:
+    return {"balance": "objective", "max_general_rise": "Δ target loss"}.get(
+        goal.mode, "final target loss"
+    )
 
 
 def heatmap_figure(rep: PlanReport, x: str = "replay", height: int = 420) -> go.Figure:
@@ -142,7 +157,7 @@ def heatmap_figure(rep: PlanReport, x: str = "replay", height: int = 420) -> go.
             z=Z,
             colorscale="Viridis",
             reversescale=rep.goal.mode == "domain_target",
-            colorbar=dict(title=dict(text="lower is<br>better", side="right"), thickness=12),
+            colorbar=dict(title=dict(text=_short_label(rep.goal), side="right"), thickness=12),
             hovertemplate=f"{xlab}: %{{x:.4g}}<br>peak LR: %{{y:.3g}}<br>"
             f"{map_label(rep.goal)}: %{{z:.4f}}<extra></extra>",
         )
@@ -164,11 +179,13 @@ def heatmap_figure(rep: PlanReport, x: str = "replay", height: int = 420) -> go.
     fixed = (
         f"{s.family}, {s.steps:,} steps" if x == "replay" else f"{s.family}, replay {s.replay:.0%}"
     ) if s else ""  # fmt: skip
-    _base(
-        fig,
-        height,
-        f"{map_label(rep.goal)} over {xlab} × peak LR" + (f" ({fixed})" if fixed else ""),
-    )
+    _base(fig, height)
+    fig.update_layout(showlegend=False)
+    note = f"held at the plan: {fixed}" if fixed else map_label(rep.goal)
+    fig.add_annotation(
+        text=note, xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", xanchor="left",
+        showarrow=False, font=dict(size=11, color="#475569"),
+    )  # fmt: skip
     fig.update_yaxes(type="log", title_text="CPT peak LR", exponentformat="e")
     fig.update_xaxes(title_text=xlab, type="log" if x == "steps" else "linear")
     return fig
@@ -218,7 +235,7 @@ def pareto_figure(rep: PlanReport, height: int = 460) -> go.Figure:
                 hovertemplate=f"{name}<br>general %{{x:.4f}}, domain %{{y:.4f}}<extra></extra>",
             )
         )  # fmt: skip
-    _base(fig, height, "Trade-off: final general vs domain loss (lower-left is better)")
+    _base(fig, height)
     fig.update_xaxes(title_text="general loss at the end of CPT (D_pt)")
     fig.update_yaxes(title_text="domain loss at the end of CPT (D_cpt)")
     return fig
@@ -227,17 +244,11 @@ def pareto_figure(rep: PlanReport, height: int = 460) -> go.Figure:
 def curves_figure(rep: PlanReport, height: int = 640) -> go.Figure:
     """Predicted general and domain loss of the recommended plan against the current scenario."""
     if rep.plan_view is None:
-        fig = scenario_figure(rep.current_view, hidden=False, bands=False, height=height)
-        title = "Current scenario (no feasible plan)"
-    else:
-        fig = scenario_figure(
-            rep.plan_view, pins=[rep.current_view], hidden=False, bands=False, height=height,
-            window="cpt",
-        )  # fmt: skip
-        title = "Predicted loss: recommended plan (thick) vs current scenario (thin)"
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)),
-                      margin=dict(t=90))  # fmt: skip
-    return fig
+        return scenario_figure(rep.current_view, hidden=False, bands=False, height=height)
+    return scenario_figure(
+        rep.plan_view, pins=[rep.current_view], hidden=False, bands=False, height=height,
+        window="cpt",
+    )  # fmt: skip
 
 
 def lambda_figure(rep: PlanReport, height: int = 360) -> go.Figure:
@@ -245,7 +256,7 @@ def lambda_figure(rep: PlanReport, height: int = 360) -> go.Figure:
     fig = make_subplots(
         rows=1, cols=2, horizontal_spacing=0.12,
         subplot_titles=("Turning length of λ1·L_pt + λ2·L_cpt (Fig. 13)",
-                        "Best loss potential for a new PT run (Fig. 8a)"),
+                        "Best PT loss potential (Fig. 8a)"),
     )  # fmt: skip
     t = rep.turning
     if len(t):
@@ -273,7 +284,8 @@ def lambda_figure(rep: PlanReport, height: int = 360) -> go.Figure:
                        name="best loss potential (%)", line=dict(color=COLOR["crit"])),
             1, 2,
         )  # fmt: skip
-    _base(fig, height, "How the answer depends on λ1 (weight of the general loss)")
+    _base(fig, height)
+    fig.update_annotations(font_size=13)
     fig.update_xaxes(title_text="λ1", range=[-0.02, 1.02])
     fig.update_yaxes(title_text="CPT steps", row=1, col=1, rangemode="tozero")
     fig.update_yaxes(title_text="PT final LR / peak (%)", row=1, col=2, range=[-3, 103])

@@ -209,39 +209,45 @@ with right, guard("planning"):
         st.caption(n)
     if r.feasible:
         s = r.settings
-        cols = st.columns(6)
         cur = rep.current_view
-        fam = f"WSD {s.decay_fraction:.0%}" if s.family == "wsd" else s.family
-        cols[0].metric("Schedule", fam, help="WSD n%: the last n% of steps decay.", border=True)
-        cols[1].metric("CPT peak LR", f"{s.peak_lr:.2e}", border=True)
-        cols[2].metric("CPT steps", f"{s.steps:,}", border=True)
-        cols[3].metric("Replay", f"{s.replay:.0%}", border=True)
-        cols[4].metric(
+        fam = f"WSD, {s.decay_fraction:.0%} decay" if s.family == "wsd" else s.family
+        row1, row2 = st.columns(3), st.columns(3)
+        row1[0].metric("CPT schedule", fam, border=True, help="WSD: the last n % of steps decay.")
+        row1[1].metric("CPT peak LR", f"{s.peak_lr:.2e}".replace("e-0", "e-"), border=True)
+        row1[2].metric("CPT steps", f"{s.steps:,}", border=True)
+        row2[0].metric("Replay", f"{s.replay:.0%}", border=True)
+        row2[1].metric(
             "General loss change", f"{r.delta_pt:+.4f}",
             delta=f"{r.delta_pt - cur.delta['pt']:+.4f} vs current", delta_color="inverse",
-            border=True,
+            border=True, help="End of CPT minus transfer point; positive = forgetting.",
         )  # fmt: skip
-        cols[5].metric(
+        row2[2].metric(
             "Domain loss change", f"{r.delta_cpt:+.4f}",
             delta=f"{r.delta_cpt - cur.delta['cpt']:+.4f} vs current", delta_color="inverse",
-            border=True,
+            border=True, help="End of CPT minus transfer point; negative = learning the domain.",
         )  # fmt: skip
+    st.markdown(f"**{report.TITLES['curves']}**")
     chart(report.curves_figure(rep, height=560), key="plan_curves")
     st.caption(f"Planned in {rep.seconds:.2f} s ({r.n_evaluations:,} scenario evaluations).")
 
 if rep is None:
     st.stop()
 with guard("drawing the maps"):
-    m1, m2 = st.columns(2)
-    with m1:
-        chart(report.heatmap_figure(rep, "replay"), key="plan_map_replay")
-    with m2:
-        chart(report.heatmap_figure(rep, "steps"), key="plan_map_steps")
-    p1, p2 = st.columns([1.1, 1])
-    with p1:
-        chart(report.pareto_figure(rep), key="plan_pareto")
-    with p2:
-        chart(report.lambda_figure(rep, height=460), key="plan_lambda")
+    figs = {
+        "map_replay": lambda: report.heatmap_figure(rep, "replay"),
+        "map_steps": lambda: report.heatmap_figure(rep, "steps"),
+        "pareto": lambda: report.pareto_figure(rep),
+        "lambda": lambda: report.lambda_figure(rep, height=420),
+    }
+    if not replay_modelled:
+        del figs["map_replay"]  # replay has no effect under Eq. 4: a flat map says nothing
+    names = list(figs)
+    for i in range(0, len(names), 2):
+        pair = names[i : i + 2]
+        for col, name in zip(st.columns(len(pair)), pair, strict=True):
+            with col:
+                st.markdown(f"**{report.TITLES[name]}**")
+                chart(figs[name](), key=f"plan_{name}")
     st.caption(
         "Maps: the objective with the other settings held at the recommendation (blank cells break "
         "the constraint). Trade-off: every grid point of the search space; the frontier joins those no "
