@@ -69,7 +69,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if not any(r.has_target(target) for r in runs):
             continue
         f = fit_target(
-            runs, target, law, lam=args.lam, s2_form=args.s2_form, eps=args.eps, seed=args.seed
+            runs,
+            target,
+            law,
+            lam=args.lam,
+            s2_form=args.s2_form,
+            eps=args.eps,
+            seed=args.seed,
+            min_step=args.min_step,
         )
         if held_out and np.isfinite(f.params.L0):  # NaN L0: the fit did not run
             f = replace(f, metrics=f.metrics + evaluate(f, held_out))
@@ -167,7 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="params.json",
         help="where to write the parameters (default params.json)",
     )
-    f.add_argument("--test", nargs="+", metavar="RUN.csv", help="held-out runs: not fitted, only scored")
+    f.add_argument(
+        "--min-step",
+        type=int,
+        default=0,
+        help="fit only losses at or after this step (default 0; the PT warm-up is always skipped)",
+    )
+    f.add_argument(
+        "--test", nargs="+", metavar="RUN.csv", help="held-out runs: not fitted, only scored"
+    )
     f.add_argument(
         "--law",
         choices=sorted(LAWS),

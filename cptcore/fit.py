@@ -66,6 +66,8 @@ class FitResult:
     s2_form: str = "paper"
     eps: float = 0.1
     seconds: float = 0.0
+    min_step: int = 0  # rows before this step were not fitted (and are not scored)
+    skip_warmup: bool = True  # rows inside the PT warm-up were not fitted
 
     def stderr(self) -> dict:
         """Standard errors of the free parameters, in the parameters' own units."""
@@ -103,22 +105,50 @@ def _areas_for(run: Run, lam: float, s2_form: str, eps: float) -> Areas:
     return run_areas(run, lam=lam, s2_form=s2_form, eps=eps)
 
 
-def _gather(runs: Sequence[Run], target: str, lam: float, s2_form: str, eps: float) -> _Data:
+def warmup_end(run: Run) -> int:
+    """Step where the PT warm-up ends (the LR first reaches its PT peak); 0 for CPT-only runs."""
+    if not run.pt_history_known:
+        return 0
+    pt = ~run.is_cpt
+    lr = run.lr[pt]
+    return int(run.step[pt][int(np.argmax(lr))]) if lr.size else 0
+
+
+def fit_rows(
+    run: Run, target: str, full: Areas, min_step: int = 0, skip_warmup: bool = True
+) -> np.ndarray:
+    """Rows of ``run`` the law is fitted/scored on: observed, after the first update (the law is
+    undefined at S1 = 0), at or after ``min_step`` and, with ``skip_warmup``, after the PT warm-up
+    (the law describes the loss after the warm-up transient, as in the papers' own fits)."""
+    y = run.loss(target)
+    ok = np.isfinite(y) & (run.step >= min_step)
+    if run.pt_history_known:
+        ok &= full.S1pt[run.step] + full.S1cpt[run.step] > 0
+        if skip_warmup:
+            ok &= run.step >= warmup_end(run)
+    return ok
+
+
+def _gather(
+    runs: Sequence[Run],
+    target: str,
+    lam: float,
+    s2_form: str,
+    eps: float,
+    min_step: int,
+    skip_warmup: bool,
+) -> _Data:
     cols = {k: [] for k in ("S1pt", "S2pt", "S1cpt", "S2cpt", "replay", "run_index", "y")}
     names = []
     for j, run in enumerate(runs):
-        y = run.loss(target)
         full = _areas_for(run, lam, s2_form, eps)
-        # rows before any update (S1 = 0: the initial model) are outside the law's domain
-        ok = np.isfinite(y) & (
-            (full.S1pt[run.step] + full.S1cpt[run.step] > 0) | (not run.pt_history_known)
-        )
+        ok = fit_rows(run, target, full, min_step, skip_warmup)
         a = full.at(run.step[ok])
         for k in ("S1pt", "S2pt", "S1cpt", "S2cpt"):
             cols[k].append(getattr(a, k))
         cols["replay"].append(np.full(ok.sum(), run.replay))
         cols["run_index"].append(np.full(ok.sum(), j))
-        cols["y"].append(y[ok])
+        cols["y"].append(run.loss(target)[ok])
         names.append(run.name)
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
     arrays["run_index"] = arrays["run_index"].astype(int)
@@ -229,9 +259,7 @@ def evaluate(
     for run in runs:
         y = run.loss(result.target)
         full = _areas_for(run, result.lam, result.s2_form, result.eps)
-        ok = np.isfinite(y) & (
-            (full.S1pt[run.step] + full.S1cpt[run.step] > 0) | (not run.pt_history_known)
-        )
+        ok = fit_rows(run, result.target, full, result.min_step, result.skip_warmup)
         if not ok.any():
             continue
         a = full.at(run.step[ok])
@@ -279,6 +307,8 @@ def fit_target(
     progress: Callable[[float, str], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     max_seconds: float = 60.0,
+    min_step: int = 0,
+    skip_warmup: bool = True,
 ) -> FitResult:
     """Fit one validation set ('pt' general, 'cpt' domain) jointly over ``runs``."""
     t0 = time.perf_counter()
@@ -300,7 +330,19 @@ def fit_target(
             s2_form=s2_form,
             eps=eps,
         )
-    data = _gather(used, target, lam, s2_form, eps)
+    data = _gather(used, target, lam, s2_form, eps, min_step, skip_warmup)
+    if len(data.y) == 0:
+        where = f"at or after step {min_step}" if min_step else "after the PT warm-up"
+        return FitResult(
+            target,
+            empty,
+            False,
+            f"no {label} losses {where} to fit",
+            (),
+            lam=lam,
+            s2_form=s2_form,
+            eps=eps,
+        )
     n = len(data.y)
     warnings: list[str] = []
     has_cpt = bool(np.any(data.S1cpt > 0))
@@ -531,6 +573,8 @@ def fit_target(
         s2_form=s2_form,
         eps=eps,
         seconds=time.perf_counter() - t0,
+        min_step=min_step,
+        skip_warmup=skip_warmup,
     )
 
 

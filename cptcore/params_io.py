@@ -62,6 +62,7 @@ def to_dict(ps: ParamSet) -> dict:
     for target, f in ps.fits.items():
         sec = f.params.to_dict()
         sec["success"] = bool(f.success)
+        sec["fit_from"] = {"min_step": int(f.min_step), "skip_warmup": bool(f.skip_warmup)}
         sec["message"] = f.message
         if f.warnings:
             sec["warnings"] = list(f.warnings)
@@ -115,10 +116,11 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
                 fix="Use the params.json written by 'python -m cptcore fit'",
             )
         try:
-            text = text.decode("utf-8-sig")
+            utf16 = text[:2] in (b"\xff\xfe", b"\xfe\xff")
+            text = text.decode("utf-16" if utf16 else "utf-8-sig")
         except UnicodeDecodeError:
             raise InputError(
-                "not a UTF-8 text file",
+                "not a text file (unreadable bytes)",
                 source=source,
                 fix="Use the params.json written by 'python -m cptcore fit'",
             ) from None
@@ -130,6 +132,13 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
             source=source,
             row=e.lineno,
             received=e.msg,
+            fix="Use the params.json written by 'python -m cptcore fit'",
+        ) from None
+    except (RecursionError, ValueError) as e:  # nesting bombs, integers with thousands of digits
+        raise InputError(
+            "unreadable JSON",
+            source=source,
+            received=str(e).split(";")[0][:60],
             fix="Use the params.json written by 'python -m cptcore fit'",
         ) from None
     if not isinstance(d, dict):
@@ -149,7 +158,7 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
             fix="The paper uses 0.999",
         )
     s2_form = d.get("s2_form", "paper")
-    if s2_form not in S2_FORMS:
+    if not isinstance(s2_form, str) or s2_form not in S2_FORMS:
         raise InputError(
             "unknown s2_form",
             source=source,
@@ -177,7 +186,7 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
                 cov = np.array(unc["cov"], dtype=float)
                 if cov.shape != (len(free), len(free)) or not np.all(np.isfinite(cov)):
                     cov, free = None, ()
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 cov, free = None, ()
         metrics = ()
         if isinstance(sec.get("metrics"), list):
@@ -193,9 +202,22 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
                     )
                     for m in sec["metrics"]
                 )
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 metrics = ()
         s1 = sec.get("S1pt") if isinstance(sec.get("S1pt"), dict) else {}
+        ff = sec.get("fit_from") if isinstance(sec.get("fit_from"), dict) else {}
+        min_step = ff.get("min_step", 0)
+        min_step = (
+            int(min_step)
+            if isinstance(min_step, (int, float))
+            and not isinstance(min_step, bool)
+            and min_step >= 0
+            else 0
+        )
+        s1 = {
+            k: v for k, v in s1.items() if isinstance(v, float) or type(v) is int and abs(v) < 1e300
+        }
+        warnings = sec.get("warnings") if isinstance(sec.get("warnings"), list) else []
         fits[target] = FitResult(
             target,
             p,
@@ -205,10 +227,12 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
             free_names=free,
             cov=cov,
             S1pt={str(k): float(v) for k, v in s1.items() if isinstance(v, (int, float))},
-            warnings=tuple(str(w) for w in sec.get("warnings", []) if isinstance(w, str)),
+            warnings=tuple(w for w in warnings if isinstance(w, str)),
             lam=float(lam),
             s2_form=s2_form,
             eps=float(eps),
+            min_step=min_step,
+            skip_warmup=bool(ff.get("skip_warmup", True)),
         )
     if not fits:
         raise InputError(

@@ -137,3 +137,18 @@ def test_fit_reports_a_bound_hit_in_words():
     res = fit_target(runs, "cpt")
     assert res.success or res.message
     assert isinstance(res.warnings, tuple)
+
+
+def test_rows_before_min_step_and_inside_the_pt_warmup_are_not_fitted(train_test):
+    train, test = train_test
+    res = fit_target(train, "pt", min_step=1000)
+    assert res.min_step == 1000
+    n_after = sum(int((np.isfinite(r.loss_pt) & (r.step >= 1000)).sum()) for r in train)
+    assert res.n_points == n_after
+    full = fit_target(train, "pt")
+    # synthetic runs: PT warm-up of 100 steps, losses every 25 steps -> steps 25, 50, 75 are skipped
+    assert full.n_points == sum(int(np.isfinite(r.loss_pt).sum()) - 3 for r in train)
+    assert all(
+        m.n_points == int((np.isfinite(r.loss_pt) & (r.step >= 1000)).sum())
+        for m, r in zip(evaluate(res, test), test)
+    )
