@@ -150,5 +150,5 @@ def test_rows_before_min_step_and_inside_the_pt_warmup_are_not_fitted(train_test
     assert full.n_points == sum(int(np.isfinite(r.loss_pt).sum()) - 3 for r in train)
     assert all(
         m.n_points == int((np.isfinite(r.loss_pt) & (r.step >= 1000)).sum())
-        for m, r in zip(evaluate(res, test), test)
+        for m, r in zip(evaluate(res, test), test, strict=True)
     )
