@@ -39,14 +39,15 @@ def home() -> None:
             st.caption(DESCRIPTIONS.get(page.title, ""))
     available = data.presets()
     preset = available[data.default_preset_key(available)]
-    st.subheader("Example: " + preset.label.lower())
+    st.subheader(f"Example with the parameters “{preset.label}”")
     with guard("drawing the example"):
         view = data.view(preset, preset.defaults)
         scenario_metrics(view)
-        chart(scenario_figure(view, height=720), key="home_chart")
+        chart(scenario_figure(view, height=720, window="cpt"), key="home_chart")
         st.caption(
             turning_note(view) + " Dashed: the hidden curves the CPT curve moves between "
-            "(continue pre-training on D_pt; trained on D_cpt). " + preset.note
+            "(continue pre-training on D_pt; trained on D_cpt). Zoomed to the CPT phase: "
+            "double-click the chart to see all steps. " + preset.note
         )
 
 

@@ -107,14 +107,23 @@ def scenario_view(curves: ScenarioCurves, max_points: int = 2000, label: str = "
     )
 
 
-def _layout(fig: go.Figure, height: int) -> go.Figure:
+def _layout(fig: go.Figure, height: int, legend_right: bool = False) -> go.Figure:
+    """Common layout: legend above (or at the right for many runs), room for tick labels."""
+    legend = (
+        dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.01, font=dict(size=11))
+        if legend_right
+        else dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0)
+    )
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=10, t=40, b=10),
+        margin=dict(l=70, r=20, t=50 if not legend_right else 30, b=40),
         hovermode="x unified",
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+        legend=legend,
         uirevision="keep",  # keep the user's zoom across reruns
+        plot_bgcolor="#ffffff",
     )
+    fig.update_xaxes(showgrid=True, gridcolor="#e2e8f0", zeroline=False)
+    fig.update_yaxes(showgrid=True, gridcolor="#e2e8f0", zeroline=False)
     return fig
 
 
@@ -126,13 +135,13 @@ class _Builder:
     """Collects traces, shapes and axis settings, then builds the figure in one go (plotly's
     per-call validation dominates the cost of a figure otherwise)."""
 
-    def __init__(self, titles: list[str], heights: list[float], spacing: float = 0.06):
+    def __init__(self, titles: list[str], heights: list[float], spacing: float = 0.04):
+        """``titles`` label the panels' y-axes (subplot titles would collide with the legend)."""
         self.fig = make_subplots(
             rows=len(titles),
             cols=1,
             shared_xaxes=True,
             vertical_spacing=spacing,
-            subplot_titles=titles,
             row_heights=heights,
         )
         self.traces: list = []
@@ -140,10 +149,18 @@ class _Builder:
         self.shapes: list[dict] = []
         self.notes: list[dict] = []
         self.axes: dict = {}
+        self.fitted: list = []
+        self.extra_y: dict = {}  # row -> [values that must be visible too]
+        self.n = len(titles)
+        for r, t in enumerate(titles, start=1):
+            self.axes[f"yaxis{_ax(r)}_title_text"] = t
 
-    def add(self, trace, row: int) -> None:
+    def add(self, trace, row: int, fit: bool = False) -> None:
+        """Add a trace; ``fit``: the y-range of its row is chosen to show it (see ``figure``)."""
         self.traces.append(trace)
         self.rows.append(row)
+        if fit:
+            self.fitted.append((row, np.asarray(trace.x, float), np.asarray(trace.y, float)))
 
     def hline(self, y: float, row: int, color: str, text: str) -> None:
         a = _ax(row)
@@ -173,7 +190,8 @@ class _Builder:
             )
         )
 
-    def vline(self, x: float, text: str) -> None:
+    def vline(self, x: float, text: str, label_row: int) -> None:
+        """A dotted vertical line through every panel, labelled inside the panel ``label_row``."""
         self.shapes.append(
             dict(
                 type="line",
@@ -190,17 +208,34 @@ class _Builder:
             dict(
                 xref="x",
                 x=x,
-                yref="paper",
+                xshift=4,
+                yref=f"y{_ax(label_row)} domain",
                 y=1.0,
                 text=text,
                 showarrow=False,
-                yanchor="bottom",
+                yanchor="top",
+                xanchor="left",
                 font=dict(size=11, color="#334155"),
             )
         )
 
-    def figure(self, height: int) -> go.Figure:
+    def figure(self, height: int, x_lo: float = 0.0, x_hi: float | None = None) -> go.Figure:
+        """Build the figure showing x in [x_lo, x_hi]; rows with ``fit`` traces get a y-range that
+        fits those traces inside the window (the power law is huge in the first steps)."""
         fig = self.fig
+        rows: dict = {}
+        for r, x, y in self.fitted:
+            k = (x >= x_lo) & np.isfinite(y)
+            if k.any():
+                rows.setdefault(r, []).append(y[k])
+        for r, ys in rows.items():
+            v = np.concatenate(ys + self.extra_y.get(r, []))
+            lo, hi = float(v.min()), float(v.max())
+            pad = 0.06 * (hi - lo) if hi > lo else 0.01 * max(abs(hi), 1e-3)
+            self.axes[f"yaxis{_ax(r)}_range"] = [lo - pad, hi + pad]
+        if x_hi is not None:
+            for r in range(1, self.n + 1):
+                self.axes[f"xaxis{_ax(r)}_range"] = [x_lo, x_hi]
         fig.add_traces(self.traces, rows=self.rows, cols=[1] * len(self.rows))
         fig.update_layout(
             shapes=self.shapes,
@@ -220,21 +255,28 @@ def scenario_figure(
     pins: Sequence[ScenarioView] = (),
     markers: bool = True,
     height: int | None = None,
-    x_from_transfer: bool = False,
+    window: str = "all",
 ) -> go.Figure:
     """Predicted loss per validation set (hidden curves dashed), optional term decomposition, and
-    the LR schedule in a linked panel below; ``pins`` are drawn as thin lines for comparison."""
+    the LR schedule in a linked panel below; ``pins`` are drawn as thin lines for comparison.
+
+    ``window``: "all" shows every step, "cpt" zooms to the CPT phase with as many PT steps before it
+    as there are CPT steps (double-click the chart to see everything)."""
     tgts = [t for t in (targets or view.targets) if t in view.pred]
     titles = [TARGET_LABEL[t] for t in tgts]
     if terms_of:
-        titles.append(f"Terms of the {TARGET_SHORT[terms_of]} loss (nats, added to L0)")
+        titles.append(f"Terms of the {TARGET_SHORT[terms_of]} loss")
     titles.append("Learning rate")
     n = len(titles)
     b = _Builder(titles, [1.0] * (n - 1) + [0.55])
-    x0 = view.transfer_step if x_from_transfer else 0
+    end = float(view.steps[-1])
+    if window == "cpt":
+        x_lo = float(max(0, view.transfer_step - max(view.cpt_steps, 1)))
+    else:
+        x_lo = 0.03 * end  # the y-range ignores the first steps, where the power law is huge
 
     def xs(v: ScenarioView) -> np.ndarray:
-        return v.steps - (v.transfer_step if x_from_transfer else 0)
+        return v.steps
 
     x = xs(view)
     for r, t in enumerate(tgts, start=1):
@@ -269,6 +311,7 @@ def scenario_figure(
                     showlegend=r == 1,
                 ),
                 r,
+                fit=True,
             )
             b.add(
                 go.Scatter(
@@ -280,6 +323,7 @@ def scenario_figure(
                     showlegend=r == 1,
                 ),
                 r,
+                fit=True,
             )
         for k, pin in enumerate(pins):
             if t in pin.pred:
@@ -294,6 +338,7 @@ def scenario_figure(
                         showlegend=r == 1,
                     ),
                     r,
+                    fit=True,
                 )
         b.add(
             go.Scatter(
@@ -303,10 +348,10 @@ def scenario_figure(
                 line=dict(color=COLOR[t], width=2.5),
             ),
             r,
+            fit=True,
         )
-        b.axes[f"yaxis{_ax(r)}_title_text"] = "loss (nats)"
         if markers and t == "pt":
-            _general_markers(b, view, r, x0)
+            _general_markers(b, view, r)
     if terms_of and terms_of in view.terms:
         r = len(tgts) + 1
         for name, y in view.terms[terms_of].items():
@@ -315,8 +360,8 @@ def scenario_figure(
                     x=x, y=y, name=TERM_LABEL[name], line=dict(color=TERM_COLOR[name], width=1.5)
                 ),
                 r,
+                fit=True,
             )
-        b.axes[f"yaxis{_ax(r)}_title_text"] = "nats"
     for k, pin in enumerate(pins):
         b.add(
             go.Scatter(
@@ -339,20 +384,19 @@ def scenario_figure(
         ),
         n,
     )
-    b.axes[f"yaxis{_ax(n)}_title_text"] = "LR"
     b.axes[f"yaxis{_ax(n)}_exponentformat"] = "e"
-    b.axes[f"xaxis{_ax(n)}_title_text"] = "CPT step" if x_from_transfer else "step"
+    b.axes[f"xaxis{_ax(n)}_title_text"] = "step"
     if markers:
-        b.vline(view.transfer_step - x0, "CPT starts")
-    return b.figure(height or (230 * (n - 1) + 170))
+        b.vline(view.transfer_step, "CPT starts", n)
+    return b.figure(height or (230 * (n - 1) + 170), x_lo, end if window == "cpt" else None)
 
 
-def _general_markers(b: _Builder, view: ScenarioView, row: int, x0: int) -> None:
+def _general_markers(b: _Builder, view: ScenarioView, row: int) -> None:
     """Critical point (horizontal line), transfer point and turning length on the general panel."""
     t0 = view.transfer_step
     b.add(
         go.Scatter(
-            x=[t0 - x0],
+            x=[t0],
             y=[view.start["pt"]],
             mode="markers",
             name="transfer point",
@@ -361,13 +405,14 @@ def _general_markers(b: _Builder, view: ScenarioView, row: int, x0: int) -> None
         row,
     )
     if view.critical_point is not None:
+        b.extra_y.setdefault(row, []).append(np.array([view.critical_point]))
         b.hline(
             view.critical_point, row, COLOR["crit"], f"critical point {view.critical_point:.3f}"
         )
     if view.turning_length is not None:
         b.add(
             go.Scatter(
-                x=[t0 + view.turning_length - x0],
+                x=[t0 + view.turning_length],
                 y=[view.start["pt"]],
                 mode="markers+text",
                 name="turning length",
@@ -403,7 +448,11 @@ def runs_figure(runs: Sequence[Run], height: int = 560) -> go.Figure:
         shared_xaxes=True,
         vertical_spacing=0.07,
         row_heights=[1, 1, 0.6],
-        subplot_titles=[TARGET_LABEL["pt"], TARGET_LABEL["cpt"], "Learning rate"],
+    )
+    fig.update_layout(
+        yaxis_title_text=TARGET_LABEL["pt"],
+        yaxis2_title_text=TARGET_LABEL["cpt"],
+        yaxis3_title_text="Learning rate",
     )
     for k, run in enumerate(runs):
         c = RUN_COLORS[k % len(RUN_COLORS)]
@@ -439,7 +488,7 @@ def runs_figure(runs: Sequence[Run], height: int = 560) -> go.Figure:
         )
     fig.update_yaxes(exponentformat="e", row=3, col=1)
     fig.update_xaxes(title_text="step", row=3, col=1)
-    return _layout(fig, height)
+    return _layout(fig, height, legend_right=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -488,10 +537,15 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
         shared_xaxes=True,
         vertical_spacing=0.08,
         row_heights=[1, 0.45],
-        subplot_titles=[
-            f"{TARGET_LABEL[target]}: observed (dots), fitted (solid), held-out prediction (dashed)",
-            "Residual: law minus observed (nats)",
-        ],
+    )
+    fig.update_layout(
+        title=dict(
+            text=f"{TARGET_LABEL[target]}: observed (dots), fitted (solid), "
+            "held-out prediction (dashed)",
+            font=dict(size=14),
+        ),
+        yaxis_title_text="loss (nats)",
+        yaxis2_title_text="law − observed",
     )
     for k, c in enumerate(curves):
         col = RUN_COLORS[k % len(RUN_COLORS)]
@@ -536,7 +590,5 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
             col=1,
         )
     fig.add_hline(y=0, line=dict(color="#334155", width=1), row=2, col=1)
-    fig.update_yaxes(title_text="loss (nats)", row=1, col=1)
-    fig.update_yaxes(title_text="nats", row=2, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
-    return _layout(fig, height)
+    return _layout(fig, height, legend_right=True)

@@ -49,24 +49,29 @@ key = top[0].selectbox(
 preset = available[key]
 init_defaults(preset.defaults)
 top[1].button(
-    "Reset schedule to this fit's",
+    "Reset the schedule",
     key="reset_schedule",
     on_click=load_defaults,
     args=(preset.defaults,),
     width="stretch",
+    help="Back to the schedule this parameter set is best shown with.",
 )
-if data.SAMPLE not in available:
-    st.caption("No sample fit yet (sample_data/cpt/params.json): using the paper's parameters.")
-st.caption(f"{preset.note} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}.")
+missing = (
+    " No sample fit yet (sample_data/cpt/params.json), so the paper's parameters are the default."
+    if data.SAMPLE not in available
+    else ""
+)
+st.caption(f"{preset.note} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}.{missing}")
 
 
 @st.fragment
 def live() -> None:
     """The controls and the chart: a slider change reruns only this fragment."""
     left, right = st.columns([1, 2.6], gap="medium")
-    with left, st.container(height=760, border=False):
-        w = scenario_controls(replay_modelled=preset.ps.law in LAWS_WITH_REPLAY)
-        st.markdown("**Show**")
+    with left:
+        cpt_tab, pt_tab, show_tab = st.tabs(["CPT", "Pre-training", "Display"])
+        w = scenario_controls(preset.ps.law in LAWS_WITH_REPLAY, cpt_box=cpt_tab, pt_box=pt_tab)
+    with left, show_tab:
         hidden = st.toggle(
             "Hidden curves (dashed)", value=True, key="show_hidden", bind="query-params"
         )
@@ -80,6 +85,13 @@ def live() -> None:
                 "pt": "of the general loss",
                 "cpt": "of the domain loss",
             }.get,
+        )
+        zoom = st.toggle(
+            "Zoom to the CPT phase",
+            value=True,
+            key="zoom_cpt",
+            bind="query-params",
+            help="Off: show the whole pre-training phase too.",
         )
         has_cov = any(f.cov is not None for f in preset.ps.fits.values())
         bands = st.toggle(
@@ -100,6 +112,7 @@ def live() -> None:
                 hidden=hidden,
                 terms_of=None if terms_of == "none" else terms_of,
                 bands=bands,
+                window="cpt" if zoom else "all",
                 pins=pins,
             )
             chart(fig, key="explore_chart")
@@ -117,19 +130,23 @@ def live() -> None:
                 f"{preset.key}: CPT {w.cpt_kind} {fmt_lr(w.cpt_lr)}, "
                 f"{fmt_steps(w.cpt_steps)} steps, replay {100 * w.replay:.0f} %"
             )
-            if b1.button(
+            b1.button(
                 "Pin scenario",
                 key="pin",
                 icon=":material/push_pin:",
                 disabled=len(pins) >= MAX_PINS,
                 width="stretch",
                 help=f"Keep this scenario as a thin line (up to {MAX_PINS}).",
-            ):
-                pins.append(view.with_label(f"pin {len(pins) + 1} · {label}"))
-                st.rerun(scope="fragment")
-            if b2.button("Clear pins", key="clear_pins", disabled=not pins, width="stretch"):
-                pins.clear()
-                st.rerun(scope="fragment")
+                on_click=pins.append,
+                args=(view.with_label(f"pin {len(pins) + 1} · {label}"),),
+            )
+            b2.button(
+                "Clear pins",
+                key="clear_pins",
+                disabled=not pins,
+                width="stretch",
+                on_click=pins.clear,
+            )
             for p in pins:
                 st.caption(p.label)
 

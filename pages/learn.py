@@ -49,7 +49,7 @@ def show(w, **kw) -> None:
     v = data.view(preset, w)
     pins = [data.view(preset, pw).with_label(lab) for lab, pw in kw.pop("compare", [])]
     scenario_metrics(v)
-    chart(scenario_figure(v, pins=pins, **kw), key=f"learn_chart_{step}")
+    chart(scenario_figure(v, pins=pins, window="cpt", **kw), key=f"learn_chart_{step}")
     return v
 
 

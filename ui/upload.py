@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,8 @@ def stem(filename: str) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _read(key: str, filename: str, _data: bytes) -> Run:
-    return read_run(_data, name=stem(filename))
+    # read_run names the source by ``name`` (so errors say 'file.csv'); the run drops the extension
+    return replace(read_run(_data, name=filename), name=stem(filename))
 
 
 def read_upload(filename: str, data: bytes) -> Run:

@@ -72,12 +72,23 @@ def init_defaults(w: WhatIf, prefix: str = "") -> None:
         st.session_state.setdefault(prefix + KEYS[k], v)
 
 
-def scenario_controls(replay_modelled: bool, prefix: str = "", bind: bool = True) -> WhatIf:
-    """The PT and CPT schedule controls; returns the ``WhatIf`` they describe."""
+def scenario_controls(
+    replay_modelled: bool, cpt_box=None, pt_box=None, prefix: str = "", bind: bool = True
+) -> WhatIf:
+    """The CPT and PT schedule controls (drawn into ``cpt_box`` / ``pt_box``, e.g. two tabs);
+    returns the ``WhatIf`` they describe."""
     b = "query-params" if bind else None
     k = {name: prefix + key for name, key in KEYS.items()}
     v = {}
-    st.markdown("**Pre-training (PT)**")
+    with cpt_box or st.container():
+        _cpt_controls(v, k, b, replay_modelled)
+    with pt_box or st.container():
+        _pt_controls(v, k, b)
+    w = whatif_of(v)
+    return w if replay_modelled else replace(w, replay=0.0)
+
+
+def _pt_controls(v: dict, k: dict, b) -> None:
     v["pt_steps"] = st.select_slider(
         "PT steps", STEPS, key=k["pt_steps"], bind=b, format_func=fmt_steps
     )
@@ -91,13 +102,20 @@ def scenario_controls(replay_modelled: bool, prefix: str = "", bind: bool = True
     )
     v["pt_lr"] = st.select_slider("PT peak LR", LRS, key=k["pt_lr"], bind=b, format_func=fmt_lr)
     v["pt_warmup"] = st.slider(
-        "PT warm-up (% of PT steps)", 0.0, 20.0, step=0.5, key=k["pt_warmup"], bind=b
+        "PT warm-up (% of PT steps)",
+        0.0,
+        20.0,
+        step=0.5,
+        format="%.1f%%",
+        key=k["pt_warmup"],
+        bind=b,
     )
     v["pt_decay"] = st.slider(
         "PT anneal (% of PT steps, WSD)",
         1.0,
         60.0,
         step=0.5,
+        format="%.1f%%",
         key=k["pt_decay"],
         bind=b,
         disabled=v["pt_kind"] != "wsd",
@@ -107,13 +125,16 @@ def scenario_controls(replay_modelled: bool, prefix: str = "", bind: bool = True
         0.0,
         100.0,
         step=5.0,
+        format="%d%%",
         key=k["potential"],
         bind=b,
         disabled=v["pt_kind"] == "constant",
         help="Final PT LR / peak PT LR (paper §3.3). 0 % = annealed to zero (low potential), "
         "100 % = not annealed (high potential). A constant schedule always has 100 %.",
     )
-    st.markdown("**Continual pre-training (CPT)**")
+
+
+def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
     v["cpt_steps"] = st.select_slider(
         "CPT steps", STEPS, key=k["cpt_steps"], bind=b, format_func=fmt_steps
     )
@@ -127,7 +148,13 @@ def scenario_controls(replay_modelled: bool, prefix: str = "", bind: bool = True
     )
     v["cpt_lr"] = st.select_slider("CPT peak LR", LRS, key=k["cpt_lr"], bind=b, format_func=fmt_lr)
     v["cpt_warmup"] = st.slider(
-        "CPT warm-up (% of CPT steps)", 0.0, 20.0, step=0.5, key=k["cpt_warmup"], bind=b
+        "CPT warm-up (% of CPT steps)",
+        0.0,
+        20.0,
+        step=0.5,
+        format="%.1f%%",
+        key=k["cpt_warmup"],
+        bind=b,
     )
     v["warmup_from"] = st.radio(
         "CPT warm-up starts from",
@@ -145,6 +172,7 @@ def scenario_controls(replay_modelled: bool, prefix: str = "", bind: bool = True
             1.0,
             60.0,
             step=0.5,
+            format="%.1f%%",
             key=k["cpt_decay"],
             bind=b,
             disabled=v["cpt_kind"] != "wsd",
@@ -163,6 +191,7 @@ def scenario_controls(replay_modelled: bool, prefix: str = "", bind: bool = True
         0.0,
         100.0,
         step=5.0,
+        format="%d%%",
         key=k["replay"],
         bind=b,
         disabled=not replay_modelled,
@@ -174,8 +203,6 @@ def scenario_controls(replay_modelled: bool, prefix: str = "", bind: bool = True
             "fit Eq. 8 on runs with several replay ratios to model it."
         ),
     )
-    w = whatif_of(v)
-    return w if replay_modelled else replace(w, replay=0.0)
 
 
 def chart(fig, key: str) -> None:
@@ -191,7 +218,7 @@ def scenario_metrics(view: ScenarioView) -> None:
     cols = st.columns(4)
     if "pt" in view.delta:
         cols[0].metric(
-            "General loss change",
+            "General Δ loss",
             signed(view.delta["pt"]),
             help="Predicted D_pt loss at the end of CPT minus at the transfer point "
             f"({view.start['pt']:.3f}). Positive = forgetting.",
@@ -199,18 +226,24 @@ def scenario_metrics(view: ScenarioView) -> None:
         )
     if "cpt" in view.delta:
         cols[1].metric(
-            "Domain loss change",
+            "Domain Δ loss",
             signed(view.delta["cpt"]),
             help="Predicted D_cpt loss at the end of CPT minus at the transfer point "
             f"({view.start['cpt']:.3f}). Negative = learning the domain.",
             border=True,
         )
     tl = view.turning_length
+    if tl is not None:
+        shown = f"{tl:,}"
+    elif "pt" in view.pred and view.pred["pt"].max() <= view.start["pt"]:
+        shown = "no rise"
+    else:
+        shown = f"> {view.cpt_steps:,}"
     cols[2].metric(
         "Turning length",
-        f"{tl:,} steps" if tl is not None else "not reached",
-        help="CPT steps until the general loss, after rising, is back at its "
-        "transfer-point value (paper §4.3).",
+        shown,
+        help="CPT steps until the general loss, after rising, is back at its transfer-point "
+        "value (paper §4.3). '> N': not within the N CPT steps shown.",
         border=True,
     )
     cols[3].metric(

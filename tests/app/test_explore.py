@@ -1,0 +1,78 @@
+"""Explore: live predictions that follow the controls, pins, URL state, presets."""
+
+import numpy as np
+from conftest import figure, no_exception, open_page, trace
+
+
+def _curves(at):
+    fig = figure(at)
+    return trace(fig, "predicted general loss")[1], trace(fig, "predicted domain loss")[1]
+
+
+def test_explore_runs_with_a_chart_and_four_numbers():
+    at = open_page("pages/explore.py")
+    no_exception(at)
+    assert len(at.metric) == 4
+    general, domain = _curves(at)
+    assert np.all(np.isfinite(general[len(general) // 2 :]))
+    # the general loss rises in CPT and the domain loss falls (paper Fig. 3 shape)
+    assert float(at.metric[0].value) > 0 > float(at.metric[1].value)
+
+
+def test_moving_the_cpt_peak_lr_changes_the_prediction():
+    at = open_page("pages/explore.py")
+    g0, d0 = _curves(at)
+    rise0 = float(at.metric[0].value)
+    at.select_slider(key="cpt_lr").set_value(1e-5).run()
+    no_exception(at)
+    g1, d1 = _curves(at)
+    assert not np.allclose(d0, d1)
+    # a much lower CPT peak LR forgets less (paper §4.3)
+    assert float(at.metric[0].value) < rise0
+
+
+def test_longer_cpt_and_replay_controls_rerun_the_chart():
+    at = open_page("pages/explore.py")
+    x0, _ = trace(figure(at), "learning rate")
+    at.select_slider(key="cpt_steps").set_value(20000).run()
+    no_exception(at)
+    x1, _ = trace(figure(at), "learning rate")
+    assert x1.max() - x0.max() == 10_000
+    at.slider(key="potential").set_value(100.0).run()
+    no_exception(at)
+    assert at.metric[3].value == "100 %"
+
+
+def test_pin_overlays_a_scenario_and_clear_removes_it():
+    at = open_page("pages/explore.py")
+    at.button(key="pin").click().run()
+    no_exception(at)
+    at.slider(key="cpt_warmup").set_value(10.0).run()
+    names = [t.get("name", "") for t in figure(at)["data"]]
+    assert any(n.startswith("pin 1") for n in names)
+    at.button(key="clear_pins").click().run()
+    names = [t.get("name", "") for t in figure(at)["data"]]
+    assert not any(n.startswith("pin") for n in names)
+
+
+def test_scenario_comes_from_the_url_query_parameters():
+    from conftest import ROOT, TIMEOUT
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/explore.py")
+    at.query_params["preset"] = "paper"
+    at.query_params["cpt_kind"] = "constant"
+    at.query_params["cpt_steps"] = "20k"  # select sliders keep the shown label in the URL
+    at.run()
+    no_exception(at)
+    assert at.selectbox(key="cpt_kind").value == "constant"
+    assert at.select_slider(key="cpt_steps").value == 20000
+
+
+def test_term_decomposition_adds_the_three_terms():
+    at = open_page("pages/explore.py")
+    at.selectbox(key="terms").set_value("cpt").run()
+    no_exception(at)
+    names = [t.get("name", "") for t in figure(at)["data"]]
+    assert sum(n.startswith(("power law", "annealing", "distribution shift")) for n in names) == 3

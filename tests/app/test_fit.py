@@ -1,0 +1,114 @@
+"""Fit: uploads (good, bad, non-canonical), the fit itself, and handing the fit to the other pages."""
+
+import pytest
+from conftest import figure, no_exception, open_page, synthetic_csv, trace
+
+from ui import data
+
+CSV = "text/csv"
+
+
+def _upload(at, *files):
+    at.file_uploader(key="upload").set_value(list(files)).run()
+    no_exception(at)
+    return at
+
+
+def _errors(at) -> str:
+    return " | ".join(e.value for e in at.error)
+
+
+def test_fit_page_starts_empty_and_says_what_to_do():
+    at = open_page("pages/fit.py")
+    no_exception(at)
+    assert any("No runs yet" in i.value for i in at.info)
+
+
+def test_good_upload_fits_and_becomes_your_fit(good_csv):
+    at = open_page("pages/fit.py")
+    _upload(
+        at, ("synthetic_a.csv", good_csv, CSV), ("synthetic_b.csv", synthetic_csv(2, "cosine"), CSV)
+    )
+    assert not at.error, _errors(at)
+    assert set(at.multiselect(key="fit_on").value) == {"synthetic_a", "synthetic_b"}
+    at.multiselect(key="fit_on").set_value(["synthetic_a"]).run()
+    at.multiselect(key="hold_out").set_value(["synthetic_b"]).run()
+    at.button(key="fit_button").click().run()
+    no_exception(at)
+    assert not at.error, _errors(at)
+    assert any("Result" in h.value for h in at.subheader)
+    # the data were generated from the paper's Fig. 3 parameters with 0.002 nats of noise
+    metrics = at.dataframe[-1].value  # accuracy table of the last tab (domain loss)
+    assert set(metrics["role"]) == {"fitted", "held out"}
+    assert metrics["MAE"].max() < 0.02
+    x, y = trace(figure(at, 1), "synthetic_b predicted")
+    assert len(x) > 100
+    at.button(key="use_fit").click().run()
+    no_exception(at)
+    assert at.session_state["preset"] == data.YOURS
+    at.switch_page("pages/explore.py").run()
+    no_exception(at)
+    assert at.selectbox(key="preset").value == data.YOURS
+
+
+def test_bad_upload_shows_the_file_and_keeps_the_session(good_csv):
+    at = open_page("pages/fit.py")
+    _upload(at, ("good.csv", good_csv, CSV))
+    at.button(key="fit_button").click().run()
+    assert any("Result" in h.value for h in at.subheader)
+    lines = good_csv.split(b"\n")
+    cells = lines[3].split(b",")
+    lines[3] = b",".join([cells[0], b"-1e-3", *cells[2:]])  # a negative LR on row 4
+    bad = b"\n".join(lines)
+    _upload(at, ("good.csv", good_csv, CSV), ("broken.csv", bad, CSV))
+    msg = _errors(at)
+    assert "broken.csv" in msg and "negative learning rate" in msg and "row" in msg
+    # the good run and the last fit are still there
+    assert "good" in at.multiselect(key="fit_on").options
+    assert any("Result" in h.value for h in at.subheader)
+
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("empty.csv", b"", "empty"),
+        ("binary.csv", b"\x00\x01\x02\x03" * 50, "broken"),
+        ("text.csv", b"step,lr,phase\n0,abc,pt\n1,1e-3,pt\n", "not a number"),
+    ],
+)
+def test_other_bad_files_get_one_line_errors(name, content, expected):
+    at = _upload(open_page("pages/fit.py"), (name, content, CSV))
+    msg = _errors(at)
+    assert name in msg
+    if expected != "broken":
+        assert expected in msg
+
+
+def test_a_non_canonical_table_can_be_mapped_column_by_column():
+    table = b"iteration,learning_rate,val_loss\n" + b"".join(
+        f"{s},{1e-3 if s else 0},{3 + 1 / (1 + s)}\n".encode() for s in range(0, 400, 10)
+    )
+    at = _upload(open_page("pages/fit.py"), ("tb_export.csv", table, CSV))
+    assert any("map its columns" in w.value for w in at.warning)
+    key = [s.key for s in at.selectbox if s.key and s.key.endswith("_step")][0][: -len("_step")]
+    assert at.selectbox(key=f"{key}_step").value == "iteration"
+    assert at.selectbox(key=f"{key}_lr").value == "learning_rate"
+    at.number_input(key=f"{key}_start").set_value(390).run()
+    at.button(key=f"{key}_add").click().run()
+    no_exception(at)
+    assert not at.error, _errors(at)
+    assert "tb_export" in at.multiselect(key="fit_on").options
+
+
+def test_bundled_sample_runs_load_with_one_click():
+    if not data.sample_files():
+        pytest.skip("no sample runs in sample_data/cpt yet")
+    at = open_page("pages/fit.py")
+    at.button(key="use_samples").click().run()
+    no_exception(at)
+    runs = set(at.multiselect(key="fit_on").options)
+    assert len(runs) == len(data.sample_files())
+    train, test = data.sample_split(runs)
+    if train:
+        assert set(at.multiselect(key="fit_on").value) == set(train)
+        assert set(at.multiselect(key="hold_out").value) == set(test)

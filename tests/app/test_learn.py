@@ -1,0 +1,52 @@
+"""Learn: every step of the tour renders a live chart, and its controls move the curves."""
+
+import numpy as np
+import pytest
+from conftest import figure, no_exception, open_page, trace
+
+STEPS = ["hidden", "anneal", "rewarm", "potential", "replay", "critical"]
+
+
+@pytest.fixture(scope="module")
+def at():
+    return open_page("pages/learn.py")
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_every_step_has_text_and_a_chart(at, step):
+    at.radio(key="learn_step").set_value(step).run()
+    no_exception(at)
+    assert len(at.markdown) >= 1 and len(at.markdown[0].value) > 200
+    trace(figure(at), "predicted general loss")
+
+
+def test_next_button_walks_the_tour():
+    at = open_page("pages/learn.py")
+    assert at.radio(key="learn_step").value == "hidden"
+    at.button(key="learn_next").click().run()
+    no_exception(at)
+    assert at.radio(key="learn_step").value == "anneal"
+
+
+def test_loss_potential_slider_changes_the_domain_curve():
+    at = open_page("pages/learn.py")
+    at.radio(key="learn_step").set_value("potential").run()
+    _, d0 = trace(figure(at), "predicted domain loss")
+    at.slider(key="learn_potential").set_value(100.0).run()
+    no_exception(at)
+    _, d1 = trace(figure(at), "predicted domain loss")
+    assert not np.allclose(d0, d1)
+    # higher loss potential -> lower final domain loss (paper Finding 3)
+    assert d1[-1] < d0[-1]
+
+
+def test_rewarm_step_shows_the_negative_annealing_bump():
+    at = open_page("pages/learn.py")
+    at.radio(key="learn_step").set_value("rewarm").run()
+    fig = figure(at)
+    x, anneal = trace(fig, "annealing  -C1·S2pt - C2·S2cpt")
+    xt, _ = trace(fig, "transfer point")
+    at_transfer = anneal[np.searchsorted(x, xt[0])]
+    # re-warming an annealed checkpoint: right after CPT starts the annealing term rises above its
+    # value at the transfer point, because LR increases count as negative annealing (paper Fig. 3)
+    assert anneal[x > xt[0]].max() > at_transfer + 0.01

@@ -1,0 +1,70 @@
+"""The Plan page: states the recommendation in words and numbers, redraws when the goal changes,
+turns a bad params.json into one line, and offers the downloads."""
+
+from conftest import figure, no_exception, open_page, trace, values
+
+PAGE = "pages/plan.py"
+
+
+def _summary(at) -> str:
+    return at.success[0].value if at.success else at.warning[0].value
+
+
+def _recommended_general_curve(at):
+    # the first chart is the predicted curves of the recommended plan vs the current scenario
+    return trace(figure(at, 0), "predicted general loss")[1]
+
+
+def test_plan_page_recommends_in_words_and_numbers():
+    at = open_page(PAGE)
+    no_exception(at)
+    assert not at.error
+    text = _summary(at)
+    assert "continue pre-training with" in text and "peak LR" in text
+    labels = [m.label for m in at.metric]
+    assert labels[:3] == ["CPT schedule", "CPT peak LR", "CPT steps"]
+    assert {"General loss change", "Domain loss change"} <= set(labels)
+    # curves, (steps x LR) map, Pareto, lambda curves (the replay map only when replay is modelled)
+    assert len(at.get("plotly_chart")) >= 4
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == [
+        "HTML report",
+        "Markdown summary",
+        "Pareto frontier (CSV)",
+        "Recommendation (JSON)",
+    ]
+
+
+def test_changing_lambda1_changes_the_recommendation():
+    at = open_page(PAGE)
+    at.selectbox(key="plan_preset").set_value("paper").run()
+    at.slider(key="plan_lambda1").set_value(0.1).run()
+    no_exception(at)
+    low_text, low_curve = _summary(at), _recommended_general_curve(at)
+    at.slider(key="plan_lambda1").set_value(0.95).run()
+    no_exception(at)
+    high_text, high_curve = _summary(at), _recommended_general_curve(at)
+    assert "weight 0.10" in low_text and "weight 0.95" in high_text
+    assert low_text.split(":")[0] != high_text.split(":")[0]
+    # weighting the general loss more never lets it rise more at the end of CPT
+    assert high_curve[-1] < low_curve[-1]
+    steps_map = figure(at, 1)
+    star = [t for t in steps_map["data"] if t.get("name") == "recommended"]
+    assert len(star) == 1 and values(star[0]["y"]).size == 1
+
+
+def test_constraint_mode_reports_infeasible_in_words():
+    at = open_page(PAGE)
+    at.radio(key="plan_mode").set_value("max_general_rise").run()
+    at.number_input(key="plan_rise").set_value(-1.0).run()
+    no_exception(at)
+    assert at.warning and at.warning[0].value.startswith("Infeasible")
+
+
+def test_bad_params_upload_is_one_line_error():
+    at = open_page(PAGE)
+    at.selectbox(key="plan_preset").set_value("upload").run()
+    at.file_uploader(key="plan_upload").set_value(("params.json", b"{not json", "application/json"))
+    at.run()
+    no_exception(at)
+    assert at.error and "params.json" in at.error[0].value and "\n" not in at.error[0].value
