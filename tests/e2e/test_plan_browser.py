@@ -1,0 +1,39 @@
+"""The Plan page in a real browser (Debian's chromium through Playwright): it renders its
+recommendation and charts without an exception; a screenshot goes to test-artifacts/plan.png."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server, wait_idle  # noqa: E402
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+def test_plan_page_renders_recommendation_without_exception():
+    out = ROOT / "test-artifacts"
+    out.mkdir(exist_ok=True)
+    with streamlit_server() as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/plan")
+            page.wait_for_selector("text=continue pre-training with", timeout=90_000)
+            wait_idle(page, timeout=90_000)
+            page.screenshot(path=str(out / "plan.png"), full_page=True)
+            assert page.locator('[data-testid="stException"]').count() == 0
+            assert page.locator(".js-plotly-plot").count() >= 4
+            assert page.get_by_text("Plan a continual pre-training run").count() == 1
+        finally:
+            browser.close()
