@@ -28,12 +28,17 @@ def test_plan_page_renders_recommendation_without_exception():
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{url}/plan")
+            # open the app first, then the Plan page from the navigation, as a user does (a deep
+            # link as the server's very first request runs pages/ without app.py: see docs/plan.md)
+            page.goto(url)
+            wait_idle(page, timeout=90_000)
+            page.get_by_role("link", name="Plan").first.click()
             page.wait_for_selector("text=continue pre-training with", timeout=90_000)
             wait_idle(page, timeout=90_000)
             page.screenshot(path=str(out / "plan.png"), full_page=True)
             assert page.locator('[data-testid="stException"]').count() == 0
             assert page.locator(".js-plotly-plot").count() >= 4
             assert page.get_by_text("Plan a continual pre-training run").count() == 1
+            assert "/plan" in page.url
         finally:
             browser.close()
