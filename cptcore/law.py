@@ -87,6 +87,8 @@ class LawParams:
             if k not in d or (k in REPLAY_NAMES and d[k] is None):
                 continue
             v = d[k]
+            if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 1e300:
+                v = math.inf  # a huge JSON integer: float() would overflow
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise InputError(
                     "parameter must be a finite number", column=f"{where}.{k}", received=v

@@ -116,6 +116,19 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
     """Validate a canonical table and build a ``Run``; raise ``InputError`` naming column/row."""
     src = source or name
     cols = {str(c).strip().lower().lstrip("\ufeff"): c for c in df.columns}
+    if len(cols) < len(df.columns):  # e.g. 'step' and 'Step': which one is meant?
+        seen: dict[str, object] = {}
+        for c in df.columns:
+            key = str(c).strip().lower().lstrip("\ufeff")
+            if key in seen:
+                raise _fail(
+                    "a column is given twice",
+                    source=src,
+                    column=key,
+                    received=f"{seen[key]}, {c}",
+                    fix="Keep one column per name (names are not case-sensitive)",
+                )
+            seen[key] = c
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
         raise _fail(
@@ -167,6 +180,16 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
         return values
 
     step_f = numeric("step", allow_empty=False)
+    if step_f.max() > MAX_STEPS:  # before the cast to int64, which would wrap around
+        i = int(np.argmax(step_f > MAX_STEPS))
+        raise _fail(
+            "too many steps",
+            source=src,
+            column="step",
+            row=i + 2,
+            received=str(df["step"].iloc[i]).strip(),
+            fix=f"Runs up to {MAX_STEPS:,} steps are supported; count steps in units of larger batches",
+        )
     if np.any(step_f != np.round(step_f)) or np.any(step_f < 0):
         i = int(np.argmax((step_f != np.round(step_f)) | (step_f < 0)))
         raise _fail(
@@ -303,7 +326,7 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
                     received=v[i],
                     fix="Give the validation cross-entropy loss in nats (not accuracy or log-loss differences)",
                 )
-            if v.max(initial=0) > 50:
+            if np.any(v > 50):  # NaN (not evaluated) rows must not hide the check
                 i = int(np.nanargmax(v))
                 raise _fail(
                     "loss is implausibly large",
@@ -337,8 +360,13 @@ def read_run(path_or_buffer, name: str | None = None) -> Run:
                 received=f"{size / 1e6:.0f} MB",
                 fix=f"Keep runs under {MAX_BYTES // 2**20} MB: one row per step or sparser",
             )
-        with open(path_or_buffer, "rb") as f:
-            data = f.read()
+        try:
+            with open(path_or_buffer, "rb") as f:
+                data = f.read()
+        except OSError as e:  # a folder, a permission problem
+            raise InputError(
+                "cannot read the file", source=src, received=e.strerror, fix="Check the path"
+            ) from None
     else:
         data = path_or_buffer if isinstance(path_or_buffer, bytes) else path_or_buffer.read()
         src = name or "uploaded file"
@@ -366,6 +394,15 @@ def decode_text(data: bytes, source: str) -> str:
             return data.decode("utf-16")
         except UnicodeDecodeError:
             pass
+    elif len(data) >= 8 and b"\x00" in data[:64]:
+        # UTF-16 without a BOM (some Windows tools): every other byte of ASCII text is zero
+        head = data[:2000]
+        for enc, zeros in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
+            if zeros.count(0) > 0.9 * len(zeros):
+                try:
+                    return data.decode(enc)
+                except UnicodeDecodeError:
+                    break
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -382,14 +419,21 @@ def parse_table(data: bytes, source: str) -> pd.DataFrame:
             "binary content, not a CSV", source=source, fix="Save the table as a UTF-8 CSV"
         )
     first = text.split("\n", 1)[0]
-    if len(first) > 100_000 or first.count(",") > 1000:
+    sep = max([",", "\t", ";"], key=first.count)
+    if len(first) > 100_000 or first.count(sep) > 1000:
         raise InputError(
             "the header row is far too long",
             source=source,
             received=f"{len(first):,} characters",
             fix="A run needs only the columns step,lr,phase,replay,loss_pt,loss_cpt",
         )
-    sep = max([",", "\t", ";"], key=first.count)
+    if first.count(sep) == 0:  # a text log or a web page, not a table: do not parse it all
+        raise InputError(
+            "not a table: the first line has no comma, tab or semicolon",
+            source=source,
+            received=first.strip()[:40],
+            fix="The canonical header is step,lr,phase,replay,loss_pt,loss_cpt",
+        )
     try:
         df = pd.read_csv(
             io.StringIO(text),

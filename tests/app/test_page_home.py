@@ -1,6 +1,6 @@
 """The home screen: says what the tool does, draws a live example, links to every page."""
 
-from conftest import figure, no_exception, open_page, trace
+from app_helpers import figure, no_exception, open_page, trace
 
 
 def test_home_runs_and_draws_the_example_chart():

@@ -1,7 +1,7 @@
 """Explore: live predictions that follow the controls, pins, URL state, presets."""
 
 import numpy as np
-from conftest import figure, no_exception, open_page, trace
+from app_helpers import figure, no_exception, open_page, trace
 
 
 def _curves(at):
@@ -56,7 +56,7 @@ def test_pin_overlays_a_scenario_and_clear_removes_it():
 
 
 def test_scenario_comes_from_the_url_query_parameters():
-    from conftest import ROOT, TIMEOUT
+    from app_helpers import ROOT, TIMEOUT
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)

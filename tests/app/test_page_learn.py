@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import figure, no_exception, open_page, trace
+from app_helpers import figure, no_exception, open_page, trace
 
 STEPS = ["hidden", "anneal", "rewarm", "potential", "replay", "critical"]
 

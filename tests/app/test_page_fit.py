@@ -1,7 +1,7 @@
 """Fit: uploads (good, bad, non-canonical), the fit itself, and handing the fit to the other pages."""
 
 import pytest
-from conftest import figure, no_exception, open_page, synthetic_csv, trace
+from app_helpers import figure, no_exception, open_page, synthetic_csv, trace
 
 from ui import data
 
