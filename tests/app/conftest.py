@@ -1,7 +1,12 @@
 """Fixtures of the AppTest suites (helpers live in app_helpers.py, shared with tests/e2e)."""
 
+import sys
+from pathlib import Path
+
 import pytest
-from app_helpers import synthetic_csv
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_helpers import synthetic_csv  # noqa: E402
 
 
 @pytest.fixture(scope="session")
