@@ -22,6 +22,7 @@ from cptcore.importers.cli import add_import_command
 from cptcore.law import LAWS, predict
 from cptcore.params_io import ParamSet, dumps
 from cptcore.params_io import load as load_params
+from cptcore.plan import add_plan_command
 from cptcore.runs import Run
 
 
@@ -212,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--output", default="pred.csv", help="output CSV (default pred.csv)")
     q.set_defaults(func=cmd_predict)
     add_import_command(sub)
+    add_plan_command(sub)
     return p
 
 

@@ -292,14 +292,22 @@ def lambda_figure(rep: PlanReport, height: int = 360) -> go.Figure:
     return fig
 
 
+def replay_modelled(rep: PlanReport) -> bool:
+    return all(f.params.a1 is not None for f in rep.ps.fits.values())
+
+
 def figures(rep: PlanReport) -> dict[str, go.Figure]:
-    return {
+    """The report's figures by name (``TITLES``); no replay map when replay is not modelled."""
+    figs = {
         "curves": curves_figure(rep),
         "map_replay": heatmap_figure(rep, "replay"),
         "map_steps": heatmap_figure(rep, "steps"),
         "pareto": pareto_figure(rep),
         "lambda": lambda_figure(rep),
     }
+    if not replay_modelled(rep):
+        del figs["map_replay"]  # Eq. 4: replay has no effect, the map would be flat
+    return figs
 
 
 # ------------------------------------------------------------------------------------- tables
@@ -469,6 +477,10 @@ def html_report(rep: PlanReport) -> str:
         for f in fr.itertuples()
     ]  # fmt: skip
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in r.notes)
+    figs_html = "\n".join(
+        f'<h3>{html.escape(TITLES[name])}</h3><div class="fig">{div}</div>'
+        for name, div in divs.items()
+    )
     body = f"""
 <h1>CPT plan</h1>
 <p class="sub">Generated {_dt.date.today().isoformat()} with cptcore · the continual pre-training
@@ -477,11 +489,7 @@ scaling law of Wang, Tissue et al. (ICML 2025, arXiv 2505.07796) · parameters:
 <p class="summary{"" if r.feasible else " bad"}">{html.escape(r.summary)}</p>
 {"<ul>" + notes + "</ul>" if notes else ""}
 <h2>Recommendation</h2>{_html_table(settings_rows(rep))}
-<div class="fig">{divs["curves"]}</div>
-<h2>Where the optimum lies</h2>
-<div class="grid"><div>{divs["map_replay"]}</div><div>{divs["map_steps"]}</div></div>
-<div class="fig">{divs["pareto"]}</div>
-<div class="fig">{divs["lambda"]}</div>
+{figs_html}
 <h2>Goal and search space</h2>{_html_table(goal_rows(rep))}
 <h2>Parameters, provenance and uncertainty</h2>{_html_table(provenance_rows(rep))}
 {_html_table(prm, ("set", "parameter", "value", "standard error"))}

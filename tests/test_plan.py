@@ -299,3 +299,56 @@ def test_optimal_loss_potential_falls_with_lambda1_fig8a():
     assert np.all((pot >= 0) & (pot <= 1))
     assert np.all(np.diff(pot) <= 1e-9)
     assert pot[0] > 0.5 and pot[-1] < 0.1
+
+
+# ------------------------------------------------------------------------------------ command line
+@pytest.fixture()
+def params_file(tmp_path):
+    from cptcore.params_io import save
+
+    path = tmp_path / "params.json"
+    save(PAPER, str(path))
+    return str(path)
+
+
+def test_cli_plan_prints_the_recommendation_as_json(params_file, capsys):
+    import json
+
+    from cptcore.__main__ import main
+
+    rc = main(["plan", "-p", params_file, "--lambda1", "0.7", "--schedules", "cosine",
+               "--steps-min", "1000", "--steps-max", "10000"])  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["feasible"]
+    assert out["recommended"]["family"] == "cosine"
+    assert 1000 <= out["recommended"]["steps"] <= 10000
+    assert out["loss_pt"]["delta"] == pytest.approx(
+        out["loss_pt"]["end"] - out["loss_pt"]["start"], abs=2e-6
+    )
+
+
+def test_cli_plan_infeasible_exits_1_and_bad_input_exits_2_with_one_line(params_file, capsys):
+    from cptcore.__main__ import main
+
+    assert main(["plan", "-p", params_file, "--max-general-rise", "-1"]) == 1
+    assert '"feasible": false' in capsys.readouterr().out
+    for argv in (
+        ["--lr-min", "1e-3", "--lr-max", "1e-4"],
+        ["--schedules", "wsd,step"],
+        ["--ood", "nowhere"],
+        ["--pt-peak-lr", "2"],
+    ):
+        assert main(["plan", "-p", params_file, *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_plan_writes_the_report(params_file, tmp_path, capsys):
+    from cptcore.__main__ import main
+
+    html, csv = tmp_path / "plan.html", tmp_path / "front.csv"
+    rc = main(["plan", "-p", params_file, "--steps-max", "5000", "--report", str(html),
+               "--frontier", str(csv)])  # fmt: skip
+    assert rc == 0
+    assert "Plotly.newPlot" in html.read_text(encoding="utf-8")
+    assert csv.read_text().startswith("family,peak_lr,replay,steps")

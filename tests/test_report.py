@@ -15,7 +15,9 @@ from cptcore.params_io import ParamSet
 from cptcore.plan import Goal, SearchSpace, default_scenario
 from cptcore.presets import PAPER_FIG3
 from cptcore.report import (
+    TITLES,
     build,
+    figures,
     frontier_csv,
     html_report,
     markdown_summary,
@@ -49,9 +51,11 @@ def test_html_report_is_self_contained_and_has_every_figure(rep, tmp_path):
     write_html(rep, str(path))
     text = path.read_text(encoding="utf-8")
     # plotly.js inlined exactly once, one newPlot per figure, each in its own div
-    assert text.count("Plotly.newPlot") == 5
-    for name in ("curves", "map_replay", "map_steps", "pareto", "lambda"):
-        assert f'id="plan-{name}"' in text
+    names = list(figures(rep))
+    assert names == ["curves", "map_steps", "pareto", "lambda"]  # Eq. 4: no (flat) replay map
+    assert text.count("Plotly.newPlot") == len(names)
+    for name in names:
+        assert f'id="plan-{name}"' in text and TITLES[name] in text
     assert len(re.findall(r"plotly\.js v\d", text)) == 1
     # offline: no external script, stylesheet or image; no CDN reference in any src/href
     assert not re.search(r"<script[^>]*\bsrc=", text, re.I)
@@ -85,6 +89,26 @@ def test_param_table_has_stderr_only_where_the_fit_has_covariance(rep):
     g = t[t["set"] == "general (pt)"].set_index("parameter")["stderr"]
     assert g["L0"] == pytest.approx(0.01) and np.isnan(g["A"])
     assert t[t["set"] == "domain (cpt)"]["stderr"].isna().all()
+
+
+def test_replay_map_is_drawn_when_the_law_models_replay():
+    from dataclasses import replace as dc_replace
+
+    p = {
+        "pt": dc_replace(PAPER_FIG3["pt"], a1=0.055, a2=3.2),
+        "cpt": dc_replace(PAPER_FIG3["cpt"], a1=0.037, a2=1.5),
+    }
+    r = build(
+        ParamSet.from_params(p),
+        Goal(0.5),
+        SearchSpace(steps_max=5_000),
+        default_scenario(),
+        "eq8",
+        lambda_curves=False,
+    )
+    assert "map_replay" in figures(r)
+    xs, lrs, Z = r.map_replay
+    assert np.ptp(Z[0]) > 0  # replay changes the objective
 
 
 def test_infeasible_plan_still_reports(rep):
