@@ -1,7 +1,7 @@
 """The Plan page: states the recommendation in words and numbers, redraws when the goal changes,
 turns a bad params.json into one line, and offers the downloads."""
 
-from conftest import figure, no_exception, open_page, trace, values
+from app_helpers import figure, no_exception, open_page, trace, values
 
 PAGE = "pages/plan.py"
 
