@@ -19,7 +19,7 @@ from ui.widgets import (
     fmt_lr,
     fmt_steps,
     guard,
-    init_defaults,
+    load_defaults,
     scenario_controls,
     state_of,
     whatif_of,
@@ -109,7 +109,10 @@ def _explore_scenario(fallback: WhatIf) -> WhatIf:
         return fallback
 
 
-init_defaults(_explore_scenario(defaults or WhatIf()), prefix=P)
+source = _explore_scenario(defaults or WhatIf())
+if st.session_state.get(P + "source") != source:  # new scenario on Explore (or new preset): take it
+    st.session_state[P + "source"] = source
+    load_defaults(source, prefix=P)
 with st.expander("Your current scenario (the plan keeps its pre-training)", expanded=False):
     st.caption(
         "Taken from the Explore page when you came from there, else this fit's typical schedule. "

@@ -68,3 +68,14 @@ def test_bad_params_upload_is_one_line_error():
     at.run()
     no_exception(at)
     assert at.error and "params.json" in at.error[0].value and "\n" not in at.error[0].value
+
+
+def test_plan_starts_from_the_explore_scenario():
+    at = open_page("pages/explore.py")
+    at.select_slider(key="cpt_steps").set_value(5000).run()
+    at.switch_page(PAGE).run()
+    no_exception(at)
+    assert at.session_state["plan_cpt_steps"] == 5000
+    # the current scenario (thin line) ends 5000 steps after the transfer point
+    x, _ = trace(figure(at, 0), "current scenario")
+    assert x[-1] - 40_000 == 5000
