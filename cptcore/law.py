@@ -105,9 +105,11 @@ class LawParams:
             "B": (-50, 50),
             "E": (0, 1e9),
             "beta": (0, 100),
+            "a1": (-50, 50),  # exp(a1 * r) must stay finite (the fitter keeps |a1| <= 10)
+            "a2": (-50, 50),
         }
         for k, (lo, hi) in limits.items():
-            if not lo <= vals[k] <= hi:
+            if k in vals and not lo <= vals[k] <= hi:
                 raise InputError(
                     f"{k} is outside the plausible range {lo}..{hi}",
                     column=f"{where}.{k}",
@@ -164,10 +166,11 @@ class Terms:
 def _power(p: LawParams, a: Areas, S1pt: float | None) -> np.ndarray:
     """A * (S1pt + S1cpt)^-alpha; NaN where S1 = 0 (the initial model: the law is undefined there)."""
     X = a.S1pt + a.S1cpt if S1pt is None else a.S1cpt + S1pt
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # X = 0: inf (* A = 0: NaN), set below
         out = np.power(X, -p.alpha)
-    out *= p.A
-    out[X <= 0] = np.nan
+        out *= p.A
+    # X never decreases along a run (LRs are >= 0), so the undefined points form a prefix
+    out[: int(np.searchsorted(X, 0.0, side="right"))] = np.nan
     return out
 
 
@@ -205,8 +208,11 @@ def predict(
     f_anneal, f_shift = replay_factors(p, replay, target)
     out = _power(p, a, S1pt)
     out += p.L0
-    out -= p.C1 * a.S2pt
     c = _cpt_slice(a)
+    k = a.cpt_index
+    out[:k] -= p.C1 * a.S2pt[:k]
+    if k < len(out):
+        out[c] -= p.C1 * a.S2pt[k]  # S2pt is frozen after the transfer point
     out[c] -= (p.C2 * f_anneal) * a.S2cpt[c]
     out[c] += (p.B * f_shift) * shift_shape(a.S1cpt[c], p.E, p.beta)
     return out
