@@ -79,3 +79,27 @@ def test_plan_starts_from_the_explore_scenario():
     # the current scenario (thin line) ends 5000 steps after the transfer point
     x, _ = trace(figure(at, 0), "current scenario")
     assert x[-1] - 40_000 == 5000
+
+
+def test_uploaded_replay_law_gets_a_replay_map_and_a_replay_recommendation():
+    from dataclasses import replace
+
+    from cptcore.params_io import ParamSet, dumps
+    from cptcore.presets import PAPER_FIG3
+
+    eq8 = ParamSet.from_params(
+        {"pt": replace(PAPER_FIG3["pt"], a1=0.055, a2=3.2, replay_form="convex"),
+         "cpt": replace(PAPER_FIG3["cpt"], a1=0.037, a2=1.5, replay_form="convex")}
+    )  # fmt: skip
+    at = open_page(PAGE)
+    at.selectbox(key="plan_preset").set_value("upload").run()
+    at.file_uploader(key="plan_upload").set_value(
+        ("params.json", dumps(eq8).encode(), "application/json")
+    )
+    at.run()
+    no_exception(at)
+    assert "continue pre-training with" in _summary(at)
+    assert len(at.get("plotly_chart")) == 5  # curves, replay map, steps map, Pareto, lambda
+    replay_map = figure(at, 1)
+    assert replay_map["data"][0]["type"] == "heatmap"
+    assert [m.value for m in at.metric if m.label == "Replay"]
