@@ -107,14 +107,14 @@ def scenario_view(curves: ScenarioCurves, max_points: int = 2000, label: str = "
     )
 
 
-def _layout(fig: go.Figure, height: int, legend_right: bool = False) -> go.Figure:
+def _base_layout(height: int, legend_right: bool = False) -> dict:
     """Common layout: legend above (or at the right for many runs), room for tick labels."""
     legend = (
         dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.01, font=dict(size=11))
         if legend_right
         else dict(orientation="h", yanchor="bottom", y=1.01, xanchor="left", x=0)
     )
-    fig.update_layout(
+    return dict(
         height=height,
         margin=dict(l=70, r=20, t=50 if not legend_right else 30, b=40),
         hovermode="x unified",
@@ -122,8 +122,15 @@ def _layout(fig: go.Figure, height: int, legend_right: bool = False) -> go.Figur
         uirevision="keep",  # keep the user's zoom across reruns
         plot_bgcolor="#ffffff",
     )
-    fig.update_xaxes(showgrid=True, gridcolor="#e2e8f0", zeroline=False)
-    fig.update_yaxes(showgrid=True, gridcolor="#e2e8f0", zeroline=False)
+
+
+GRID = dict(showgrid=True, gridcolor="#e2e8f0", zeroline=False)
+
+
+def _layout(fig: go.Figure, height: int, legend_right: bool = False) -> go.Figure:
+    fig.update_layout(**_base_layout(height, legend_right))
+    fig.update_xaxes(**GRID)
+    fig.update_yaxes(**GRID)
     return fig
 
 
@@ -131,36 +138,52 @@ def _ax(row: int) -> str:
     return "" if row == 1 else str(row)
 
 
+def _scatter(**kw) -> dict:
+    return dict(type="scatter", **kw)
+
+
 class _Builder:
-    """Collects traces, shapes and axis settings, then builds the figure in one go (plotly's
-    per-call validation dominates the cost of a figure otherwise)."""
+    """A stack of panels sharing the x-axis, built as a plain figure dict.
+
+    Plotly's per-property validation (``make_subplots``, ``go.Scatter``, ``add_hline``) costs about
+    50 ms for a chart like Explore's; the dict built here is equivalent and takes a few ms, which
+    keeps a slider rerun within its budget (benchmarks/app_speed.py)."""
 
     def __init__(self, titles: list[str], heights: list[float], spacing: float = 0.04):
         """``titles`` label the panels' y-axes (subplot titles would collide with the legend)."""
-        self.fig = make_subplots(
-            rows=len(titles),
-            cols=1,
-            shared_xaxes=True,
-            vertical_spacing=spacing,
-            row_heights=heights,
-        )
-        self.traces: list = []
-        self.rows: list[int] = []
+        self.n = n = len(titles)
+        self.traces: list[dict] = []
         self.shapes: list[dict] = []
         self.notes: list[dict] = []
-        self.axes: dict = {}
         self.fitted: list = []
         self.extra_y: dict = {}  # row -> [values that must be visible too]
-        self.n = len(titles)
-        for r, t in enumerate(titles, start=1):
-            self.axes[f"yaxis{_ax(r)}_title_text"] = t
+        self.axes: dict = {}
+        usable = 1.0 - spacing * (n - 1)
+        total = float(sum(heights))
+        top = 1.0
+        for r, (t, h) in enumerate(zip(titles, heights, strict=True), start=1):
+            bottom = max(top - usable * h / total, 0.0)
+            a = _ax(r)
+            self.axes[f"yaxis{a}"] = dict(
+                domain=[bottom, top], anchor=f"x{a}", title=dict(text=t), **GRID
+            )
+            self.axes[f"xaxis{a}"] = dict(
+                anchor=f"y{a}",
+                **GRID,
+                **({} if r == n else dict(matches=f"x{_ax(n)}", showticklabels=False)),
+            )
+            top = bottom - spacing
 
-    def add(self, trace, row: int, fit: bool = False) -> None:
-        """Add a trace; ``fit``: the y-range of its row is chosen to show it (see ``figure``)."""
+    def axis(self, kind: str, row: int) -> dict:
+        return self.axes[f"{kind}axis{_ax(row)}"]
+
+    def add(self, trace: dict, row: int, fit: bool = False) -> None:
+        """Add a trace to panel ``row``; ``fit``: the panel's y-range is chosen to show it."""
+        a = _ax(row)
+        trace["xaxis"], trace["yaxis"] = f"x{a}", f"y{a}"
         self.traces.append(trace)
-        self.rows.append(row)
         if fit:
-            self.fitted.append((row, np.asarray(trace.x, float), np.asarray(trace.y, float)))
+            self.fitted.append((row, np.asarray(trace["x"], float), np.asarray(trace["y"], float)))
 
     def hline(self, y: float, row: int, color: str, text: str) -> None:
         a = _ax(row)
@@ -220,9 +243,8 @@ class _Builder:
         )
 
     def figure(self, height: int, x_lo: float = 0.0, x_hi: float | None = None) -> go.Figure:
-        """Build the figure showing x in [x_lo, x_hi]; rows with ``fit`` traces get a y-range that
-        fits those traces inside the window (the power law is huge in the first steps)."""
-        fig = self.fig
+        """The figure showing x in [x_lo, x_hi]; rows with ``fit`` traces get a y-range that fits
+        those traces inside the window (the power law is huge in the first steps)."""
         rows: dict = {}
         for r, x, y in self.fitted:
             k = (x >= x_lo) & np.isfinite(y)
@@ -232,17 +254,11 @@ class _Builder:
             v = np.concatenate(ys + self.extra_y.get(r, []))
             lo, hi = float(v.min()), float(v.max())
             pad = 0.06 * (hi - lo) if hi > lo else 0.01 * max(abs(hi), 1e-3)
-            self.axes[f"yaxis{_ax(r)}_range"] = [lo - pad, hi + pad]
+            self.axis("y", r)["range"] = [lo - pad, hi + pad]
         if x_hi is not None:
-            for r in range(1, self.n + 1):
-                self.axes[f"xaxis{_ax(r)}_range"] = [x_lo, x_hi]
-        fig.add_traces(self.traces, rows=self.rows, cols=[1] * len(self.rows))
-        fig.update_layout(
-            shapes=self.shapes,
-            annotations=list(fig.layout.annotations) + self.notes,
-            **self.axes,
-        )
-        return _layout(fig, height)
+            self.axis("x", self.n)["range"] = [x_lo, x_hi]
+        layout = dict(_base_layout(height), shapes=self.shapes, annotations=self.notes, **self.axes)
+        return go.Figure(dict(data=self.traces, layout=layout), _validate=False)
 
 
 def scenario_figure(
@@ -283,11 +299,11 @@ def scenario_figure(
         band = view.band.get(t)
         if bands and band is not None:
             b.add(
-                go.Scatter(x=x, y=band[1], line=dict(width=0), showlegend=False, hoverinfo="skip"),
+                _scatter(x=x, y=band[1], line=dict(width=0), showlegend=False, hoverinfo="skip"),
                 r,
             )
             b.add(
-                go.Scatter(
+                _scatter(
                     x=x,
                     y=band[0],
                     line=dict(width=0),
@@ -302,7 +318,7 @@ def scenario_figure(
             )
         if hidden:
             b.add(
-                go.Scatter(
+                _scatter(
                     x=x,
                     y=view.hidden_pt[t],
                     name="hidden: continue PT on D_pt",
@@ -314,7 +330,7 @@ def scenario_figure(
                 fit=True,
             )
             b.add(
-                go.Scatter(
+                _scatter(
                     x=x,
                     y=view.hidden_cpt[t],
                     name="hidden: trained on D_cpt",
@@ -328,7 +344,7 @@ def scenario_figure(
         for k, pin in enumerate(pins):
             if t in pin.pred:
                 b.add(
-                    go.Scatter(
+                    _scatter(
                         x=xs(pin),
                         y=pin.pred[t],
                         name=pin.label or f"pin {k + 1}",
@@ -341,7 +357,7 @@ def scenario_figure(
                     fit=True,
                 )
         b.add(
-            go.Scatter(
+            _scatter(
                 x=x,
                 y=view.pred[t],
                 name=f"predicted {TARGET_SHORT[t]} loss",
@@ -356,7 +372,7 @@ def scenario_figure(
         r = len(tgts) + 1
         for name, y in view.terms[terms_of].items():
             b.add(
-                go.Scatter(
+                _scatter(
                     x=x, y=y, name=TERM_LABEL[name], line=dict(color=TERM_COLOR[name], width=1.5)
                 ),
                 r,
@@ -364,7 +380,7 @@ def scenario_figure(
             )
     for k, pin in enumerate(pins):
         b.add(
-            go.Scatter(
+            _scatter(
                 x=xs(pin),
                 y=pin.lr,
                 showlegend=False,
@@ -375,7 +391,7 @@ def scenario_figure(
             n,
         )
     b.add(
-        go.Scatter(
+        _scatter(
             x=x,
             y=view.lr,
             name="learning rate",
@@ -384,8 +400,8 @@ def scenario_figure(
         ),
         n,
     )
-    b.axes[f"yaxis{_ax(n)}_exponentformat"] = "e"
-    b.axes[f"xaxis{_ax(n)}_title_text"] = "step"
+    b.axis("y", n)["exponentformat"] = "e"
+    b.axis("x", n)["title"] = dict(text="step")
     if markers:
         b.vline(view.transfer_step, "CPT starts", n)
     return b.figure(height or (230 * (n - 1) + 170), x_lo, end if window == "cpt" else None)
@@ -395,7 +411,7 @@ def _general_markers(b: _Builder, view: ScenarioView, row: int) -> None:
     """Critical point (horizontal line), transfer point and turning length on the general panel."""
     t0 = view.transfer_step
     b.add(
-        go.Scatter(
+        _scatter(
             x=[t0],
             y=[view.start["pt"]],
             mode="markers",
@@ -411,7 +427,7 @@ def _general_markers(b: _Builder, view: ScenarioView, row: int) -> None:
         )
     if view.turning_length is not None:
         b.add(
-            go.Scatter(
+            _scatter(
                 x=[t0 + view.turning_length],
                 y=[view.start["pt"]],
                 mode="markers+text",
@@ -591,4 +607,17 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
         )
     fig.add_hline(y=0, line=dict(color="#334155", width=1), row=2, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
+    # y-ranges from the observed points past the first 5 % of steps: the law's power term (and a
+    # tiny model's first steps) are huge near step 0 and would flatten everything else
+    if curves:
+        last = max(float(c.obs_steps.max()) for c in curves)
+        obs = [c.observed[c.obs_steps >= 0.05 * last] for c in curves]
+        res = [c.residual[c.obs_steps >= 0.05 * last] for c in curves]
+        for row, vals in ((1, obs), (2, res + [np.zeros(1)])):
+            v = np.concatenate(vals) if vals else np.zeros(0)
+            v = v[np.isfinite(v)]
+            if v.size:
+                lo, hi = float(v.min()), float(v.max())
+                pad = 0.08 * (hi - lo) if hi > lo else 0.01
+                fig.update_yaxes(range=[lo - pad, hi + pad], row=row, col=1)
     return _layout(fig, height, legend_right=True)

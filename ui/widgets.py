@@ -238,7 +238,7 @@ def scenario_metrics(view: ScenarioView) -> None:
     elif "pt" in view.pred and view.pred["pt"].max() <= view.start["pt"]:
         shown = "no rise"
     else:
-        shown = f"> {view.cpt_steps:,}"
+        shown = f"> {fmt_steps(view.cpt_steps)}"
     cols[2].metric(
         "Turning length",
         shown,

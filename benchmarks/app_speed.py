@@ -1,0 +1,70 @@
+"""Per-rerun server compute of the Explore page's live path, for 10k / 100k / 1M-step scenarios.
+
+What one slider release costs on the server: simulate the scenario (cptcore.scenario.simulate),
+thin it for plotting (cptcore.plots.scenario_view -> cptcore.decimate), build the plotly figure
+(cptcore.plots.scenario_figure) and serialise it (fig.to_json, what Streamlit sends). The app caches
+the simulated view per setting (st.cache_data), so revisiting a setting costs only the figure.
+
+    python benchmarks/app_speed.py            # paper Fig. 3 parameters
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import plotly.io as pio  # noqa: E402
+
+from cptcore.params_io import ParamSet  # noqa: E402
+from cptcore.plots import scenario_figure, scenario_view  # noqa: E402
+from cptcore.presets import PAPER_FIG3  # noqa: E402
+from cptcore.scenario import simulate  # noqa: E402
+from cptcore.whatif import PAPER_WHATIF  # noqa: E402
+
+REPEATS = 5
+
+
+def _ms(f, repeats: int = REPEATS):
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = f()
+        times.append(1e3 * (time.perf_counter() - t0))
+    return statistics.median(times), out
+
+
+def main() -> None:
+    ps = ParamSet.from_params(PAPER_FIG3)
+    # warm up imports and plotly's validators once
+    scenario_figure(scenario_view(simulate(ps, PAPER_WHATIF.scenario()))).to_dict()
+    print("Explore live path, median of", REPEATS, "reruns (ms); paper Fig. 3 parameters,")
+    print(
+        "PT WSD to 0 (80 % of steps) + CPT cosine (20 %), both validation sets, terms panel on.\n"
+    )
+    head = f"{'steps':>9} {'simulate':>9} {'decimate':>9} {'figure':>8} {'to_json':>8}"
+    print(head + f" {'total':>7} {'cached':>7} {'points':>7} {'JSON kB':>8}")
+    for n in (10_000, 100_000, 1_000_000):
+        w = replace(PAPER_WHATIF, pt_steps=int(0.8 * n), cpt_steps=int(0.2 * n))
+        sc = w.scenario()
+        t_sim, curves = _ms(lambda sc=sc: simulate(ps, sc), 3 if n >= 1_000_000 else REPEATS)
+        t_dec, view = _ms(lambda c=curves: scenario_view(c))
+        t_fig, fig = _ms(lambda v=view: scenario_figure(v, terms_of="pt"))
+        # what st.plotly_chart does with a Figure: to_dict, then to_json without validation
+        t_json, js = _ms(lambda f=fig: pio.to_json(f.to_dict(), validate=False))
+        total = t_sim + t_dec + t_fig + t_json
+        cached = t_fig + t_json  # the view comes from st.cache_data
+        print(
+            f"{n:>9,} {t_sim:>9.1f} {t_dec:>9.1f} {t_fig:>8.1f} {t_json:>8.1f} {total:>7.1f} "
+            f"{cached:>7.1f} {len(view.steps):>7,} {len(js) / 1e3:>8.0f}"
+        )
+    print("\n'total': a setting seen for the first time; 'cached': a setting seen before.")
+    print("Budget: < 100 ms of server compute per rerun at 100k steps.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The dashboard in a real browser (Playwright + Debian's chromium): every page renders without an
+exception element, a slider moved with the keyboard redraws the chart and updates the URL, and an
+upload of a good and a bad file shows the bad file's error while the good run fits.
+
+Screenshots of each page go to test-artifacts/ (gitignored). Skipped when /usr/bin/chromium or
+playwright is missing; CI installs chromium. Never runs ``playwright install``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "app"))
+from server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server, wait_idle  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+ARTIFACTS = ROOT / "test-artifacts"
+EXCEPTION = '[data-testid="stException"]'
+PAGES = {"home": "", "explore": "explore", "fit": "fit", "learn": "learn"}
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def chrome():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def tab(chrome):
+    ctx = chrome.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_renders_without_exception(tab, base_url, name):
+    tab.goto(f"{base_url}/{PAGES[name]}")
+    wait_idle(tab)
+    if name != "fit":
+        tab.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    assert tab.locator(EXCEPTION).count() == 0
+    tab.screenshot(path=str(ARTIFACTS / f"e2e-{name}.png"), full_page=True)
+
+
+def _metric(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]', has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def test_keyboard_on_a_slider_redraws_and_updates_the_url(tab, base_url):
+    tab.goto(f"{base_url}/explore")
+    wait_idle(tab)
+    tab.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    before = _metric(tab, "General Δ loss")
+    slider = tab.locator('[data-testid="stSlider"]', has_text="CPT peak LR")
+    thumb = slider.locator('input[type="range"]').first  # the slider thumb (react-aria)
+    thumb.focus()
+    for _ in range(4):
+        thumb.press("ArrowLeft")
+    tab.wait_for_function("() => window.location.search.includes('cpt_lr=')", timeout=30_000)
+    wait_idle(tab)
+    tab.wait_for_function(
+        """(before) => {
+            const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
+                .find(e => e.innerText.includes('General'));
+            return m && !m.innerText.includes(before);
+        }""",
+        arg=before,
+        timeout=30_000,
+    )
+    after = _metric(tab, "General Δ loss")
+    assert after != before
+    # a lower CPT peak LR forgets less (paper §4.3)
+    assert float(after.replace("−", "-")) < float(before.replace("−", "-"))
+    assert tab.locator(EXCEPTION).count() == 0
+    # the URL reproduces the scenario in a fresh page
+    url = tab.url
+    fresh = tab.context.new_page()
+    fresh.goto(url)
+    wait_idle(fresh)
+    fresh.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    assert _metric(fresh, "General Δ loss") == after
+    tab.screenshot(path=str(ARTIFACTS / "e2e-explore-slider.png"), full_page=True)
+
+
+def test_upload_good_and_bad_files(tab, base_url, tmp_path):
+    from app_helpers import synthetic_csv
+
+    good = tmp_path / "synthetic_good.csv"
+    good.write_bytes(synthetic_csv(seed=3, cpt_kind="wsd"))
+    bad = tmp_path / "broken.csv"
+    bad.write_text("step,lr,phase\n0,0,pt\n10,oops,pt\n")
+    tab.goto(f"{base_url}/fit")
+    wait_idle(tab)
+    tab.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+        [str(good), str(bad)]
+    )
+    tab.wait_for_selector('[data-testid="stAlertContentError"]', timeout=60_000)
+    wait_idle(tab)
+    error = tab.locator('[data-testid="stAlertContentError"]').first.inner_text()
+    assert "broken.csv" in error and "not a number" in error
+    tab.get_by_role("button", name="Fit", exact=True).click()
+    tab.get_by_text("4 · Result").wait_for(timeout=120_000)
+    wait_idle(tab)
+    assert tab.locator(EXCEPTION).count() == 0
+    assert tab.locator(".js-plotly-plot").count() >= 2
+    tab.screenshot(path=str(ARTIFACTS / "e2e-fit-upload.png"), full_page=True)
