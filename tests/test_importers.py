@@ -64,7 +64,7 @@ def test_each_fixture_is_detected_as_its_format(name, fmt):
 def test_wandb_panel_export_gives_one_run_per_run_prefix_and_ignores_min_max():
     runs = read_any(*reversed(_file("wandb_panel_export.csv")), replay=0.25)
     assert [r.name for r in runs] == ["cpt-math-r0", "cpt-math-r25"]
-    for r, seed in zip(runs, (1, 2)):
+    for r, seed in zip(runs, (1, 2), strict=True):
         assert not r.pt_history_known and r.replay == 0.25  # steps count from CPT start (§6)
         assert list(r.step) == list(range(0, 1001, 50))
         lr = _check_losses(r, seed, offset=T, replay=0.25 if seed == 2 else 0.0)

@@ -90,7 +90,16 @@ def read_table(text: str, source: str, what: str) -> pd.DataFrame:
             received=msg[:80],
             fix="Check that every row has the same number of separated fields",
         ) from None
-    df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    names = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    dup = next((c for i, c in enumerate(names) if c in names[:i]), None)
+    if dup is not None:
+        raise InputError(
+            "a column is given twice",
+            source=source,
+            column=dup,
+            fix="Keep one column per name (spaces around names are ignored)",
+        )
+    df.columns = names
     return df
 
 
@@ -357,6 +366,15 @@ def quantities(log: Log, mapping: Mapping[str, str] | None) -> pd.DataFrame:
             )
     out = pd.DataFrame({"step": log.table["step"].to_numpy(dtype=float)})
     for role in QTY:
+        if role in roles and roles[role] in log.text_columns:
+            text = log.text_columns[roles[role]]
+            raise InputError(
+                "not a number",
+                source=log.source,
+                column=roles[role],
+                received=str(text[text != ""].iloc[0]) if (text != "").any() else "",
+                fix=f"The {ROLES[role]} must be numbers such as 3e-4; map another column if this one is not it",
+            )
         if role in roles:
             out[role] = log.table[roles[role]].to_numpy(dtype=float)
     if "phase" in roles:

@@ -1,0 +1,198 @@
+"""Property-based tests: whatever bytes or tables a user brings, the readers return runs or raise
+``InputError`` (never another exception); any parameters ``LawParams.from_dict`` accepts give finite
+predictions for finite positive areas.
+
+Example counts are kept modest (the suite shares two cores); a failure prints the shrunk input."""
+
+import json
+import math
+import os
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cptcore import params_io
+from cptcore.areas import compute_areas
+from cptcore.errors import InputError
+from cptcore.importers import FORMATS, read_any
+from cptcore.law import LawParams, predict
+from cptcore.runs import Run, read_run
+
+# CPT_HYPOTHESIS_EXAMPLES=1000 for a longer hunt before a release
+SETTINGS = settings(
+    max_examples=int(os.environ.get("CPT_HYPOTHESIS_EXAMPLES", "40")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+FILENAMES = st.sampled_from(
+    ["run.csv", "export.csv", "trainer_state.json", "metrics.jsonl", "events.out.tfevents.1.host"]
+)
+
+
+def _runs_or_input_error(fn, *args, **kw):
+    try:
+        out = fn(*args, **kw)
+    except InputError as e:
+        assert "\n" not in e.message and e.message
+        return None
+    runs = out if isinstance(out, list) else [out]
+    for r in runs:
+        assert isinstance(r, Run) and len(r.step) >= 2
+        assert np.all(np.diff(r.step) > 0) and np.all(np.isfinite(r.lr)) and np.all(r.lr >= 0)
+    return runs
+
+
+@SETTINGS
+@given(st.binary(max_size=400), FILENAMES)
+def test_random_bytes_give_runs_or_an_input_error(data, filename):
+    _runs_or_input_error(read_run, data, name=filename)
+    _runs_or_input_error(read_any, data, filename)
+    try:
+        params_io.loads(data, "params.json")
+    except InputError:
+        pass
+
+
+# cells a user's table may hold: numbers of every kind, blanks, junk, phase words
+CELLS = st.one_of(
+    st.integers(-5, 10**7).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(
+        ["", " ", "pt", "cpt", "PT", "nan", "inf", "-0", "1e999", "0x10", "1,5", '"', "a\tb"]
+    ),
+    st.text(max_size=6),
+)
+HEADERS = st.lists(
+    st.sampled_from(["step", "lr", "phase", "replay", "loss_pt", "loss_cpt", "Step", "x", " lr "]),
+    min_size=1,
+    max_size=7,
+)
+
+
+@SETTINGS
+@given(
+    HEADERS,
+    st.lists(st.lists(CELLS, min_size=1, max_size=8), max_size=8),
+    st.sampled_from([",", ";", "\t"]),
+)
+def test_random_tables_give_runs_or_an_input_error(header, rows, sep):
+    text = sep.join(header) + "\n" + "\n".join(sep.join(r) for r in rows)
+    _runs_or_input_error(read_run, text.encode(), name="t.csv")
+    for fmt in ("generic", "wandb", "tb-csv"):
+        _runs_or_input_error(read_any, text.encode(), "t.csv", format=fmt)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(
+                ["step", "learning_rate", "loss", "eval_web_loss", "eval_code_loss", "epoch"]
+            ),
+            st.one_of(
+                st.integers(-3, 10**6), st.floats(), st.text(max_size=3), st.none(), st.booleans()
+            ),
+        ),
+        max_size=10,
+    )
+)
+def test_random_trainer_states_give_runs_or_an_input_error(history):
+    data = json.dumps({"log_history": history}).encode()
+    _runs_or_input_error(read_any, data, "trainer_state.json")
+    assert "hf" in FORMATS
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+PARAM_KEYS = [
+    "L0",
+    "A",
+    "alpha",
+    "C1",
+    "C2",
+    "B",
+    "E",
+    "beta",
+    "a1",
+    "a2",
+    "replay_form",
+    "metrics",
+    "S1pt",
+]
+
+
+@SETTINGS
+@given(
+    st.dictionaries(st.sampled_from(["lambda", "s2_form", "eps", "pt", "cpt"]), JSON_VALUES),
+    st.dictionaries(st.sampled_from(PARAM_KEYS), JSON_VALUES | st.floats(0, 2)),
+)
+def test_random_params_files_load_or_give_an_input_error(top, section):
+    for d in (top, {**top, "pt": section}):
+        try:
+            params_io.loads(json.dumps(d))
+        except InputError as e:
+            assert "\n" not in e.message
+
+
+# --------------------------------------------------------------------------------------- the law
+
+LIMITS = {
+    "L0": (0, 50), "A": (0, 1e4), "alpha": (0, 20), "C1": (0, 1e6), "C2": (0, 1e6),
+    "B": (-50, 50), "E": (0, 1e9), "beta": (0, 100), "a1": (-50, 50), "a2": (-50, 50),
+}  # fmt: skip
+
+
+@st.composite
+def accepted_params(draw):
+    d = {k: draw(st.floats(lo, hi)) for k, (lo, hi) in LIMITS.items()}
+    if draw(st.booleans()):
+        d.pop("a1"), d.pop("a2")
+    else:
+        d["replay_form"] = draw(st.sampled_from(["paper", "convex"]))
+    return LawParams.from_dict(d)  # whatever it accepts must predict finitely
+
+
+@SETTINGS
+@given(
+    accepted_params(),
+    st.lists(st.floats(1e-6, 1.0), min_size=2, max_size=40),
+    st.integers(0, 40),
+    st.floats(0, 1),
+    st.sampled_from(["pt", "cpt"]),
+    st.booleans(),
+)
+def test_accepted_parameters_predict_finite_losses_where_s1_is_positive(
+    p, lrs, t, replay, target, known
+):
+    lr = np.r_[0.0, np.repeat(lrs, 3)]  # step 0 is the initial model; LRs realistic (>= 1e-6)
+    t = min(t, len(lr) - 1)
+    a = compute_areas(lr, t, pt_history_known=known)
+    # S1 >= 0; S2 may be negative while the LR rises (warm-up), but is finite
+    assert all(np.all(np.isfinite(x)) for x in (a.S1pt, a.S2pt, a.S1cpt, a.S2cpt))
+    assert np.all(a.S1pt >= 0) and np.all(a.S1cpt >= 0)
+    S1pt = None if known else 0.5
+    with np.errstate(over="raise", invalid="raise"):
+        y = predict(p, a, replay, target, S1pt)
+    s1 = (a.S1pt if known else np.full_like(a.S1pt, S1pt)) + a.S1cpt
+    assert np.all(np.isfinite(y[s1 > 0])), (p, y)
+    assert np.all(np.isnan(y[s1 == 0]))  # the initial model: the law has no value there
+
+
+def test_limits_above_are_the_ones_from_dict_enforces():
+    base = {k: (lo + hi) / 2 for k, (lo, hi) in LIMITS.items()}
+    for k, (lo, hi) in LIMITS.items():
+        LawParams.from_dict({**base, k: lo}), LawParams.from_dict({**base, k: hi})
+        for bad in (lo - 1, hi + 1, math.nan):
+            try:
+                LawParams.from_dict({**base, k: bad})
+            except InputError:
+                continue
+            raise AssertionError(f"{k}={bad} accepted")
