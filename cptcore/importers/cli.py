@@ -46,7 +46,9 @@ def add_import_command(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("logs", nargs="+", metavar="LOG", help="log file(s); TensorBoard CSVs of one run combine")
+    p.add_argument(
+        "logs", nargs="+", metavar="LOG", help="log file(s); TensorBoard CSVs of one run combine"
+    )
     p.add_argument("--format", choices=CHOICES, default="auto", help="log format (default: detect)")
     p.add_argument(
         "--map",
@@ -54,19 +56,39 @@ def add_import_command(sub) -> None:
         metavar="ROLE=NAME,...",
         help="which column/metric/tag is step, lr, loss_pt (general set), loss_cpt (domain set), phase, replay",
     )
-    p.add_argument("--cpt-start", type=int, metavar="STEP", help="step CPT starts from (rows after it are CPT)")
+    p.add_argument(
+        "--cpt-start", type=int, metavar="STEP", help="step CPT starts from (rows after it are CPT)"
+    )
     p.add_argument("--replay", type=float, metavar="R", help="replay ratio of the run (0..1)")
-    p.add_argument("--join-pt", metavar="PT_LOG", action="append", help="pre-training log to put before the CPT log")
-    p.add_argument("--offset", type=int, metavar="N", help="CPT step s becomes s + N (default: PT's last step)")
-    p.add_argument("--schedule", metavar="SPEC", help="rebuild the LR: 'kind:peak=..,steps=..[,warmup=..,decay=..,final=..,shape=..]' (PT; CPT)")
+    p.add_argument(
+        "--join-pt",
+        metavar="PT_LOG",
+        action="append",
+        help="pre-training log to put before the CPT log",
+    )
+    p.add_argument(
+        "--offset", type=int, metavar="N", help="CPT step s becomes s + N (default: PT's last step)"
+    )
+    p.add_argument(
+        "--schedule",
+        metavar="SPEC",
+        help="rebuild the LR: 'kind:peak=..,steps=..[,warmup=..,decay=..,final=..,shape=..]' (PT; CPT)",
+    )
     p.add_argument("--name", help="run name (default: from the log)")
-    p.add_argument("-o", "--output", default="run.csv", help="canonical CSV to write (default run.csv; several runs get -<name> suffixes)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="run.csv",
+        help="canonical CSV to write (default run.csv; several runs get -<name> suffixes)",
+    )
     p.set_defaults(func=cmd_import)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     if args.offset is not None and not args.join_pt:
-        raise InputError("--offset needs --join-pt", source="import", fix="Name the PT log with --join-pt PT_LOG")
+        raise InputError(
+            "--offset needs --join-pt", source="import", fix="Name the PT log with --join-pt PT_LOG"
+        )
     runs = read_files(
         [_read(p) for p in args.logs],
         format=args.format,
@@ -83,7 +105,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run.name)
         out = args.output if len(runs) == 1 else f"{stem}-{safe}{ext or '.csv'}"
         write_run(run, out)
-        kind = "PT+CPT" if run.has_cpt and run.pt_history_known else "CPT only" if run.has_cpt else "PT only"
+        kind = (
+            "PT+CPT"
+            if run.has_cpt and run.pt_history_known
+            else "CPT only"
+            if run.has_cpt
+            else "PT only"
+        )
         n_pt, n_cpt = (int(np.isfinite(run.loss(t)).sum()) for t in ("pt", "cpt"))
         print(
             f"wrote {out}: run '{run.name}', {kind}, steps {run.step[0]}..{run.last_step}"
@@ -91,7 +119,9 @@ def cmd_import(args: argparse.Namespace) -> int:
             f" {n_pt} general and {n_cpt} domain loss points"
         )
         if not run.pt_history_known:
-            print("  note: no pre-training rows: the fit treats S1pt as a parameter (paper §6); give --cpt-start or --join-pt if the log has PT steps")
+            print(
+                "  note: no pre-training rows: the fit treats S1pt as a parameter (paper §6); give --cpt-start or --join-pt if the log has PT steps"
+            )
         w = run.sparsity_warning()
         if w:
             print(f"  warning: {w}")
