@@ -974,11 +974,15 @@ def potential_curve(
 
 
 def lambda_sweep(
-    ps: ParamSet, space: SearchSpace, pt: ScheduleSpec | None = None, lambdas=None
+    ps: ParamSet,
+    space: SearchSpace,
+    pt: ScheduleSpec | None = None,
+    lambdas=None,
+    planner: Planner | None = None,
 ) -> pd.DataFrame:
     """Paper Fig. 8b/8c: the balance-mode optimum (peak LR, replay, steps, family) per lambda1."""
     lambdas = np.round(np.linspace(0.1, 1.0, 10), 4) if lambdas is None else np.asarray(lambdas)
-    pl = Planner(ps, pt or default_pt(), space)
+    pl = planner or Planner(ps, pt or default_pt(), space)
     rows = []
     for l1 in lambdas:
         r = plan(ps, Goal(float(l1)), planner=pl)

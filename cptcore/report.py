@@ -26,6 +26,7 @@ from cptcore.plan import (
     Planner,
     PlanResult,
     SearchSpace,
+    lambda_sweep,
     map_label,
     objective_map,
     pareto_frontier,
@@ -55,6 +56,14 @@ ASSUMPTIONS = (
 )
 
 
+SWEEP_LAMBDAS = (0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0)
+
+
+def sweep_for(ps: ParamSet, space: SearchSpace, pt) -> pd.DataFrame:
+    """The balance-mode optimum per lambda1 (paper Fig. 8b/8c) for a search space and PT schedule."""
+    return lambda_sweep(ps, space, pt, lambdas=SWEEP_LAMBDAS)
+
+
 @dataclass(frozen=True, eq=False)
 class PlanReport:
     """Everything the Plan page and the report show for one goal."""
@@ -72,6 +81,7 @@ class PlanReport:
     frontier: pd.DataFrame
     turning: pd.DataFrame
     potential: pd.DataFrame
+    sweep: pd.DataFrame | None = None  # balance optimum per lambda1 (Fig. 8b/8c)
     seconds: float = 0.0
 
 
@@ -83,6 +93,7 @@ def build(
     params_label: str = "",
     max_points: int = 1500,
     lambda_curves: bool = True,
+    sweep: pd.DataFrame | None = None,
 ) -> PlanReport:
     """Plan for ``goal`` keeping the PT schedule of ``current`` and compute every figure's data."""
     import time
@@ -101,12 +112,14 @@ def build(
     if lambda_curves:
         turning = turning_length_curve(ps, res.scenario() or current)
         potential = potential_curve(ps, res.scenario() or current)
+        if sweep is None:  # independent of the goal: callers may compute it once (``sweep_for``)
+            sweep = lambda_sweep(ps, pl.space, lambdas=SWEEP_LAMBDAS, planner=pl)
     else:
         turning = pd.DataFrame(columns=["lambda1", "turning_length", "status"])
         potential = pd.DataFrame(columns=["lambda1", "potential", "composite"])
     return PlanReport(
         ps, params_label, goal, pl.space, res, current, cur, pv, mr, ms, front, turning,
-        potential, time.perf_counter() - t0,
+        potential, sweep, time.perf_counter() - t0,
     )  # fmt: skip
 
 
@@ -252,11 +265,13 @@ def curves_figure(rep: PlanReport, height: int = 640) -> go.Figure:
 
 
 def lambda_figure(rep: PlanReport, height: int = 360) -> go.Figure:
-    """Paper Fig. 13 (turning length vs lambda1) and Fig. 8a (optimal loss potential vs lambda1)."""
+    """Paper Fig. 13 (turning length vs lambda1), Fig. 8a (optimal loss potential) and Fig. 8b/8c
+    (optimal CPT peak LR, and replay when modelled) against lambda1."""
     fig = make_subplots(
-        rows=1, cols=2, horizontal_spacing=0.12,
-        subplot_titles=("Turning length of λ1·L_pt + λ2·L_cpt (Fig. 13)",
-                        "Best PT loss potential (Fig. 8a)"),
+        rows=1, cols=3, horizontal_spacing=0.09,
+        subplot_titles=("Turning length (Fig. 13)", "Best PT loss potential (Fig. 8a)",
+                        "Best CPT peak LR (Fig. 8b)"),
+        specs=[[{}, {}, {"secondary_y": True}]],
     )  # fmt: skip
     t = rep.turning
     if len(t):
@@ -284,11 +299,29 @@ def lambda_figure(rep: PlanReport, height: int = 360) -> go.Figure:
                        name="best loss potential (%)", line=dict(color=COLOR["crit"])),
             1, 2,
         )  # fmt: skip
+    w = rep.sweep
+    if w is not None and len(w):
+        fig.add_trace(
+            go.Scatter(x=w["lambda1"], y=w["peak_lr"], mode="lines+markers",
+                       name="best CPT peak LR", line=dict(color=COLOR["pt"])),
+            1, 3,
+        )  # fmt: skip
+        if replay_modelled(rep):
+            fig.add_trace(
+                go.Scatter(x=w["lambda1"], y=100 * w["replay"], mode="lines+markers",
+                           name="best replay (%, Fig. 8c)", line=dict(color=COLOR["cpt"], dash="dot")),
+                1, 3, secondary_y=True,
+            )  # fmt: skip
+            fig.update_yaxes(
+                title_text="replay (%)", row=1, col=3, secondary_y=True, range=[-3, 103]
+            )
     _base(fig, height)
     fig.update_annotations(font_size=13)
-    fig.update_xaxes(title_text="λ1", range=[-0.02, 1.02])
+    fig.update_xaxes(title_text="λ1 (weight of the general loss)", range=[-0.02, 1.02])
     fig.update_yaxes(title_text="CPT steps", row=1, col=1, rangemode="tozero")
     fig.update_yaxes(title_text="PT final LR / peak (%)", row=1, col=2, range=[-3, 103])
+    fig.update_yaxes(title_text="peak LR", row=1, col=3, type="log", exponentformat="e",
+                     secondary_y=False)  # fmt: skip
     return fig
 
 

@@ -198,9 +198,14 @@ with right, guard("planning"):
         dec_lo / 100, dec_hi / 100, current_w.cpt_warmup, current_w.warmup_from,
     ).validated()  # fmt: skip
 
+    @st.cache_data(show_spinner="Planning…", max_entries=16)
+    def _sweep(token, pt, space, _ps):  # independent of the goal: once per search space
+        return report.sweep_for(_ps, space, pt)
+
     @st.cache_data(show_spinner="Planning…", max_entries=32)
     def _build(token, current, goal, space, label, _ps):
-        return report.build(_ps, goal, space, current, label)
+        sweep = _sweep(token, current.pt, space, _ps)
+        return report.build(_ps, goal, space, current, label, sweep=sweep)
 
     rep = _build(token, current, goal, space, label, ps)
     r = rep.result
@@ -256,7 +261,8 @@ with guard("drawing the maps"):
         "the constraint). Trade-off: every grid point of the search space; the frontier joins those no "
         "other point beats on both losses. λ1 curves: turning length of the composite loss for a "
         "constant CPT LR at the plan's peak (paper Fig. 13) and the loss potential a new "
-        "pre-training run should be released with (paper Fig. 8a)."
+        "pre-training run should be released with (paper Fig. 8a), and the balance-mode optimum peak LR "
+        "(and replay, when modelled) for other values of λ1 (paper Fig. 8b/8c)."
     )
 
     st.markdown("**Take the decision with you**")
