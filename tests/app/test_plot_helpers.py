@@ -1,0 +1,106 @@
+"""The pure helpers behind the pages: decimation, what-if settings, figure builders (no streamlit)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cptcore.decimate import decimate
+from cptcore.params_io import ParamSet
+from cptcore.plots import scenario_figure, scenario_view
+from cptcore.presets import PAPER_FIG3
+from cptcore.runs import Run
+from cptcore.scenario import simulate
+from cptcore.schedules import concatenate
+from cptcore.whatif import PAPER_WHATIF, WhatIf, lr_options, step_options, whatif_from_run
+
+
+def test_short_curves_are_not_decimated():
+    steps = np.arange(500)
+    assert np.array_equal(decimate(steps, steps * 1.0, max_points=1000), steps)
+
+
+def test_decimate_keeps_schedule_corners_and_loss_peaks():
+    w = replace(
+        PAPER_WHATIF,
+        pt_steps=80_000,
+        pt_warmup=0.01,
+        cpt_steps=20_000,
+        cpt_kind="wsd",
+        cpt_warmup=0.05,
+    )
+    lr, t = concatenate(w.pt_spec(), w.cpt_spec())
+    steps = np.arange(len(lr))
+    loss = np.exp(-steps / 3e4) + 0.1 * np.exp(-(((steps - 90_000) / 2000.0) ** 2))  # a bump
+    idx = decimate(steps, lr, loss, max_points=2000, keep=(t,))
+    assert len(idx) <= 2100 and np.all(np.diff(idx) > 0)
+    kept = set(idx.tolist())
+    corners = {800, 80_000 - round(0.1 * 79_200), t, t + 1000, t + 20_000 - round(0.2 * 19_000)}
+    for c in corners:  # warm-up end, PT anneal start, transfer, CPT warm-up end, CPT anneal start
+        assert kept & {c - 1, c, c + 1}, c
+    assert int(np.argmax(loss[80_001:])) + 80_001 in kept  # the bump's peak
+    # the kept points reproduce the LR curve: linear interpolation is exact between corners
+    assert np.max(np.abs(np.interp(steps, steps[idx], lr[idx]) - lr)) < 1e-3 * lr.max()
+
+
+def test_lr_and_step_grids_hold_the_paper_and_sample_settings():
+    for v in (2e-4, 3e-4, 1e-3):
+        assert any(abs(o - v) < 1e-12 for o in lr_options())
+    assert {1000, 2500, 10_000, 40_000, 100_000, 1_000_000} <= set(step_options())
+
+
+@pytest.mark.parametrize(
+    "w",
+    [
+        WhatIf(
+            pt_steps=2500,
+            pt_kind="constant",
+            pt_lr=1e-3,
+            pt_warmup=0.04,
+            cpt_steps=1000,
+            cpt_kind="wsd",
+            cpt_lr=1e-3,
+            cpt_warmup=0.05,
+            cpt_decay=0.2,
+        ),
+        WhatIf(
+            pt_steps=2500,
+            pt_kind="wsd",
+            pt_lr=1e-3,
+            pt_warmup=0.04,
+            pt_decay=0.2,
+            potential=0.0,
+            cpt_steps=1000,
+            cpt_kind="cosine",
+            cpt_lr=3e-4,
+            cpt_warmup=0.05,
+        ),
+        PAPER_WHATIF,
+    ],
+)
+def test_settings_are_read_back_from_a_run(w):
+    lr, t = concatenate(w.pt_spec(), w.cpt_spec())
+    steps = np.arange(len(lr))
+    run = Run("r", steps, lr, steps > t)
+    got = whatif_from_run(run)
+    assert (got.pt_steps, got.cpt_steps) == (w.pt_steps, w.cpt_steps)
+    assert got.pt_lr == pytest.approx(w.pt_lr) and got.cpt_lr == pytest.approx(w.cpt_lr)
+    assert got.cpt_kind == w.cpt_kind
+    assert got.effective_potential == pytest.approx(w.effective_potential, abs=0.01)
+    assert got.pt_warmup == pytest.approx(w.pt_warmup, abs=0.002)
+    assert got.cpt_warmup == pytest.approx(w.cpt_warmup, abs=0.002)
+
+
+def test_scenario_figure_zooms_to_cpt_and_marks_the_critical_point():
+    ps = ParamSet.from_params(PAPER_FIG3)
+    view = scenario_view(simulate(ps, PAPER_WHATIF.scenario()), max_points=1500)
+    assert len(view.steps) <= 1600
+    fig = scenario_figure(view, window="cpt", terms_of="pt").to_dict()
+    lay = fig["layout"]
+    assert lay["xaxis4"]["range"] == [
+        30_000,
+        50_000,
+    ]  # panels: general, domain, terms, LR  # 10k PT steps before a 10k-step CPT
+    assert any(a["text"].startswith("critical point 3.423") for a in lay["annotations"])
+    lo, hi = lay["yaxis"]["range"]
+    assert lo < view.start["pt"] < hi and hi < 4  # the step-0 blow-up does not set the range
