@@ -118,9 +118,15 @@ with st.expander("Your current scenario (the plan keeps its pre-training)", expa
         "Taken from the Explore page when you came from there, else this fit's typical schedule. "
         "The recommendation is compared with it."
     )
+    current = None
     with guard("reading the scenario"):
         current_w = scenario_controls(replay_modelled, prefix=P, bind=False)
-current = current_w.scenario()
+        sc = current_w.scenario()
+        sc.pt.validated()
+        sc.cpt.validated()
+        current = sc  # only a valid scenario is planned against
+if current is None:
+    st.stop()
 
 # -------------------------------------------------------------------------------- goal + bounds
 left, right = st.columns([1, 2.6], gap="medium")

@@ -103,3 +103,15 @@ def test_uploaded_replay_law_gets_a_replay_map_and_a_replay_recommendation():
     replay_map = figure(at, 1)
     assert replay_map["data"][0]["type"] == "heatmap"
     assert [m.value for m in at.metric if m.label == "Replay"]
+
+
+def test_nonsense_in_the_url_falls_back_to_the_fit_defaults():
+    from app_helpers import ROOT
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.query_params.update({"cpt_lr": "banana", "cpt_steps": "-5"})
+    at.switch_page(PAGE)
+    at.run()
+    no_exception(at)
+    assert "continue pre-training with" in _summary(at)
