@@ -76,3 +76,24 @@ def test_term_decomposition_adds_the_three_terms():
     no_exception(at)
     names = [t.get("name", "") for t in figure(at)["data"]]
     assert sum(n.startswith(("power law", "annealing", "distribution shift")) for n in names) == 3
+
+
+def test_sample_fit_is_the_default_preset_once_params_json_exists(tmp_path, monkeypatch):
+    """sample_data/cpt/params.json arrives later: simulate it with an Eq. 8 (convex replay) set."""
+    from cptcore.params_io import ParamSet, save
+    from cptcore.presets import PAPER_FIG3
+    from ui import data
+
+    eq8 = {t: p.with_values(a1=0.0, a2=3.0, replay_form="convex") for t, p in PAPER_FIG3.items()}
+    path = tmp_path / "params.json"
+    save(ParamSet.from_params(eq8), str(path))
+    monkeypatch.setattr(data, "SAMPLE_PARAMS", path)
+    at = open_page("pages/explore.py")
+    no_exception(at)
+    assert at.selectbox(key="preset").value == data.SAMPLE
+    replay = at.slider(key="replay")
+    assert not replay.disabled  # Eq. 8 models replay
+    rise = float(at.metric[0].value)
+    replay.set_value(50.0).run()
+    no_exception(at)
+    assert float(at.metric[0].value) < rise  # replay shrinks the rise of the general loss
