@@ -178,6 +178,34 @@ def test_generic_json_lines_guess_lr_and_losses():
     _check_losses(run, 8, offset=T)
 
 
+def test_wandb_history_export_and_a_custom_x_axis():
+    hist = b"_step,_runtime,_timestamp,train/lr,eval/loss_general,eval/loss_code\n0,1,2,0.0003,3.1,3.9\n50,9,9,0.0003,3.0,3.7\n"
+    (run,) = read_any(hist, "cpt-code-history.csv")
+    assert detect(hist, "cpt-code-history.csv") == "wandb" and run.name == "cpt-code-history"
+    assert list(run.loss_cpt) == [3.9, 3.7]
+    panel = b'"trainer/global_step","a - lr","a - eval/loss_math","a - eval/loss_web","a - _step"\n10,1e-4,3.0,2.9,10\n20,2e-4,2.8,2.95,20\n'
+    (run,) = read_any(panel, "panel.csv", cpt_start=0)
+    assert detect(panel, "panel.csv") == "wandb" and list(run.step) == [0, 10, 20]
+    assert list(run.loss_pt[1:]) == [2.9, 2.95] and run.transfer_step == 0
+
+
+def test_canonical_column_names_in_a_generic_table_take_their_roles():
+    (run,) = read_any(
+        b"step,lr,loss_pt,loss_cpt\n0,1e-4,3.0,3.5\n10,2e-4,2.9,3.4\n", "no_phase.csv"
+    )
+    assert list(run.loss_pt) == [3.0, 2.9] and list(run.loss_cpt) == [3.5, 3.4]
+    assert not run.pt_history_known  # no phase column, no --cpt-start: CPT-only (paper §6)
+
+
+def test_errors_after_import_name_the_logged_metric_and_the_step():
+    data = b'"Step","a - train/lr","a - eval/loss_web","a - eval/loss_math"\n0,1e-4,3.0,3.5\n50,1e-4,3.0,0\n'
+    with pytest.raises(InputError) as e:
+        read_any(data, "w.csv")
+    assert e.value.message.startswith(
+        "w.csv: column 'eval/loss_math (loss_cpt)': loss must be > 0 at step 50"
+    )
+
+
 def test_describe_lists_runs_metrics_and_guesses_for_a_mapping_ui():
     info = describe(*reversed(_file("wandb_panel_export.csv")))
     assert info.format == "wandb" and info.runs == ("cpt-math-r0", "cpt-math-r25")

@@ -7,6 +7,7 @@ Example counts are kept modest (the suite shares two cores); a failure prints th
 import json
 import math
 import os
+import struct
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +17,7 @@ from cptcore import params_io
 from cptcore.areas import compute_areas
 from cptcore.errors import InputError
 from cptcore.importers import FORMATS, read_any
+from cptcore.importers.tb_events import masked_crc
 from cptcore.law import LawParams, predict
 from cptcore.runs import Run, read_run
 
@@ -54,6 +56,25 @@ def test_random_bytes_give_runs_or_an_input_error(data, filename):
         params_io.loads(data, "params.json")
     except InputError:
         pass
+
+
+@SETTINGS
+@given(st.lists(st.binary(max_size=60), min_size=1, max_size=6))
+def test_framed_random_event_records_give_runs_or_an_input_error(payloads):
+    """Valid TFRecord framing (checksums right) around random protobuf bytes: the Event decoder
+    itself must never crash."""
+    data = b"".join(_record(p) for p in payloads)
+    _runs_or_input_error(read_any, data, "events.out.tfevents.1.host")
+
+
+def _record(payload: bytes) -> bytes:
+    head = struct.pack("<Q", len(payload))
+    return (
+        head
+        + struct.pack("<I", masked_crc(head))
+        + payload
+        + struct.pack("<I", masked_crc(payload))
+    )
 
 
 # cells a user's table may hold: numbers of every kind, blanks, junk, phase words

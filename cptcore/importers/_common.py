@@ -191,16 +191,21 @@ def guess_roles(metrics: Sequence[str]) -> dict[str, str]:
     validation losses by a marker in the name ('pt'/'general'/'web'… vs 'cpt'/'domain'/'code'…).
     A lone unmarked validation loss is left unassigned: which set it is cannot be guessed."""
     roles: dict[str, str] = {}
-    lrs = [m for m in metrics if is_lr(m)]
+    exact = {m.strip().lower(): m for m in metrics}
+    for role in ("lr", "loss_pt", "loss_cpt", "replay", "phase"):  # canonical names win
+        if role in exact:
+            roles[role] = exact[role]
+    metrics = [m for m in metrics if m not in roles.values()]
+    lrs = [m for m in metrics if is_lr(m)] if "lr" not in roles else []
     if lrs:
         roles["lr"] = min(lrs, key=len)
     vals = [m for m in metrics if is_val_loss(m)]
     general = [m for m in vals if set(tokens(m)) & _GENERAL and not set(tokens(m)) & _DOMAIN]
     domain = [m for m in vals if set(tokens(m)) & _DOMAIN]
     unmarked = [m for m in vals if m not in general and m not in domain]
-    if len(general) == 1:
+    if len(general) == 1 and "loss_pt" not in roles:
         roles["loss_pt"] = general[0]
-    if len(domain) == 1:
+    if len(domain) == 1 and "loss_cpt" not in roles:
         roles["loss_cpt"] = domain[0]
     if len(unmarked) == 1:
         if "loss_pt" in roles and "loss_cpt" not in roles:
@@ -378,7 +383,9 @@ def quantities(log: Log, mapping: Mapping[str, str] | None) -> pd.DataFrame:
         if role in roles:
             out[role] = log.table[roles[role]].to_numpy(dtype=float)
     if "phase" in roles:
-        out["phase"] = log.text_columns[roles["phase"]].to_numpy()
+        col = roles["phase"]
+        phase = log.text_columns[col] if col in log.text_columns else log.table[col].astype(str)
+        out["phase"] = phase.to_numpy()
     out.attrs["roles"] = roles
     keep = out.drop(columns="step").notna().any(axis=1).to_numpy()
     out = out[keep & np.isfinite(out["step"].to_numpy())]
@@ -457,7 +464,8 @@ def finish(
     else:
         ph = pd.Series(np.full(len(step), "cpt"))
     q["phase"] = ph.to_numpy()
-    has_pt = bool((q["phase"] == "pt").any())
+    # a known PT history starts at step 0 (the initial model): also when --cpt-start is 0
+    has_pt = bool((q["phase"] == "pt").any()) or (cpt_start is not None and "phase" not in roles)
 
     if lr_sched is not None:
         last = int(step.max())
@@ -510,6 +518,6 @@ def _at_step(e: InputError, frame: pd.DataFrame, roles: dict, source: str) -> In
     if e.row is not None and 0 <= e.row - 2 < len(frame):
         problem += f" at step {int(frame['step'].iloc[e.row - 2])}"
     column = e.column
-    if column in roles:
-        column = f"{roles[column]}' ('{column}"
+    if column in roles and roles[column] != column:
+        column = f"{roles[column]} ({column})"
     return InputError(problem, source=source, column=column, received=e.received, fix=e.fix)

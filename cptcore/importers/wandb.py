@@ -22,17 +22,26 @@ def _header(data: bytes) -> list[str]:
     return [c.strip().strip('"') for c in head.split(",")]
 
 
+def _step_column(cols: list[str]) -> str | None:
+    """'Step' (panel export), '_step' (history export) or a custom x-axis such as
+    'trainer/global_step' (a panel whose x-axis was changed)."""
+    for c in ("Step", "_step"):
+        if c in cols:
+            return c
+    return next((c for c in cols if SEP not in c and "step" in c.lower()), None)
+
+
 def sniff(data: bytes, filename: str) -> bool:
     cols = _header(data)
     if "_step" in cols:
         return True
-    return "Step" in cols and any(SEP in c for c in cols)
+    return _step_column(cols) is not None and any(SEP in c for c in cols)
 
 
 def parse(data: bytes, filename: str) -> list[Log]:
     text = text_of(data, filename)
     df = read_table(text, filename, "Step and a few '<run> - <metric>' columns")
-    step_col = "Step" if "Step" in df.columns else "_step" if "_step" in df.columns else None
+    step_col = _step_column(list(df.columns))
     if step_col is None:
         raise InputError(
             "no 'Step' column",
@@ -45,10 +54,12 @@ def parse(data: bytes, filename: str) -> list[Log]:
     for c in df.columns:
         if c == step_col or c.endswith("__MIN") or c.endswith("__MAX") or c.startswith("_"):
             continue
-        if step_col == "_step" or SEP not in c:
+        if SEP not in c:
             run, metric = filename.rsplit(".", 1)[0], c
         else:
             run, metric = c.rsplit(SEP, 1)
+            if metric.strip().startswith("_"):  # '<run> - _step', '_runtime': bookkeeping
+                continue
         runs.setdefault(run.strip(), {})[metric.strip()] = c
     if not runs:
         raise InputError(
