@@ -5,7 +5,7 @@ from dataclasses import replace
 import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
-from cptcore.whatif import LAWS_WITH_REPLAY
+from cptcore.whatif import LAWS_WITH_REPLAY, nearest
 from ui import data
 from ui.widgets import LRS, STEPS, chart, fmt_lr, fmt_steps, guard, scenario_metrics
 
@@ -72,7 +72,7 @@ with guard("drawing this step"):
             n = st.select_slider(
                 "CPT steps",
                 STEPS,
-                value=base.cpt_steps if base.cpt_steps in STEPS else STEPS[12],
+                value=nearest(STEPS, base.cpt_steps),
                 key="learn_hidden_steps",
                 format_func=fmt_steps,
             )
@@ -80,7 +80,7 @@ with guard("drawing this step"):
                 "CPT learning rate (constant)",
                 LRS,
                 key="learn_hidden_lr",
-                value=min(LRS, key=lambda x: abs(x - base.cpt_lr)),
+                value=nearest(LRS, base.cpt_lr),
                 format_func=fmt_lr,
             )
         show(replace(base, cpt_kind="constant", cpt_steps=n, cpt_lr=lr, cpt_warmup=0.0))
@@ -123,7 +123,7 @@ with guard("drawing this step"):
                 "CPT peak LR",
                 LRS,
                 key="learn_rewarm_lr",
-                value=min(LRS, key=lambda x: abs(x - base.cpt_lr)),
+                value=nearest(LRS, base.cpt_lr),
                 format_func=fmt_lr,
             )
             warm = st.slider(
@@ -193,39 +193,37 @@ with guard("drawing this step"):
                 disabled=not models_replay,
             )
         w = replace(base, replay=rp / 100 if models_replay else 0.0)
-        show(w, hidden=False, compare=[("no replay", replace(base, replay=0.0))])
+        compare = [("no replay", replace(base, replay=0.0))] if models_replay else []
+        show(w, hidden=False, compare=compare)
 
     else:  # critical point and turning length
         with text:
             st.markdown(
-                "Does the general loss ever come back? The law's answer is the **critical point**: "
-                "the general loss the hidden D_cpt curve converges to (L0 + B). A model that "
-                "starts CPT above it can eventually end below its starting general loss; the "
-                "number of CPT steps until the general loss is back at its starting value is the "
-                "**turning length**. Both depend on the CPT schedule: a longer CPT with a strong "
-                "anneal can bring the general loss back, a short or constant-LR CPT often cannot."
+                "Does the general loss ever come back? The law's answer is the **critical point** "
+                "(the purple line): the general loss the hidden D_cpt curve converges to, L0 + B. "
+                "A checkpoint that starts CPT well above it (here: a shorter pre-training) can "
+                "fall back below its starting general loss during CPT, because it still gains "
+                "more from training than it loses to the shift; the number of CPT steps until it "
+                "is back at its starting value is the **turning length** (the green diamond). A "
+                "well-trained checkpoint that starts near or below the critical point keeps a "
+                "higher general loss for as long as CPT runs."
             )
         with controls:
+            pt_n = st.select_slider(
+                "PT steps (how long the checkpoint was pre-trained)",
+                STEPS,
+                key="learn_crit_pt",
+                value=nearest(STEPS, base.pt_steps / 8),
+                format_func=fmt_steps,
+            )
             n = st.select_slider(
                 "CPT steps",
                 STEPS,
                 key="learn_crit_steps",
-                value=STEPS[
-                    min(
-                        len(STEPS) - 1,
-                        STEPS.index(min(STEPS, key=lambda x: abs(x - 4 * base.cpt_steps))),
-                    )
-                ],
+                value=nearest(STEPS, 2 * base.cpt_steps),
                 format_func=fmt_steps,
             )
-            lr = st.select_slider(
-                "CPT peak LR",
-                LRS,
-                key="learn_crit_lr",
-                value=min(LRS, key=lambda x: abs(x - base.cpt_lr)),
-                format_func=fmt_lr,
-            )
-        v = show(replace(base, cpt_steps=n, cpt_lr=lr), targets=("pt",), hidden=True)
+        v = show(replace(base, pt_steps=pt_n, cpt_steps=n), targets=("pt",), hidden=True)
         st.caption(turning_note(v))
 
 i = list(STEPS_TOUR).index(step)

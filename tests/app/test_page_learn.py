@@ -50,3 +50,12 @@ def test_rewarm_step_shows_the_negative_annealing_bump():
     # re-warming an annealed checkpoint: right after CPT starts the annealing term rises above its
     # value at the transfer point, because LR increases count as negative annealing (paper Fig. 3)
     assert anneal[x > xt[0]].max() > at_transfer + 0.01
+
+
+def test_critical_point_step_shows_a_turning_length_with_the_paper_preset():
+    at = open_page("pages/learn.py")
+    at.radio(key="learn_step").set_value("critical").run()
+    no_exception(at)
+    fig = figure(at)
+    x, _ = trace(fig, "turning length")  # a briefly pre-trained checkpoint comes back (§4.3)
+    assert at.metric[2].value.replace(",", "").isdigit()
