@@ -356,6 +356,7 @@ class Planner:
         self.replay_modelled = self.p_pt.a1 is not None and self.p_cpt.a1 is not None
         self.n_eval = 0
         self._shapes: dict = {}
+        self._weights: dict = {}
         lp, lc = self.losses(np.zeros(1), np.zeros(1), 0.0)
         self.start_pt, self.start_cpt = float(lp[0]), float(lc[0])
 
@@ -389,8 +390,10 @@ class Planner:
         h = lr1 - g
         lam = self.lam
         # S2cpt(n) = m_T*lam*(1-lam^n)/(1-lam) + sum_j d_j*(1-lam^(n-j+1))/(1-lam)   (notes §1.2)
-        j = np.arange(1, n + 1)
-        w = -np.expm1((n - j + 1) * math.log(lam)) / (1.0 - lam)
+        w = self._weights.get(n)
+        if w is None:  # momentum weights of each step's LR drop, shared by shapes of n steps
+            w = -np.expm1(np.arange(n, 0, -1) * math.log(lam)) / (1.0 - lam)
+            self._weights = {n: w} if len(self._weights) > 64 else {**self._weights, n: w}
         dg = np.empty(n)
         dh = np.empty(n)
         dg[0], dh[0] = -g[0], self.eta_T - h[0]
