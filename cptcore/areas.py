@@ -48,9 +48,13 @@ class Areas:
     @property
     def cpt_index(self) -> int:
         """Index of the first element after the transfer point (where CPT terms can be non-zero)."""
+        if self.cpt_from is not None:
+            return self.cpt_from
         if not self.pt_history_known:
             return 0
-        return self.transfer_step + 1 if self.cpt_from is None else self.cpt_from
+        # S1cpt never decreases and is 0 up to the transfer point: the CPT part starts at its first
+        # positive value, whatever the arrays were built from (dense steps, logged rows, by hand)
+        return int(np.searchsorted(self.S1cpt, 0.0, side="right"))
 
     def at(self, steps: np.ndarray) -> Areas:
         """The areas at the given (increasing) steps only, for evaluating the law at logged rows."""

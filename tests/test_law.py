@@ -150,3 +150,14 @@ def test_law_at_logged_rows_equals_the_dense_prediction_sampled(paper_example):
         np.testing.assert_allclose(
             terms(PAPER_FIG3[target], a.at(rows), 0.0, target).total, dense[rows], rtol=1e-13
         )
+
+
+def test_hand_built_areas_apply_the_cpt_terms_from_the_first_cpt_element():
+    # an Areas built by hand (e.g. end-of-CPT values only) must not lose its CPT terms
+    from cptcore.areas import Areas
+
+    one = np.ones(1)
+    a = Areas(one * 7.6, one * 0.15, one * 2.0, one * 0.04, transfer_step=40_000)
+    p = PAPER_FIG3["cpt"]
+    expected = p.L0 + p.A * 9.6**-p.alpha - p.C1 * 0.15 - p.C2 * 0.04 + p.B * (1 - (1 + p.E * 2.0) ** -p.beta)
+    assert predict(p, a, 0.0, "cpt")[0] == pytest.approx(expected, rel=1e-12)
