@@ -476,11 +476,10 @@ def finish(
                 received=f"last step {last:,}, schedule of {len(lr_sched) - 1:,} steps",
                 fix="Give the schedule's full number of steps (steps=...), PT and CPT separated by ';'",
             )
-        # every step from the first logged one: the LR is then exact for any decay shape
-        first = 0 if has_pt else int(step.min())
-        dense = pd.DataFrame({"step": np.arange(first, last + 1, dtype=float)})
+        # a row at every step from 0: the LR (and so S1, S2) is then exact for any decay shape
+        dense = pd.DataFrame({"step": np.arange(0, last + 1, dtype=float)})
         q = dense.merge(q.drop(columns=["lr"], errors="ignore"), on="step", how="left")
-        q["lr"] = lr_sched[first : last + 1]
+        q["lr"] = lr_sched[: last + 1]
         q["phase"] = q["phase"].bfill().ffill()
         if cpt_start is not None and "phase" not in roles:
             q["phase"] = np.where(q["step"] <= cpt_start, "pt", "cpt")
