@@ -52,6 +52,7 @@ def _check_losses(run, seed, offset=0, replay=0.0):
         ("pt_trainer_state.json", "hf"),
         ("megatron_metrics.tsv", "generic"),
         ("nemo_metrics.jsonl", "generic"),
+        ("megatron_stdout.log", "megatron"),
         (os.path.join(ROOT, "sample_data/cpt/scratch-domain_cpt-wsd_lr1e-3.csv"), "canonical"),
     ],
 )
@@ -206,6 +207,33 @@ def test_errors_after_import_name_the_logged_metric_and_the_step():
     )
 
 
+def test_megatron_stdout_training_and_per_set_validation_lines():
+    info = describe(*reversed(_file("megatron_stdout.log")))
+    assert info.metrics == (
+        "learning rate",
+        "train lm loss",
+        "validation lm loss [web]",
+        "validation lm loss [math]",
+    )
+    (run,) = read_any(*reversed(_file("megatron_stdout.log")), name="cpt-math")
+    assert list(run.step) == list(range(10, 1001, 10)) and not run.pt_history_known
+    lr = _check_losses(run, 9, offset=T)
+    assert np.allclose(run.lr, lr[T + run.step], rtol=LR_RTOL)
+
+
+def test_megatron_single_validation_set_and_final_test_set_lines():
+    log = (
+        b"0:  iteration       10/      20 | learning rate: 1.000000E-04 | lm loss: 3.300000E+00 |\n"
+        b"0:  validation loss at iteration 10 | lm loss value: 3.200000E+00 | lm loss PPL: 24.5 |\n"
+        b"0:  iteration       20/      20 | learning rate: 5.000000E-05 | lm loss: 3.100000E+00 |\n"
+        b" validation loss at iteration 20 on validation set | lm loss value: 3.000000E+00 |\n"
+        b" validation loss at iteration 20 on test set | lm loss value: 3.050000E+00 |\n"
+    )
+    (run,) = read_any(log, "slurm-123.out", mapping={"loss_cpt": "validation lm loss"})
+    assert list(run.loss_cpt) == [3.2, 3.0] and list(run.lr) == [1e-4, 5e-5]
+    assert "test lm loss" in describe(log, "slurm-123.out").metrics
+
+
 def test_describe_lists_runs_metrics_and_guesses_for_a_mapping_ui():
     info = describe(*reversed(_file("wandb_panel_export.csv")))
     assert info.format == "wandb" and info.runs == ("cpt-math-r0", "cpt-math-r25")
@@ -243,11 +271,12 @@ def test_cli_fit_and_predict_take_logs_directly():
         ),
         (["megatron_metrics.tsv", "--map", "phase=stage,replay=pt share"], 161, T),
         (["nemo_metrics.jsonl", "--map", "loss_cpt=val_loss", "--replay", "0"], 101, 0),
+        (["megatron_stdout.log", "--cpt-start", "0"], 101, 0),
     ],
 )
 def test_cli_import_writes_a_canonical_csv(args, n_rows, transfer, tmp_path, capsys):
     args = [
-        a if not a.endswith((".csv", ".json", ".tsv", ".jsonl")) else os.path.join(HERE, a)
+        a if not a.endswith((".csv", ".json", ".tsv", ".jsonl", ".log")) else os.path.join(HERE, a)
         for a in args
     ]
     out = tmp_path / "run.csv"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cptcore.errors import InputError
-from cptcore.importers import generic, hf, tb_csv, tb_events, wandb
+from cptcore.importers import generic, hf, megatron, tb_csv, tb_events, wandb
 from cptcore.importers._common import (
     ROLES,
     Log,
@@ -53,7 +53,8 @@ def _canonical_parse(data: bytes, filename: str) -> list[Log]:  # never called: 
 
 # detection order matters: specific formats first, the canonical table, then generic tables
 FORMATS: dict[str, Importer] = {
-    m.NAME: Importer(m.NAME, m.LABEL, m.sniff, m.parse) for m in (tb_events, hf, tb_csv, wandb)
+    m.NAME: Importer(m.NAME, m.LABEL, m.sniff, m.parse)
+    for m in (tb_events, hf, tb_csv, wandb, megatron)
 }
 FORMATS["canonical"] = Importer(
     "canonical", "Canonical run CSV (step,lr,phase,replay,loss_pt,loss_cpt)", _canonical_sniff,
@@ -288,7 +289,19 @@ def load_path(path: str, **options) -> list[Run]:
     _check_size(size, os.path.basename(path))
     with open(path, "rb") as f:
         data = f.read()
-    return read_files([(os.path.basename(path), data)], **options)
+    try:
+        return read_files([(os.path.basename(path), data)], **options)
+    except InputError as e:
+        if "--map" not in (e.fix or "") or options:
+            raise
+        raise InputError(  # fit/predict have no --map: point to the import command
+            e.problem,
+            source=e.source,
+            column=e.column,
+            row=e.row,
+            received=e.received,
+            fix=f"{e.fix.rstrip('.')}, with 'python -m cptcore import {os.path.basename(path)} ... -o run.csv' first",
+        ) from None
 
 
 __all__ = [

@@ -76,6 +76,13 @@ def read_table(text: str, source: str, what: str) -> pd.DataFrame:
             received=f"{first.count(sep) + 1:,} columns",
             fix=f"Export only the metrics you need ({what})",
         )
+    if first.count(sep) == 0 and len(text) > len(first) + 1:
+        raise InputError(
+            "not a table: the first line has no comma, tab or semicolon",
+            source=source,
+            received=first.strip()[:40],
+            fix=f"Export the metrics as a CSV table ({what})",
+        )
     import io
 
     try:

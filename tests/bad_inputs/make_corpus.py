@@ -212,6 +212,12 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "log_hf_truncated.json": (b'{"log_history": [{"step": 10, "loss": 3.1, "learning_rate": 1e-4}, {"st', "not valid JSON"),
         "log_hf_history_not_list.json": (b'{"log_history": {"step": 10}}', "no 'log_history' list"),
         "log_jsonl_not_objects.json": (b'{"step": 0, "lr": 0.0003}\n[1, 2]\n', "each line must be one JSON object"),
+        "log_megatron_one_validation_set.csv": (
+            b" iteration       10/    1000 | learning rate: 3.000000E-04 | lm loss: 3.2E+00 |\n"
+            b" validation loss at iteration 10 | lm loss value: 3.1E+00 | lm loss PPL: 22.2 |\n"
+            b" iteration       20/    1000 | learning rate: 3.000000E-04 | lm loss: 3.1E+00 |\n",
+            "--map loss_cpt=validation lm loss",
+        ),
         "log_generic_no_step.csv": (b"epoch,lr,val_loss_code\n0.1,0.0003,3.1\n0.2,0.0003,3.0\n", "no step column"),
         "log_events.out.tfevents.junk.bin": (b"\x00" * 7 + b"not an event file at all" * 10, "not a readable TensorBoard event file"),
         "log_events.out.tfevents.truncated.bin": (_record(b"\x09" + bytes(8) + b"\x1a\x0dbrain.Event:2")[:-10] + b"", "not a readable TensorBoard event file"),
@@ -233,15 +239,12 @@ def huge_files(folder: str) -> dict[str, str]:
         f.write(GOOD + "500" + ",1" * 3_000_000 + "\n")
     out["row_bomb.csv"] = "cannot parse as CSV"
     path = os.path.join(folder, "stdout_100MB.csv")
-    line = (
-        " [2026-11-20 10:00:00] iteration      {:>7d}/  500000 | consumed samples: 12800 |"
-        " elapsed time per iteration (ms): 812.4 | learning rate: 3.000E-04 | lm loss: 3.214E+00 |\n"
-    )
+    line = "step {} | loss 3.2140 | lr 3.00e-04 | 812.4 ms/step\n"  # a home-made print log
     block = "".join(line.format(i) for i in range(1000)).encode()
     with open(path, "wb") as f:
         for _ in range(100 * 2**20 // len(block) + 1):
             f.write(block)
-    out["stdout_100MB.csv"] = "no comma, tab or semicolon"
+    out["stdout_100MB.csv"] = "no comma, tab or semicolon"  # not a table, and no known log format
     return out
 
 

@@ -116,6 +116,13 @@ def tb_events() -> None:
             vals.append(Summary.Value(tag="eval/loss_domain", tensor=t))
         w.add_event(Event(wall_time=1732531200.0 + s, step=s, summary=Summary(value=vals)))
     w.close()
+    (written,) = os.listdir(
+        out
+    )  # the writer names it after the clock and host: give it a fixed name
+    os.rename(
+        os.path.join(out, written),
+        os.path.join(out, "events.out.tfevents.1732531200.gpu-node-07.41234.0"),
+    )
 
 
 def hf_states() -> None:
@@ -201,6 +208,37 @@ def generic() -> None:
             f.write(json.dumps(row) + "\n")
 
 
+def megatron_stdout() -> None:
+    """A Megatron-LM CPT job's stdout (steps from CPT start): a training line every 10 iterations and
+    validation on two sets every 100, as forks that evaluate several sets print them."""
+    lr, lpt, lcpt = truth(9)
+    lines = [
+        "using world size: 8, data-parallel size: 8, tensor-model-parallel size: 1",
+        "> building GPT2BPETokenizer tokenizer ...",
+        "[after dataloaders are built] datetime: 2026-11-20 09:58:41",
+        "training ...",
+    ]
+    for s in range(10, CPT.steps + 1, 10):
+        g = T + s
+        lines.append(
+            f" [2026-11-20 10:{s // 60 % 60:02d}:{s % 60:02d}] iteration {s:>8d}/{CPT.steps:>8d} |"
+            f" consumed samples: {s * 256:>10d} | elapsed time per iteration (ms): 812.4 |"
+            f" learning rate: {lr[g]:.6E} | global batch size:   256 | lm loss: {lcpt[g] + 0.04:.6E} |"
+            " loss scale: 1.0 | grad norm: 0.312 | number of skipped iterations:   0 |"
+            " number of nan iterations:   0 |"
+        )
+        if s % 100 == 0:
+            for panel, v in (("web", lpt[g]), ("math", lcpt[g])):
+                lines.append("-" * 100)
+                lines.append(
+                    f"0:  validation loss at iteration {s} [{panel}] | lm loss value: {v:.6E} |"
+                    f" lm loss PPL: {np.exp(v):.6E} | "
+                )
+                lines.append("-" * 100)
+    with open(os.path.join(HERE, "megatron_stdout.log"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 if __name__ == "__main__":
     wandb_panel()
     wandb_no_lr()
@@ -208,4 +246,5 @@ if __name__ == "__main__":
     tb_events()
     hf_states()
     generic()
+    megatron_stdout()
     print("fixtures written to", HERE)
