@@ -100,7 +100,7 @@ def _record(payload: bytes) -> bytes:
 def _zip_of_good() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("run.csv", GOOD)
+        z.writestr(zipfile.ZipInfo("run.csv", date_time=(2026, 11, 20, 10, 0, 0)), GOOD)
     return buf.getvalue()
 
 
