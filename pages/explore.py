@@ -4,7 +4,7 @@ import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
 from cptcore.whatif import LAWS_WITH_REPLAY
-from ui import data
+from ui import data, run_through_app
 from ui.state import MAX_PINS, PINS
 from ui.widgets import (
     chart,
@@ -17,6 +17,7 @@ from ui.widgets import (
     scenario_metrics,
 )
 
+run_through_app()
 st.title("Explore a CPT schedule")
 st.caption(
     "Set the pre-training and continual-pre-training schedules; the chart shows the loss the law "

@@ -10,7 +10,7 @@ from cptcore.fit import default_law
 from cptcore.law import LAWS
 from cptcore.params_io import dumps
 from cptcore.plots import TARGET_LABEL, fit_figure, run_fit, runs_figure
-from ui import data
+from ui import data, run_through_app
 from ui.fitting import FitOutcome
 from ui.fitting import run_fit as fit_selected
 from ui.state import LAST_FIT, RUNS, SEEN_UPLOADS, YOUR_FIT
@@ -30,6 +30,7 @@ MEANING = {
     "a2": "replay: scales the distribution shift (Eq. 8)",
 }
 
+run_through_app()
 st.title("Fit the law to your runs")
 st.caption(
     "Each run is one CSV in the canonical format `step, lr, phase, replay, loss_pt, loss_cpt` "

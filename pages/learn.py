@@ -6,7 +6,7 @@ import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
 from cptcore.whatif import LAWS_WITH_REPLAY, nearest
-from ui import data
+from ui import data, run_through_app
 from ui.widgets import LRS, STEPS, chart, fmt_lr, fmt_steps, guard, scenario_metrics
 
 STEPS_TOUR = {
@@ -18,6 +18,7 @@ STEPS_TOUR = {
     "critical": "6 · Critical point",
 }
 
+run_through_app()
 st.title("Learn how continual pre-training behaves")
 st.caption(
     "Six short steps through the CPT scaling law of Wang, Tissue et al. (ICML 2025). Every chart is "

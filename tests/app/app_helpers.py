@@ -18,9 +18,10 @@ def open_page(page: str | None = None):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()  # home first, as a visitor would: app.py's st.navigation is then in place
     if page:
         at.switch_page(page)
-    at.run()
+        at.run()
     return at
 
 

@@ -59,13 +59,16 @@ def test_scenario_comes_from_the_url_query_parameters():
     from app_helpers import ROOT, TIMEOUT
     from streamlit.testing.v1 import AppTest
 
+    from ui import data
+
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.switch_page("pages/explore.py")
-    at.query_params["preset"] = "paper"
+    at.query_params["preset"] = data.PRESET_LABELS[data.PAPER]  # bound selects keep the label
     at.query_params["cpt_kind"] = "constant"
     at.query_params["cpt_steps"] = "20k"  # select sliders keep the shown label in the URL
     at.run()
     no_exception(at)
+    assert at.selectbox(key="preset").value == data.PAPER
     assert at.selectbox(key="cpt_kind").value == "constant"
     assert at.select_slider(key="cpt_steps").value == 20000
 
