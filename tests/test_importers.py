@@ -15,8 +15,9 @@ from cptcore.__main__ import load_runs, main
 from cptcore.errors import InputError
 from cptcore.importers import FORMATS, describe, detect, read_any, read_files
 from cptcore.importers.tb_events import masked_crc
-from cptcore.runs import read_run
+from cptcore.runs import read_run, write_run
 from tests.importers.make_fixtures import CPT_SCHEDULE, PT_SCHEDULE, T, truth
+from tests.synthetic import PT_WSD, cpt_spec, make_run
 
 HERE = os.path.join(os.path.dirname(__file__), "importers")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,7 +54,7 @@ def _check_losses(run, seed, offset=0, replay=0.0):
         ("megatron_metrics.tsv", "generic"),
         ("nemo_metrics.jsonl", "generic"),
         ("megatron_stdout.log", "megatron"),
-        (os.path.join(ROOT, "sample_data/cpt/scratch-domain_cpt-wsd_lr1e-3.csv"), "canonical"),
+        (os.path.join(ROOT, "tests/bad_inputs/ok_crlf.csv"), "canonical"),
     ],
 )
 def test_each_fixture_is_detected_as_its_format(name, fmt):
@@ -245,11 +246,13 @@ def test_describe_lists_runs_metrics_and_guesses_for_a_mapping_ui():
     }
 
 
-def test_canonical_csv_through_read_any_equals_read_run():
-    path = os.path.join(ROOT, "sample_data/cpt/scratch-domain_cpt-wsd_lr1e-3.csv")
+def test_canonical_csv_through_read_any_equals_read_run(tmp_path):
+    path = str(tmp_path / "run-a.csv")
+    write_run(make_run("run-a", PT_WSD, cpt_spec("cosine"), every=50), path)
     (a,) = read_any(*reversed(_file(path)))
     b = read_run(path)
-    assert a.name == b.name and np.array_equal(a.step, b.step) and np.array_equal(a.lr, b.lr)
+    assert a.name == b.name == "run-a" and np.array_equal(a.step, b.step)
+    assert np.array_equal(a.lr, b.lr) and np.array_equal(a.is_cpt, b.is_cpt)
     assert np.array_equal(a.loss_cpt, b.loss_cpt, equal_nan=True)
 
 
