@@ -235,6 +235,14 @@ def test_megatron_single_validation_set_and_final_test_set_lines():
     assert "test lm loss" in describe(log, "slurm-123.out").metrics
 
 
+def test_generic_step_column_can_be_named():
+    data = b"tokens_seen,optimizer_updates,lr,val_loss_code\n0,0,0,\n4096,10,1e-4,3.1\n8192,20,2e-4,3.0\n"
+    (run,) = read_any(data, "m.csv", mapping="step=optimizer_updates")
+    assert list(run.step) == [0, 10, 20] and list(run.lr) == [0, 1e-4, 2e-4]
+    with pytest.raises(InputError, match="step column named in the mapping is missing"):
+        read_any(data, "m.csv", mapping="step=iteration")
+
+
 def test_describe_lists_runs_metrics_and_guesses_for_a_mapping_ui():
     info = describe(*reversed(_file("wandb_panel_export.csv")))
     assert info.format == "wandb" and info.runs == ("cpt-math-r0", "cpt-math-r25")

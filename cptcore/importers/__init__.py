@@ -47,7 +47,7 @@ def _canonical_sniff(data: bytes, filename: str) -> bool:
     return set(REQUIRED) <= cols
 
 
-def _canonical_parse(data: bytes, filename: str) -> list[Log]:  # never called: see _read_one
+def _canonical_parse(data: bytes, filename: str) -> list[Log]:  # never called: see _parse
     raise NotImplementedError
 
 
@@ -95,7 +95,9 @@ def _stem(filename: str) -> str:
     return os.path.splitext(os.path.basename(filename))[0]
 
 
-def _parse(files: Sequence[tuple[str, bytes]], fmt: str) -> tuple[list[Run], list[Log]]:
+def _parse(
+    files: Sequence[tuple[str, bytes]], fmt: str, step: str | None = None
+) -> tuple[list[Run], list[Log]]:
     """Canonical runs as they are, every other file as logs; one-tag-per-file TensorBoard logs
     (CSV downloads, event files of one run) are merged into one log."""
     runs, logs, merge = [], [], []
@@ -108,7 +110,10 @@ def _parse(files: Sequence[tuple[str, bytes]], fmt: str) -> tuple[list[Run], lis
         if kind == "canonical":
             runs.append(run_from_frame(parse_table(data, filename), _stem(filename), filename))
             continue
-        parsed = FORMATS[kind].parse(bytes(data), filename)
+        if kind == "generic":  # the one format whose step column the user may have to name
+            parsed = generic.parse(bytes(data), filename, step_column=step)
+        else:
+            parsed = FORMATS[kind].parse(bytes(data), filename)
         (merge if kind in ("tb-csv", "tb-events") else logs).extend(parsed)
     if merge:
         logs.append(_merge(merge))
@@ -170,10 +175,10 @@ def read_files(
     if not files:
         raise InputError("no file given", fix="Upload or name at least one log file")
     m = parse_map(mapping) if isinstance(mapping, str) else dict(mapping or {})
-    runs, logs = _parse(files, fmt)
+    runs, logs = _parse(files, fmt, m.get("step"))
     pt_q = None
     if join_pt:
-        pt_runs, pt_logs = _parse(join_pt, fmt)
+        pt_runs, pt_logs = _parse(join_pt, fmt, m.get("step"))
         if pt_runs or len(pt_logs) != 1:
             raise InputError(
                 "the pre-training log must hold exactly one run in a log format",

@@ -356,7 +356,7 @@ def quantities(log: Log, mapping: Mapping[str, str] | None) -> pd.DataFrame:
     m = check_mapping(mapping, log.source)
     metrics = log.metrics
     for role, col in m.items():
-        if role != "step" and col not in metrics:
+        if role != "step" and col not in metrics:  # 'step' is used by the generic parser
             shown = ", ".join(metrics[:6]) + (", ..." if len(metrics) > 6 else "")
             raise InputError(
                 f"the mapping names a metric this log does not have (for {role})",

@@ -70,7 +70,9 @@ def parse(data: bytes, filename: str, step_column: str | None = None) -> list[Lo
             step_column = next((c for c in df.columns if "step" in tokens(c)), None)
     if step_column not in df.columns:
         raise InputError(
-            "no step column",
+            "no step column"
+            if step_column is None
+            else "the step column named in the mapping is missing",
             source=filename,
             received=", ".join(map(str, df.columns[:6])),
             fix="Say which column counts optimizer steps, e.g. --map step=iteration",
