@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from cptcore import importers
 from cptcore.areas import S2_FORMS
 from cptcore.errors import InputError
 from cptcore.fit import default_law
@@ -14,7 +15,7 @@ from ui import data, run_through_app
 from ui.fitting import FitOutcome
 from ui.fitting import run_fit as fit_selected
 from ui.state import LAST_FIT, RUNS, SEEN_UPLOADS, YOUR_FIT
-from ui.upload import NONE, digest, guess, mapped_run, needs_mapping, read_upload
+from ui.upload import AUTO, NONE, columns, describe, digest, import_log, read_upload
 from ui.widgets import chart, guard
 
 MEANING = {
@@ -34,8 +35,10 @@ run_through_app()
 st.title("Fit the law to your runs")
 st.caption(
     "Each run is one CSV in the canonical format `step, lr, phase, replay, loss_pt, loss_cpt` "
-    "(one row per logged step; the LR is interpolated between rows). Other tables can be mapped "
-    "column by column. Files stay in this browser session only."
+    "(one row per logged step; the LR is interpolated between rows). W&B and TensorBoard CSV "
+    "exports, TensorBoard event files, Hugging Face `trainer_state.json`, Megatron-LM logs and "
+    "other tables are imported after you confirm which metric is which. Files stay in this "
+    "browser session only."
 )
 runs: dict = st.session_state.setdefault(RUNS, {})
 seen: dict = st.session_state.setdefault(SEEN_UPLOADS, {})
@@ -60,8 +63,8 @@ st.subheader("1 · Add runs")
 up, side = st.columns([2, 1], gap="medium")
 with up:
     files = st.file_uploader(
-        "Upload one or more runs (CSV)",
-        type=["csv", "tsv", "txt"],
+        "Upload one or more runs or training logs",
+        type=None,
         accept_multiple_files=True,
         key="upload",
         help="Canonical columns: step, lr, phase (pt/cpt), replay, loss_pt, loss_cpt.",
@@ -88,44 +91,67 @@ with side:
     )
 
 
-def mapping_form(name: str, key: str, df: pd.DataFrame, err: InputError) -> None:
-    """Let the user say which column is which for a table that is not canonical."""
-    cols = [str(c) for c in df.columns]
-    opts = [NONE, *cols]
+def mapping_form(name: str, raw: bytes, key: str, info) -> None:
+    """Confirm how a non-canonical log maps onto a run: which metric is which, where CPT starts."""
+    metrics = list(info.metrics)
+    opts = [NONE, *metrics]
+
+    def pick(role: str, label: str, help: str) -> str:
+        guess = info.guess.get(role, NONE)
+        return st.selectbox(
+            label,
+            opts,
+            index=opts.index(guess) if guess in opts else 0,
+            key=f"{key}_{role}",
+            help=help,
+        )
+
     with st.container(border=True):
-        st.warning(f"{err} You can map its columns instead:", icon=":material/table_view:")
+        st.markdown(
+            f"**{name}** is not a canonical run CSV; it looks like a "
+            f"*{importers.FORMATS[info.format].label}*. Check which metric is which, then import "
+            + (f"(it holds {len(info.runs)} runs)." if len(info.runs) > 1 else "it.")
+        )
         c = st.columns(4)
-        step = c[0].selectbox(
-            "step column", opts, index=opts.index(guess(cols, "step", "iter")), key=f"{key}_step"
-        )
-        lr = c[1].selectbox(
-            "LR column", opts, index=opts.index(guess(cols, "learning_rate", "lr")), key=f"{key}_lr"
-        )
-        lpt = c[2].selectbox(
-            "general loss (loss_pt)",
-            opts,
-            key=f"{key}_lpt",
-            index=opts.index(guess(cols, "loss_pt", "general", "val_loss", "loss")),
-        )
-        lcpt = c[3].selectbox(
-            "domain loss (loss_cpt)",
-            opts,
-            key=f"{key}_lcpt",
-            index=opts.index(guess(cols, "loss_cpt", "domain")),
-        )
-        c = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+        roles = {}
+        if info.format == "generic":
+            cols = columns(name, raw)
+            step_opts = [AUTO, *cols]
+            with c[0]:
+                roles["step"] = st.selectbox(
+                    "step column",
+                    step_opts,
+                    key=f"{key}_step",
+                    help="Optimizer steps; detected if left alone.",
+                )
+        with c[1]:
+            roles["lr"] = pick(
+                "lr",
+                "learning rate",
+                "Per-step LR; or rebuild it from a schedule "
+                "below when the log has none or only a few points.",
+            )
+        with c[2]:
+            roles["loss_pt"] = pick(
+                "loss_pt",
+                "general loss (loss_pt)",
+                "Validation loss on the pre-training (general) data.",
+            )
+        with c[3]:
+            roles["loss_cpt"] = pick(
+                "loss_cpt", "domain loss (loss_cpt)", "Validation loss on the CPT (domain) data."
+            )
+        c = st.columns([1.2, 1, 1, 2], vertical_alignment="bottom")
         cpt_only = c[0].checkbox(
             "CPT only (PT history unknown)",
+            value=True,
             key=f"{key}_cptonly",
-            help="Steps count from the start of CPT; the fit estimates S1pt (paper §6).",
+            help="The log starts at CPT; the fit estimates the PT forward area "
+            "S1pt (paper §6). Untick it and give the last PT step for a log "
+            "that covers pre-training too.",
         )
         start = c[1].number_input(
-            "last PT step (CPT starts after it)",
-            min_value=0,
-            step=1,
-            value=0,
-            key=f"{key}_start",
-            disabled=cpt_only,
+            "last PT step", min_value=0, step=1, value=0, key=f"{key}_start", disabled=cpt_only
         )
         replay = c[2].number_input(
             "replay ratio (0..1)",
@@ -135,30 +161,37 @@ def mapping_form(name: str, key: str, df: pd.DataFrame, err: InputError) -> None
             step=0.05,
             key=f"{key}_replay",
         )
-        if c[3].button("Add this run", key=f"{key}_add", type="primary"):
-            with guard(f"reading {name}"):
-                run = mapped_run(
-                    df, name, step, lr, lpt, lcpt, None if cpt_only else int(start), float(replay)
+        schedule = c[3].text_input(
+            "rebuild the LR from a schedule (optional)",
+            key=f"{key}_sched",
+            placeholder="wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2",
+            help="For exports that sample the LR sparsely: one spec, or PT and CPT specs joined "
+            "by ';'. Kinds: constant, wsd, cosine, linear, multistep.",
+        )
+        if st.button("Import", key=f"{key}_add", type="primary", icon=":material/input:"):
+            with guard(f"importing {name}"):
+                new = import_log(
+                    name, raw, roles, None if cpt_only else int(start), float(replay), schedule
                 )
-                runs[run.name] = run
-                seen[key] = run.name
+                for run in new:
+                    runs[run.name] = run
+                seen[key] = [r.name for r in new]
                 st.rerun()
 
 
 for f in files or []:
     raw = f.getvalue()
     key = "map_" + digest(raw)[:10]
-    if key in seen and seen[key] in runs:
-        continue  # mapped earlier in this session
+    if key in seen and all(n in runs for n in seen[key]):
+        continue  # imported earlier in this session
     try:
-        run = read_upload(f.name, raw)
-        runs[run.name] = run
-    except InputError as e:
-        table = needs_mapping(f.name, raw)
-        if table is None:
-            st.error(str(e), icon=":material/error:")
+        if importers.detect(raw, f.name) == "canonical":
+            run = read_upload(f.name, raw)
+            runs[run.name] = run
         else:
-            mapping_form(f.name, key, table, e)
+            mapping_form(f.name, raw, key, describe(f.name, raw))
+    except InputError as e:
+        st.error(str(e.with_source(f.name)), icon=":material/error:")
     except Exception:  # noqa: BLE001 - never a traceback; the file is just skipped
         st.error(
             f"{f.name}: could not be read. Check that it is a UTF-8 CSV with a header row.",

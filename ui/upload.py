@@ -1,18 +1,19 @@
-"""The upload -> canonical run adapter: canonical CSVs directly, other tables via a column mapping."""
+"""The upload -> canonical run adapter: canonical CSVs directly; W&B, TensorBoard, Hugging Face,
+Megatron logs and other tables through ``cptcore.importers`` with a mapping the user confirms."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
+from cptcore import importers
 from cptcore.errors import InputError
-from cptcore.runs import REQUIRED, Run, parse_table, read_run, run_from_frame
+from cptcore.runs import Run, parse_table, read_run
 
 NONE = "(none)"
+AUTO = "(detected)"
 
 
 def digest(data: bytes) -> str:
@@ -37,64 +38,50 @@ def read_upload(filename: str, data: bytes) -> Run:
         raise e.with_source(filename) from None
 
 
-def needs_mapping(filename: str, data: bytes) -> pd.DataFrame | None:
-    """The parsed table when the file is a readable table without the canonical columns, else None."""
+@st.cache_data(show_spinner=False, max_entries=64)
+def _describe(key: str, filename: str, _data: bytes) -> importers.LogInfo:
+    return importers.describe(_data, filename)
+
+
+def describe(filename: str, data: bytes) -> importers.LogInfo:
+    """Format, run names, metrics and guessed roles of an uploaded log; ``InputError`` if unreadable."""
+    return _describe(digest(data) + filename, filename, data)
+
+
+def columns(filename: str, data: bytes) -> list[str]:
+    """The column names of a plain table (for choosing its step column); [] if not a table."""
     try:
-        df = parse_table(data, filename)
+        return [str(c) for c in parse_table(data, filename).columns]
     except InputError:
-        return None
-    cols = {str(c).strip().lower().lstrip("\ufeff") for c in df.columns}
-    if all(c in cols for c in REQUIRED):
-        return None
-    return df if len(df.columns) >= 2 else None
+        return []
 
 
-def mapped_run(
-    df: pd.DataFrame,
+def import_log(
     filename: str,
-    step: str,
-    lr: str,
-    loss_pt: str,
-    loss_cpt: str,
+    data: bytes,
+    roles: dict[str, str],
     cpt_start: int | None,
     replay: float,
-) -> Run:
-    """Build the canonical table from chosen columns and validate it (``run_from_frame``).
+    schedule: str,
+) -> list[Run]:
+    """Runs from a non-canonical log with the confirmed mapping (``cptcore.importers.read_any``).
 
-    Rows with step <= ``cpt_start`` are pre-training, later rows CPT; ``cpt_start`` None means a
-    CPT-only run with unknown pre-training history (steps counted from the start of CPT)."""
-    for label, col in (("step", step), ("lr", lr)):
-        if col == NONE:
-            raise InputError(
-                f"choose the {label} column",
-                source=filename,
-                fix=f"Pick which column holds the {label}",
-            )
-    if loss_pt == NONE and loss_cpt == NONE:
+    ``roles`` maps step / lr / loss_pt / loss_cpt to a metric or column (``NONE``/``AUTO`` left
+    out); ``cpt_start`` None means a CPT-only run with unknown pre-training history (paper §6);
+    ``schedule`` (optional) rebuilds the LR, e.g. 'wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2'.
+    """
+    mapping = {r: m for r, m in roles.items() if m not in (NONE, AUTO, "", None)}
+    if "loss_pt" not in mapping and "loss_cpt" not in mapping:
         raise InputError(
-            "choose at least one loss column",
+            "choose at least one validation loss",
             source=filename,
             fix="Pick the general (loss_pt) or domain (loss_cpt) validation loss",
         )
-    steps = pd.to_numeric(df[step], errors="coerce")
-    phase = np.where(steps > cpt_start, "cpt", "pt") if cpt_start is not None else "cpt"
-    canon = pd.DataFrame(
-        {
-            "step": df[step],
-            "lr": df[lr],
-            "phase": phase,
-            "replay": replay,
-            "loss_pt": df[loss_pt] if loss_pt != NONE else "",
-            "loss_cpt": df[loss_cpt] if loss_cpt != NONE else "",
-        }
+    return importers.read_any(
+        data,
+        filename,
+        mapping=mapping,
+        cpt_start=cpt_start,
+        replay=replay,
+        schedule=schedule.strip() or None,
     )
-    return run_from_frame(canon, name=stem(filename), source=filename)
-
-
-def guess(columns: list[str], *words: str) -> str:
-    """The first column whose name contains one of ``words`` (case-insensitive), else (none)."""
-    for w in words:
-        for c in columns:
-            if w in c.lower():
-                return c
-    return NONE

@@ -89,15 +89,29 @@ def test_a_non_canonical_table_can_be_mapped_column_by_column():
         f"{s},{1e-3 if s else 0},{3 + 1 / (1 + s)}\n".encode() for s in range(0, 400, 10)
     )
     at = _upload(open_page("pages/fit.py"), ("tb_export.csv", table, CSV))
-    assert any("map its columns" in w.value for w in at.warning)
-    key = [s.key for s in at.selectbox if s.key and s.key.endswith("_step")][0][: -len("_step")]
-    assert at.selectbox(key=f"{key}_step").value == "iteration"
-    assert at.selectbox(key=f"{key}_lr").value == "learning_rate"
+    assert any("is not a canonical run CSV" in m.value for m in at.markdown)
+    key = [s.key for s in at.selectbox if s.key and s.key.endswith("_lr")][0][: -len("_lr")]
+    assert at.selectbox(key=f"{key}_lr").value == "learning_rate"  # guessed by the importer
+    at.selectbox(key=f"{key}_loss_pt").set_value("val_loss")
+    at.checkbox(key=f"{key}_cptonly").uncheck().run()
     at.number_input(key=f"{key}_start").set_value(390).run()
     at.button(key=f"{key}_add").click().run()
     no_exception(at)
     assert not at.error, _errors(at)
     assert "tb_export" in at.multiselect(key="fit_on").options
+
+
+def test_a_wandb_export_is_recognised_and_imported():
+    rows = ["Step,run1 - train/lr,run1 - eval/loss_domain,run1 - eval/loss_domain__MIN"]
+    rows += [f"{s},{5e-4 if s else 0},{2.5 + 1 / (1 + s / 50)},0" for s in range(0, 1000, 20)]
+    at = _upload(open_page("pages/fit.py"), ("wandb.csv", "\n".join(rows).encode(), CSV))
+    assert any("Weights & Biases" in m.value for m in at.markdown)
+    key = [s.key for s in at.selectbox if s.key and s.key.endswith("_lr")][0][: -len("_lr")]
+    at.selectbox(key=f"{key}_loss_cpt").set_value("eval/loss_domain")
+    at.button(key=f"{key}_add").click().run()
+    no_exception(at)
+    assert not at.error, _errors(at)
+    assert at.multiselect(key="fit_on").options  # a CPT-only run (paper §6) was added
 
 
 def test_bundled_sample_runs_load_with_one_click():
