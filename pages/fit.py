@@ -230,7 +230,9 @@ else:
         if w:
             st.warning(w)
     names = list(runs)
-    shown = st.multiselect("Runs in the chart", names, default=names[:8], key="preview_runs")
+    kept = [n for n in st.session_state.get("preview_runs", []) if n in runs]
+    st.session_state["preview_runs"] = kept or names[:8]
+    shown = st.multiselect("Runs in the chart", names, key="preview_runs")
     if shown:
         with guard("drawing the runs"):
             chart(runs_figure([runs[n] for n in shown], height=520), key="preview_chart")

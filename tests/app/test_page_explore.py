@@ -100,3 +100,16 @@ def test_sample_fit_is_the_default_preset_once_params_json_exists(tmp_path, monk
     replay.set_value(50.0).run()
     no_exception(at)
     assert float(at.metric[0].value) < rise  # replay shrinks the rise of the general loss
+
+
+def test_an_unexpected_failure_is_a_short_message_not_a_traceback(monkeypatch):
+    from ui import data
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal detail that must not reach the user")
+
+    monkeypatch.setattr(data, "view", broken)
+    at = open_page("pages/explore.py")
+    no_exception(at)
+    assert at.error and "Something went wrong" in at.error[0].value
+    assert "internal detail" not in at.error[0].value
