@@ -108,7 +108,9 @@ def test_cli_exits_2_with_one_error_line(name, good_run, tmp_path, capsys):
 
 
 # a few through a real process: exit code, stderr and no traceback as a user sees them
-@pytest.mark.parametrize("name", ["duplicate_column_case.csv", "params_deep_nesting.json"])
+@pytest.mark.parametrize(
+    "name", ["duplicate_column_case.csv", "params_deep_nesting.json", "log_hf_truncated.json"]
+)
 def test_cli_subprocess_shows_no_traceback(name, good_run, tmp_path):
     r = subprocess.run(
         [
