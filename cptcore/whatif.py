@@ -117,9 +117,11 @@ def nearest(options: list, value: float):
 
 
 def _warmup_end(lr: np.ndarray) -> int:
-    """Number of leading updates before the LR first reaches its peak (0: starts at the peak)."""
+    """Warm-up length in updates: the update that first reaches the peak (0: starts at the peak),
+    as in ``ScheduleSpec.warmup_steps``."""
     peak = float(np.max(lr))
-    return int(np.argmax(lr >= peak * (1 - 1e-9)))
+    first = int(np.argmax(lr >= peak * (1 - 1e-9)))
+    return first + 1 if first > 0 else 0
 
 
 def _decay_kind(seg: np.ndarray, warm: int) -> tuple[str, float]:

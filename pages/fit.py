@@ -384,7 +384,7 @@ if isinstance(outcome, FitOutcome):
                 chart(fit_figure(curves, t), key=f"fit_chart_{t}")
             else:
                 st.caption("The runs of this fit are no longer loaded, so no curves are drawn.")
-    c = st.columns([1, 1, 2], vertical_alignment="center")
+    c = st.columns([1, 1.4, 1.6], vertical_alignment="center")
     c[0].download_button(
         "Download params.json",
         data=dumps(outcome.param_set),

@@ -112,7 +112,13 @@ def sample_defaults(runs: dict[str, Run]) -> WhatIf:
     if not cands:
         return PAPER_WHATIF
     no_replay = [r for r in cands if r.replay == 0] or cands
-    return whatif_from_run(no_replay[0])
+    settings = [whatif_from_run(r) for r in no_replay[:12]]
+    # the most telling default: an annealed PT and a WSD CPT (re-warm-up, anneal, transfer)
+    for ok in (lambda w: w.pt_kind == "wsd" and w.cpt_kind == "wsd", lambda w: w.cpt_kind == "wsd"):
+        for w in settings:
+            if ok(w):
+                return w
+    return settings[0]
 
 
 # ----------------------------------------------------------------------------- presets

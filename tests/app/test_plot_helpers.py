@@ -87,8 +87,12 @@ def test_settings_are_read_back_from_a_run(w):
     assert got.pt_lr == pytest.approx(w.pt_lr) and got.cpt_lr == pytest.approx(w.cpt_lr)
     assert got.cpt_kind == w.cpt_kind
     assert got.effective_potential == pytest.approx(w.effective_potential, abs=0.01)
-    assert got.pt_warmup == pytest.approx(w.pt_warmup, abs=0.002)
-    assert got.cpt_warmup == pytest.approx(w.cpt_warmup, abs=0.002)
+    assert got.pt_spec().warmup_steps == w.pt_spec().warmup_steps
+    assert got.cpt_spec().warmup_steps == w.cpt_spec().warmup_steps
+    # the settings rebuild the very same schedule
+    assert np.allclose(
+        concatenate(got.pt_spec(), got.cpt_spec())[0], lr, rtol=0, atol=1e-6 * w.pt_lr
+    )
 
 
 def test_scenario_figure_zooms_to_cpt_and_marks_the_critical_point():
