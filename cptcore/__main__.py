@@ -16,7 +16,7 @@ import pandas as pd
 
 from cptcore.areas import LAMBDA, S2_FORMS, run_areas
 from cptcore.errors import InputError
-from cptcore.fit import default_law, evaluate, fit_target
+from cptcore.fit import default_law, evaluate, fit_target, select_lambda
 from cptcore.importers import load_path
 from cptcore.importers.cli import add_import_command
 from cptcore.law import LAWS, predict
@@ -27,9 +27,8 @@ from cptcore.runs import Run
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage + message)
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"error: {message}\n")
+    def error(self, message: str) -> None:  # one line, exit 2 (no usage dump)
+        sys.stderr.write(f"error: {message} (see '{self.prog} --help')\n")
         sys.exit(2)
 
 
@@ -65,6 +64,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
             print(f"warning: {w}", file=sys.stderr)
     held_out = load_runs(args.test) if args.test else []
     law = args.law or default_law(runs)
+    lam_note = None
+    if args.lam == "auto":
+        choice = select_lambda(
+            runs, law, s2_form=args.s2_form, eps=args.eps, seed=args.seed, min_step=args.min_step
+        )
+        args.lam, lam_note = choice.lam, choice.message
+        print(lam_note)
     fits = {}
     for target in ("pt", "cpt"):
         if not any(r.has_target(target) for r in runs):
@@ -95,6 +101,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             "runs": [os.path.basename(p) for p in args.runs],
             "law": law,
             "tool": "python -m cptcore fit",
+            **({"lambda_selection": lam_note} if lam_note else {}),
         },
     )
     for target, f in fits.items():
@@ -161,6 +168,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lambda_arg(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in (0, 1) or 'auto', got {text!r}"
+        ) from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and 1 (the paper uses 0.999), got {text}"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="python -m cptcore",
@@ -201,9 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--lambda",
         dest="lam",
-        type=float,
+        type=_lambda_arg,
         default=LAMBDA,
-        help="annealing momentum (default 0.999)",
+        help="annealing momentum in (0, 1), or 'auto' to choose it by leave-one-run-out "
+        "cross-validation (default 0.999, the paper's)",
     )
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(func=cmd_fit)
@@ -219,9 +243,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "lam", LAMBDA) is not None and not (0 < getattr(args, "lam", LAMBDA) < 1):
-        print("error: --lambda must be between 0 and 1 (the paper uses 0.999)", file=sys.stderr)
-        return 2
     try:
         return args.func(args)
     except InputError as e:

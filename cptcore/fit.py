@@ -599,6 +599,64 @@ def fit_runs(runs: Sequence[Run], law: str | None = None, **kw) -> dict[str, Fit
     return out
 
 
+LAMBDA_GRID = (0.98, 0.99, 0.995, 0.999)
+
+
+@dataclass(frozen=True)
+class LambdaChoice:
+    """Outcome of choosing the annealing momentum by cross-validation."""
+
+    lam: float
+    scores: dict  # lambda -> mean held-out MAE over folds and validation sets (NaN: not scored)
+    message: str
+
+
+def select_lambda(
+    runs: Sequence[Run], law: str | None = None, candidates: Sequence[float] = LAMBDA_GRID, **kw
+) -> LambdaChoice:
+    """Pick lambda (the S2 momentum, paper Eq. 1) by leave-one-run-out cross-validation.
+
+    The paper fixes lambda = 0.999, i.e. annealing effects settle over ~1000 steps; for runs of a
+    few thousand small steps a shorter memory can predict held-out schedules much better (README,
+    "Accuracy"). Each run with losses is held out in turn; the score is the mean held-out MAE over
+    folds and both validation sets. Needs at least two runs, else returns the paper's 0.999.
+    """
+    law = law or default_law(runs)
+    usable = [r for r in runs if r.has_target("pt") or r.has_target("cpt")]
+    if len(usable) < 2:
+        return LambdaChoice(
+            LAMBDA,
+            {},
+            "one run only: no cross-validation possible; kept the paper's lambda = 0.999",
+        )
+    kw = {k: v for k, v in kw.items() if k not in ("progress", "should_stop")}
+    kw.setdefault("n_starts", 2)
+    scores = {}
+    for lam in candidates:
+        errs = []
+        for i, held in enumerate(usable):
+            train = usable[:i] + usable[i + 1 :]
+            for target in ("pt", "cpt"):
+                if not held.has_target(target) or not any(r.has_target(target) for r in train):
+                    continue
+                res = fit_target(train, target, law, lam=lam, **kw)
+                if np.isfinite(res.params.L0):
+                    errs += [m.mae for m in evaluate(res, [held])]
+        scores[float(lam)] = float(np.mean(errs)) if errs else float("nan")
+    finite = {k: v for k, v in scores.items() if np.isfinite(v)}
+    if not finite:
+        return LambdaChoice(
+            LAMBDA, scores, "cross-validation scored nothing; kept the paper's lambda = 0.999"
+        )
+    best = min(finite, key=finite.get)
+    table = ", ".join(f"{k:g}: {v:.4f}" for k, v in finite.items())
+    return LambdaChoice(
+        best,
+        scores,
+        f"lambda = {best:g} chosen by leave-one-run-out cross-validation (held-out MAE {table})",
+    )
+
+
 def prediction_band(
     result: FitResult, areas: Areas, replay: float = 0.0, S1pt: float | None = None, z: float = 1.96
 ) -> tuple[np.ndarray, np.ndarray]:

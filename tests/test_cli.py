@@ -139,3 +139,21 @@ def test_missing_file_names_the_path(tmp_path):
         text=True,
     )
     assert r.returncode == 2 and "nope.csv" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_lambda_auto_chooses_by_cross_validation_and_records_it(run_files, tmp_path, capsys):
+    out = tmp_path / "params.json"
+    assert main(["fit", *run_files, "--lambda", "auto", "-o", str(out)]) == 0
+    assert "chosen by leave-one-run-out cross-validation" in capsys.readouterr().out
+    d = json.loads(out.read_text())
+    assert d["lambda"] in (0.98, 0.99, 0.995, 0.999)
+    assert "cross-validation" in d["provenance"]["lambda_selection"]
+
+
+def test_a_bad_option_is_one_line(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "cptcore", "fit", "x.csv", "--lambda", "2"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--lambda" in r.stderr

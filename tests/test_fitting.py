@@ -152,3 +152,33 @@ def test_rows_before_min_step_and_inside_the_pt_warmup_are_not_fitted(train_test
         m.n_points == int((np.isfinite(r.loss_pt) & (r.step >= 1000)).sum())
         for m, r in zip(evaluate(res, test), test, strict=True)
     )
+
+
+def test_cross_validation_recovers_the_annealing_momentum_the_curves_were_made_with():
+    from cptcore.areas import compute_areas
+    from cptcore.fit import select_lambda
+    from cptcore.runs import Run
+    from cptcore.schedules import concatenate
+
+    def run_with_lambda(name, pt, cpt, seed, lam=0.99):
+        lr, t = concatenate(pt, cpt)
+        a = compute_areas(lr, t, lam=lam)
+        rng = np.random.default_rng(seed)
+        steps = np.arange(len(lr))
+        ev = (steps % 25 == 0) & (steps > 0)
+        losses = {
+            f"loss_{k}": np.where(ev, predict(p, a, 0.0, k) + rng.normal(0, 0.002, len(lr)), np.nan)
+            for k, p in TRUE.items()
+        }
+        return Run(name, steps, lr, steps > t, 0.0, **losses)
+
+    runs = [
+        run_with_lambda("a", PT_CONST, cpt_spec("wsd"), 1),
+        run_with_lambda("b", PT_WSD, cpt_spec("constant"), 2),
+        run_with_lambda("c", PT_WSD, cpt_spec("cosine"), 3),
+    ]
+    choice = select_lambda(runs)
+    assert choice.lam == 0.99, choice.message
+    assert (
+        choice.scores[0.999] > 2 * choice.scores[0.99]
+    )  # the paper's 0.999 predicts these much worse
