@@ -18,8 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import plotly.io as pio  # noqa: E402
 
+from cptcore.fit import FitResult  # noqa: E402
 from cptcore.params_io import ParamSet  # noqa: E402
 from cptcore.plots import scenario_figure, scenario_view  # noqa: E402
 from cptcore.presets import PAPER_FIG3  # noqa: E402
@@ -38,21 +40,28 @@ def _ms(f, repeats: int = REPEATS):
     return statistics.median(times), out
 
 
-def main() -> None:
-    ps = ParamSet.from_params(PAPER_FIG3)
-    # warm up imports and plotly's validators once
-    scenario_figure(scenario_view(simulate(ps, PAPER_WHATIF.scenario()))).to_dict()
-    print("Explore live path, median of", REPEATS, "reruns (ms); paper Fig. 3 parameters,")
-    print(
-        "PT WSD to 0 (80 % of steps) + CPT cosine (20 %), both validation sets, terms panel on.\n"
-    )
-    head = f"{'steps':>9} {'simulate':>9} {'decimate':>9} {'figure':>8} {'to_json':>8}"
+def _with_covariance() -> ParamSet:
+    """Paper Fig. 3 parameters with a diagonal covariance on all eight parameters: a fit's bands
+    cost one extra law evaluation per parameter at every plotted point."""
+    names = ("L0", "A", "alpha", "C1", "C2", "B", "logE", "beta")
+    fits = {
+        t: FitResult(t, p, True, "benchmark", (), free_names=names, cov=np.diag([1e-5] * 8))
+        for t, p in PAPER_FIG3.items()
+    }
+    return ParamSet.from_fits(fits)
+
+
+def table(ps: ParamSet, title: str) -> None:
+    print(title)
+    head = f"{'steps':>9} {'simulate':>9} {'thin+band':>9} {'figure':>8} {'to_json':>8}"
     print(head + f" {'total':>7} {'cached':>7} {'points':>7} {'JSON kB':>8}")
     for n in (10_000, 100_000, 1_000_000):
         w = replace(PAPER_WHATIF, pt_steps=int(0.8 * n), cpt_steps=int(0.2 * n))
         sc = w.scenario()
-        t_sim, curves = _ms(lambda sc=sc: simulate(ps, sc), 3 if n >= 1_000_000 else REPEATS)
-        t_dec, view = _ms(lambda c=curves: scenario_view(c))
+        reps = 3 if n >= 1_000_000 else REPEATS
+        # the app's path (ui.data.view): no full-length bands, bands on the kept points only
+        t_sim, curves = _ms(lambda sc=sc: simulate(ps, sc, bands=False), reps)
+        t_dec, view = _ms(lambda c=curves, r=sc.replay: scenario_view(c, ps=ps, replay=r))
         t_fig, fig = _ms(lambda v=view: scenario_figure(v, terms_of="pt"))
         # what st.plotly_chart does with a Figure: to_dict, then to_json without validation
         t_json, js = _ms(lambda f=fig: pio.to_json(f.to_dict(), validate=False))
@@ -62,7 +71,20 @@ def main() -> None:
             f"{n:>9,} {t_sim:>9.1f} {t_dec:>9.1f} {t_fig:>8.1f} {t_json:>8.1f} {total:>7.1f} "
             f"{cached:>7.1f} {len(view.steps):>7,} {len(js) / 1e3:>8.0f}"
         )
-    print("\n'total': a setting seen for the first time; 'cached': a setting seen before.")
+    print()
+
+
+def main() -> None:
+    ps = ParamSet.from_params(PAPER_FIG3)
+    # warm up imports and plotly's validators once
+    scenario_figure(scenario_view(simulate(ps, PAPER_WHATIF.scenario()))).to_dict()
+    print("Explore live path, server compute per rerun in ms (median of", REPEATS, "runs).")
+    print(
+        "PT WSD to 0 (80 % of steps) + CPT cosine (20 %), both validation sets, terms panel on.\n"
+    )
+    table(ps, "Paper Fig. 3 parameters (no covariance):")
+    table(_with_covariance(), "With a covariance (uncertainty bands on):")
+    print("'total': a setting seen for the first time; 'cached': a setting seen before.")
     print("Budget: < 100 ms of server compute per rerun at 100k steps.")
 
 

@@ -173,7 +173,9 @@ def default_preset_key(available: dict[str, Preset]) -> str:
 # ----------------------------------------------------------------------------- simulation
 @st.cache_data(show_spinner=False, max_entries=128)
 def _view(token: str, w: WhatIf, max_points: int, _ps: ParamSet) -> ScenarioView:
-    return scenario_view(simulate(_ps, w.scenario()), max_points)
+    sc = w.scenario()
+    # bands are computed on the thinned steps only (scenario_view), not on every step
+    return scenario_view(simulate(_ps, sc, bands=False), max_points, ps=_ps, replay=sc.replay)
 
 
 def view(preset: Preset, w: WhatIf, max_points: int = MAX_POINTS) -> ScenarioView:

@@ -108,3 +108,28 @@ def test_scenario_figure_zooms_to_cpt_and_marks_the_critical_point():
     assert any(a["text"].startswith("critical point 3.423") for a in lay["annotations"])
     lo, hi = lay["yaxis"]["range"]
     assert lo < view.start["pt"] < hi and hi < 4  # the step-0 blow-up does not set the range
+
+
+def _with_covariance() -> ParamSet:
+    """Paper Fig. 3 parameters with a made-up diagonal covariance (just to exercise the bands)."""
+    from cptcore.fit import FitResult
+
+    names = ("L0", "A", "alpha", "C1", "C2", "B", "logE", "beta")
+    fits = {
+        t: FitResult(t, p, True, "test", (), free_names=names, cov=np.diag([1e-5] * len(names)))
+        for t, p in PAPER_FIG3.items()
+    }
+    return ParamSet.from_fits(fits)
+
+
+def test_bands_on_the_thinned_steps_equal_the_full_bands():
+    ps = _with_covariance()
+    sc = PAPER_WHATIF.scenario()
+    full = scenario_view(simulate(ps, sc, bands=True))
+    fast = scenario_view(simulate(ps, sc, bands=False), ps=ps)
+    for t in ("pt", "cpt"):
+        lo, hi = fast.band[t]
+        assert np.nanmax(np.abs(lo - full.band[t][0])) < 1e-12
+        assert np.nanmax(np.abs(hi - full.band[t][1])) < 1e-12
+        k = fast.steps > fast.transfer_step
+        assert np.all(lo[k] <= fast.pred[t][k]) and np.all(fast.pred[t][k] <= hi[k])
