@@ -245,6 +245,10 @@ if runs:
     st.session_state.setdefault("fit_on", train or names)
     st.session_state.setdefault("hold_out", test)
     st.session_state["fit_on"] = [n for n in st.session_state["fit_on"] if n in runs]
+    # runs uploaded since the last rerun join the fit; the samples follow split.json
+    known = st.session_state.get("fit_known_runs", set(names))
+    st.session_state["fit_on"] += [n for n in names if n not in known and n not in samples]
+    st.session_state["fit_known_runs"] = set(names)
     st.session_state["hold_out"] = [
         n for n in st.session_state["hold_out"] if n in runs and n not in st.session_state["fit_on"]
     ]
@@ -284,7 +288,7 @@ if runs:
         icon=":material/play_arrow:",
         width="stretch",
     )
-    st.caption(LAWS[law])
+    st.caption(f"{LAWS[law]}. Suggested for the chosen runs: {suggested}.")
     if start_fit:
         bar = st.progress(0.0, text="Starting the fit…")
         with guard("fitting"):
