@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from cptcore.plots import scenario_figure, turning_note
+from cptcore.plots import ScenarioView, scenario_figure, turning_note
 from cptcore.whatif import LAWS_WITH_REPLAY, nearest
 from ui import data, run_through_app
 from ui.widgets import LRS, STEPS, chart, fmt_lr, fmt_steps, guard, scenario_metrics
@@ -45,8 +45,8 @@ step = c[1].radio(
 base = preset.defaults
 
 
-def show(w, **kw) -> None:
-    """Metrics, chart and turning-length note for scenario ``w``."""
+def show(w, **kw) -> ScenarioView:
+    """Metrics and chart for scenario ``w``; ``compare``: (label, scenario) pairs drawn thin."""
     v = data.view(preset, w)
     pins = [data.view(preset, pw).with_label(lab) for lab, pw in kw.pop("compare", [])]
     scenario_metrics(v)
