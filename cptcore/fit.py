@@ -288,7 +288,9 @@ def _grid(law: str, n_unknown: int, data: _Data, has_cpt: bool) -> list[dict]:
         betas = [0.1, 0.3, 0.7, 1.5]
         grid = [{"alpha": a, "E": e, "beta": b} for a, e, b in itertools.product(alphas, Es, betas)]
     if law.startswith("eq8"):
-        grid = [dict(g, a1=a1, a2=a2) for g in grid for a1 in (0.0,) for a2 in (0.5, 2.0, 5.0)]
+        # the normalised ("convex") factor may also bend the other way (a2 < 0: concave)
+        a2s = (-4.0, 0.5, 4.0, 12.0) if law == "eq8-convex" else (0.5, 2.0, 5.0)
+        grid = [dict(g, a1=0.0, a2=a2) for g in grid for a2 in a2s]
     if n_unknown:
         grid = [dict(g, s1mult=m) for g in grid for m in (0.3, 3.0, 30.0)]
     return grid
@@ -398,7 +400,7 @@ def fit_target(
         "logE": (math.log(1e-4 / s1c), math.log(1e7 / s1c)),
         "beta": (1e-3, 10.0),
         "a1": (-10.0, 10.0),
-        "a2": (1e-3, 20.0),
+        "a2": (-30.0, 30.0) if law == "eq8-convex" else (1e-3, 20.0),
     }
     for nm in data.unknown_pt:
         bounds[f"logS1pt:{nm}"] = (math.log(1e-3 * s1c), math.log(1e4 * s1c))

@@ -12,9 +12,11 @@ Both shift factors vanish at r_cpt = 0 (pure replay). At replay 0 (r_cpt = 1) Eq
 rescaled constants: on the general set B becomes B*(1 - e^-a2) (annealing factor exp(a1*0) = 1); on the
 domain set C2 becomes C2*e^a1 and B becomes B*(e^a2 - 1).
 
-Replay form "convex" (cpt-law notes §9, ours): the shift factor is
-(exp(a2*r_cpt) - 1)/(exp(a2) - 1) on both sets - 1 at no replay, convex, so a little replay can remove
-most of the rise of the general loss - and the annealing factor is exp(a1*(1 - r_cpt)) on both sets.
+Replay form "convex" (ours, after cpt-law notes §9): the shift factor is the normalised
+(exp(a2*r_cpt) - 1)/(exp(a2) - 1) on both sets - 1 at no replay, 0 at full replay, convex for a2 > 0
+(a little replay removes most of the rise of the general loss, as seen on real small-model runs),
+linear at a2 = 0 and concave for a2 < 0 (replay barely slows the domain loss) - and the annealing
+factor is exp(a1*(1 - r_cpt)) on both sets.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ REPLAY_NAMES = ("a1", "a2")
 LAWS = {
     "eq4": "Eq. 4: one parameter set per validation set; replay not modelled",
     "eq8": "Eq. 8: the paper's replay law (a1 scales CPT annealing, a2 the distribution shift)",
-    "eq8-convex": "Eq. 8 with a convex shift factor normalised to 1 at no replay (notes §9)",
+    "eq8-convex": "Eq. 8 with a normalised replay factor (e^(a2 r)-1)/(e^a2-1) that can bend either way (ours, notes §9)",
 }
 
 
