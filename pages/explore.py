@@ -5,7 +5,7 @@ import streamlit as st
 from cptcore.plots import scenario_figure, turning_note
 from cptcore.whatif import LAWS_WITH_REPLAY
 from ui import data, run_through_app
-from ui.state import MAX_PINS, PINS
+from ui.state import EXPLORE_PRESET, MAX_PINS, PINS
 from ui.widgets import (
     chart,
     fmt_lr,
@@ -26,13 +26,13 @@ st.caption(
 )
 
 available = data.presets()
-st.session_state.setdefault("preset", data.default_preset_key(available))
-if st.session_state["preset"] not in available:
-    st.session_state["preset"] = data.default_preset_key(available)
+st.session_state.setdefault(EXPLORE_PRESET, data.default_preset_key(available))
+if st.session_state[EXPLORE_PRESET] not in available:
+    st.session_state[EXPLORE_PRESET] = data.default_preset_key(available)
 
 
 def _preset_changed() -> None:
-    chosen = data.presets().get(st.session_state["preset"])
+    chosen = data.presets().get(st.session_state[EXPLORE_PRESET])
     if chosen is not None:
         load_defaults(chosen.defaults)
 
@@ -41,7 +41,7 @@ top = st.columns([2, 1, 1], vertical_alignment="bottom")
 key = top[0].selectbox(
     "Parameters",
     list(available),
-    key="preset",
+    key=EXPLORE_PRESET,
     bind="query-params",
     format_func=lambda k: available[k].label,
     on_change=_preset_changed,

@@ -14,7 +14,7 @@ from cptcore.plots import TARGET_LABEL, fit_figure, run_fit, runs_figure
 from ui import data, run_through_app
 from ui.fitting import FitOutcome
 from ui.fitting import run_fit as fit_selected
-from ui.state import LAST_FIT, RUNS, SEEN_UPLOADS, YOUR_FIT
+from ui.state import EXPLORE_PRESET, LAST_FIT, LEARN_PRESET, RUNS, SEEN_UPLOADS, YOUR_FIT
 from ui.upload import AUTO, NONE, columns, describe, digest, import_log, read_upload
 from ui.widgets import chart, guard
 
@@ -406,8 +406,8 @@ if isinstance(outcome, FitOutcome):
         width="stretch",
     ):
         st.session_state[YOUR_FIT] = outcome.active()
-        st.session_state["preset"] = data.YOURS
-        st.session_state["learn_preset"] = data.YOURS
+        st.session_state[EXPLORE_PRESET] = data.YOURS
+        st.session_state[LEARN_PRESET] = data.YOURS
     active = st.session_state.get(YOUR_FIT)
     if active is not None and active.token == outcome.token:
         c[2].success("This fit is active as “Your fit”.", icon=":material/check:")

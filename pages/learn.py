@@ -7,6 +7,7 @@ import streamlit as st
 from cptcore.plots import ScenarioView, scenario_figure, turning_note
 from cptcore.whatif import LAWS_WITH_REPLAY, nearest
 from ui import data, run_through_app
+from ui.state import LEARN_PRESET
 from ui.widgets import LRS, STEPS, chart, fmt_lr, fmt_steps, guard, scenario_metrics
 
 STEPS_TOUR = {
@@ -25,12 +26,12 @@ st.caption(
     "the law itself, computed live: move the controls and watch the curves."
 )
 available = data.presets()
-st.session_state.setdefault("learn_preset", data.PAPER)
-if st.session_state["learn_preset"] not in available:
-    st.session_state["learn_preset"] = data.PAPER
+st.session_state.setdefault(LEARN_PRESET, data.PAPER)
+if st.session_state[LEARN_PRESET] not in available:
+    st.session_state[LEARN_PRESET] = data.PAPER
 c = st.columns([1.2, 2], vertical_alignment="bottom")
 key = c[0].selectbox(
-    "Parameters", list(available), key="learn_preset", format_func=lambda k: available[k].label
+    "Parameters", list(available), key=LEARN_PRESET, format_func=lambda k: available[k].label
 )
 preset = available[key]
 step = c[1].radio(

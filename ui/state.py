@@ -4,6 +4,9 @@
 - ``RUNS``: runs loaded on the Fit page, name -> ``cptcore.runs.Run`` (uploads and samples).
 - ``LAST_FIT``: the last fit on the Fit page (``FitOutcome``); kept when a later upload is bad.
 - ``PINS``: pinned Explore scenarios (``cptcore.plots.ScenarioView``), at most ``MAX_PINS``.
+- ``EXPLORE_PRESET`` / ``LEARN_PRESET``: the preset selectors of Explore and Learn (widget keys; the
+  Fit page sets both to "yours" when the user makes a fit active). Explore's widget keys are also
+  its URL query parameters (``bind="query-params"``), so they are short: see ``ui.widgets.KEYS``.
 """
 
 from __future__ import annotations
@@ -20,5 +23,7 @@ RUNS = "cpt_runs"
 SEEN_UPLOADS = "cpt_seen_uploads"
 LAST_FIT = "cpt_last_fit"
 PINS = "cpt_pins"
+EXPLORE_PRESET = "preset"
+LEARN_PRESET = "learn_preset"
 MAX_PINS = 4
 MAX_POINTS = 2000  # points per trace sent to the browser (dashboard notes, "Plotting cost")
