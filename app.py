@@ -20,6 +20,8 @@ DESCRIPTIONS = {
     "runs, download params.json and use your fit on the other pages.",
     "Learn": "A six-step guided tour of CPT dynamics with live charts: hidden curves, annealing, "
     "re-warm-up, loss potential, replay, critical point.",
+    "Plan": "Choose the CPT peak LR, schedule, steps and replay ratio for a stated goal, and take "
+    "the decision away as a report.",
 }
 
 
