@@ -3,7 +3,8 @@ exception element, a slider moved with the keyboard redraws the chart and update
 upload of a good and a bad file shows the bad file's error while the good run fits.
 
 Screenshots of each page go to test-artifacts/ (gitignored). Skipped when /usr/bin/chromium or
-playwright is missing; CI installs chromium. Never runs ``playwright install``.
+playwright is missing (a failure when CPT_REQUIRE_BROWSER=1, as in CI). Never runs
+``playwright install``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,22 @@ sys.path.insert(0, str(HERE.parent / "app"))
 from server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server, wait_idle  # noqa: E402
 
 pytestmark = pytest.mark.e2e
+# CI sets CPT_REQUIRE_BROWSER=1 (.ci/run): there a missing browser is a failure, not a skip
+REQUIRED = os.environ.get("CPT_REQUIRE_BROWSER") == "1"
+
+
+def _missing(reason: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"{reason} and CPT_REQUIRE_BROWSER=1", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
 if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    _missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
+try:
+    from playwright import sync_api
+except ImportError:
+    _missing("playwright is not installed (pip install playwright; never 'playwright install')")
 
 ARTIFACTS = ROOT / "test-artifacts"
 EXCEPTION = '[data-testid="stException"]'
