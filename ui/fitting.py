@@ -4,8 +4,12 @@ kept in session state (``ui.state.LAST_FIT``)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
 
 from cptcore.errors import InputError
 from cptcore.fit import FitResult, RunMetrics, evaluate, fit_target
@@ -42,6 +46,15 @@ class FitOutcome:
         return ActiveFit(self.param_set, self.token, self.defaults, summary)
 
 
+def run_digest(run: Run) -> str:
+    """A hash of everything in a run the fit depends on (the cache key of a fit)."""
+    h = hashlib.sha1(run.name.encode())
+    for a in (run.step, run.lr, run.is_cpt, run.loss_pt, run.loss_cpt):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(repr(run.replay).encode())
+    return h.hexdigest()
+
+
 def run_fit(
     runs: dict[str, Run],
     fitted: Sequence[str],
@@ -50,7 +63,33 @@ def run_fit(
     s2_form: str,
     progress: Callable[[float, str], None] | None = None,
 ) -> FitOutcome:
-    """Fit each validation set the fitted runs observe, then score the held-out runs."""
+    """Fit each validation set the fitted runs observe, then score the held-out runs. Cached on the
+    runs' contents and the settings: the same fit (e.g. of the sample runs) is computed once."""
+    key = tuple(run_digest(runs[n]) for n in (*fitted, *held_out))
+    return _cached_fit(key, tuple(fitted), tuple(held_out), law, s2_form, runs, progress)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_fit(
+    key: tuple,
+    fitted: tuple[str, ...],
+    held_out: tuple[str, ...],
+    law: str,
+    s2_form: str,
+    _runs: dict[str, Run],
+    _progress: Callable[[float, str], None] | None,
+) -> FitOutcome:
+    return _fit(_runs, fitted, held_out, law, s2_form, _progress)
+
+
+def _fit(
+    runs: dict[str, Run],
+    fitted: Sequence[str],
+    held_out: Sequence[str],
+    law: str,
+    s2_form: str,
+    progress: Callable[[float, str], None] | None = None,
+) -> FitOutcome:
     fit_runs = [runs[n] for n in fitted]
     held_runs = [runs[n] for n in held_out]
     targets = [t for t in TARGETS if any(r.has_target(t) for r in fit_runs)]
