@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import dataclasses
-import gzip  # noqa: F401  (documented: man pages are gzip files read by man)
 import hashlib
 import json
 import math
