@@ -45,6 +45,8 @@ class RunMetrics:
     mae: float
     max_error: float
     held_out: bool = False
+    cpt_mae: float = float("nan")  # MAE over the CPT-phase points only (what CPT planning predicts)
+    cpt_points: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -242,13 +244,16 @@ def _columns(nl: dict, data: _Data, target: str, law: str, s1_unknown: np.ndarra
     )
 
 
-def _metrics(name: str, y: np.ndarray, pred: np.ndarray, held_out: bool = False) -> RunMetrics:
+def _metrics(
+    name: str, y: np.ndarray, pred: np.ndarray, in_cpt: np.ndarray, held_out: bool = False
+) -> RunMetrics:
     err = pred - y
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - float(np.sum(err**2)) / ss_tot if ss_tot > 0 else float("nan")
-    return RunMetrics(
-        name, len(y), r2, float(np.mean(np.abs(err))), float(np.max(np.abs(err))), held_out
-    )
+    n_cpt = int(in_cpt.sum())
+    cpt_mae = float(np.mean(np.abs(err[in_cpt]))) if n_cpt else float("nan")
+    mae, worst = float(np.mean(np.abs(err))), float(np.max(np.abs(err)))
+    return RunMetrics(name, len(y), r2, mae, worst, held_out, cpt_mae, n_cpt)
 
 
 def evaluate(
@@ -267,7 +272,7 @@ def evaluate(
         if not run.pt_history_known and S1pt is None:
             continue  # an unknown-history run that was not fitted has no S1pt to predict with
         pred = predict(result.params, a, run.replay, result.target, S1pt)
-        out.append(_metrics(run.name, y[ok], pred, held_out))
+        out.append(_metrics(run.name, y[ok], pred, a.S1cpt > 0, held_out))
     return tuple(out)
 
 
@@ -509,7 +514,12 @@ def fit_target(
     p, s1u = _unpack(best.x, spec, data)
     pred = _model(p, data, target, s1u)
     metrics = tuple(
-        _metrics(nm, data.y[data.run_index == j], pred[data.run_index == j])
+        _metrics(
+            nm,
+            data.y[data.run_index == j],
+            pred[data.run_index == j],
+            data.S1cpt[data.run_index == j] > 0,
+        )
         for j, nm in enumerate(data.names)
     )
 

@@ -75,6 +75,8 @@ def to_dict(ps: ParamSet) -> dict:
                     "mae": m.mae,
                     "max_error": m.max_error,
                     "held_out": m.held_out,
+                    "cpt_mae": _num(m.cpt_mae),
+                    "cpt_points": m.cpt_points,
                 }
                 for m in f.metrics
             ]
@@ -199,6 +201,8 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
                         float(m["mae"]),
                         float(m["max_error"]),
                         bool(m.get("held_out", False)),
+                        float(m["cpt_mae"]) if m.get("cpt_mae") is not None else float("nan"),
+                        int(m.get("cpt_points", 0)),
                     )
                     for m in sec["metrics"]
                 )
