@@ -120,10 +120,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
             print(f"  S1pt[{nm}] = {_fmt(v)} (fitted: unknown PT history)")
         for w in f.warnings:
             print(f"  note: {w}")
-        print(f"  {'run':<40} {'points':>6} {'R2':>8} {'MAE':>8} {'max err':>8}")
+        w = max([len(m.name) for m in f.metrics] + [3])
+        print(
+            f"  {'run':<{w}} {'':<8} {'points':>6} {'R2':>7} {'MAE':>7} {'max err':>7} {'CPT MAE':>7}"
+        )
         for m in f.metrics:
-            name = m.name[:29] + " (held out)" if m.held_out else m.name[:40]
-            print(f"  {name:<40} {m.n_points:>6} {_fmt(m.r2):>8} {m.mae:>8.4f} {m.max_error:>8.4f}")
+            role = "held out" if m.held_out else "fitted"
+            cpt = f"{m.cpt_mae:>7.4f}" if np.isfinite(m.cpt_mae) else f"{'-':>7}"
+            print(
+                f"  {m.name:<{w}} {role:<8} {m.n_points:>6} {_fmt(m.r2):>7} {m.mae:>7.4f} {m.max_error:>7.4f} {cpt}"
+            )
+        print("  (CPT MAE: points after the transfer point only)")
     with open(args.output, "w", encoding="utf-8") as fh:
         fh.write(dumps(ps))
     print(f"\nwrote {args.output}")
