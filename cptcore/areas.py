@@ -76,9 +76,10 @@ class Areas:
 
 def momentum(eta: np.ndarray, lam: float = LAMBDA) -> np.ndarray:
     """m_i = lambda*m_{i-1} + (eta_{i-1} - eta_i), m_0 = 0; O(n) via an IIR filter."""
-    d = np.zeros_like(eta, dtype=float)
-    d[1:] = eta[:-1] - eta[1:]
-    return lfilter([1.0], [1.0, -lam], d)
+    eta = np.asarray(eta, dtype=float)
+    # numerator [-1, 1] feeds eta_{i-1} - eta_i; the initial state eta_0 makes m_0 = 0
+    m, _ = lfilter([-1.0, 1.0], [1.0, -lam], eta, zi=[eta[0]])
+    return m
 
 
 def s2_naive(eta: np.ndarray, lam: float = LAMBDA) -> np.ndarray:
@@ -128,9 +129,16 @@ def compute_areas(
     m = momentum(eta, lam)
     if s2_form == "lr-weighted":
         m *= np.power(np.maximum(lr, 0.0), eps)
-    elif s2_form != "paper":
+        S2 = np.cumsum(m, out=m)
+    elif s2_form == "paper":
+        # summing the recursion gives S2(t) = (eta_0 - eta_t - lambda*m_t) / (1 - lambda): no cumsum
+        S2 = m
+        S2 *= -lam
+        S2 -= eta
+        S2 += eta[0]
+        S2 *= 1.0 / (1.0 - lam)
+    else:
         raise ValueError(f"unknown S2 form {s2_form!r}; use one of {', '.join(S2_FORMS)}")
-    S2 = np.cumsum(m, out=m)
     S1 = np.empty(n)
     S1[0] = 0.0
     np.cumsum(lr[1:], out=S1[1:])
