@@ -47,6 +47,9 @@ def predict_rows():
             predict(PAPER_FIG3["cpt"], a, 0.0, "cpt")
 
         fast = best_of(run)
+        areas_t = best_of(lambda lr=lr, t=t: compute_areas(lr, t))
+        a = compute_areas(lr, t)
+        law_t = best_of(lambda a=a: predict(PAPER_FIG3["pt"], a, 0.0, "pt"))
         if n <= 10_000:
             naive = best_of(lambda lr=lr: s2_naive(lr), repeat=1)
             naive_ref = (n, naive)
@@ -55,7 +58,7 @@ def predict_rows():
             n0, t0 = naive_ref
             naive = t0 * (n / n0) ** 2
             naive_txt = f"~{naive:.0f} s"
-        rows.append((n, fast, naive, naive_txt))
+        rows.append((n, fast, areas_t, law_t, naive, naive_txt))
     return rows
 
 
@@ -77,10 +80,14 @@ def fit_row():
 
 def main() -> None:
     print("## Predict: S1/S2 areas + Eq. 4 on both validation sets (best of 5)\n")
-    print("| steps | predict | naive O(n^2) S2 alone | speed-up |")
-    print("|---|---|---|---|")
-    for n, fast, naive, naive_txt in predict_rows():
-        print(f"| {n:,} | {fast * 1e3:.2f} ms | {naive_txt} | {naive / fast:,.0f}x |")
+    print(
+        "| steps | predict (areas + both sets) | of which areas | law, one set | naive O(n^2) S2 alone | speed-up |"
+    )
+    print("|---|---|---|---|---|---|")
+    for n, fast, areas_t, law_t, naive, naive_txt in predict_rows():
+        print(
+            f"| {n:,} | {fast * 1e3:.2f} ms | {areas_t * 1e3:.2f} ms | {law_t * 1e3:.2f} ms | {naive_txt} | {naive / fast:,.0f}x |"
+        )
     k, pts, t = fit_row()
     print(
         f"\n## Fit: {k} runs x 2 validation sets ({pts} observed points per set, 4000 steps per run)\n"
