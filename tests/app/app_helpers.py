@@ -35,7 +35,8 @@ def figure(at, index: int = 0) -> dict:
 def values(arr) -> np.ndarray:
     """Decode a plotly array: a list, or {'dtype': 'f8', 'bdata': base64} (plotly >= 6)."""
     if isinstance(arr, dict) and "bdata" in arr:
-        return np.frombuffer(base64.b64decode(arr["bdata"]), dtype=np.dtype(arr["dtype"]))
+        raw = np.frombuffer(base64.b64decode(arr["bdata"]), dtype=np.dtype(arr["dtype"]))
+        return raw.astype(float)  # plotly packs small integers as int8/int16: avoid overflow
     return np.asarray(arr, dtype=float)
 
 
