@@ -5,12 +5,13 @@ import pandas as pd
 import streamlit as st
 
 from cptcore import importers
-from cptcore.areas import S2_FORMS
+from cptcore.areas import LAMBDA, S2_FORMS
 from cptcore.errors import InputError
-from cptcore.fit import default_law
+from cptcore.fit import LAMBDA_GRID, default_law
 from cptcore.law import LAWS
 from cptcore.params_io import dumps
 from cptcore.plots import TARGET_LABEL, fit_figure, run_fit, runs_figure
+from cptcore.whatif import nearest
 from ui import data, run_through_app
 from ui.fitting import FitOutcome
 from ui.fitting import run_fit as fit_selected
@@ -50,6 +51,11 @@ def _use_samples() -> None:
     train, test = data.sample_split(samples)
     st.session_state["fit_on"] = train or list(samples)
     st.session_state["hold_out"] = test
+    sample_fit = data.presets().get(data.SAMPLE)
+    if sample_fit is not None:  # start from the settings of the bundled sample fit
+        st.session_state["law"] = sample_fit.ps.law
+        st.session_state["s2_form"] = sample_fit.ps.s2_form
+        st.session_state["fit_lambda"] = nearest(list(LAMBDA_GRID), sample_fit.ps.lam)
 
 
 def _clear_runs() -> None:
@@ -265,7 +271,7 @@ if runs:
     fit_runs = [runs[n] for n in fit_on]
     law_opts = list(LAWS)
     suggested = default_law(fit_runs) if fit_runs else "eq4"
-    c = st.columns([1, 1, 1], vertical_alignment="bottom")
+    c = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
     law = c[0].selectbox(
         "Law",
         law_opts,
@@ -280,7 +286,17 @@ if runs:
         key="s2_form",
         help="\n".join(f"- **{k}**: {v}" for k, v in S2_FORMS.items()),
     )
-    start_fit = c[2].button(
+    lam = c[2].select_slider(
+        "λ (S2 momentum)",
+        LAMBDA_GRID,
+        value=LAMBDA,
+        key="fit_lambda",
+        format_func=lambda v: f"{v:g}" + (" (paper)" if v == LAMBDA else ""),
+        help="How long an LR drop keeps paying off (about 1/(1−λ) steps). The paper uses 0.999; "
+        "for runs of a few thousand small steps a shorter memory often predicts held-out runs "
+        "better. `python -m cptcore fit --lambda auto` picks it by cross-validation.",
+    )
+    start_fit = c[3].button(
         "Fit",
         key="fit_button",
         type="primary",
@@ -298,6 +314,7 @@ if runs:
                 hold_out,
                 law,
                 s2,
+                lam,
                 progress=lambda f, m: bar.progress(min(f, 1.0), text=m),
             )
             st.session_state[LAST_FIT] = outcome
@@ -310,7 +327,8 @@ outcome = st.session_state.get(LAST_FIT)
 if isinstance(outcome, FitOutcome):
     st.subheader("4 · Result")
     st.markdown(
-        f"Fitted **{outcome.law}** (S2 form *{outcome.s2_form}*) on {len(outcome.fitted)} run(s), "
+        f"Fitted **{outcome.law}** (S2 form *{outcome.s2_form}*, λ = {outcome.param_set.lam:g}) "
+        f"on {len(outcome.fitted)} run(s), "
         f"{len(outcome.held_out)} held out, in {outcome.seconds:.1f} s."
     )
     tabs = st.tabs([TARGET_LABEL[t] for t in outcome.fits])

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from cptcore.areas import LAMBDA
 from cptcore.errors import InputError
 from cptcore.fit import FitResult, RunMetrics, evaluate, fit_target
 from cptcore.params_io import ParamSet
@@ -61,12 +62,13 @@ def run_fit(
     held_out: Sequence[str],
     law: str,
     s2_form: str,
+    lam: float = LAMBDA,
     progress: Callable[[float, str], None] | None = None,
 ) -> FitOutcome:
     """Fit each validation set the fitted runs observe, then score the held-out runs. Cached on the
     runs' contents and the settings: the same fit (e.g. of the sample runs) is computed once."""
     key = tuple(run_digest(runs[n]) for n in (*fitted, *held_out))
-    return _cached_fit(key, tuple(fitted), tuple(held_out), law, s2_form, runs, progress)
+    return _cached_fit(key, tuple(fitted), tuple(held_out), law, s2_form, lam, runs, progress)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -76,10 +78,11 @@ def _cached_fit(
     held_out: tuple[str, ...],
     law: str,
     s2_form: str,
+    lam: float,
     _runs: dict[str, Run],
     _progress: Callable[[float, str], None] | None,
 ) -> FitOutcome:
-    return _fit(_runs, fitted, held_out, law, s2_form, _progress)
+    return _fit(_runs, fitted, held_out, law, s2_form, lam, _progress)
 
 
 def _fit(
@@ -88,6 +91,7 @@ def _fit(
     held_out: Sequence[str],
     law: str,
     s2_form: str,
+    lam: float,
     progress: Callable[[float, str], None] | None = None,
 ) -> FitOutcome:
     fit_runs = [runs[n] for n in fitted]
@@ -108,7 +112,7 @@ def _fit(
                 name = "general loss" if t == "pt" else "domain loss"
                 progress((i + min(max(frac, 0.0), 1.0)) / len(targets), f"{name}: {msg}")
 
-        fits[t] = fit_target(fit_runs, t, law, s2_form=s2_form, progress=report)
+        fits[t] = fit_target(fit_runs, t, law, lam=lam, s2_form=s2_form, progress=report)
         held[t] = evaluate(fits[t], held_runs, held_out=True)
         seconds += fits[t].seconds
     ps = ParamSet.from_fits(
@@ -119,6 +123,7 @@ def _fit(
             "fitted_runs": list(fitted),
             "held_out_runs": list(held_out),
             "law": law,
+            "lambda": lam,
         },
     )
     cands = [r for r in fit_runs if r.has_cpt and r.pt_history_known]

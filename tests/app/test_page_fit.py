@@ -126,3 +126,7 @@ def test_bundled_sample_runs_load_with_one_click():
     if train:
         assert set(at.multiselect(key="fit_on").value) == set(train)
         assert set(at.multiselect(key="hold_out").value) == set(test)
+    sample_fit = data.presets().get(data.SAMPLE)
+    if sample_fit is not None:  # the one click also starts from the sample fit's settings
+        assert at.selectbox(key="law").value == sample_fit.ps.law
+        assert at.select_slider(key="fit_lambda").value == pytest.approx(sample_fit.ps.lam)
