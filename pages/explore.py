@@ -62,7 +62,10 @@ missing = (
     if data.SAMPLE not in available
     else ""
 )
-st.caption(f"{preset.note} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}.{missing}")
+st.caption(
+    f"{preset.note} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}, "
+    f"λ = {preset.ps.lam:g}.{missing}"
+)
 
 
 @st.fragment
