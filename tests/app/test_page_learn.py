@@ -59,3 +59,20 @@ def test_critical_point_step_shows_a_turning_length_with_the_paper_preset():
     fig = figure(at)
     x, _ = trace(fig, "turning length")  # a briefly pre-trained checkpoint comes back (§4.3)
     assert at.metric[2].value.replace(",", "").isdigit()
+
+
+def test_replay_step_moves_the_curves_with_a_replay_law():
+    from ui import data
+
+    at = open_page("pages/learn.py")
+    sample = data.presets().get(data.SAMPLE)
+    if sample is None or sample.ps.law == "eq4":
+        pytest.skip("no sample fit with a replay law (sample_data/cpt/params.json) yet")
+    at.selectbox(key="learn_preset").set_value(data.SAMPLE).run()
+    at.radio(key="learn_step").set_value("replay").run()
+    _, g0 = trace(figure(at), "predicted general loss")
+    at.slider(key="learn_replay").set_value(75.0).run()
+    no_exception(at)
+    _, g1 = trace(figure(at), "predicted general loss")
+    assert not np.allclose(g0, g1)
+    assert g1[-1] < g0[-1]  # more replay, less forgetting (paper §4.2)
