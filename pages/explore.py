@@ -57,11 +57,8 @@ top[1].button(
     width="stretch",
     help="Back to the schedule this parameter set is best shown with.",
 )
-missing = (
-    " No sample fit yet (sample_data/cpt/params.json), so the paper's parameters are the default."
-    if data.SAMPLE not in available
-    else ""
-)
+problem = data.sample_fit_problem()
+missing = f" {problem}, so the paper's parameters are the default." if problem else ""
 st.caption(
     f"{preset.note} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}, "
     f"λ = {preset.ps.lam:g}.{missing}"

@@ -123,11 +123,20 @@ def sample_defaults(runs: dict[str, Run]) -> WhatIf:
 
 # ----------------------------------------------------------------------------- presets
 @st.cache_data(show_spinner=False, max_entries=4)
-def _load_sample_params(path: str, mtime: float) -> ParamSet | None:
+def _load_sample_params(path: str, mtime: float) -> ParamSet | str:
+    """The sample fit, or the one-line reason it cannot be read."""
     try:
         return load(path)
-    except InputError:
-        return None
+    except InputError as e:
+        return str(e)
+
+
+def sample_fit_problem() -> str | None:
+    """Why there is no 'Fitted on the sample runs' preset (None when there is one)."""
+    if not SAMPLE_PARAMS.exists():
+        return "No sample fit yet (sample_data/cpt/params.json)"
+    got = _load_sample_params(str(SAMPLE_PARAMS), _mtime(SAMPLE_PARAMS))
+    return got if isinstance(got, str) else None
 
 
 def presets() -> dict[str, Preset]:
@@ -135,7 +144,7 @@ def presets() -> dict[str, Preset]:
     out: dict[str, Preset] = {}
     if SAMPLE_PARAMS.exists():
         ps = _load_sample_params(str(SAMPLE_PARAMS), _mtime(SAMPLE_PARAMS))
-        if ps is not None:
+        if isinstance(ps, ParamSet):
             out[SAMPLE] = Preset(
                 SAMPLE,
                 PRESET_LABELS[SAMPLE],

@@ -114,3 +114,15 @@ def test_an_unexpected_failure_is_a_short_message_not_a_traceback(monkeypatch):
     no_exception(at)
     assert at.error and "Something went wrong" in at.error[0].value
     assert "internal detail" not in at.error[0].value
+
+
+def test_a_broken_sample_fit_falls_back_to_the_paper_and_says_why(tmp_path, monkeypatch):
+    from ui import data
+
+    path = tmp_path / "params.json"
+    path.write_text('{"pt": {"L0": 3}}')
+    monkeypatch.setattr(data, "SAMPLE_PARAMS", path)
+    at = open_page("pages/explore.py")
+    no_exception(at)
+    assert at.selectbox(key="preset").value == data.PAPER
+    assert any("missing parameters" in c.value for c in at.caption)
