@@ -7,7 +7,7 @@ import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
 from ui import data
-from ui.widgets import chart, guard, scenario_metrics
+from ui.widgets import chart, guard, scenario_alt, scenario_metrics
 
 st.set_page_config(
     page_title="CPT scaling law", page_icon=":material/trending_down:", layout="wide"
@@ -45,7 +45,11 @@ def home() -> None:
     with guard("drawing the example"):
         view = data.view(preset, preset.defaults)
         scenario_metrics(view)
-        chart(scenario_figure(view, height=720, window="cpt"), key="home_chart")
+        chart(
+            scenario_figure(view, height=720, window="cpt"),
+            key="home_chart",
+            alt=scenario_alt(view),
+        )
         st.caption(
             turning_note(view) + " Dashed: the hidden curves the CPT curve moves between "
             "(continue pre-training on D_pt; trained on D_cpt). Zoomed to the CPT phase: "

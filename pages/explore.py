@@ -13,6 +13,7 @@ from ui.widgets import (
     guard,
     init_defaults,
     load_defaults,
+    scenario_alt,
     scenario_controls,
     scenario_metrics,
 )
@@ -116,7 +117,7 @@ def live() -> None:
                 window="cpt" if zoom else "all",
                 pins=pins,
             )
-            chart(fig, key="explore_chart")
+            chart(fig, key="explore_chart", alt=scenario_alt(view))
             st.caption(
                 turning_note(view)
                 + (

@@ -8,7 +8,16 @@ from cptcore.plots import ScenarioView, scenario_figure, turning_note
 from cptcore.whatif import LAWS_WITH_REPLAY, nearest
 from ui import data, run_through_app
 from ui.state import LEARN_PRESET
-from ui.widgets import LRS, STEPS, chart, fmt_lr, fmt_steps, guard, scenario_metrics
+from ui.widgets import (
+    LRS,
+    STEPS,
+    chart,
+    fmt_lr,
+    fmt_steps,
+    guard,
+    scenario_alt,
+    scenario_metrics,
+)
 
 STEPS_TOUR = {
     "hidden": "1 · Hidden curves",
@@ -51,7 +60,11 @@ def show(w, **kw) -> ScenarioView:
     v = data.view(preset, w)
     pins = [data.view(preset, pw).with_label(lab) for lab, pw in kw.pop("compare", [])]
     scenario_metrics(v)
-    chart(scenario_figure(v, pins=pins, window="cpt", **kw), key=f"learn_chart_{step}")
+    chart(
+        scenario_figure(v, pins=pins, window="cpt", **kw),
+        key=f"learn_chart_{step}",
+        alt=scenario_alt(v),
+    )
     return v
 
 

@@ -205,8 +205,21 @@ def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
     )
 
 
-def chart(fig, key: str) -> None:
-    st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme=None)
+def chart(fig, key: str, alt: str | None = None) -> None:
+    """A plotly chart with our toolbar and colours; ``alt`` names it for screen readers."""
+    st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme=None, alt=alt)
+
+
+def scenario_alt(view: ScenarioView) -> str:
+    """A one-line description of a scenario chart for screen readers."""
+    parts = [
+        f"Predicted loss over {len(view.steps) and int(view.steps[-1]):,} steps, "
+        f"CPT starting at step {view.transfer_step:,}"
+    ]
+    for t, name in (("pt", "general"), ("cpt", "domain")):
+        if t in view.delta:
+            parts.append(f"{name} loss {view.start[t]:.3f} to {view.start[t] + view.delta[t]:.3f}")
+    return "; ".join(parts) + "; learning-rate schedule below."
 
 
 def signed(x: float) -> str:
