@@ -213,7 +213,7 @@ def chart(fig, key: str, alt: str | None = None) -> None:
 def scenario_alt(view: ScenarioView) -> str:
     """A one-line description of a scenario chart for screen readers."""
     parts = [
-        f"Predicted loss over {len(view.steps) and int(view.steps[-1]):,} steps, "
+        f"Predicted loss over {int(view.steps[-1]):,} steps, "
         f"CPT starting at step {view.transfer_step:,}"
     ]
     for t, name in (("pt", "general"), ("cpt", "domain")):
