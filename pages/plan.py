@@ -10,7 +10,7 @@ from cptcore.errors import InputError
 from cptcore.params_io import loads
 from cptcore.plan import FAMILIES, MODES, OOD_EXAMPLES, Goal, Planner, SearchSpace
 from cptcore.whatif import LAWS_WITH_REPLAY, WhatIf, nearest
-from ui import data
+from ui import data, run_through_app
 from ui.widgets import (
     KEYS,
     LRS,
@@ -24,6 +24,8 @@ from ui.widgets import (
     state_of,
     whatif_of,
 )
+
+run_through_app()
 
 UPLOAD = "upload"
 P = "plan_"  # prefix of this page's scenario widgets (Explore's keys are unprefixed)
