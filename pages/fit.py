@@ -56,6 +56,8 @@ def _use_samples() -> None:
         st.session_state["law"] = sample_fit.ps.law
         st.session_state["s2_form"] = sample_fit.ps.s2_form
         st.session_state["fit_lambda"] = nearest(list(LAMBDA_GRID), sample_fit.ps.lam)
+        first = next(iter(sample_fit.ps.fits.values()))
+        st.session_state["fit_min_step"] = int(first.min_step)
 
 
 def _clear_runs() -> None:
@@ -271,7 +273,7 @@ if runs:
     fit_runs = [runs[n] for n in fit_on]
     law_opts = list(LAWS)
     suggested = default_law(fit_runs) if fit_runs else "eq4"
-    c = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+    c = st.columns([1, 1, 1, 1, 1], vertical_alignment="bottom")
     law = c[0].selectbox(
         "Law",
         law_opts,
@@ -296,7 +298,17 @@ if runs:
         "for runs of a few thousand small steps a shorter memory often predicts held-out runs "
         "better. `python -m cptcore fit --lambda auto` picks it by cross-validation.",
     )
-    start_fit = c[3].button(
+    min_step = c[3].number_input(
+        "Fit from step",
+        min_value=0,
+        value=0,
+        step=100,
+        key="fit_min_step",
+        help="Losses before this step are neither fitted nor scored (the PT warm-up never is). "
+        "Skip the first few hundred steps of a small model: its early transient is not what the "
+        "law describes. The bundled sample fit starts at step 500.",
+    )
+    start_fit = c[4].button(
         "Fit",
         key="fit_button",
         type="primary",
@@ -316,6 +328,7 @@ if runs:
                 s2,
                 lam,
                 progress=lambda f, m: bar.progress(min(f, 1.0), text=m),
+                min_step=int(min_step),
             )
             st.session_state[LAST_FIT] = outcome
         bar.empty()

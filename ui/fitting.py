@@ -64,11 +64,14 @@ def run_fit(
     s2_form: str,
     lam: float = LAMBDA,
     progress: Callable[[float, str], None] | None = None,
+    min_step: int = 0,
 ) -> FitOutcome:
     """Fit each validation set the fitted runs observe, then score the held-out runs. Cached on the
     runs' contents and the settings: the same fit (e.g. of the sample runs) is computed once."""
     key = tuple(run_digest(runs[n]) for n in (*fitted, *held_out))
-    return _cached_fit(key, tuple(fitted), tuple(held_out), law, s2_form, lam, runs, progress)
+    return _cached_fit(
+        key, tuple(fitted), tuple(held_out), law, s2_form, lam, int(min_step), runs, progress
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -79,10 +82,11 @@ def _cached_fit(
     law: str,
     s2_form: str,
     lam: float,
+    min_step: int,
     _runs: dict[str, Run],
     _progress: Callable[[float, str], None] | None,
 ) -> FitOutcome:
-    return _fit(_runs, fitted, held_out, law, s2_form, lam, _progress)
+    return _fit(_runs, fitted, held_out, law, s2_form, lam, _progress, min_step)
 
 
 def _fit(
@@ -93,6 +97,7 @@ def _fit(
     s2_form: str,
     lam: float,
     progress: Callable[[float, str], None] | None = None,
+    min_step: int = 0,
 ) -> FitOutcome:
     fit_runs = [runs[n] for n in fitted]
     held_runs = [runs[n] for n in held_out]
@@ -112,7 +117,9 @@ def _fit(
                 name = "general loss" if t == "pt" else "domain loss"
                 progress((i + min(max(frac, 0.0), 1.0)) / len(targets), f"{name}: {msg}")
 
-        fits[t] = fit_target(fit_runs, t, law, lam=lam, s2_form=s2_form, progress=report)
+        fits[t] = fit_target(
+            fit_runs, t, law, lam=lam, s2_form=s2_form, progress=report, min_step=min_step
+        )
         held[t] = evaluate(fits[t], held_runs, held_out=True)
         seconds += fits[t].seconds
     ps = ParamSet.from_fits(

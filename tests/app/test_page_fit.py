@@ -1,9 +1,11 @@
 """Fit: uploads (good, bad, non-canonical), the fit itself, and handing the fit to the other pages."""
 
+import numpy as np
 import pytest
 from app_helpers import figure, no_exception, open_page, synthetic_csv, trace
 
 from ui import data
+from ui.state import LAST_FIT
 
 CSV = "text/csv"
 
@@ -130,3 +132,19 @@ def test_bundled_sample_runs_load_with_one_click():
     if sample_fit is not None:  # the one click also starts from the sample fit's settings
         assert at.selectbox(key="law").value == sample_fit.ps.law
         assert at.select_slider(key="fit_lambda").value == pytest.approx(sample_fit.ps.lam)
+        assert at.number_input(key="fit_min_step").value == next(iter(sample_fit.ps.fits.values())).min_step
+
+
+def test_fitting_the_samples_in_the_page_matches_the_shipped_sample_fit():
+    sample_fit = data.presets().get(data.SAMPLE)
+    if sample_fit is None:
+        pytest.skip("no sample fit (sample_data/cpt/params.json)")
+    at = open_page("pages/fit.py")
+    at.button(key="use_samples").click().run()
+    at.button(key="fit_button").click().run(timeout=120)
+    no_exception(at)
+    outcome = at.session_state[LAST_FIT]
+    for target, shipped in sample_fit.ps.fits.items():
+        got = outcome.param_set.fits[target]
+        shipped_mae = np.mean([m.mae for m in shipped.metrics if not m.held_out])
+        assert np.mean([m.mae for m in got.metrics]) == pytest.approx(shipped_mae, abs=2e-3), target
