@@ -29,7 +29,7 @@ def test_plan_page_renders_recommendation_without_exception():
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             # open the app first, then the Plan page from the navigation, as a user does (a deep
-            # link as the server's very first request runs pages/ without app.py: see docs/plan.md)
+            # link as the first request is handled by ui.run_through_app, tested in test_browser.py)
             page.goto(url)
             wait_idle(page, timeout=90_000)
             page.get_by_role("link", name="Plan").first.click()
