@@ -226,9 +226,9 @@ with right, guard("planning"):
     if r.feasible:
         s = r.settings
         cur = rep.current_view
-        fam = f"WSD, {s.decay_fraction:.0%} decay" if s.family == "wsd" else s.family
+        fam = f"WSD {s.decay_fraction:.0%}" if s.family == "wsd" else s.family
         row1, row2 = st.columns(3), st.columns(3)
-        row1[0].metric("CPT schedule", fam, border=True, help="WSD: the last n % of steps decay.")
+        row1[0].metric("CPT schedule", fam, border=True, help="WSD n %: the last n % of the CPT steps decay.")
         row1[1].metric("CPT peak LR", f"{s.peak_lr:.2e}".replace("e-0", "e-"), border=True)
         row1[2].metric("CPT steps", f"{s.steps:,}", border=True)
         row2[0].metric("Replay", f"{s.replay:.0%}", border=True)
@@ -257,13 +257,16 @@ with guard("drawing the maps"):
     }
     if not replay_modelled:
         del figs["map_replay"]  # replay has no effect under Eq. 4: a flat map says nothing
-    names = list(figs)
+    names = [n for n in figs if n != "lambda"]
     for i in range(0, len(names), 2):
         pair = names[i : i + 2]
-        for col, name in zip(st.columns(len(pair)), pair, strict=True):
+        for col, name in zip(st.columns(2), pair, strict=False):
             with col:
                 st.markdown(f"**{report.TITLES[name]}**")
                 chart(figs[name](), key=f"plan_{name}")
+    # the lambda1 curves have three or four panels: they need the full width
+    st.markdown(f"**{report.TITLES['lambda']}**")
+    chart(figs["lambda"](), key="plan_lambda")
     st.caption(
         "Maps: the objective with the other settings held at the recommendation (blank cells break "
         "the constraint). Trade-off: every grid point of the search space; the frontier joins those no "

@@ -19,7 +19,7 @@ from server import (
     wait_idle,
 )  # noqa: E402
 
-PAGES = {"home": "", "explore": "explore", "fit": "fit", "learn": "learn"}
+PAGES = {"home": "", "explore": "explore", "fit": "fit", "learn": "learn", "plan": "plan"}
 
 
 def main() -> None:
