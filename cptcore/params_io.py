@@ -18,6 +18,7 @@ from cptcore.areas import LAMBDA, S2_FORMS
 from cptcore.errors import InputError
 from cptcore.fit import FitResult, RunMetrics
 from cptcore.law import LawParams
+from cptcore.runs import load_json
 
 MAX_PARAMS_BYTES = 5 * 1024 * 1024
 
@@ -126,23 +127,7 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
                 source=source,
                 fix="Use the params.json written by 'python -m cptcore fit'",
             ) from None
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            "not valid JSON",
-            source=source,
-            row=e.lineno,
-            received=e.msg,
-            fix="Use the params.json written by 'python -m cptcore fit'",
-        ) from None
-    except (RecursionError, ValueError) as e:  # nesting bombs, integers with thousands of digits
-        raise InputError(
-            "unreadable JSON",
-            source=source,
-            received=str(e).split(";")[0][:60],
-            fix="Use the params.json written by 'python -m cptcore fit'",
-        ) from None
+    d = load_json(text, source, fix="Use the params.json written by 'python -m cptcore fit'")
     if not isinstance(d, dict):
         raise InputError(
             "expected a JSON object",

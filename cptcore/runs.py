@@ -15,6 +15,7 @@ Canonical CSV columns: ``step, lr, phase, replay, loss_pt, loss_cpt`` (README, "
 from __future__ import annotations
 
 import io
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -408,6 +409,20 @@ def decode_text(data: bytes, source: str) -> str:
     except UnicodeDecodeError:
         raise InputError(
             "not a text file (unreadable bytes)", source=source, fix="Save the table as a UTF-8 CSV"
+        ) from None
+
+
+def load_json(text: str, source: str, fix: str = "Upload the file as saved"):
+    """``json.loads`` with every failure (syntax, nesting bombs, huge integers) as ``InputError``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(
+            "not valid JSON", source=source, row=e.lineno, received=e.msg, fix=fix
+        ) from None
+    except (RecursionError, ValueError) as e:  # nesting bombs, integers with thousands of digits
+        raise InputError(
+            "unreadable JSON", source=source, received=str(e).split(";")[0][:60], fix=fix
         ) from None
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cptcore.errors import InputError
 from cptcore.importers._common import MAX_METRICS, Log, read_table, text_of, to_float, tokens
-from cptcore.importers.hf import load_json
+from cptcore.runs import load_json
 
 NAME = "generic"
 LABEL = "Generic CSV/TSV/JSON-lines table with a column mapping"

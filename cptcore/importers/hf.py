@@ -4,7 +4,6 @@ step. Which eval loss is the general and which the domain set is guessed from ``
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -12,6 +11,7 @@ import pandas as pd
 
 from cptcore.errors import InputError
 from cptcore.importers._common import MAX_METRICS, Log, text_of
+from cptcore.runs import load_json
 
 NAME = "hf"
 LABEL = "Hugging Face trainer_state.json (log_history)"
@@ -19,24 +19,6 @@ LABEL = "Hugging Face trainer_state.json (log_history)"
 
 def sniff(data: bytes, filename: str) -> bool:
     return data.lstrip()[:1] == b"{" and b'"log_history"' in data[:2_000_000]
-
-
-def load_json(text: str, source: str):
-    """``json.loads`` with every failure (syntax, nesting bombs, huge integers) as ``InputError``."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            "not valid JSON",
-            source=source,
-            row=e.lineno,
-            received=e.msg,
-            fix="Upload the file as saved",
-        ) from None
-    except (RecursionError, ValueError) as e:
-        raise InputError(
-            "unreadable JSON", source=source, received=str(e)[:60], fix="Upload the file as saved"
-        ) from None
 
 
 def _num(v) -> float:
