@@ -624,7 +624,11 @@ class LambdaChoice:
 
 
 def select_lambda(
-    runs: Sequence[Run], law: str | None = None, candidates: Sequence[float] = LAMBDA_GRID, **kw
+    runs: Sequence[Run],
+    law: str | None = None,
+    candidates: Sequence[float] = LAMBDA_GRID,
+    progress: Callable[[float, str], None] | None = None,
+    **kw,
 ) -> LambdaChoice:
     """Pick lambda (the S2 momentum, paper Eq. 1) by leave-one-run-out cross-validation.
 
@@ -644,9 +648,15 @@ def select_lambda(
     kw = {k: v for k, v in kw.items() if k not in ("progress", "should_stop")}
     kw.setdefault("n_starts", 2)
     scores = {}
+    total, done = len(candidates) * len(usable), 0
     for lam in candidates:
         errs = []
         for i, held in enumerate(usable):
+            if progress:
+                progress(
+                    done / total, f"cross-validating lambda = {lam:g}: fold {i + 1}/{len(usable)}"
+                )
+            done += 1
             train = usable[:i] + usable[i + 1 :]
             for target in ("pt", "cpt"):
                 if not held.has_target(target) or not any(r.has_target(target) for r in train):

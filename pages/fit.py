@@ -296,8 +296,18 @@ if runs:
         format_func=lambda v: f"{v:g}" + (" (paper)" if v == LAMBDA else ""),
         help="How long an LR drop keeps paying off (about 1/(1−λ) steps). The paper uses 0.999; "
         "for runs of a few thousand small steps a shorter memory often predicts held-out runs "
-        "better. `python -m cptcore fit --lambda auto` picks it by cross-validation.",
+        "better. Tick 'choose λ by cross-validation' to let the runs decide.",
+        disabled=bool(st.session_state.get("fit_lambda_auto")),
     )
+    lam_auto = c[2].checkbox(
+        "choose λ by cross-validation",
+        key="fit_lambda_auto",
+        help="Leave-one-run-out: each fitted run is held out in turn and predicted by a fit on the "
+        f"others, for λ in {', '.join(f'{v:g}' for v in LAMBDA_GRID)}; the λ with the lowest "
+        "held-out error wins. Takes about 4 × (number of runs) fits: tens of seconds.",
+    )
+    if lam_auto:
+        lam = "auto"
     min_step = c[3].number_input(
         "Fit from step",
         min_value=0,
@@ -344,6 +354,8 @@ if isinstance(outcome, FitOutcome):
         f"on {len(outcome.fitted)} run(s), "
         f"{len(outcome.held_out)} held out, in {outcome.seconds:.1f} s."
     )
+    if outcome.param_set.provenance.get("lambda_selection"):
+        st.caption(outcome.param_set.provenance["lambda_selection"])
     tabs = st.tabs([TARGET_LABEL[t] for t in outcome.fits])
     for tab, (t, fr) in zip(tabs, outcome.fits.items(), strict=True):
         with tab, guard("showing the fit"):

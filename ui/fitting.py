@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ import streamlit as st
 
 from cptcore.areas import LAMBDA
 from cptcore.errors import InputError
-from cptcore.fit import FitResult, RunMetrics, evaluate, fit_target
+from cptcore.fit import FitResult, RunMetrics, evaluate, fit_target, select_lambda
 from cptcore.params_io import ParamSet
 from cptcore.runs import TARGETS, Run
 from cptcore.whatif import PAPER_WHATIF, WhatIf, whatif_from_run
@@ -62,7 +63,7 @@ def run_fit(
     held_out: Sequence[str],
     law: str,
     s2_form: str,
-    lam: float = LAMBDA,
+    lam: float | str = LAMBDA,
     progress: Callable[[float, str], None] | None = None,
     min_step: int = 0,
 ) -> FitOutcome:
@@ -81,7 +82,7 @@ def _cached_fit(
     held_out: tuple[str, ...],
     law: str,
     s2_form: str,
-    lam: float,
+    lam: float | str,
     min_step: int,
     _runs: dict[str, Run],
     _progress: Callable[[float, str], None] | None,
@@ -95,7 +96,7 @@ def _fit(
     held_out: Sequence[str],
     law: str,
     s2_form: str,
-    lam: float,
+    lam: float | str,
     progress: Callable[[float, str], None] | None = None,
     min_step: int = 0,
 ) -> FitOutcome:
@@ -110,12 +111,27 @@ def _fit(
     fits: dict[str, FitResult] = {}
     held: dict[str, tuple[RunMetrics, ...]] = {}
     seconds = 0.0
+    lam_note = None
+    share = 0.0  # the part of the progress bar the lambda cross-validation takes
+    if lam == "auto":
+        share = 0.8
+        t0 = time.perf_counter()
+        choice = select_lambda(
+            fit_runs,
+            law,
+            s2_form=s2_form,
+            min_step=min_step,
+            progress=(lambda f, m: progress(share * f, m)) if progress else None,
+        )
+        lam, lam_note = choice.lam, choice.message
+        seconds += time.perf_counter() - t0
     for i, t in enumerate(targets):
 
         def report(frac: float, msg: str, i: int = i, t: str = t) -> None:
             if progress is not None:
                 name = "general loss" if t == "pt" else "domain loss"
-                progress((i + min(max(frac, 0.0), 1.0)) / len(targets), f"{name}: {msg}")
+                done = (i + min(max(frac, 0.0), 1.0)) / len(targets)
+                progress(share + (1 - share) * done, f"{name}: {msg}")
 
         fits[t] = fit_target(
             fit_runs, t, law, lam=lam, s2_form=s2_form, progress=report, min_step=min_step
@@ -131,6 +147,7 @@ def _fit(
             "held_out_runs": list(held_out),
             "law": law,
             "lambda": lam,
+            **({"lambda_selection": lam_note} if lam_note else {}),
         },
     )
     cands = [r for r in fit_runs if r.has_cpt and r.pt_history_known]

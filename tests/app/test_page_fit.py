@@ -132,7 +132,10 @@ def test_bundled_sample_runs_load_with_one_click():
     if sample_fit is not None:  # the one click also starts from the sample fit's settings
         assert at.selectbox(key="law").value == sample_fit.ps.law
         assert at.select_slider(key="fit_lambda").value == pytest.approx(sample_fit.ps.lam)
-        assert at.number_input(key="fit_min_step").value == next(iter(sample_fit.ps.fits.values())).min_step
+        assert (
+            at.number_input(key="fit_min_step").value
+            == next(iter(sample_fit.ps.fits.values())).min_step
+        )
 
 
 def test_fitting_the_samples_in_the_page_matches_the_shipped_sample_fit():
@@ -148,3 +151,20 @@ def test_fitting_the_samples_in_the_page_matches_the_shipped_sample_fit():
         got = outcome.param_set.fits[target]
         shipped_mae = np.mean([m.mae for m in shipped.metrics if not m.held_out])
         assert np.mean([m.mae for m in got.metrics]) == pytest.approx(shipped_mae, abs=2e-3), target
+
+
+def test_lambda_can_be_chosen_by_cross_validation_in_the_page():
+    at = open_page("pages/fit.py")
+    _upload(
+        at,
+        ("a.csv", synthetic_csv(1, "wsd"), CSV),
+        ("b.csv", synthetic_csv(2, "cosine"), CSV),
+        ("c.csv", synthetic_csv(3, "constant"), CSV),
+    )
+    at.checkbox(key="fit_lambda_auto").check().run()
+    at.button(key="fit_button").click().run(timeout=180)
+    no_exception(at)
+    outcome = at.session_state[LAST_FIT]
+    note = outcome.param_set.provenance["lambda_selection"]
+    assert "cross-validation" in note and outcome.param_set.lam in (0.98, 0.99, 0.995, 0.999)
+    assert any(note in c.value for c in at.caption)
