@@ -491,6 +491,9 @@ def fit_target(
         except (ValueError, FloatingPointError) as e:  # numerical trouble in one start is not fatal
             warnings.append(f"start {k + 1} failed numerically ({e})")
             continue
+        except KeyboardInterrupt:  # Ctrl-C in the CLI: report the best start finished so far
+            stopped = True
+            break
         if best is None or r.cost < best.cost:
             best = r
         if progress:

@@ -182,3 +182,21 @@ def test_cross_validation_recovers_the_annealing_momentum_the_curves_were_made_w
     assert (
         choice.scores[0.999] > 2 * choice.scores[0.99]
     )  # the paper's 0.999 predicts these much worse
+
+
+def test_an_interrupted_fit_returns_the_best_start_it_finished(train_test, monkeypatch):
+    import cptcore.fit as fit_module
+
+    real = fit_module.least_squares
+    calls = {"n": 0}
+
+    def interrupt_second_start(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(fit_module, "least_squares", interrupt_second_start)
+    res = fit_target(train_test[0], "pt")
+    assert not res.success and res.message.startswith("stopped early")
+    assert np.isfinite(res.params.L0) and res.metrics
