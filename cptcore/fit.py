@@ -358,6 +358,13 @@ def fit_target(
             f"{law} needs CPT runs with at least two replay ratios; fitted Eq. 4 instead"
         )
         law = "eq4"
+    ratios = np.unique(data.replay[data.S1cpt > 0])
+    if law.startswith("eq8") and len(ratios) < 4:
+        shown = ", ".join(f"{r:g}" for r in ratios)
+        warnings.append(
+            f"the replay terms (a1, a2) rest on {len(ratios)} replay ratios ({shown}): predictions at "
+            "other ratios follow the assumed curve shape; fit runs near the ratios you plan"
+        )
     s2pt_varies = (
         float(np.ptp(data.S2pt)) > 1e-9 * max(float(np.max(np.abs(data.S2pt))), 1e-30)
         and float(np.max(np.abs(data.S2pt))) > 1e-6

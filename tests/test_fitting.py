@@ -89,6 +89,7 @@ def test_replay_law_is_default_with_several_replay_ratios_and_fits_them():
     held = make_run("r0.75", PT_WSD, cpt_spec("wsd"), replay=0.75, params=p8, seed=9)
     for res in fits.values():
         assert res.params.law == "eq8"
+        assert any("rest on 3 replay ratios (0, 0.25, 0.5)" in w for w in res.warnings)
         assert max(m.mae for m in res.metrics) < 0.004, res.message
         assert evaluate(res, [held])[0].mae < 0.01
 
