@@ -313,8 +313,14 @@ def lambda_figure(rep: PlanReport, height: int = 360) -> go.Figure:
                 1, 3, secondary_y=True,
             )  # fmt: skip
             fig.update_yaxes(
-                title_text="replay (%)", row=1, col=3, secondary_y=True, range=[-3, 103],
-                type="linear", tickvals=[0, 25, 50, 75, 100], showgrid=False,
+                title_text="replay (%)",
+                row=1,
+                col=3,
+                secondary_y=True,
+                range=[-3, 103],
+                type="linear",
+                tickvals=[0, 25, 50, 75, 100],
+                showgrid=False,
             )
     _base(fig, height)
     fig.update_annotations(font_size=13)

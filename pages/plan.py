@@ -228,7 +228,9 @@ with right, guard("planning"):
         cur = rep.current_view
         fam = f"WSD {s.decay_fraction:.0%}" if s.family == "wsd" else s.family
         row1, row2 = st.columns(3), st.columns(3)
-        row1[0].metric("CPT schedule", fam, border=True, help="WSD n %: the last n % of the CPT steps decay.")
+        row1[0].metric(
+            "CPT schedule", fam, border=True, help="WSD n %: the last n % of the CPT steps decay."
+        )
         row1[1].metric("CPT peak LR", f"{s.peak_lr:.2e}".replace("e-0", "e-"), border=True)
         row1[2].metric("CPT steps", f"{s.steps:,}", border=True)
         row2[0].metric("Replay", f"{s.replay:.0%}", border=True)

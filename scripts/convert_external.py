@@ -43,8 +43,14 @@ SRC = Path("/work/shared/external_curves/MultiPowerLaw/loss_curve_repo")
 SIZES = {"25M": "csv_25", "100M": "csv_100", "400M": "csv_400"}
 PEAK, FLOOR, WARM = 3e-4, 3e-5, 2160
 TRAIN = ["constant_24000", "cosine_24000", "wsdcon_9"]
-TEST = ["constant_72000", "cosine_72000", "wsd_20000_24000", "wsdld_20000_24000",
-        "wsdcon_3", "wsdcon_18"]
+TEST = [
+    "constant_72000",
+    "cosine_72000",
+    "wsd_20000_24000",
+    "wsdld_20000_24000",
+    "wsdcon_3",
+    "wsdcon_18",
+]
 COS_STRIDE, GEO_STRIDE = 8, 2
 
 MIT = """MIT License
@@ -105,7 +111,9 @@ def schedule(name: str, n: int) -> tuple[np.ndarray, set, dict]:
     elif m := re.fullmatch(r"cosine_(\d+)", name):
         t = int(m.group(1))
         sel = k >= WARM
-        lr[sel] = FLOOR + 0.5 * (PEAK - FLOOR) * (1 + np.cos(math.pi * (k[sel] - WARM) / (t - WARM)))
+        lr[sel] = FLOOR + 0.5 * (PEAK - FLOOR) * (
+            1 + np.cos(math.pi * (k[sel] - WARM) / (t - WARM))
+        )
         nonlin[(WARM, t)] = COS_STRIDE
     elif m := re.fullmatch(r"wsd(ld)?_(\d+)_(\d+)", name):
         a, b = int(m.group(2)), int(m.group(3))
@@ -159,16 +167,23 @@ def main(argv=None) -> int:
         for src in sorted((a.src / folder).glob("*.csv")):
             r = convert_one(src, a.out / size / src.name)
             report.append(r)
-            print(f"{r['file']}: {r['rows']} rows, max |lr - source lr| at logged steps "
-                  f"{r['max_lr_dev_logged']:.2e}, max interpolation error {r['max_interp_err']:.2e}")
+            print(
+                f"{r['file']}: {r['rows']} rows, max |lr - source lr| at logged steps "
+                f"{r['max_lr_dev_logged']:.2e}, max interpolation error {r['max_interp_err']:.2e}"
+            )
     worst = max(r["max_lr_dev_logged"] for r in report)
-    print(f"{len(report)} files; worst LR deviation at logged steps: {worst:.3e}; worst "
-          f"interpolation error: {max(r['max_interp_err'] for r in report):.3e}")
+    print(
+        f"{len(report)} files; worst LR deviation at logged steps: {worst:.3e}; worst "
+        f"interpolation error: {max(r['max_interp_err'] for r in report):.3e}"
+    )
     (a.out / "LICENSE").write_text(MIT)
     (a.out / "SOURCE.md").write_text(SOURCE_MD)
-    (a.out / "split.json").write_text(json.dumps({"train": [f"{n}.csv" for n in TRAIN],
-                                                  "test": [f"{n}.csv" for n in TEST]}, indent=1)
-                                      + "\n")
+    (a.out / "split.json").write_text(
+        json.dumps(
+            {"train": [f"{n}.csv" for n in TRAIN], "test": [f"{n}.csv" for n in TEST]}, indent=1
+        )
+        + "\n"
+    )
     if worst > 1e-9:
         print("ERROR: reconstructed LR deviates from the source by more than 1e-9", file=sys.stderr)
         return 1

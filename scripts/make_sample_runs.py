@@ -76,9 +76,21 @@ class Config:
 
 
 QUICK = dict(
-    pt_steps=24, pt_warmup=4, wsd_branch=16, cpt_steps=12, cpt_warmup=3, cpt_wsd_decay=4,
-    eval_every_pt=6, eval_every_cpt=4, eval_dense_cpt=4, eval_dense_every=2, eval_seqs=8,
-    batch=4, general_bytes=200_000, domain_max_files=12, jobs=1,
+    pt_steps=24,
+    pt_warmup=4,
+    wsd_branch=16,
+    cpt_steps=12,
+    cpt_warmup=3,
+    cpt_wsd_decay=4,
+    eval_every_pt=6,
+    eval_every_cpt=4,
+    eval_dense_cpt=4,
+    eval_dense_every=2,
+    eval_seqs=8,
+    batch=4,
+    general_bytes=200_000,
+    domain_max_files=12,
+    jobs=1,
 )
 
 LR_A = 1e-3  # CPT peak LR (= PT peak)
@@ -91,9 +103,9 @@ def lr_tag(lr: float) -> str:
 
 @dataclasses.dataclass
 class RunSpec:
-    name: str            # output file stem
-    kind: str            # "pt" (shared PT) | "cpt" | "scratch"
-    pt: str = "const"    # which PT state the CPT phase starts from: "const" | "wsd"
+    name: str  # output file stem
+    kind: str  # "pt" (shared PT) | "cpt" | "scratch"
+    pt: str = "const"  # which PT state the CPT phase starts from: "const" | "wsd"
     sched: str = "const"  # CPT schedule: "const" | "wsd" | "cos"
     peak: float = LR_A
     replay: float = 0.0
@@ -127,8 +139,9 @@ def grid() -> list[RunSpec]:
     ]
     for pt, sched, peak, replay in cpt:
         name = f"pt{pt}_cpt-{sched}_lr{lr_tag(peak)}_replay{replay:g}"
-        runs.append(RunSpec(name, "cpt", pt=pt, sched=sched, peak=peak, replay=replay,
-                            deps=(f"pt-{pt}",)))
+        runs.append(
+            RunSpec(name, "cpt", pt=pt, sched=sched, peak=peak, replay=replay, deps=(f"pt-{pt}",))
+        )
     return runs
 
 
@@ -190,14 +203,19 @@ def _clean_man(text: str) -> str:
 
 def _render_man(path: Path) -> str:
     env = dict(os.environ, MANWIDTH="80", LANG="C", LC_ALL="C", MAN_KEEP_FORMATTING="")
-    r = subprocess.run(["man", "-l", "-E", "ascii", "-P", "cat", str(path)], env=env,
-                       capture_output=True, timeout=60)
+    r = subprocess.run(
+        ["man", "-l", "-E", "ascii", "-P", "cat", str(path)],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     return r.stdout.decode("ascii", "replace")
 
 
 def _docstring_corpus(limit: int) -> list[tuple[str, str]]:
     """Fallback general corpus when man/groff are missing: stdlib docstrings (English prose)."""
     import ast
+
     docs = []
     for p in sorted(_py_dir().glob("*.py")):
         try:
@@ -221,6 +239,7 @@ def _py_dir() -> Path:
     if PY_DIR.is_dir():
         return PY_DIR
     import sysconfig
+
     return Path(sysconfig.get_paths()["stdlib"])
 
 
@@ -231,7 +250,11 @@ def build_corpora(cfg: Config, work: Path) -> dict:
     if cache.exists():
         z = np.load(cache, allow_pickle=False)
         manifest = json.loads((work / (cache.stem + ".json")).read_text())
-        return {"general": (z["gtr"], z["gva"]), "domain": (z["dtr"], z["dva"]), "manifest": manifest}
+        return {
+            "general": (z["gtr"], z["gva"]),
+            "domain": (z["dtr"], z["dva"]),
+            "manifest": manifest,
+        }
 
     # general: man pages
     gen_docs: list[tuple[str, str]] = []
@@ -253,8 +276,10 @@ def build_corpora(cfg: Config, work: Path) -> dict:
         gen_source = "FALLBACK: docstrings of stdlib modules"
     # domain: python stdlib source
     pyd = _py_dir()
-    dom_docs = [(p.name, p.read_text("utf-8", "replace"))
-                for p in sorted(pyd.glob("*.py"))[: cfg.domain_max_files]]
+    dom_docs = [
+        (p.name, p.read_text("utf-8", "replace"))
+        for p in sorted(pyd.glob("*.py"))[: cfg.domain_max_files]
+    ]
 
     def split(docs):
         tr, va = [], []
@@ -274,11 +299,18 @@ def build_corpora(cfg: Config, work: Path) -> dict:
         "domain_source": f"{pyd}/*.py sorted by name",
         "domain_files": [n for n, _ in dom_docs],
         "domain_val_files": [n for n, _ in dom_docs if int(_sha(n), 16) % 20 == 0],
-        "bytes": {"general_train": int(gtr.size), "general_val": int(gva.size),
-                  "domain_train": int(dtr.size), "domain_val": int(dva.size)},
-        "sha256": {k: hashlib.sha256(v.tobytes()).hexdigest()
-                   for k, v in dict(general_train=gtr, general_val=gva,
-                                    domain_train=dtr, domain_val=dva).items()},
+        "bytes": {
+            "general_train": int(gtr.size),
+            "general_val": int(gva.size),
+            "domain_train": int(dtr.size),
+            "domain_val": int(dva.size),
+        },
+        "sha256": {
+            k: hashlib.sha256(v.tobytes()).hexdigest()
+            for k, v in dict(
+                general_train=gtr, general_val=gva, domain_train=dtr, domain_val=dva
+            ).items()
+        },
     }
     work.mkdir(parents=True, exist_ok=True)
     np.savez(cache, gtr=gtr, gva=gva, dtr=dtr, dva=dva)
@@ -346,11 +378,15 @@ def make_model(cfg: Config):
 
 def make_opt(cfg: Config, model):
     import torch
+
     decay = [p for p in model.parameters() if p.dim() >= 2]
     nodecay = [p for p in model.parameters() if p.dim() < 2]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
-                              {"params": nodecay, "weight_decay": 0.0}],
-                             lr=0.0, betas=(0.9, 0.95), eps=1e-8)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": nodecay, "weight_decay": 0.0}],
+        lr=0.0,
+        betas=(0.9, 0.95),
+        eps=1e-8,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,6 +397,7 @@ def make_opt(cfg: Config, model):
 class Data:
     def __init__(self, cfg: Config, corp: dict):
         import torch
+
         self.cfg = cfg
         self.tr = {"general": corp["general"][0], "domain": corp["domain"][0]}
         self.eval = {}
@@ -369,12 +406,13 @@ class Data:
             n = cfg.eval_seqs
             span = cfg.ctx + 1
             starts = np.linspace(0, va.size - span - 1, n).astype(np.int64)
-            x = np.stack([va[s:s + span] for s in starts]).astype(np.int64)
+            x = np.stack([va[s : s + span] for s in starts]).astype(np.int64)
             self.eval[key] = torch.from_numpy(x)
 
     def batch(self, stream: int, step: int, n_gen: int, n_dom: int):
         """Deterministic batch for (stream, step): n_dom domain + n_gen general windows."""
         import torch
+
         rng_d = np.random.default_rng([self.cfg.seed, stream, step, 1])
         rng_g = np.random.default_rng([self.cfg.seed, stream, step, 0])
         span = self.cfg.ctx + 1
@@ -382,7 +420,7 @@ class Data:
         for key, rng, n in (("domain", rng_d, n_dom), ("general", rng_g, n_gen)):
             a = self.tr[key]
             for s in rng.integers(0, a.size - span, size=n):
-                rows.append(a[s:s + span])
+                rows.append(a[s : s + span])
         x = torch.from_numpy(np.stack(rows).astype(np.int64))
         return x[:, :-1], x[:, 1:]
 
@@ -403,6 +441,7 @@ def n_general(replay: float, batch: int, j: int) -> int:
 
 def evaluate(model, data: Data) -> tuple[float, float]:
     import torch
+
     model.eval()
     out = []
     with torch.no_grad():
@@ -410,20 +449,31 @@ def evaluate(model, data: Data) -> tuple[float, float]:
             x = data.eval[key]
             tot = 0.0
             for i in range(0, x.shape[0], 32):
-                xb = x[i:i + 32]
+                xb = x[i : i + 32]
                 tot += model(xb[:, :-1], xb[:, 1:]).item() * xb.shape[0]
             out.append(tot / x.shape[0])
     model.train()
     return out[0], out[1]
 
 
-def train(model, opt, data: Data, lrs: np.ndarray, step0: int, batch_fn, eval_steps: set,
-          label: str, log_every: int = 100, ckpt_at: dict | None = None):
+def train(
+    model,
+    opt,
+    data: Data,
+    lrs: np.ndarray,
+    step0: int,
+    batch_fn,
+    eval_steps: set,
+    label: str,
+    log_every: int = 100,
+    ckpt_at: dict | None = None,
+):
     """Train steps step0+1 .. step0+len(lrs)-1 with lrs[j] for step step0+j.
 
     Returns {global_step: (loss_pt, loss_cpt)} for evaluated steps (incl. step0 if in eval_steps).
     """
     import torch
+
     res = {}
     n = len(lrs) - 1
     if step0 in eval_steps:
@@ -446,9 +496,12 @@ def train(model, opt, data: Data, lrs: np.ndarray, step0: int, batch_fn, eval_st
         if j % log_every == 0 or j == n:
             el = time.time() - t0
             ev = res.get(s) or (float("nan"), float("nan"))
-            print(f"  [{label}] step {j}/{n}  train {loss.item():.4f}  "
-                  f"val_pt {ev[0]:.4f} val_cpt {ev[1]:.4f}  {el / j:.3f} s/step  "
-                  f"ETA {el / j * (n - j):.0f} s", flush=True)
+            print(
+                f"  [{label}] step {j}/{n}  train {loss.item():.4f}  "
+                f"val_pt {ev[0]:.4f} val_cpt {ev[1]:.4f}  {el / j:.3f} s/step  "
+                f"ETA {el / j * (n - j):.0f} s",
+                flush=True,
+            )
     return res
 
 
@@ -478,6 +531,7 @@ def write_csv(path: Path, lrs: np.ndarray, phases: list, replay: float, ev: dict
 
 def run_job(cfg_d: dict, spec_d: dict, out: str, work: str) -> dict:
     import torch
+
     cfg = Config(**cfg_d)
     spec = RunSpec(**spec_d)
     torch.set_num_threads(cfg.threads)
@@ -492,10 +546,17 @@ def run_job(cfg_d: dict, spec_d: dict, out: str, work: str) -> dict:
     if spec.kind == "pt" and spec.pt == "const":
         opt = make_opt(cfg, model)
         lrs = pt_schedule(cfg, "const")
-        ev = train(model, opt, data, lrs, 0,
-                   lambda j: data.batch(STREAM_PT, j, B, 0), eval_steps_pt(cfg, P), spec.name,
-                   ckpt_at={cfg.wsd_branch: work_p / "pt-const_branch.pt",
-                            P: work_p / "pt-const.pt"})
+        ev = train(
+            model,
+            opt,
+            data,
+            lrs,
+            0,
+            lambda j: data.batch(STREAM_PT, j, B, 0),
+            eval_steps_pt(cfg, P),
+            spec.name,
+            ckpt_at={cfg.wsd_branch: work_p / "pt-const_branch.pt", P: work_p / "pt-const.pt"},
+        )
         (work_p / "pt-const.json").write_text(json.dumps({str(k): v for k, v in ev.items()}))
         write_csv(out_p / f"{spec.name}.csv", lrs, ["pt"] * (P + 1), 0.0, ev)
     elif spec.kind == "pt" and spec.pt == "wsd":
@@ -505,34 +566,60 @@ def run_job(cfg_d: dict, spec_d: dict, out: str, work: str) -> dict:
         opt.load_state_dict(st["opt"])  # the anneal continues the same optimizer
         lrs = pt_schedule(cfg, "wsd")
         b = cfg.wsd_branch
-        ev_c = {int(k): tuple(v) for k, v in
-                json.loads((work_p / "pt-const.json").read_text()).items() if int(k) <= b}
-        ev = train(model, opt, data, lrs[b:], b,
-                   lambda j: data.batch(STREAM_PT, b + j, B, 0),
-                   {s for s in eval_steps_pt(cfg, P) if s > b}, spec.name,
-                   ckpt_at={P: work_p / "pt-wsd.pt"})
+        ev_c = {
+            int(k): tuple(v)
+            for k, v in json.loads((work_p / "pt-const.json").read_text()).items()
+            if int(k) <= b
+        }
+        ev = train(
+            model,
+            opt,
+            data,
+            lrs[b:],
+            b,
+            lambda j: data.batch(STREAM_PT, b + j, B, 0),
+            {s for s in eval_steps_pt(cfg, P) if s > b},
+            spec.name,
+            ckpt_at={P: work_p / "pt-wsd.pt"},
+        )
         ev = {**ev_c, **ev}
         (work_p / "pt-wsd.json").write_text(json.dumps({str(k): v for k, v in ev.items()}))
         write_csv(out_p / f"{spec.name}.csv", lrs, ["pt"] * (P + 1), 0.0, ev)
     elif spec.kind == "scratch":
         opt = make_opt(cfg, model)
         lrs = cpt_schedule(cfg, spec.sched, spec.peak)
-        ev = train(model, opt, data, lrs, 0,
-                   lambda j: data.batch(STREAM_SCRATCH, j, 0, B), eval_steps_cpt(cfg, 0),
-                   spec.name)
+        ev = train(
+            model,
+            opt,
+            data,
+            lrs,
+            0,
+            lambda j: data.batch(STREAM_SCRATCH, j, 0, B),
+            eval_steps_cpt(cfg, 0),
+            spec.name,
+        )
         write_csv(out_p / f"{spec.name}.csv", lrs, ["pt"] * len(lrs), 0.0, ev)
     else:  # cpt
         st = torch.load(work_p / f"pt-{spec.pt}.pt")
         model.load_state_dict(st["model"])
         opt = make_opt(cfg, model)  # AdamW moments reset at CPT start
         pt_lrs = pt_schedule(cfg, spec.pt)
-        pt_ev = {int(k): tuple(v) for k, v in
-                 json.loads((work_p / f"pt-{spec.pt}.json").read_text()).items()}
+        pt_ev = {
+            int(k): tuple(v)
+            for k, v in json.loads((work_p / f"pt-{spec.pt}.json").read_text()).items()
+        }
         lrs = cpt_schedule(cfg, spec.sched, spec.peak)
         r = spec.replay
-        ev = train(model, opt, data, lrs, P,
-                   lambda j: data.batch(STREAM_CPT, j, n_general(r, B, j), B - n_general(r, B, j)),
-                   eval_steps_cpt(cfg, P) - {P}, spec.name)
+        ev = train(
+            model,
+            opt,
+            data,
+            lrs,
+            P,
+            lambda j: data.batch(STREAM_CPT, j, n_general(r, B, j), B - n_general(r, B, j)),
+            eval_steps_cpt(cfg, P) - {P},
+            spec.name,
+        )
         ev = {**pt_ev, **ev}
         all_lrs = np.concatenate([pt_lrs, lrs[1:]])
         phases = ["pt"] * (P + 1) + ["cpt"] * cfg.cpt_steps
@@ -550,6 +637,7 @@ def job_steps(cfg: Config, spec: RunSpec) -> int:
 
 def benchmark(cfg: Config, steps: int = 30):
     import torch
+
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(0)
     model = make_model(cfg)
@@ -570,17 +658,23 @@ def benchmark(cfg: Config, steps: int = 30):
     with torch.no_grad():
         for _ in range(3):
             for i in range(0, ev.shape[0], 32):
-                model(ev[i:i + 32, :-1], ev[i:i + 32, 1:])
+                model(ev[i : i + 32, :-1], ev[i : i + 32, 1:])
     et = (time.time() - t0) / 3 * 2
-    print(f"params {nparam}  threads {cfg.threads}  {st * 1000:.1f} ms/train step  "
-          f"{et * 1000:.1f} ms/eval (both sets)")
+    print(
+        f"params {nparam}  threads {cfg.threads}  {st * 1000:.1f} ms/train step  "
+        f"{et * 1000:.1f} ms/eval (both sets)"
+    )
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="sample_data/cpt")
-    ap.add_argument("--work", default=None, help="cache/checkpoint dir (default: <out>/../_work_cpt "
-                    "for --quick, /tmp/cpt_samples_work otherwise)")
+    ap.add_argument(
+        "--work",
+        default=None,
+        help="cache/checkpoint dir (default: <out>/../_work_cpt "
+        "for --quick, /tmp/cpt_samples_work otherwise)",
+    )
     ap.add_argument("--quick", action="store_true", help="a few steps per run (smoke test)")
     ap.add_argument("--jobs", type=int, default=None, help="parallel worker processes")
     ap.add_argument("--threads", type=int, default=None, help="torch threads per worker")
@@ -601,10 +695,13 @@ def main(argv=None):
     work.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
     corp = build_corpora(cfg, work)
-    print(f"corpora: {json.dumps(corp['manifest']['bytes'])}  general from "
-          f"{len(corp['manifest']['general_files'])} man pages ({corp['manifest']['general_source']}), "
-          f"domain from {len(corp['manifest']['domain_files'])} files  "
-          f"[{time.time() - t_start:.1f} s]", flush=True)
+    print(
+        f"corpora: {json.dumps(corp['manifest']['bytes'])}  general from "
+        f"{len(corp['manifest']['general_files'])} man pages ({corp['manifest']['general_source']}), "
+        f"domain from {len(corp['manifest']['domain_files'])} files  "
+        f"[{time.time() - t_start:.1f} s]",
+        flush=True,
+    )
     (out / "corpora_manifest.json").write_text(json.dumps(corp["manifest"], indent=1) + "\n")
     specs = grid()
     if a.only:
@@ -624,8 +721,9 @@ def main(argv=None):
                 if len(running) >= cfg.jobs:
                     break
                 if all(d in done for d in s.deps):
-                    running[ex.submit(run_job, cfg_d, dataclasses.asdict(s), str(out),
-                                      str(work))] = s
+                    running[
+                        ex.submit(run_job, cfg_d, dataclasses.asdict(s), str(out), str(work))
+                    ] = s
                     del pending[name]
             fin, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
             for f in fin:
@@ -636,14 +734,27 @@ def main(argv=None):
                 done_steps += job_steps(cfg, s)
                 el = time.time() - t_start
                 eta = el / done_steps * (total - done_steps)
-                print(f"== finished {s.name}: {len(done)}/{len(specs)} runs, "
-                      f"{done_steps}/{total} steps, elapsed {el / 60:.1f} min, "
-                      f"ETA {eta / 60:.1f} min", flush=True)
+                print(
+                    f"== finished {s.name}: {len(done)}/{len(specs)} runs, "
+                    f"{done_steps}/{total} steps, elapsed {el / 60:.1f} min, "
+                    f"ETA {eta / 60:.1f} min",
+                    flush=True,
+                )
     wall = time.time() - t_start
     print(f"ALL DONE in {wall:.0f} s ({wall / 60:.1f} min)", flush=True)
-    (out / "generation_info.json").write_text(json.dumps(
-        {"config": cfg_d, "wall_seconds": round(wall, 1), "run_seconds": timings,
-         "torch_threads_per_job": cfg.threads, "jobs": cfg.jobs}, indent=1) + "\n")
+    (out / "generation_info.json").write_text(
+        json.dumps(
+            {
+                "config": cfg_d,
+                "wall_seconds": round(wall, 1),
+                "run_seconds": timings,
+                "torch_threads_per_job": cfg.threads,
+                "jobs": cfg.jobs,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     if a.quick:
         shutil.rmtree(work, ignore_errors=True)
     return 0

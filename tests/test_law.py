@@ -159,5 +159,11 @@ def test_hand_built_areas_apply_the_cpt_terms_from_the_first_cpt_element():
     one = np.ones(1)
     a = Areas(one * 7.6, one * 0.15, one * 2.0, one * 0.04, transfer_step=40_000)
     p = PAPER_FIG3["cpt"]
-    expected = p.L0 + p.A * 9.6**-p.alpha - p.C1 * 0.15 - p.C2 * 0.04 + p.B * (1 - (1 + p.E * 2.0) ** -p.beta)
+    expected = (
+        p.L0
+        + p.A * 9.6**-p.alpha
+        - p.C1 * 0.15
+        - p.C2 * 0.04
+        + p.B * (1 - (1 + p.E * 2.0) ** -p.beta)
+    )
     assert predict(p, a, 0.0, "cpt")[0] == pytest.approx(expected, rel=1e-12)
