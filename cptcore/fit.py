@@ -28,7 +28,7 @@ from scipy.optimize import least_squares, lsq_linear
 
 from cptcore.areas import LAMBDA, Areas, run_areas
 from cptcore.errors import InputError
-from cptcore.law import NAMES, LawParams, predict, replay_factors
+from cptcore.law import NAMES, LawParams, predict, replay_factors, shift_shape
 from cptcore.runs import Run
 
 HUBER_DELTA = 1e-3  # on log loss, as peers use (notes §1.3, §9)
@@ -202,9 +202,8 @@ def _model(p: LawParams, data: _Data, target: str, s1_unknown: np.ndarray) -> np
     """Eq. 4/8 at every observed row (vectorised over rows; replay factors per distinct ratio)."""
     X = _row_S1pt(data, s1_unknown) + data.S1cpt
     out = p.L0 + p.A * np.power(np.maximum(X, 1e-12), -p.alpha) - p.C1 * data.S2pt
-    shape = -np.expm1(-p.beta * np.log1p(p.E * np.maximum(data.S1cpt, 0.0)))
     fa, fs = _factor_arrays(p, data.replay, target)
-    return out - p.C2 * fa * data.S2cpt + p.B * fs * shape
+    return out - p.C2 * fa * data.S2cpt + p.B * fs * shift_shape(data.S1cpt, p.E, p.beta)
 
 
 def _factor_arrays(p: LawParams, replay: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
@@ -218,7 +217,7 @@ def _factor_arrays(p: LawParams, replay: np.ndarray, target: str) -> tuple[np.nd
 def _columns(nl: dict, data: _Data, target: str, law: str, s1_unknown: np.ndarray) -> np.ndarray:
     """Design matrix of the linear parameters (L0, A, C1, C2, B) for fixed nonlinear ones."""
     X = _row_S1pt(data, s1_unknown) + data.S1cpt
-    shape = -np.expm1(-nl["beta"] * np.log1p(nl["E"] * np.maximum(data.S1cpt, 0.0)))
+    shape = shift_shape(data.S1cpt, nl["E"], nl["beta"])
     probe = LawParams(
         1,
         1,

@@ -22,7 +22,7 @@ factor is exp(a1*(1 - r_cpt)) on both sets.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -271,11 +271,3 @@ def can_return(p_pt: LawParams, S1pt: float, S2cpt_final: float, replay: float =
     A*S1pt^-alpha > B - C2*S2cpt(inf)."""
     f_anneal, f_shift = replay_factors(p_pt, replay, "pt")
     return p_pt.A * S1pt ** (-p_pt.alpha) > p_pt.B * f_shift - p_pt.C2 * f_anneal * S2cpt_final
-
-
-def param_fields() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(LawParams))
-
-
-def as_dict(p: LawParams) -> dict:
-    return asdict(p)

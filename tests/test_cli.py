@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from cptcore.__main__ import main
+from cptcore.law import NAMES
 from cptcore.runs import write_run
 from tests.synthetic import PT_CONST, PT_WSD, cpt_spec, make_run
 
@@ -36,16 +37,7 @@ def test_fit_then_predict_round_trip(run_files, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "general set" in printed and "domain set" in printed and "R2" in printed
     d = json.loads(out.read_text())
-    assert d["lambda"] == 0.999 and set(d["pt"]) >= {
-        "L0",
-        "A",
-        "alpha",
-        "C1",
-        "C2",
-        "B",
-        "E",
-        "beta",
-    }
+    assert d["lambda"] == 0.999 and set(d["pt"]) >= set(NAMES)
     assert "a1" not in d["pt"]  # one replay ratio -> Eq. 4
     pred = tmp_path / "pred.csv"
     assert main(["predict", "-p", str(out), run_files[2], "-o", str(pred)]) == 0
