@@ -28,11 +28,10 @@ from scipy.optimize import least_squares, lsq_linear
 
 from cptcore.areas import LAMBDA, Areas, run_areas
 from cptcore.errors import InputError
-from cptcore.law import NAMES, LawParams, predict, replay_factors, shift_shape
+from cptcore.law import FORMS, LINEAR, NAMES, Columns, LawParams, columns, combine, predict
 from cptcore.runs import Run
 
 HUBER_DELTA = 1e-3  # on log loss, as peers use (notes §1.3, §9)
-LINEAR = ("L0", "A", "C1", "C2", "B")
 
 
 @dataclass(frozen=True)
@@ -78,8 +77,8 @@ class FitResult:
         out = {}
         for i, name in enumerate(self.free_names):
             sd = math.sqrt(max(self.cov[i, i], 0.0))
-            if name == "logE":
-                out["E"] = self.params.E * sd
+            if name in ("logE", "logkappa"):
+                out[name[3:]] = getattr(self.params, name[3:]) * sd
             elif name.startswith("logS1pt:"):
                 run = name.split(":", 1)[1]
                 out[f"S1pt[{run}]"] = self.S1pt.get(run, float("nan")) * sd
@@ -176,17 +175,26 @@ def _unpack(theta: np.ndarray, spec: _Spec, data: _Data) -> tuple[LawParams, np.
         v["C1"] = v["C2"]
     if spec.tie_C2_to_C1:
         v["C2"] = v["C1"]
-    E = math.exp(v.pop("logE"))
     s1 = np.array([math.exp(v.pop(f"logS1pt:{n}")) for n in data.unknown_pt])
-    replay_form = "convex" if spec.law == "eq8-convex" else "paper"
-    p = LawParams(
-        E=E,
-        replay_form=replay_form,
-        **{k: float(v[k]) for k in ("L0", "A", "alpha", "C1", "C2", "B", "beta")},
-        a1=v.get("a1"),
-        a2=v.get("a2"),
-    )
-    return p, s1
+    return _params_from(v, spec.law), s1
+
+
+def _params_from(v: dict, law: str) -> LawParams:
+    """LawParams from fitting-space values (log-space names 'logE', 'logkappa')."""
+    form = FORMS[law]
+    nat = {
+        k[3:] if k.startswith("log") else k: (math.exp(x) if k.startswith("log") else x)
+        for k, x in v.items()
+        if not k.startswith("logS1pt:") and k != "s1mult"
+    }
+    extra = {k: float(nat[k]) for k in form.extra}
+    return LawParams(**{k: float(nat[k]) for k in NAMES}, replay_form=form.replay_form, **extra)
+
+
+def _fit_space(law: str) -> tuple[str, ...]:
+    """Names of the nonlinear parameters in fitting space, in order."""
+    form = FORMS[law]
+    return ("alpha", "logE", "beta") + tuple(f"log{k}" if k in form.log else k for k in form.extra)
 
 
 def _row_S1pt(data: _Data, s1_unknown: np.ndarray) -> np.ndarray:
@@ -198,49 +206,23 @@ def _row_S1pt(data: _Data, s1_unknown: np.ndarray) -> np.ndarray:
     return S1pt
 
 
+def _data_columns(p: LawParams, data: _Data, target: str, s1_unknown: np.ndarray) -> Columns:
+    """The law's kernel (``law.columns``) at every observed row of the fitted runs."""
+    S1pt = _row_S1pt(data, s1_unknown)
+    return columns(p, S1pt, data.S2pt, data.S1cpt, data.S2cpt, data.replay, target)
+
+
 def _model(p: LawParams, data: _Data, target: str, s1_unknown: np.ndarray) -> np.ndarray:
-    """Eq. 4/8 at every observed row (vectorised over rows; replay factors per distinct ratio)."""
-    X = _row_S1pt(data, s1_unknown) + data.S1cpt
-    out = p.L0 + p.A * np.power(np.maximum(X, 1e-12), -p.alpha) - p.C1 * data.S2pt
-    fa, fs = _factor_arrays(p, data.replay, target)
-    return out - p.C2 * fa * data.S2cpt + p.B * fs * shift_shape(data.S1cpt, p.E, p.beta)
+    """The law at every observed row (one call of the kernel, vectorised over rows and replay)."""
+    return combine(p, _data_columns(p, data, target, s1_unknown))
 
 
-def _factor_arrays(p: LawParams, replay: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
-    if p.a1 is None:
-        return np.ones_like(replay), np.ones_like(replay)
-    uniq, inv = np.unique(replay, return_inverse=True)
-    f = np.array([replay_factors(p, float(r), target) for r in uniq])
-    return f[inv, 0], f[inv, 1]
-
-
-def _columns(nl: dict, data: _Data, target: str, law: str, s1_unknown: np.ndarray) -> np.ndarray:
-    """Design matrix of the linear parameters (L0, A, C1, C2, B) for fixed nonlinear ones."""
-    X = _row_S1pt(data, s1_unknown) + data.S1cpt
-    shape = shift_shape(data.S1cpt, nl["E"], nl["beta"])
-    probe = LawParams(
-        1,
-        1,
-        nl["alpha"],
-        1,
-        1,
-        1,
-        nl["E"],
-        nl["beta"],
-        nl.get("a1"),
-        nl.get("a2"),
-        "convex" if law == "eq8-convex" else "paper",
-    )
-    fa, fs = _factor_arrays(probe, data.replay, target)
-    return np.column_stack(
-        [
-            np.ones_like(X),
-            np.power(np.maximum(X, 1e-12), -nl["alpha"]),
-            -data.S2pt,
-            -fa * data.S2cpt,
-            fs * shape,
-        ]
-    )
+def _basis(nl: dict, data: _Data, target: str, law: str, s1_unknown: np.ndarray) -> np.ndarray:
+    """Design matrix of the linear parameters (L0, A, C1, C2, B) for fixed nonlinear ones: the
+    kernel's columns, so variable projection fits exactly the law that is predicted."""
+    probe = _params_from({**{k: 1.0 for k in LINEAR}, **nl}, law)
+    c = _data_columns(probe, data, target, s1_unknown)
+    return np.column_stack([np.ones_like(c.power), c.power, c.anneal_pt, c.anneal_cpt, c.shift])
 
 
 def _metrics(
@@ -282,19 +264,24 @@ def default_law(runs: Sequence[Run]) -> str:
 
 
 def _grid(law: str, n_unknown: int, data: _Data, has_cpt: bool) -> list[dict]:
+    """Starting points of the nonlinear parameters, in fitting space (E, kappa as logs)."""
     alphas = [0.15, 0.3, 0.5, 0.8, 1.2]
     if not has_cpt:
-        grid = [{"alpha": a, "E": 1.0, "beta": 1.0} for a in alphas]
+        grid = [{"alpha": a, "logE": 0.0, "beta": 1.0} for a in alphas]
     else:
         # E spans the paper's fitted range (about 10 .. 6000 per unit S1) and beyond
         s1c = float(np.max(data.S1cpt)) or 1.0
-        Es = [10**k / s1c for k in (-0.5, 0.5, 1.5, 2.5, 3.5)]
+        logEs = [math.log(10**k / s1c) for k in (-0.5, 0.5, 1.5, 2.5, 3.5)]
         betas = [0.1, 0.3, 0.7, 1.5]
-        grid = [{"alpha": a, "E": e, "beta": b} for a, e, b in itertools.product(alphas, Es, betas)]
-    if law.startswith("eq8"):
-        # the normalised ("convex") factor may also bend the other way (a2 < 0: concave)
-        a2s = (-4.0, 0.5, 4.0, 12.0) if law == "eq8-convex" else (0.5, 2.0, 5.0)
-        grid = [dict(g, a1=0.0, a2=a2) for g in grid for a2 in a2s]
+        grid = [
+            {"alpha": a, "logE": e, "beta": b}
+            for a, e, b in itertools.product(alphas, logEs, betas)
+        ]
+    form = FORMS[law]
+    for name, values in form.starts:
+        key = f"log{name}" if name in form.log else name
+        vals = [math.log(v) for v in values] if name in form.log else list(values)
+        grid = [dict(g, **{key: v}) for g in grid for v in vals]
     if n_unknown:
         grid = [dict(g, s1mult=m) for g in grid for m in (0.3, 3.0, 30.0)]
     return grid
@@ -320,8 +307,8 @@ def fit_target(
     t0 = time.perf_counter()
     if target not in ("pt", "cpt"):
         raise InputError("target must be 'pt' or 'cpt'", received=target)
-    if law not in ("eq4", "eq8", "eq8-convex"):
-        raise InputError("unknown law", received=law, fix="Use eq4, eq8 or eq8-convex")
+    if law not in FORMS:
+        raise InputError("unknown law", received=law, fix=f"Use one of {', '.join(FORMS)}")
     used = [r for r in runs if r.has_target(target)]
     label = "general (loss_pt)" if target == "pt" else "domain (loss_cpt)"
     empty = LawParams(float("nan"), 0, 0, 0, 0, 0, 1, 1)
@@ -352,16 +339,16 @@ def fit_target(
     n = len(data.y)
     warnings: list[str] = []
     has_cpt = bool(np.any(data.S1cpt > 0))
-    if law.startswith("eq8") and len(np.unique(data.replay[data.S1cpt > 0])) < 2:
+    if FORMS[law].extra and len(np.unique(data.replay[data.S1cpt > 0])) < 2:
         warnings.append(
             f"{law} needs CPT runs with at least two replay ratios; fitted Eq. 4 instead"
         )
         law = "eq4"
     ratios = np.unique(data.replay[data.S1cpt > 0])
-    if law.startswith("eq8") and len(ratios) < 4:
+    if FORMS[law].extra and len(ratios) < 4:
         shown = ", ".join(f"{r:g}" for r in ratios)
         warnings.append(
-            f"the replay terms (a1, a2) rest on {len(ratios)} replay ratios ({shown}): predictions at "
+            f"the replay terms ({', '.join(FORMS[law].extra)}) rest on {len(ratios)} replay ratios ({shown}): predictions at "
             "other ratios follow the assumed curve shape; fit runs near the ratios you plan"
         )
     s2pt_varies = (
@@ -388,9 +375,7 @@ def fit_target(
         warnings.append(
             "no LR annealing in the fitted runs: C1 and C2 are not identified and set to 0"
         )
-    order = ["L0", "A", "alpha", "C1", "C2", "B", "logE", "beta"]
-    if law.startswith("eq8"):
-        order += ["a1", "a2"]
+    order = ["L0", "A", "C1", "C2", "B", *_fit_space(law)]
     order += [f"logS1pt:{nm}" for nm in data.unknown_pt]
     free = tuple(
         k
@@ -410,9 +395,13 @@ def fit_target(
         "B": (-ymax, ymax),
         "logE": (math.log(1e-4 / s1c), math.log(1e7 / s1c)),
         "beta": (1e-3, 10.0),
-        "a1": (-10.0, 10.0),
-        "a2": (-30.0, 30.0) if law == "eq8-convex" else (1e-3, 20.0),
     }
+    form = FORMS[law]
+    for name, b_lo, b_hi in form.bounds:
+        if name in form.log:
+            bounds[f"log{name}"] = (math.log(b_lo), math.log(b_hi))
+        else:
+            bounds[name] = (b_lo, b_hi)
     for nm in data.unknown_pt:
         bounds[f"logS1pt:{nm}"] = (math.log(1e-3 * s1c), math.log(1e4 * s1c))
     lo = np.array([bounds[k][0] for k in free])
@@ -429,7 +418,7 @@ def fit_target(
         if should_stop and should_stop():
             break
         s1u = np.full(len(data.unknown_pt), g.get("s1mult", 1.0) * s1c)
-        M = _columns(g, data, target, law, s1u)
+        M = _basis(g, data, target, law, s1u)
         keep = [i for i, nm in enumerate(LINEAR) if nm not in fixed]
         Mk = M[:, keep].copy()
         if tie_c1:  # C1 column folds into C2's
@@ -451,9 +440,7 @@ def fit_target(
             method="bvls",
         )
         coef = dict(zip(keep_names, res.x / col_scale, strict=True))
-        start = {**coef, "alpha": g["alpha"], "logE": math.log(g["E"]), "beta": g["beta"]}
-        if "a1" in g:
-            start.update(a1=g["a1"], a2=g["a2"])
+        start = {**coef, **{k: v for k, v in g.items() if k != "s1mult"}}
         for nm in data.unknown_pt:
             start[f"logS1pt:{nm}"] = math.log(g.get("s1mult", 1.0) * s1c)
         scored.append((float(res.cost), start))
@@ -543,7 +530,7 @@ def fit_target(
     ]  # 0 is a legitimate value for these
     for nm in at_bound:
         warnings.append(
-            f"{nm.replace('logE', 'E')} ended at its bound: the data do not pin it down"
+            f"{nm.replace('logE', 'E').replace('logkappa', 'kappa')} ended at its bound: the data do not pin it down"
         )
     if has_cpt and p.beta < 0.02:
         warnings.append(
@@ -715,12 +702,12 @@ def prediction_band(
 
 
 def _get(p: LawParams, nm: str) -> float:
-    return math.log(p.E) if nm == "logE" else float(getattr(p, nm))
+    return math.log(getattr(p, nm[3:])) if nm in ("logE", "logkappa") else float(getattr(p, nm))
 
 
 def _set(p: LawParams, nm: str, value: float) -> LawParams:
-    if nm == "logE":
-        return p.with_values(E=math.exp(value))
+    if nm in ("logE", "logkappa"):
+        return p.with_values(**{nm[3:]: math.exp(value)})
     kw = {nm: value}
     return p.with_values(**kw)
 

@@ -17,12 +17,20 @@ Replay form "convex" (ours, after cpt-law notes §9): the shift factor is the no
 (a little replay removes most of the rise of the general loss, as seen on real small-model runs),
 linear at a2 = 0 and concave for a2 < 0 (replay barely slows the domain loss) - and the annealing
 factor is exp(a1*(1 - r_cpt)) on both sets.
+
+The tau-form (ours, cpt-law notes §10): replay relaxes the domain exposure that drives the shift,
+    L = ... - C2*exp(a1*r)*S2cpt + B*(1 - (1 + E*tau)^-beta),  tau = (1-r)*(1-e^(-kappa*r*S1cpt))/(kappa*r)
+so the shift levels off sooner and lower with replay while the power-law term keeps the full S1 credit
+(the general loss rises, then falls back). tau = S1cpt at r = 0: exactly Eq. 4.
+
+``columns`` is the one place the formula lives; everything else combines its output.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,17 +38,58 @@ from cptcore.areas import Areas
 from cptcore.errors import InputError
 
 NAMES = ("L0", "A", "alpha", "C1", "C2", "B", "E", "beta")
-REPLAY_NAMES = ("a1", "a2")
-LAWS = {
-    "eq4": "Eq. 4: one parameter set per validation set; replay not modelled",
-    "eq8": "Eq. 8: the paper's replay law (a1 scales CPT annealing, a2 the distribution shift)",
-    "eq8-convex": "Eq. 8 with a normalised replay factor (e^(a2 r)-1)/(e^a2-1) that can bend either way (ours, notes §9)",
+LINEAR = ("L0", "A", "C1", "C2", "B")  # the law is linear in these (variable projection, notes §9)
+
+
+@dataclass(frozen=True)
+class LawForm:
+    """One law form: its extra (replay) parameters, their fitting bounds and grid of start values.
+
+    Adding a form = one entry here plus its branch in ``replay_factors`` / ``shift_clock``."""
+
+    label: str
+    extra: tuple[str, ...] = ()  # extra nonlinear parameters, all fitted per validation set
+    replay_form: str = "paper"  # value of ``LawParams.replay_form`` for this form
+    bounds: tuple = ()  # ((name, lo, hi), ...) for the fitter
+    starts: tuple = ()  # ((name, (values...)), ...) grid of starting values
+    log: tuple[str, ...] = ()  # fitted in log space
+
+
+FORMS = {
+    "eq4": LawForm("Eq. 4: one parameter set per validation set; replay not modelled"),
+    "eq8": LawForm(
+        "Eq. 8: the paper's replay law (a1 scales CPT annealing, a2 the distribution shift)",
+        ("a1", "a2"),
+        bounds=(("a1", -10.0, 10.0), ("a2", 1e-3, 20.0)),
+        starts=(("a1", (0.0,)), ("a2", (0.5, 2.0, 5.0))),
+    ),
+    "eq8-convex": LawForm(
+        "Eq. 8 with a normalised replay factor (e^(a2 r)-1)/(e^a2-1) that can bend either way "
+        "(ours, notes §9)",
+        ("a1", "a2"),
+        "convex",
+        bounds=(("a1", -10.0, 10.0), ("a2", -30.0, 30.0)),
+        starts=(("a1", (0.0,)), ("a2", (-4.0, 0.5, 4.0, 12.0))),
+    ),
+    "tau": LawForm(
+        "tau-form: replay relaxes the domain exposure that drives the shift, "
+        "tau = (1-r)(1-e^(-kappa r S1cpt))/(kappa r) (ours, notes §10)",
+        ("a1", "kappa"),
+        "tau",
+        bounds=(("a1", -10.0, 10.0), ("kappa", 1e-3, 1e4)),
+        starts=(("a1", (0.0,)), ("kappa", (0.1, 1.0, 10.0, 100.0))),
+        log=("kappa",),
+    ),
 }
+LAWS = {name: f.label for name, f in FORMS.items()}
+REPLAY_NAMES = ("a1", "a2", "kappa")
+_FORM_OF = {f.replay_form: name for name, f in FORMS.items() if f.extra}
 
 
 @dataclass(frozen=True)
 class LawParams:
-    """Parameters of Eq. 4 (or Eq. 8 when ``a1``/``a2`` are set) for one validation set."""
+    """Parameters of one validation set: Eq. 4, plus the replay parameters of Eq. 8 (``a1``, ``a2``)
+    or of the tau-form (``a1``, ``kappa``) when set; ``replay_form`` says which."""
 
     L0: float
     A: float
@@ -52,18 +101,19 @@ class LawParams:
     beta: float
     a1: float | None = None
     a2: float | None = None
-    replay_form: str = "paper"  # 'paper' (Eq. 8 as published) or 'convex'
+    replay_form: str = "paper"  # 'paper' (Eq. 8 as published), 'convex' or 'tau'
+    kappa: float | None = None
 
     @property
     def law(self) -> str:
-        if self.a1 is None:
-            return "eq4"
-        return "eq8-convex" if self.replay_form == "convex" else "eq8"
+        """The name of this parameter set's form in ``FORMS``."""
+        return "eq4" if self.a1 is None else _FORM_OF.get(self.replay_form, "eq8")
 
     def to_dict(self) -> dict:
         d = {k: float(getattr(self, k)) for k in NAMES}
         if self.a1 is not None:
-            d["a1"], d["a2"] = float(self.a1), float(self.a2)
+            for k in FORMS[self.law].extra:
+                d[k] = float(getattr(self, k))
             if self.replay_form != "paper":
                 d["replay_form"] = self.replay_form
         return d
@@ -96,8 +146,23 @@ class LawParams:
                     "parameter must be a finite number", column=f"{where}.{k}", received=v
                 )
             vals[k] = float(v)
-        if ("a1" in vals) != ("a2" in vals):
-            raise InputError("give both a1 and a2 (Eq. 8) or neither (Eq. 4)", column=where)
+        form = d.get("replay_form", "paper")
+        if form not in ("paper", "convex", "tau"):
+            raise InputError(
+                "replay_form must be 'paper', 'convex' or 'tau'",
+                column=f"{where}.replay_form",
+                received=form,
+            )
+        extra = [k for k in REPLAY_NAMES if k in vals]
+        if extra:
+            need = FORMS[_FORM_OF[form]].extra
+            if set(extra) != set(need):
+                raise InputError(
+                    f"the {form} replay form needs {' and '.join(need)}",
+                    column=where,
+                    received=", ".join(extra),
+                    fix="Give a1 and a2 (Eq. 8), a1 and kappa with replay_form 'tau', or none (Eq. 4)",
+                )
         limits = {
             "L0": (0, 50),
             "A": (0, 1e4),
@@ -109,6 +174,7 @@ class LawParams:
             "beta": (0, 100),
             "a1": (-50, 50),  # exp(a1 * r) must stay finite (the fitter keeps |a1| <= 10)
             "a2": (-50, 50),
+            "kappa": (0, 1e6),
         }
         for k, (lo, hi) in limits.items():
             if k in vals and not lo <= vals[k] <= hi:
@@ -118,13 +184,6 @@ class LawParams:
                     received=vals[k],
                     fix="Refit, or check the file was written by 'python -m cptcore fit'",
                 )
-        form = d.get("replay_form", "paper")
-        if form not in ("paper", "convex"):
-            raise InputError(
-                "replay_form must be 'paper' or 'convex'",
-                column=f"{where}.replay_form",
-                received=form,
-            )
         return cls(**vals, replay_form=form)
 
     def with_values(self, **kw) -> LawParams:
@@ -136,18 +195,76 @@ def shift_shape(S1cpt: np.ndarray, E: float, beta: float) -> np.ndarray:
     return -np.expm1(-beta * np.log1p(E * np.maximum(S1cpt, 0.0)))
 
 
-def replay_factors(p: LawParams, replay: float, target: str) -> tuple[float, float]:
-    """(annealing factor on C2*S2cpt, shift factor on B*shape) for Eq. 8; (1, 1) for Eq. 4."""
+def replay_factors(p: LawParams, replay, target: str):
+    """(annealing factor on C2*S2cpt, shift factor on B*shape); (1, 1) for Eq. 4.
+
+    Vectorised: ``replay`` may be a number or one ratio per row (then arrays are returned).
+    Eq. 8 (paper): L_pt uses exp(a1*r_pt) and 1 - exp(-a2*r_cpt), L_cpt exp(a1*r_cpt) and
+    exp(a2*r_cpt) - 1. 'convex': exp(a1*r_pt) and the normalised (e^(a2*r_cpt)-1)/(e^a2-1) on both.
+    'tau': exp(a1*r_pt) and 1 (replay acts through ``shift_clock``)."""
     if p.a1 is None:
         return 1.0, 1.0
-    r_cpt, r_pt = 1.0 - replay, replay
+    r_pt = np.asarray(replay, dtype=float) if np.ndim(replay) else float(replay)
+    r_cpt = 1.0 - r_pt
+    if p.replay_form == "tau":
+        return np.exp(p.a1 * r_pt), 1.0
     if p.replay_form == "convex":
-        denom = math.expm1(p.a2) if abs(p.a2) > 1e-12 else 1.0
-        shift = (math.expm1(p.a2 * r_cpt) / denom) if abs(p.a2) > 1e-12 else r_cpt
-        return math.exp(p.a1 * r_pt), shift
+        if abs(p.a2) > 1e-12:
+            return np.exp(p.a1 * r_pt), np.expm1(p.a2 * r_cpt) / math.expm1(p.a2)
+        return np.exp(p.a1 * r_pt), r_cpt
     if target == "pt":
-        return math.exp(p.a1 * r_pt), -math.expm1(-p.a2 * r_cpt)
-    return math.exp(p.a1 * r_cpt), math.expm1(p.a2 * r_cpt)
+        return np.exp(p.a1 * r_pt), -np.expm1(-p.a2 * r_cpt)
+    return np.exp(p.a1 * r_cpt), np.expm1(p.a2 * r_cpt)
+
+
+def shift_clock(p: LawParams, S1cpt: np.ndarray, replay) -> np.ndarray:
+    """What drives the distribution shift: S1cpt (Eq. 3/4/8), or for the tau-form the relaxed domain
+    exposure tau = (1-r)*S1cpt*g(kappa*r*S1cpt) with g(x) = (1-e^-x)/x (notes §10): exposure grows at
+    rate (1-r) per unit of summed LR and replay undoes it at rate kappa*r, so the shift levels off at
+    (1-r)/(kappa*r). tau = S1cpt at r = 0 (exactly Eq. 4) and 0 at r = 1."""
+    if p.replay_form != "tau" or p.a1 is None:
+        return S1cpt
+    r = np.asarray(replay, dtype=float) if np.ndim(replay) else float(replay)
+    x = (p.kappa * r) * S1cpt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(x > 1e-12, -np.expm1(-x) / np.where(x > 1e-12, x, 1.0), 1.0 - 0.5 * x)
+    return (1.0 - r) * S1cpt * g
+
+
+class Columns(NamedTuple):
+    """The law's terms per unit coefficient: ``L = L0 + A*power + C1*anneal_pt + C2*anneal_cpt +
+    B*shift``. The one place the law's formula lives: prediction, decomposition, the fitter's
+    residuals and its variable-projection basis, and the planner all evaluate it."""
+
+    power: np.ndarray  # (S1pt + S1cpt)^-alpha, NaN where S1 = 0 (the initial model)
+    anneal_pt: np.ndarray  # -S2pt
+    anneal_cpt: np.ndarray  # -S2cpt * annealing replay factor
+    shift: np.ndarray  # shift replay factor * shape(clock)
+
+
+def columns(
+    p: LawParams,
+    S1pt: np.ndarray,
+    S2pt: np.ndarray,
+    S1cpt: np.ndarray,
+    S2cpt: np.ndarray,
+    replay=0.0,
+    target: str = "pt",
+) -> Columns:
+    """Eq. 4 / Eq. 8 / tau-form per unit linear coefficient, at any rows (per step or per logged
+    point, several runs concatenated): only p's nonlinear parameters (alpha, E, beta, replay) are
+    used. ``replay`` is one ratio or one per row; ``S1pt`` may be a number (fitted, paper §6)."""
+    X = S1pt + S1cpt
+    with np.errstate(divide="ignore", invalid="ignore"):  # X = 0: the law is undefined there
+        power = np.power(X, -p.alpha)
+    power[~(X > 0)] = np.nan
+    f_anneal, f_shift = replay_factors(p, replay, target)
+    shape = shift_shape(shift_clock(p, S1cpt, replay), p.E, p.beta)
+    return Columns(power, -S2pt, -f_anneal * S2cpt, f_shift * shape)
+
+
+def _area_columns(p: LawParams, a: Areas, replay, target: str, S1pt: float | None) -> Columns:
+    return columns(p, a.S1pt if S1pt is None else S1pt, a.S2pt, a.S1cpt, a.S2cpt, replay, target)
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,59 +282,30 @@ class Terms:
         return self.L0 + self.power + self.anneal_pt + self.anneal_cpt + self.shift
 
 
-def _power(p: LawParams, a: Areas, S1pt: float | None) -> np.ndarray:
-    """A * (S1pt + S1cpt)^-alpha; NaN where S1 = 0 (the initial model: the law is undefined there)."""
-    X = a.S1pt + a.S1cpt if S1pt is None else a.S1cpt + S1pt
-    with np.errstate(divide="ignore", invalid="ignore"):  # X = 0: inf (* A = 0: NaN), set below
-        out = np.power(X, -p.alpha)
-        out *= p.A
-    # X never decreases along a run (LRs are >= 0), so the undefined points form a prefix
-    out[: int(np.searchsorted(X, 0.0, side="right"))] = np.nan
-    return out
-
-
-def _cpt_slice(a: Areas) -> slice:
-    """Steps where CPT terms can be non-zero (after the transfer point)."""
-    return slice(a.cpt_index, None)
-
-
 def terms(
     p: LawParams, a: Areas, replay: float = 0.0, target: str = "pt", S1pt: float | None = None
 ) -> Terms:
-    """Per-term decomposition of Eq. 4 / Eq. 8. ``S1pt`` overrides the PT forward area for a run with
+    """Per-term decomposition of the law. ``S1pt`` overrides the PT forward area for a run with
     unknown PT history (paper §6, fitted)."""
-    f_anneal, f_shift = replay_factors(p, replay, target)
-    c = _cpt_slice(a)
-    anneal_cpt = np.zeros(len(a.S1cpt))
-    shift = np.zeros(len(a.S1cpt))
-    anneal_cpt[c] = (-p.C2 * f_anneal) * a.S2cpt[c]
-    shift[c] = (p.B * f_shift) * shift_shape(a.S1cpt[c], p.E, p.beta)
-    return Terms(
-        L0=p.L0,
-        power=_power(p, a, S1pt),
-        anneal_pt=-p.C1 * a.S2pt,
-        anneal_cpt=anneal_cpt,
-        shift=shift,
-    )
+    c = _area_columns(p, a, replay, target, S1pt)
+    return Terms(p.L0, p.A * c.power, p.C1 * c.anneal_pt, p.C2 * c.anneal_cpt, p.B * c.shift)
+
+
+def combine(p: LawParams, c: Columns) -> np.ndarray:
+    """L0 + A*power + C1*anneal_pt + C2*anneal_cpt + B*shift (built in place)."""
+    out = c.power * p.A
+    out += p.L0
+    out += p.C1 * c.anneal_pt
+    out += p.C2 * c.anneal_cpt
+    out += p.B * c.shift
+    return out
 
 
 def predict(
     p: LawParams, a: Areas, replay: float = 0.0, target: str = "pt", S1pt: float | None = None
 ) -> np.ndarray:
-    """Predicted validation loss at each step of ``a`` (paper Eq. 4, or Eq. 8 when replay params set).
-
-    Same sum as ``terms(...).total``, built in place: this is the slider's hot path."""
-    f_anneal, f_shift = replay_factors(p, replay, target)
-    out = _power(p, a, S1pt)
-    out += p.L0
-    c = _cpt_slice(a)
-    k = a.cpt_index
-    out[:k] -= p.C1 * a.S2pt[:k]
-    if k < len(out):
-        out[c] -= p.C1 * a.S2pt[k]  # S2pt is frozen after the transfer point
-    out[c] -= (p.C2 * f_anneal) * a.S2cpt[c]
-    out[c] += (p.B * f_shift) * shift_shape(a.S1cpt[c], p.E, p.beta)
-    return out
+    """Predicted validation loss at each step of ``a`` (paper Eq. 4, Eq. 8 or the tau-form)."""
+    return combine(p, _area_columns(p, a, replay, target, S1pt))
 
 
 def hidden_pt_curve(
@@ -236,15 +324,23 @@ def hidden_cpt_curve(
     saturates, so it is the law with the shift term at its asymptote B (DERIVED, ours). Defined in the
     CPT phase; in the PT phase it is returned for the same areas for plotting continuity."""
     t = terms(p, a, replay, target, S1pt)
+    return t.L0 + t.power + t.anneal_pt + t.anneal_cpt + p.B * shift_limit(p, replay, target)
+
+
+def shift_limit(p: LawParams, replay: float = 0.0, target: str = "pt") -> float:
+    """The shift term's asymptote per unit B as CPT goes on: the replay factor (Eq. 8), or for the
+    tau-form the shape at tau's plateau (1-r)/(kappa*r) (1 at r = 0)."""
     _, f_shift = replay_factors(p, replay, target)
-    return t.L0 + t.power + t.anneal_pt + t.anneal_cpt + p.B * f_shift
+    if p.replay_form == "tau" and p.a1 is not None and replay > 0:
+        plateau = (1.0 - replay) / (p.kappa * replay) if p.kappa > 0 else math.inf
+        return float(shift_shape(np.array([plateau]), p.E, p.beta)[0])
+    return float(f_shift)
 
 
 def critical_point(p_pt: LawParams, replay: float = 0.0) -> float:
     """Critical point (paper §4.3, Fig. 7c): the D_pt loss the hidden D_cpt curve converges to,
     L0 + B (with Eq. 8's shift factor). CPT starting above it can end below its initial D_pt loss."""
-    _, f_shift = replay_factors(p_pt, replay, "pt")
-    return p_pt.L0 + p_pt.B * f_shift
+    return p_pt.L0 + p_pt.B * shift_limit(p_pt, replay, "pt")
 
 
 def turning_length(
@@ -269,5 +365,6 @@ def turning_length(
 def can_return(p_pt: LawParams, S1pt: float, S2cpt_final: float, replay: float = 0.0) -> bool:
     """Whether the D_pt loss can ever fall back to its transfer value (DERIVED from Eq. 4, notes §2.5):
     A*S1pt^-alpha > B - C2*S2cpt(inf)."""
-    f_anneal, f_shift = replay_factors(p_pt, replay, "pt")
-    return p_pt.A * S1pt ** (-p_pt.alpha) > p_pt.B * f_shift - p_pt.C2 * f_anneal * S2cpt_final
+    f_anneal, _ = replay_factors(p_pt, replay, "pt")
+    limit = p_pt.B * shift_limit(p_pt, replay, "pt")
+    return p_pt.A * S1pt ** (-p_pt.alpha) > limit - p_pt.C2 * float(f_anneal) * S2cpt_final

@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cptcore.law import NAMES
+from cptcore.law import NAMES, REPLAY_NAMES
 from cptcore.params_io import ParamSet
 from cptcore.plan import (
     Goal,
@@ -408,7 +408,7 @@ def param_table(ps: ParamSet) -> pd.DataFrame:
     for target, f in ps.fits.items():
         se = f.stderr()
         d = f.params.to_dict()
-        for k in (*NAMES, "a1", "a2"):
+        for k in (*NAMES, *REPLAY_NAMES):
             if k in d:
                 rows.append({"set": "general (pt)" if target == "pt" else "domain (cpt)",
                              "parameter": k, "value": d[k], "stderr": se.get(k, np.nan)})  # fmt: skip

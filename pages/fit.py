@@ -30,6 +30,7 @@ MEANING = {
     "beta": "shape of the shift curve",
     "a1": "replay: scales the CPT annealing term (Eq. 8)",
     "a2": "replay: scales the distribution shift (Eq. 8)",
+    "kappa": "replay: how fast replayed data undoes the domain exposure (tau-form)",
 }
 
 run_through_app()
