@@ -28,7 +28,17 @@ from scipy.optimize import least_squares, lsq_linear
 
 from cptcore.areas import LAMBDA, Areas, run_areas
 from cptcore.errors import InputError
-from cptcore.law import FORMS, LINEAR, NAMES, Columns, LawParams, columns, combine, predict
+from cptcore.law import (
+    FORMS,
+    LINEAR,
+    NAMES,
+    REPLAY_NAMES,
+    Columns,
+    LawParams,
+    columns,
+    combine,
+    predict,
+)
 from cptcore.runs import Run
 
 HUBER_DELTA = 1e-3  # on log loss, as peers use (notes §1.3, §9)
@@ -191,6 +201,22 @@ def _params_from(v: dict, law: str) -> LawParams:
     return LawParams(**{k: float(nat[k]) for k in NAMES}, replay_form=form.replay_form, **extra)
 
 
+def _fit_space_values(init: FitResult, data: _Data) -> dict:
+    """A fitted result's parameters in fitting space, as a start for a related fit."""
+    p = init.params
+    v = {k: float(getattr(p, k)) for k in NAMES if k != "E"}
+    v["logE"] = math.log(max(p.E, 1e-300))
+    for k in REPLAY_NAMES:
+        if getattr(p, k) is not None:
+            v[k] = float(getattr(p, k))
+    if p.kappa is not None:
+        v["logkappa"] = math.log(max(p.kappa, 1e-300))
+    s1c = float(np.max(data.S1cpt)) or 1.0
+    for nm in data.unknown_pt:
+        v[f"logS1pt:{nm}"] = math.log(init.S1pt.get(nm, s1c))
+    return v
+
+
 def _fit_space(law: str) -> tuple[str, ...]:
     """Names of the nonlinear parameters in fitting space, in order."""
     form = FORMS[law]
@@ -302,8 +328,12 @@ def fit_target(
     max_seconds: float = 60.0,
     min_step: int = 0,
     skip_warmup: bool = True,
+    init: FitResult | None = None,
 ) -> FitResult:
-    """Fit one validation set ('pt' general, 'cpt' domain) jointly over ``runs``."""
+    """Fit one validation set ('pt' general, 'cpt' domain) jointly over ``runs``.
+
+    ``init``: a fit of the same law on related runs (e.g. all runs, when this is a cross-validation
+    fold): its parameters are the only start and the grid stage is skipped (warm start)."""
     t0 = time.perf_counter()
     if target not in ("pt", "cpt"):
         raise InputError("target must be 'pt' or 'cpt'", received=target)
@@ -412,7 +442,7 @@ def fit_target(
     w = 1.0 / data.y  # linear residuals weighted to approximate log residuals
     lin_lo = np.array([0.0, 0.0, 0.0, 0.0, -ymax])
     lin_hi = np.array([2 * ymax, 1e3 * ymax, 1e4, 1e4, ymax])
-    grid = _grid(law, len(data.unknown_pt), data, has_cpt)
+    grid = [] if init is not None else _grid(law, len(data.unknown_pt), data, has_cpt)
     scored = []
     for k, g in enumerate(grid):
         if should_stop and should_stop():
@@ -458,7 +488,9 @@ def fit_target(
 
     best = None
     starts = [s for _, s in scored[: max(n_starts, 1)]]
-    if scored:
+    if init is not None:
+        starts = [_fit_space_values(init, data)]
+    elif scored:
         # one jittered copy of the best start guards against a grid artefact
         jit = dict(scored[0][1])
         jit["alpha"] = float(np.clip(jit["alpha"] * rng.uniform(0.7, 1.3), 0.02, 4.9))

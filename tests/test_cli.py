@@ -137,10 +137,14 @@ def test_missing_file_names_the_path(tmp_path):
 def test_lambda_auto_chooses_by_cross_validation_and_records_it(run_files, tmp_path, capsys):
     out = tmp_path / "params.json"
     assert main(["fit", *run_files, "--lambda", "auto", "-o", str(out)]) == 0
-    assert "chosen by leave-one-run-out cross-validation" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "chosen by grouped cross-validation" in printed
+    assert "<- chosen" in printed  # the candidate table
     d = json.loads(out.read_text())
     assert d["lambda"] in (0.98, 0.99, 0.995, 0.999)
-    assert "cross-validation" in d["provenance"]["lambda_selection"]
+    sel = d["provenance"]["model_selection"]
+    assert sel["cross_validated"] and sel["lambda"] == d["lambda"]
+    assert {c["lambda"] for c in sel["candidates"]} == {0.98, 0.99, 0.995, 0.999}
 
 
 def test_a_bad_option_is_one_line(tmp_path):

@@ -1,0 +1,359 @@
+"""The default fit: the law form and lambda that predict held-out runs best, chosen by grouped CV.
+
+A law is only as good as its predictions for settings it was not fitted on, so ``fit_model`` scores
+every candidate (law form x lambda) by grouped cross-validation on the runs given, and fits the
+winner on all of them:
+
+- **groups**: runs that share a CPT setting (replay ratio, CPT peak LR, CPT length, CPT schedule
+  shape) are held out together, so a fold never sees the same CPT setting from another PT history;
+  with fewer than three such groups every run is its own group (leave one run out);
+- **score**: the mean over held-out runs of the CPT-phase MAE (the whole-run MAE for runs without a
+  CPT phase), averaged over the two validation sets; lower is better;
+- **speed**: each candidate is fitted once on all runs (full start grid) and each fold starts from
+  that fit (``fit_target(init=...)``, no grid); candidates run in parallel processes.
+
+With fewer than three runs nothing can be cross-validated: the documented fallback is the tau-form
+when the runs have two or more replay ratios (it recovers Eq. 4 at replay 0), else Eq. 4, at the
+paper's lambda = 0.999. With one replay ratio the replay forms are all Eq. 4, so only Eq. 4 is tried.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from cptcore.areas import LAMBDA
+from cptcore.errors import InputError
+from cptcore.fit import FitResult, evaluate, fit_target
+from cptcore.law import FORMS
+from cptcore.runs import Run
+
+CANDIDATE_LAWS = ("eq4", "eq8", "eq8-convex", "tau")
+LAMBDA_GRID = (0.98, 0.99, 0.995, 0.999)
+MIN_RUNS_FOR_CV = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One (law, lambda) candidate with its cross-validated score per validation set."""
+
+    law: str
+    lam: float
+    scores: dict  # target -> mean held-out CPT-phase MAE over folds (NaN: not scored)
+    fitted_law: dict  # target -> law actually fitted on all runs (a replay form may fall back)
+
+    @property
+    def score(self) -> float:
+        """Mean over the validation sets that were scored (NaN if none)."""
+        vals = [v for v in self.scores.values() if math.isfinite(v)]
+        return float(np.mean(vals)) if vals else float("nan")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What model selection tried and chose; stored in params.json and shown by the CLI and app."""
+
+    law: str
+    lam: float
+    candidates: tuple[Candidate, ...]
+    folds: tuple[tuple[str, ...], ...]  # run names held out together, per fold
+    message: str
+    cross_validated: bool
+
+    def to_dict(self) -> dict:
+        return {
+            "law": self.law,
+            "lambda": self.lam,
+            "cross_validated": self.cross_validated,
+            "message": self.message,
+            "score": "mean held-out CPT-phase MAE (nats), grouped cross-validation",
+            "folds": [list(f) for f in self.folds],
+            "candidates": [
+                {
+                    "law": c.law,
+                    "lambda": c.lam,
+                    "score": _num(c.score),
+                    **{f"score_{t}": _num(v) for t, v in c.scores.items()},
+                }
+                for c in self.candidates
+            ],
+        }
+
+    def table(self) -> str:
+        """A plain-text table of the candidates, best first."""
+        lines = [f"{'law':<11} {'lambda':>7} {'general':>8} {'domain':>8} {'mean':>8}"]
+        ranked = sorted(self.candidates, key=lambda c: (not math.isfinite(c.score), c.score))
+        for c in ranked:
+            mark = "  <- chosen" if (c.law, c.lam) == (self.law, self.lam) else ""
+            g, d = c.scores.get("pt", math.nan), c.scores.get("cpt", math.nan)
+            lines.append(
+                f"{c.law:<11} {c.lam:>7g} {_fmt(g):>8} {_fmt(d):>8} {_fmt(c.score):>8}{mark}"
+            )
+        return "\n".join(lines)
+
+
+def _num(x: float):
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4f}" if math.isfinite(x) else "-"
+
+
+def cpt_setting(run: Run) -> tuple:
+    """What a run's CPT phase was: (replay, peak LR, length, schedule shape) - the grouping key."""
+    if not run.has_cpt:
+        return ("pt-only", run.name)
+    cpt = run.is_cpt
+    steps, lr = run.step[cpt], run.lr[cpt]
+    peak = float(np.max(lr)) if lr.size else 0.0
+    length = int(steps[-1] - steps[0]) if steps.size else 0
+    # the schedule's shape: mean LR over the phase relative to the peak (constant 1, cosine ~0.5)
+    if peak > 0 and steps.size > 1:
+        dense = np.interp(np.arange(steps[0], steps[-1] + 1), steps, lr)
+        shape = round(float(np.mean(dense)) / peak, 2)
+    else:
+        shape = 0.0
+    return (round(run.replay, 4), float(f"{peak:.3g}"), length, shape)
+
+
+def groups(runs: Sequence[Run]) -> list[list[int]]:
+    """Indices of runs held out together: one group per CPT setting, or one per run if fewer than
+    three settings."""
+    by: dict = {}
+    for i, r in enumerate(runs):
+        by.setdefault(cpt_setting(r), []).append(i)
+    if len(by) >= MIN_RUNS_FOR_CV:
+        return list(by.values())
+    return [[i] for i in range(len(runs))]
+
+
+def _score_runs(metrics) -> list[float]:
+    out = []
+    for m in metrics:
+        v = m.cpt_mae if math.isfinite(m.cpt_mae) else m.mae
+        if math.isfinite(v):
+            out.append(v)
+    return out
+
+
+def _targets(runs: Sequence[Run]) -> tuple[str, ...]:
+    return tuple(t for t in ("pt", "cpt") if any(r.has_target(t) for r in runs))
+
+
+def _candidate(runs: list[Run], folds: list[list[int]], law: str, lam: float, fit_kw: dict):
+    """Fit one candidate on all runs, then score it on every fold (warm-started). Picklable."""
+    scores, fitted = {}, {}
+    full = {}
+    for target in _targets(runs):
+        res = fit_target(runs, target, law, lam=lam, **fit_kw)
+        full[target] = res
+        fitted[target] = res.params.law if math.isfinite(res.params.L0) else law
+        errs = []
+        for fold in folds:
+            held = [runs[i] for i in fold if runs[i].has_target(target)]
+            train = [r for i, r in enumerate(runs) if i not in fold]
+            if not held or not any(r.has_target(target) for r in train):
+                continue
+            init = res if math.isfinite(res.params.L0) else None
+            fr = fit_target(train, target, law, lam=lam, init=init, **fit_kw)
+            if math.isfinite(fr.params.L0):
+                errs += _score_runs(evaluate(fr, held))
+        scores[target] = float(np.mean(errs)) if errs else float("nan")
+    return Candidate(law, float(lam), scores, fitted), full
+
+
+def default_jobs() -> int:
+    """Worker processes for model selection: the usable CPUs, at most 4."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 4))
+
+
+def select_model(
+    runs: Sequence[Run],
+    laws: Sequence[str] | str = "auto",
+    lams: Sequence[float] | float | str = "auto",
+    *,
+    progress: Callable[[float, str], None] | None = None,
+    jobs: int | None = None,
+    **fit_kw,
+) -> tuple[Selection, dict[str, FitResult] | None]:
+    """Choose (law, lambda) by grouped cross-validation; returns the selection and, when it was
+    computed along the way, the winner's fits on all runs (else None: fit them yourself).
+
+    ``laws``/``lams``: 'auto' for all candidates, or the ones to try (one value: no choice there).
+    """
+    runs = [r for r in runs if r.has_target("pt") or r.has_target("cpt")]
+    law_list = _law_candidates(runs, laws)
+    lam_list = list(LAMBDA_GRID) if isinstance(lams, str) else list(np.atleast_1d(lams))
+    for lam in lam_list:
+        if not 0.0 <= float(lam) < 1.0:
+            raise InputError(
+                "lambda must be in [0, 1)", column="lambda", received=lam, fix="e.g. 0.999"
+            )
+    if len(law_list) * len(lam_list) == 1:
+        law, lam = law_list[0], float(lam_list[0])
+        return Selection(law, lam, (), (), f"{law} with lambda = {lam:g} (as given)", False), None
+    if len(runs) < MIN_RUNS_FOR_CV:
+        law = _fallback_law(runs, law_list)
+        lam = LAMBDA if LAMBDA in lam_list else float(lam_list[-1])
+        msg = (
+            f"only {len(runs)} run(s) with losses: too few to cross-validate (need "
+            f"{MIN_RUNS_FOR_CV}); used the documented fallback {law} with lambda = {lam:g}"
+        )
+        return Selection(law, lam, (), (), msg, False), None
+
+    folds = groups(runs)
+    t0 = time.perf_counter()
+    n_jobs = default_jobs() if jobs is None else max(1, int(jobs))
+    results: dict = {}
+    # two stages keep the cost down: every law at one lambda, then the best two laws at the rest
+    lam0 = float(lam_list[len(lam_list) // 2]) if len(law_list) > 2 else None
+    stage1 = [(law, lam0) for law in law_list] if lam0 is not None else []
+    n_total = len(stage1) + (2 * (len(lam_list) - 1) if stage1 else len(law_list) * len(lam_list))
+    if progress:
+        progress(0.0, f"cross-validating up to {n_total} candidates on {len(folds)} folds")
+    _run_tasks(stage1, runs, folds, fit_kw, n_jobs, results, progress, n_total)
+    if stage1:
+        ranked = sorted(stage1, key=lambda t: _sort_key(results[t][0]))
+        keep = [law for law, _ in ranked[:2]]
+    else:
+        keep = law_list
+    stage2 = [
+        (law, float(lam)) for law in keep for lam in lam_list if (law, float(lam)) not in results
+    ]
+    _run_tasks(stage2, runs, folds, fit_kw, n_jobs, results, progress, n_total)
+    tasks = list(results)
+    cands = tuple(results[t][0] for t in tasks)
+    finite = [c for c in cands if math.isfinite(c.score)]
+    if not finite:
+        law = _fallback_law(runs, law_list)
+        msg = f"cross-validation scored nothing; used the documented fallback {law}, lambda = 0.999"
+        sel = Selection(law, LAMBDA, cands, _fold_names(runs, folds), msg, False)
+        return sel, None
+    best = min(finite, key=_sort_key)
+    kind = "leave one CPT setting out" if len(folds) < len(runs) else "leave one run out"
+    msg = (
+        f"{best.law} with lambda = {best.lam:g} chosen by grouped cross-validation ({kind}, "
+        f"{len(folds)} folds, {len(tasks)} candidates, {time.perf_counter() - t0:.0f} s): "
+        f"held-out CPT-phase MAE {best.score:.4f} nats"
+    )
+    sel = Selection(best.law, best.lam, cands, _fold_names(runs, folds), msg, True)
+    return sel, results[(best.law, best.lam)][1]
+
+
+@dataclass(frozen=True, eq=False)
+class FitOutcome:
+    """The default fit: the chosen model fitted on all runs, with held-out runs scored."""
+
+    fits: dict  # target -> FitResult (metrics of held-out runs appended, marked held_out)
+    selection: Selection
+
+
+def fit_model(
+    runs: Sequence[Run],
+    held_out: Sequence[Run] = (),
+    law: Sequence[str] | str = "auto",
+    lam: Sequence[float] | float | str = "auto",
+    *,
+    progress: Callable[[float, str], None] | None = None,
+    jobs: int | None = None,
+    **fit_kw,
+) -> FitOutcome:
+    """Choose the model (``select_model``), fit it on ``runs`` and score ``held_out`` runs: the one
+    fit workflow of the CLI, the Fit page and the benchmarks."""
+    sel, fits = select_model(runs, law, lam, progress=progress, jobs=jobs, **fit_kw)
+    if fits is None:
+        fits = {}
+        for target in _targets(runs):
+            fits[target] = fit_target(runs, target, sel.law, lam=sel.lam, **fit_kw)
+    out = {}
+    for target, f in fits.items():
+        if held_out and math.isfinite(f.params.L0):  # NaN L0: the fit did not run
+            f = replace(f, metrics=f.metrics + evaluate(f, held_out))
+        out[target] = f
+    if progress:
+        progress(1.0, "done")
+    return FitOutcome(out, sel)
+
+
+def _sort_key(c: Candidate) -> tuple:
+    return (not math.isfinite(c.score), c.score)
+
+
+def _run_tasks(tasks, runs, folds, fit_kw, n_jobs, results, progress, n_total) -> None:
+    """Score candidates (in parallel processes when n_jobs > 1), filling ``results`` in place."""
+
+    def report(task) -> None:
+        if progress:
+            done = len(results)
+            progress(
+                min(done / n_total, 0.99), f"candidate {done}/{n_total}: {task[0]}, λ {task[1]:g}"
+            )
+
+    if not tasks:
+        return
+    if n_jobs == 1 or len(tasks) == 1:
+        for task in tasks:
+            results[task] = _candidate(runs, folds, *task, fit_kw)
+            report(task)
+        return
+    ctx = multiprocessing.get_context("spawn")  # safe inside threaded servers (the app)
+    with cf.ProcessPoolExecutor(min(n_jobs, len(tasks)), mp_context=ctx) as pool:
+        futs = {pool.submit(_candidate, runs, folds, *t, fit_kw): t for t in tasks}
+        try:
+            for fut in cf.as_completed(futs):
+                results[futs[fut]] = fut.result()
+                report(futs[fut])
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _fold_names(runs, folds) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(runs[i].name for i in f) for f in folds)
+
+
+def _replay_ratios(runs: Sequence[Run]) -> int:
+    return len({round(r.replay, 6) for r in runs if r.has_cpt})
+
+
+def _law_candidates(runs: Sequence[Run], laws) -> list[str]:
+    if isinstance(laws, str) and laws != "auto":
+        laws = [laws]
+    if isinstance(laws, str):  # auto
+        return list(CANDIDATE_LAWS) if _replay_ratios(runs) > 1 else ["eq4"]
+    for law in laws:
+        if law not in FORMS:
+            raise InputError(
+                "unknown law", received=law, fix=f"Use auto or one of {', '.join(FORMS)}"
+            )
+    return list(laws)
+
+
+def _fallback_law(runs: Sequence[Run], law_list: list[str]) -> str:
+    if "tau" in law_list and _replay_ratios(runs) > 1:
+        return "tau"
+    return "eq4" if "eq4" in law_list else law_list[0]
+
+
+__all__ = [
+    "Candidate",
+    "Selection",
+    "FitOutcome",
+    "fit_model",
+    "select_model",
+    "groups",
+    "cpt_setting",
+    "LAMBDA_GRID",
+]
