@@ -510,7 +510,7 @@ def fit_target(
                 loss="huber",
                 f_scale=HUBER_DELTA,
                 x_scale="jac",
-                max_nfev=400 * len(free),
+                max_nfev=(100 if init is not None else 400) * len(free),
                 method="trf",
             )
         except (ValueError, FloatingPointError) as e:  # numerical trouble in one start is not fatal

@@ -167,3 +167,112 @@ def test_hand_built_areas_apply_the_cpt_terms_from_the_first_cpt_element():
         + p.B * (1 - (1 + p.E * 2.0) ** -p.beta)
     )
     assert predict(p, a, 0.0, "cpt")[0] == pytest.approx(expected, rel=1e-12)
+
+
+# --- the one kernel (law.columns) against a plain transcription of the paper's equations -------
+
+
+def _plain(p: LawParams, S1pt, S2pt, S1cpt, S2cpt, r, target):
+    """Eq. 4 / Eq. 8 / tau-form for one point, written out term by term with math (no numpy)."""
+    r_pt, r_cpt = r, 1 - r
+    shift_clock = S1cpt
+    f_anneal = f_shift = 1.0
+    if p.law == "eq8":  # paper Eq. 8 (notes §2.4)
+        if target == "pt":
+            f_anneal, f_shift = math.exp(p.a1 * r_pt), 1 - math.exp(-p.a2 * r_cpt)
+        else:
+            f_anneal, f_shift = math.exp(p.a1 * r_cpt), math.exp(p.a2 * r_cpt) - 1
+    elif p.law == "eq8-convex":
+        f_anneal = math.exp(p.a1 * r_pt)
+        f_shift = (math.exp(p.a2 * r_cpt) - 1) / (math.exp(p.a2) - 1)
+    elif p.law == "tau":  # notes §10
+        f_anneal = math.exp(p.a1 * r)
+        k = p.kappa * r
+        shift_clock = S1cpt if k == 0 else (1 - r) * (1 - math.exp(-k * S1cpt)) / k
+    return (
+        p.L0
+        + p.A * (S1pt + S1cpt) ** -p.alpha
+        - p.C1 * S2pt
+        - p.C2 * f_anneal * S2cpt
+        + p.B * f_shift * (1 - (1 + p.E * shift_clock) ** -p.beta)
+    )
+
+
+FORM_PARAMS = {
+    "eq4": {},
+    "eq8": {"a1": 0.05, "a2": 3.0},
+    "eq8-convex": {"a1": -0.2, "a2": 6.0, "replay_form": "convex"},
+    "tau": {"a1": 0.1, "kappa": 7.0, "replay_form": "tau"},
+}
+
+
+@pytest.mark.parametrize("form", list(FORM_PARAMS))
+@pytest.mark.parametrize("target", ["pt", "cpt"])
+@pytest.mark.parametrize("replay", [0.0, 0.1, 0.5, 1.0])
+def test_kernel_equals_a_plain_transcription_of_each_form(paper_example, form, target, replay):
+    from cptcore.law import FORMS
+
+    a, t = paper_example
+    p = PAPER_FIG3[target].with_values(**FORM_PARAMS[form])
+    assert p.law == form and form in FORMS
+    rows = np.r_[1, 500, t, t + 1, t + 40, t + 3000, len(a) - 1]
+    got = predict(p, a.at(rows), replay, target)
+    want = [_plain(p, a.S1pt[i], a.S2pt[i], a.S1cpt[i], a.S2cpt[i], replay, target) for i in rows]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("form", list(FORM_PARAMS))
+def test_kernel_with_a_fitted_s1pt_is_the_plain_law_for_cpt_only_runs(form):
+    # paper §6: unknown PT history; S1pt is a fitted number, S2pt = 0
+    from cptcore.law import columns, combine
+
+    p = PAPER_FIG3["cpt"].with_values(**FORM_PARAMS[form])
+    S1cpt = np.array([0.01, 0.2, 1.5])
+    S2cpt = np.array([-0.01, 0.02, 0.3])
+    got = combine(p, columns(p, 3.0, np.zeros(3), S1cpt, S2cpt, 0.25, "cpt"))
+    want = [_plain(p, 3.0, 0.0, s1, s2, 0.25, "cpt") for s1, s2 in zip(S1cpt, S2cpt, strict=True)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_kernel_takes_one_replay_ratio_per_row(paper_example):
+    # the fitter evaluates several runs (several replay ratios) in one call
+    from cptcore.law import columns, combine
+
+    a, t = paper_example
+    p = PAPER_FIG3["pt"].with_values(**FORM_PARAMS["tau"])
+    rows = np.r_[t + 10, t + 500, t + 5000]
+    sub = a.at(rows)
+    r = np.array([0.0, 0.25, 0.5])
+    both = combine(p, columns(p, sub.S1pt, sub.S2pt, sub.S1cpt, sub.S2cpt, r, "pt"))
+    one_by_one = [predict(p, sub, float(ri), "pt")[k] for k, ri in enumerate(r)]
+    np.testing.assert_allclose(both, one_by_one, rtol=1e-13)
+
+
+def test_tau_form_is_eq4_without_replay_and_has_no_shift_at_full_replay(paper_example):
+    a, t = paper_example
+    p4 = PAPER_FIG3["pt"]
+    tau = p4.with_values(**FORM_PARAMS["tau"])
+    np.testing.assert_allclose(predict(tau, a, 0.0)[1:], predict(p4, a, 0.0)[1:], rtol=1e-13)
+    assert np.all(terms(tau, a, 1.0).shift == 0)
+
+
+def test_tau_form_shift_levels_off_lower_and_sooner_with_more_replay(paper_example):
+    a, t = paper_example
+    tau = PAPER_FIG3["pt"].with_values(**FORM_PARAMS["tau"])
+    final = [terms(tau, a, r).shift[-1] for r in (0.0, 0.1, 0.3, 0.6)]
+    assert final == sorted(final, reverse=True) and final[-1] > 0
+    # the hidden D_cpt curve uses the shift's limit: with replay it is the plateau, below B
+    from cptcore.law import shift_limit
+
+    assert 0 < shift_limit(tau, 0.3) < 1 == shift_limit(tau, 0.0)
+
+
+def test_params_round_trip_each_form_and_reject_a_half_given_replay_form():
+    from cptcore.errors import InputError
+
+    for extra in FORM_PARAMS.values():
+        p = PAPER_FIG3["pt"].with_values(**extra)
+        assert LawParams.from_dict(p.to_dict()) == p
+    d = PAPER_FIG3["pt"].to_dict() | {"a1": 0.1, "replay_form": "tau"}  # kappa missing
+    with pytest.raises(InputError, match="kappa"):
+        LawParams.from_dict(d, "pt")
