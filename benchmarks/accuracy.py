@@ -24,8 +24,9 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from cptcore.fit import evaluate, fit_target, select_lambda  # noqa: E402
+from cptcore.fit import evaluate, fit_target  # noqa: E402
 from cptcore.runs import read_run  # noqa: E402
+from cptcore.select import fit_model  # noqa: E402
 
 MPL_REPORTED = {
     "25M": 0.00376,
@@ -81,49 +82,69 @@ def mpl_table(s2_forms=("paper", "lr-weighted")) -> list[dict]:
 CPT_MIN_STEP = 500  # the first 500 steps of a 0.8M-parameter byte model are a transient (README)
 
 
-def cpt_table() -> list[dict]:
-    """Fit the train split, score the test split; CPT-phase MAE is the planning-relevant number
-    (the held-out runs share their PT prefix with the training runs)."""
+def _cpt_mae(res, runs) -> float:
+    return float(np.mean([m.cpt_mae for m in evaluate(res, runs) if np.isfinite(m.cpt_mae)]))
+
+
+def cpt_table() -> tuple[list[dict], object]:
+    """The default fit (model selection on the train split) and every candidate it scored: the
+    grouped-CV score on the train split next to the held-out CPT-phase MAE on the test split
+    (the held-out runs share their PT prefix with the training runs, so CPT-phase MAE is the
+    planning-relevant number)."""
     folder = os.path.join(ROOT, "sample_data", "cpt")
     train, test = _load_split(folder)
-    configs = [
-        ("eq4", "paper", 0.999),
-        ("eq8", "paper", 0.999),
-        ("eq8-convex", "paper", 0.999),
-        ("eq8-convex", "lr-weighted", 0.999),
-    ]
-    choice = select_lambda(train, "eq8-convex", min_step=CPT_MIN_STEP)
-    configs.append(("eq8-convex", "paper", choice.lam))
+    t0 = time.perf_counter()
+    outcome = fit_model(train, test, min_step=CPT_MIN_STEP)
+    default_seconds = time.perf_counter() - t0
+    sel = outcome.selection
     rows = []
-    for law, form, lam in configs:
+    for c in sorted(sel.candidates, key=lambda c: c.score):
+        row = {
+            "law": c.law,
+            "lam": c.lam,
+            "cv": c.scores,
+            "default": (c.law, c.lam) == (sel.law, sel.lam),
+        }
         for target in ("pt", "cpt"):
-            t0 = time.perf_counter()
-            res = fit_target(train, target, law, s2_form=form, lam=lam, min_step=CPT_MIN_STEP)
+            res = fit_target(train, target, c.law, lam=c.lam, min_step=CPT_MIN_STEP)
             held = evaluate(res, test)
-            worst = max(held, key=lambda m: m.cpt_mae)
-            rows.append(
-                {
-                    "law": law,
-                    "s2_form": form,
-                    "lam": lam,
-                    "lam_note": choice.message
-                    if (
-                        lam == choice.lam
-                        and law == "eq8-convex"
-                        and form == "paper"
-                        and len(rows) >= 8
-                    )
-                    else "",
-                    "target": target,
-                    "fitted_law": res.params.law,
-                    "train_mae": float(np.mean([m.mae for m in res.metrics])),
-                    "heldout_mae": float(np.mean([m.mae for m in held])),
-                    "heldout_cpt_mae": float(np.mean([m.cpt_mae for m in held])),
-                    "worst": f"{worst.name} ({worst.cpt_mae:.3f})",
-                    "per_run": {m.name: round(m.cpt_mae, 4) for m in held},
-                    "seconds": time.perf_counter() - t0,
-                }
-            )
+            row[f"held_{target}"] = float(np.mean([m.cpt_mae for m in held]))
+            row[f"worst_{target}"] = max(held, key=lambda m: m.cpt_mae)
+            row[f"per_run_{target}"] = {m.name: round(m.cpt_mae, 4) for m in held}
+        rows.append(row)
+    return rows, (sel, default_seconds)
+
+
+def _setting(run) -> dict:
+    """Replay, CPT peak LR and CPT schedule of a sample run, from its file name."""
+    parts = run.name.split("_")
+    return {
+        "replay": run.replay,
+        "peak LR": parts[2].removeprefix("lr"),
+        "schedule": parts[1].split("-")[1],
+    }
+
+
+def grouped_cv_table(laws=("eq4", "eq8", "eq8-convex", "tau"), lam: float = 0.98) -> list[dict]:
+    """Grouped cross-validation over all 16 CPT sample runs: leave one replay ratio / peak LR /
+    schedule out (every value of the grouping is held out once, all runs with it together)."""
+    folder = os.path.join(ROOT, "sample_data", "cpt")
+    train, test = _load_split(folder)
+    runs = train + test
+    rows = []
+    for law in laws:
+        row = {"law": law, "lam": lam}
+        for group in ("replay", "peak LR", "schedule"):
+            values = sorted({_setting(r)[group] for r in runs})
+            for target in ("pt", "cpt"):
+                errs = []
+                for v in values:
+                    held = [r for r in runs if _setting(r)[group] == v]
+                    fit_on = [r for r in runs if _setting(r)[group] != v]
+                    res = fit_target(fit_on, target, law, lam=lam, min_step=CPT_MIN_STEP)
+                    errs += [m.cpt_mae for m in evaluate(res, held) if np.isfinite(m.cpt_mae)]
+                row[(group, target)] = float(np.mean(errs))
+        rows.append(row)
     return rows
 
 
@@ -133,6 +154,9 @@ def main() -> None:
     ap.add_argument("--cpt", action="store_true")
     ap.add_argument(
         "--per-run", action="store_true", help="print held-out MAE per run for the CPT table"
+    )
+    ap.add_argument(
+        "--grouped", action="store_true", help="add grouped CV over all 16 CPT runs (slow, ~2 min)"
     )
     args = ap.parse_args()
     both = not (args.mpl or args.cpt)
@@ -153,34 +177,47 @@ def main() -> None:
         if not os.path.exists(os.path.join(ROOT, "sample_data", "cpt", "split.json")):
             print("no CPT sample runs (sample_data/cpt/split.json missing)")
             return
+        print_cpt(args.per_run, args.grouped)
+
+
+def print_cpt(per_run: bool, grouped: bool) -> None:
+    print("## CPT sample runs: the default fit and every candidate (nats per byte)\n")
+    print(
+        f"Fitted on the 8 train runs of split.json, scored on its 8 test runs; losses before step "
+        f"{CPT_MIN_STEP} are not fitted or scored; CPT-phase MAE = points after the transfer point.\n"
+    )
+    rows, (sel, secs) = cpt_table()
+    print(
+        "| law | λ | grouped CV on train, general | grouped CV on train, domain | held-out CPT-phase MAE, general | held-out CPT-phase MAE, domain | worst held-out run (general) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        mark = " **(default)**" if r["default"] else ""
+        w = r["worst_pt"]
         print(
-            "## CPT sample runs: fit on the train split, predict the test split (nats per byte)\n"
+            f"| {r['law']}{mark} | {r['lam']:g} | {r['cv'].get('pt', float('nan')):.4f} | "
+            f"{r['cv'].get('cpt', float('nan')):.4f} | **{r['held_pt']:.4f}** | **{r['held_cpt']:.4f}** | "
+            f"{w.name} ({w.cpt_mae:.3f}) |"
         )
-        print(
-            f"Losses before step {CPT_MIN_STEP} are not fitted or scored. CPT-phase MAE: points after the transfer point.\n"
-        )
-        print(
-            "| law | S2 form | lambda | validation set | train MAE | held-out MAE | held-out CPT-phase MAE | worst held-out run (CPT-phase MAE) |"
-        )
-        print("|---|---|---|---|---|---|---|---|")
-        rows = cpt_table()
+    print(f"\n{sel.message}\nDefault fit (selection + final fit): {secs:.1f} s")
+    if per_run:
         for r in rows:
-            law = (
-                r["law"]
-                if r["fitted_law"] == r["law"]
-                else f"{r['law']} (fell back to {r['fitted_law']})"
-            )
-            label = "general (D_pt)" if r["target"] == "pt" else "domain (D_cpt)"
-            lam = f"{r['lam']:g}" + (" (CV)" if r["lam_note"] else "")
-            print(
-                f"| {law} | {r['s2_form']} | {lam} | {label} | {r['train_mae']:.4f} | {r['heldout_mae']:.4f} | **{r['heldout_cpt_mae']:.4f}** | {r['worst']} |"
-            )
-        notes = {r["lam_note"] for r in rows if r["lam_note"]}
-        for n in notes:
-            print(f"\n{n}")
-        if args.per_run:
-            for r in rows:
-                print(r["law"], r["s2_form"], r["lam"], r["target"], r["per_run"])
+            print(r["law"], r["lam"], "general", r["per_run_pt"])
+            print(r["law"], r["lam"], "domain", r["per_run_cpt"])
+    if grouped:
+        print(
+            "\n## Grouped cross-validation over all 16 CPT sample runs (CPT-phase MAE, λ = 0.98)\n"
+        )
+        print(
+            "| law | leave one replay ratio out (gen / dom) | leave one peak LR out (gen / dom) | leave one schedule out (gen / dom) |"
+        )
+        print("|---|---|---|---|")
+        for r in grouped_cv_table():
+            cells = [
+                f"{r[(g, 'pt')]:.4f} / {r[(g, 'cpt')]:.4f}"
+                for g in ("replay", "peak LR", "schedule")
+            ]
+            print(f"| {r['law']} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -284,9 +284,11 @@ def evaluate(
 
 
 def default_law(runs: Sequence[Run]) -> str:
-    """Eq. 8 when the CPT runs have more than one replay ratio, else Eq. 4 (core issue, CLI)."""
+    """The law used without cross-validation (too few runs, or ``fit_runs`` without a law): the
+    tau-form when the CPT runs have more than one replay ratio (it is Eq. 4 at replay 0), else Eq. 4.
+    The default fit chooses by grouped cross-validation instead (``cptcore.select``)."""
     ratios = {round(r.replay, 6) for r in runs if r.has_cpt}
-    return "eq8" if len(ratios) > 1 else "eq4"
+    return "tau" if len(ratios) > 1 else "eq4"
 
 
 def _grid(law: str, n_unknown: int, data: _Data, has_cpt: bool) -> list[dict]:

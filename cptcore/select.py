@@ -31,7 +31,7 @@ import numpy as np
 
 from cptcore.areas import LAMBDA
 from cptcore.errors import InputError
-from cptcore.fit import FitResult, evaluate, fit_target
+from cptcore.fit import FitResult, default_law, evaluate, fit_target
 from cptcore.law import FORMS
 from cptcore.runs import Run
 
@@ -342,9 +342,8 @@ def _law_candidates(runs: Sequence[Run], laws) -> list[str]:
 
 
 def _fallback_law(runs: Sequence[Run], law_list: list[str]) -> str:
-    if "tau" in law_list and _replay_ratios(runs) > 1:
-        return "tau"
-    return "eq4" if "eq4" in law_list else law_list[0]
+    law = default_law(runs)
+    return law if law in law_list else law_list[0]
 
 
 __all__ = [

@@ -73,7 +73,7 @@ def test_cpt_only_run_fits_s1pt():
     assert 0.1 * true_s1pt < res.S1pt["open-model"] < 10 * true_s1pt
 
 
-def test_replay_law_is_default_with_several_replay_ratios_and_fits_them():
+def test_eq8_fits_runs_with_several_replay_ratios_and_predicts_another():
     # B rescaled so that replay 0 matches TRUE (Eq. 8's factors at r_cpt = 1 are 1 - e^-a2 and e^a2 - 1)
     a2 = 2.0
     p8 = {
@@ -84,8 +84,8 @@ def test_replay_law_is_default_with_several_replay_ratios_and_fits_them():
         make_run(f"r{r}", PT_WSD, cpt_spec("wsd"), replay=r, params=p8, seed=int(r * 10))
         for r in (0.0, 0.25, 0.5)
     ]
-    assert default_law(runs) == "eq8"
-    fits = fit_runs(runs)
+    assert default_law(runs) == "tau"  # without cross-validation
+    fits = fit_runs(runs, "eq8")
     held = make_run("r0.75", PT_WSD, cpt_spec("wsd"), replay=0.75, params=p8, seed=9)
     for res in fits.values():
         assert res.params.law == "eq8"
