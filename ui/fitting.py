@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from cptcore.areas import LAMBDA
+from cptcore.areas import LAMBDA, run_areas
 from cptcore.errors import InputError
-from cptcore.fit import FitResult, RunMetrics, evaluate, fit_target, select_lambda
+from cptcore.fit import FitResult, RunMetrics, evaluate, fit_rows, fit_target, select_lambda
 from cptcore.params_io import ParamSet
 from cptcore.runs import TARGETS, Run
 from cptcore.whatif import PAPER_WHATIF, WhatIf, whatif_from_run
@@ -65,6 +65,38 @@ def run_digest(run: Run) -> str:
     return h.hexdigest()
 
 
+def check_fit_rows(
+    runs: dict[str, Run], fitted: Sequence[str], held_out: Sequence[str], min_step: int
+) -> None:
+    """Raise ``InputError`` naming the first chosen run that has a validation loss but no row the
+    fit could use (e.g. a short run and a large 'Fit from step'); the fitter needs every run it is
+    given to contribute at least one loss."""
+    targets = [t for t in TARGETS if any(runs[n].has_target(t) for n in fitted)]
+    for names, box in ((fitted, "Fit on"), (held_out, "Hold out")):
+        for name in names:
+            run = runs[name]
+            areas = None
+            for t in targets:
+                if not run.has_target(t):
+                    continue
+                areas = areas if areas is not None else run_areas(run)
+                if fit_rows(run, t, areas, min_step).any():
+                    continue
+                label = "general losses (loss_pt)" if t == "pt" else "domain losses (loss_cpt)"
+                if min_step:
+                    raise InputError(
+                        f"no {label} at or after step {min_step:,} (the run ends at step "
+                        f"{run.last_step:,})",
+                        source=name,
+                        fix=f"Lower 'Fit from step' or take the run out of '{box}'",
+                    )
+                raise InputError(
+                    f"no {label} after the pre-training warm-up",
+                    source=name,
+                    fix=f"Take the run out of '{box}'",
+                )
+
+
 def run_fit(
     runs: dict[str, Run],
     fitted: Sequence[str],
@@ -78,6 +110,7 @@ def run_fit(
     """Fit each validation set the fitted runs observe, then score the held-out runs. Cached on the
     runs' contents and the settings: the same fit (e.g. of the sample runs) is computed once per
     server process. ``progress(fraction, message)`` is called from this thread (it may draw)."""
+    check_fit_rows(runs, fitted, held_out, min_step)
     key = tuple(run_digest(runs[n]) for n in (*fitted, *held_out))
     args = (key, tuple(fitted), tuple(held_out), law, s2_form, lam, int(min_step), runs)
     return _in_worker(lambda report: _cached_fit(*args, report), progress)

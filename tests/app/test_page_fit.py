@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from app_helpers import figure, no_exception, open_page, synthetic_csv, trace
+from app_helpers import ROOT, figure, no_exception, open_page, synthetic_csv, trace
 
 from ui import data
 from ui.state import LAST_FIT
@@ -200,3 +200,36 @@ def test_a_second_fit_of_the_same_runs_in_the_process_shows_its_result():
     assert _shows_a_result(first)
     fitted = [m for m in first.session_state[LAST_FIT].metrics("cpt") if not m.held_out]
     assert len(fitted) >= 2 and all(np.isfinite(m.mae) for m in fitted)
+
+
+def test_a_run_too_short_for_fit_from_step_is_named_in_one_line():
+    """The samples button sets 'Fit from step' to 500; a 40-step run added to the fit has no loss
+    there. Say so, naming the run and the two controls, instead of the generic failure."""
+    if not data.sample_files():
+        pytest.skip("no sample runs in sample_data/cpt yet")
+    at = open_page("pages/fit.py")
+    at.button(key="use_samples").click().run()
+    assert at.number_input(key="fit_min_step").value == 500
+    short = (ROOT / "tests" / "data" / "canonical-run-example.csv").read_bytes()
+    _upload(at, ("canonical-run-example.csv", short, CSV))
+    assert "canonical-run-example" in at.multiselect(key="fit_on").value
+    at.button(key="fit_button").click().run(timeout=180)
+    no_exception(at)
+    (msg,) = [e.value for e in at.error]
+    assert "Something went wrong" not in msg and "\n" not in msg
+    assert msg.startswith("canonical-run-example:")
+    assert "after step 500" in msg and "'Fit from step'" in msg and "'Fit on'" in msg
+    assert not any("Result" in h.value for h in at.subheader)
+    # the same run held out instead of fitted: named too, with the box it sits in
+    at.multiselect(key="fit_on").unselect("canonical-run-example").run()
+    at.multiselect(key="hold_out").select("canonical-run-example").run()
+    at.button(key="fit_button").click().run(timeout=180)
+    (msg,) = [e.value for e in at.error]
+    assert msg.startswith("canonical-run-example:") and "'Hold out'" in msg
+    # lowering 'Fit from step' lets the short run take part
+    at.number_input(key="fit_min_step").set_value(0).run()
+    at.button(key="fit_button").click().run(timeout=180)
+    no_exception(at)
+    assert not at.error, _errors(at)
+    held = {m.name for m in at.session_state[LAST_FIT].metrics("cpt") if m.held_out}
+    assert "canonical-run-example" in held
