@@ -231,7 +231,7 @@ with right, guard("planning"):
         row1[0].metric(
             "CPT schedule", fam, border=True, help="WSD n %: the last n % of the CPT steps decay."
         )
-        row1[1].metric("CPT peak LR", f"{s.peak_lr:.2e}".replace("e-0", "e-"), border=True)
+        row1[1].metric("CPT peak LR", fmt_lr(s.peak_lr), border=True)
         row1[2].metric("CPT steps", f"{s.steps:,}", border=True)
         row2[0].metric("Replay", f"{s.replay:.0%}", border=True)
         row2[1].metric(

@@ -11,7 +11,7 @@ import streamlit as st
 
 from cptcore.errors import InputError
 from cptcore.plots import ScenarioView
-from cptcore.schedules import DECAY_SHAPES, KINDS
+from cptcore.schedules import DECAY_SHAPES, KINDS, format_lr
 from cptcore.whatif import (
     CPT_KINDS,
     PT_KINDS,
@@ -33,8 +33,7 @@ KEYS = {f.name: f.name for f in fields(WhatIf)}
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
-def fmt_lr(v: float) -> str:
-    return f"{v:.0e}".replace("e-0", "e-") if v else "0"
+fmt_lr = format_lr  # labels of the LR select sliders (unique across LRS: tests pin it)
 
 
 def fmt_steps(v: int) -> str:

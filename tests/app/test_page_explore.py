@@ -126,3 +126,28 @@ def test_a_broken_sample_fit_falls_back_to_the_paper_and_says_why(tmp_path, monk
     no_exception(at)
     assert at.selectbox(key="preset").value == data.PAPER
     assert any("missing parameters" in c.value for c in at.caption)
+
+
+def test_every_peak_lr_option_has_its_own_label_and_can_be_chosen():
+    """One-digit labels made 1.5e-6 and 2e-6 both read '2e-6' (issue 10): the slider's value is sent
+    as its label, so the second could never be chosen. Every option reads differently, reads back as
+    its own number, and is reached through the widget and through a link."""
+    from app_helpers import ROOT, TIMEOUT
+    from streamlit.testing.v1 import AppTest
+
+    from ui.widgets import LRS, fmt_lr
+
+    labels = [fmt_lr(v) for v in LRS]
+    assert len(set(labels)) == len(LRS), labels
+    assert [float(s) for s in labels] == LRS
+    at = open_page("pages/explore.py")
+    for v in LRS:
+        at.select_slider(key="cpt_lr").set_value(v).run()
+        assert at.select_slider(key="cpt_lr").value == v, fmt_lr(v)
+    no_exception(at)
+    for v in (1.5e-6, 1.5e-4, 3e-4):
+        link = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+        link.switch_page("pages/explore.py")
+        link.query_params["cpt_lr"] = fmt_lr(v)
+        link.run()
+        assert link.select_slider(key="cpt_lr").value == v, fmt_lr(v)

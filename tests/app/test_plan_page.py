@@ -116,3 +116,13 @@ def test_nonsense_in_the_url_falls_back_to_the_fit_defaults():
     at.run()
     no_exception(at)
     assert "continue pre-training with" in _summary(at)
+
+
+def test_plan_writes_the_peak_lr_the_same_way_in_the_range_the_number_and_the_summary():
+    """The range slider read '1e-4' for 1.5e-4 while the summary said 1.50e-04 (issue 10)."""
+    at = open_page(PAGE)
+    options = at.select_slider(key="plan_lr_range").options
+    assert len(set(options)) == len(options)
+    assert "1.5e-4" in options
+    (lr,) = [m.value for m in at.metric if m.label == "CPT peak LR"]
+    assert f"peak LR {lr} for" in _summary(at)
