@@ -233,3 +233,52 @@ def test_a_run_too_short_for_fit_from_step_is_named_in_one_line():
     assert not at.error, _errors(at)
     held = {m.name for m in at.session_state[LAST_FIT].metrics("cpt") if m.held_out}
     assert "canonical-run-example" in held
+
+
+def _mapping_key(at) -> str:
+    return [s.key for s in at.selectbox if s.key and s.key.endswith("_lr")][0][: -len("_lr")]
+
+
+def test_import_messages_name_the_forms_controls_not_command_line_options():
+    """The importers' advice used to be the CLI's ('--map lr=NAME', '--schedule ...'); on the page
+    it names the mapping form's own controls."""
+    rows = ['"Step","cpt-a - eval/loss_general","cpt-a - eval/loss_code"']
+    rows += [f"{s},{3.1 - s / 1000},{3.9 - s / 500}" for s in range(0, 101, 10)]
+    at = _upload(open_page("pages/fit.py"), ("no_lr.csv", "\n".join(rows).encode(), CSV))
+    key = _mapping_key(at)
+    assert at.selectbox(key=f"{key}_lr").value == "(none)"  # the export has no LR
+    at.button(key=f"{key}_add").click().run()
+    (msg,) = [e.value for e in at.error]
+    assert "--" not in msg and "learning rate was not logged" in msg
+    assert "'learning rate'" in msg and "'rebuild the LR from a schedule (optional)'" in msg
+    at.text_input(key=f"{key}_sched").input("wsd:peak=3e-4,steps=100,speed=2")
+    at.button(key=f"{key}_add").click().run()
+    (msg,) = [e.value for e in at.error]
+    assert msg.startswith("'rebuild the LR from a schedule (optional)': unknown schedule setting")
+    assert "--" not in msg
+    at.text_input(key=f"{key}_sched").input("constant:peak=3e-4,steps=100")
+    at.button(key=f"{key}_add").click().run()
+    no_exception(at)
+    assert not at.error, _errors(at)
+    assert "cpt-a" in at.multiselect(key="fit_on").options
+
+
+def test_a_table_without_a_step_column_gets_the_mapping_form_and_its_advice():
+    """A table whose step column has no telling name used to stop at an error telling web users to
+    '--map step=...'; the mapping form now opens, and the message names its 'step column'."""
+    table = b"n,lr,val_loss_code\n" + b"".join(
+        f"{s},{3e-4 if s else 0},{3 + 1 / (1 + s)}\n".encode() for s in range(0, 400, 10)
+    )
+    at = _upload(open_page("pages/fit.py"), ("log.csv", table, CSV))
+    assert not at.error, _errors(at)
+    assert any("is not a canonical run CSV" in m.value for m in at.markdown)
+    key = _mapping_key(at)
+    at.button(key=f"{key}_add").click().run()
+    (msg,) = [e.value for e in at.error]
+    assert msg.startswith("log.csv: no step column") and "--" not in msg
+    assert "'step column'" in msg
+    at.selectbox(key=f"{key}_step").set_value("n").run()
+    at.button(key=f"{key}_add").click().run()
+    no_exception(at)
+    assert not at.error, _errors(at)
+    assert "log" in at.multiselect(key="fit_on").options
