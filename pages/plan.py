@@ -14,12 +14,14 @@ from ui import data, run_through_app
 from ui.widgets import (
     KEYS,
     LRS,
+    SELECT_SLIDERS,
     STEPS,
     chart,
     fmt_lr,
     fmt_steps,
     guard,
     load_defaults,
+    option_of,
     scenario_controls,
     state_of,
     whatif_of,
@@ -98,6 +100,11 @@ def _explore_scenario(fallback: WhatIf) -> WhatIf:
     for field, k in KEYS.items():
         if k in st.session_state:
             vals[field] = st.session_state[k]
+        elif k in st.query_params and field in SELECT_SLIDERS:
+            got = option_of(st.query_params[k], *SELECT_SLIDERS[field])  # '20k' or 20000
+            if got is None:
+                return fallback
+            vals[field] = got[0]
         elif k in st.query_params:
             try:
                 vals[field] = type(ref[field])(st.query_params[k])

@@ -126,3 +126,29 @@ def test_plan_writes_the_peak_lr_the_same_way_in_the_range_the_number_and_the_su
     assert "1.5e-4" in options
     (lr,) = [m.value for m in at.metric if m.label == "CPT peak LR"]
     assert f"peak LR {lr} for" in _summary(at)
+
+
+def test_plan_reads_a_scenario_link_whose_sliders_hold_their_labels():
+    """Explore's link writes select sliders as their labels ('20k', '1.5e-4'); Plan used to read
+    them with int()/float() and fall back to the fit's defaults on '20k'."""
+    from dataclasses import replace
+
+    from app_helpers import ROOT
+    from streamlit.testing.v1 import AppTest
+
+    from cptcore.whatif import WhatIf
+    from ui.widgets import KEYS, SELECT_SLIDERS, state_of
+
+    w = replace(WhatIf(), pt_steps=3000, pt_lr=1e-3, cpt_steps=20_000, cpt_lr=1.5e-4)
+    link = {
+        KEYS[f]: SELECT_SLIDERS[f][1](v) if f in SELECT_SLIDERS else str(v)
+        for f, v in state_of(w).items()
+    }
+    assert link["cpt_steps"] == "20k"
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.query_params.update(link)
+    at.switch_page(PAGE)
+    at.run()
+    no_exception(at)
+    assert at.session_state["plan_cpt_steps"] == 20_000
+    assert at.session_state["plan_cpt_lr"] == 1.5e-4
