@@ -24,7 +24,7 @@ from cptcore.whatif import (
     step_options,
 )
 from ui.data import PRESET_LABELS, YOURS, Preset
-from ui.state import LINK_NOTES, LINK_SEEN
+from ui.state import LINK_NOTES, LINK_PENDING, LINK_SEEN
 
 log = logging.getLogger("cpt-dashboard")
 
@@ -71,13 +71,16 @@ def option_of(text: str, options: list, fmt: Callable) -> tuple[object, bool] | 
 
 
 def read_link(preset_key: str, available: Mapping[str, Preset], fallback: Preset) -> None:
-    """Take what a link asks for that the URL-bound widgets would silently drop, and say so.
+    """Take what a link asks for that the URL-bound widgets would silently drop, and say so. Call
+    before the page draws any widget.
 
     - The preset widget ``preset_key`` (URL value: a preset's label or key): when the preset is
       not ``available`` (e.g. "Your fit" after a reload), a note says what is shown instead.
     - Plain numbers for the select sliders (``SELECT_SLIDERS``): the widgets accept only their own
-      labels, so each number is put into the widget's state as the nearest option before the
-      widget is drawn, with a note when it had to move or was not a number.
+      labels, so each number becomes the nearest option, with a note when it had to move or was
+      not a number. Streamlit removes the number from the URL and does not write a value set
+      before the widget's first draw back to it, so ``scenario_controls`` sets the options again
+      on the next run (``LINK_PENDING``), which writes their labels to the URL.
 
     Notes go to ``st.session_state[LINK_NOTES]``; each URL value is read once per session.
     """
@@ -95,21 +98,40 @@ def read_link(preset_key: str, available: Mapping[str, Preset], fallback: Preset
     labels = {p.label for p in available.values()}
     if asked is not None and asked not in available and asked not in labels:
         notes.append(_missing_preset(asked, fallback))
+    taken = {}
     for field, (options, fmt) in SELECT_SLIDERS.items():
         key = KEYS[field]
         raw = fresh(key)
-        if raw is None:
-            continue
+        if raw is None or raw in {fmt(o) for o in options}:
+            continue  # an option's own label: the widget takes it
         got = option_of(raw, options, fmt)
         if got is None:
             notes.append(f"The link's {key}={raw} is not a number, so it was ignored.")
             continue
         option, exact = got
-        st.session_state[key] = option
+        st.session_state[key] = taken[key] = option
         if not exact:
             notes.append(
                 f"The link's {key}={raw} is not one of the slider's values: using {fmt(option)}."
             )
+    if taken:
+        st.session_state[LINK_PENDING] = {"values": taken, "drawn": False}
+
+
+def _write_link_options_to_url() -> None:
+    """The run after ``read_link`` took numbers from a link: set those options again (unless the
+    user has moved that slider since), for a value set by code once its widget exists goes to the
+    URL, and a copied link keeps the scenario."""
+    pending = st.session_state.get(LINK_PENDING)
+    if not pending:
+        return
+    if not pending["drawn"]:  # the run that read the link: the widgets are drawn for the first time
+        pending["drawn"] = True
+        return
+    for key, option in pending["values"].items():
+        if st.session_state.get(key) == option:
+            st.session_state[key] = option
+    st.session_state[LINK_PENDING] = None
 
 
 def _missing_preset(asked: str, fallback: Preset) -> str:
@@ -169,6 +191,8 @@ def scenario_controls(
     """The CPT and PT schedule controls (drawn into ``cpt_box`` / ``pt_box``, e.g. two tabs);
     returns the ``WhatIf`` they describe."""
     b = "query-params" if bind else None
+    if bind:
+        _write_link_options_to_url()
     k = {name: prefix + key for name, key in KEYS.items()}
     v = {}
     with cpt_box or st.container():

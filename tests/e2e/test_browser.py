@@ -141,6 +141,23 @@ def test_upload_good_and_bad_files(tab, base_url, tmp_path):
     tab.screenshot(path=str(ARTIFACTS / "e2e-fit-upload.png"), full_page=True)
 
 
+def test_a_hand_typed_link_with_plain_numbers_is_taken_and_kept_in_the_url(tab, base_url):
+    """cpt_steps=50000 and cpt_lr=0.00035 are not slider labels: the sliders take the nearest
+    options, a note says so, and once a control moves the URL holds the options' labels."""
+    tab.goto(f"{base_url}/explore?preset=Your+fit&cpt_steps=50000&cpt_lr=0.00035")
+    wait_idle(tab)
+    tab.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    notes = " | ".join(tab.locator('[data-testid="stAlertContentInfo"]').all_inner_texts())
+    assert "not in this browser session" in notes and "using 4e-4" in notes
+    assert "50k" in tab.locator('[data-testid="stSlider"]', has_text="CPT steps").first.inner_text()
+    thumb = tab.locator('[data-testid="stSlider"]', has_text="CPT warm-up")
+    thumb.locator('input[type="range"]').first.focus()
+    tab.keyboard.press("ArrowRight")
+    tab.wait_for_function("() => window.location.search.includes('cpt_steps=50k')", timeout=30_000)
+    assert "cpt_lr=4e-4" in tab.url
+    assert tab.locator(EXCEPTION).count() == 0
+
+
 def _fit_the_samples(tab, base_url) -> str:
     """Open Fit, use the bundled sample runs, fit; the text of the result or of the error."""
     tab.goto(f"{base_url}/fit")
