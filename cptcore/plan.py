@@ -196,6 +196,14 @@ class Goal:
                 received=self.domain_target,
                 fix="For example 2.7 (nats)",
             )
+        if self.mode == "domain_target" and self.domain_target <= 0:
+            raise InputError(
+                f"the {self.target_name} to reach must be above 0 nats",
+                column="domain-target",
+                received=self.domain_target,
+                fix="Give a validation loss below the one predicted at the transfer point, "
+                "e.g. 2.7",
+            )
         if self.ood_weights is not None:
             w = tuple(self.ood_weights)
             if len(w) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in w):

@@ -382,14 +382,29 @@ def scenario_metrics(view: ScenarioView) -> None:
     )
 
 
+def in_page_words(e: InputError, controls: Mapping[str, str] | None) -> InputError:
+    """``e`` naming the page's control instead of the option in ``e.column`` (``controls``: option
+    -> control label, e.g. 'domain-target' -> 'Domain loss to reach (nats)')."""
+    if not controls or e.column not in controls:
+        return e
+    where = f"'{controls[e.column]}'"
+    return InputError(
+        e.problem,
+        source=f"{e.source}: {where}" if e.source else where,
+        row=e.row,
+        received=e.received,
+        fix=e.fix,
+    )
+
+
 @contextmanager
-def guard(what: str):
+def guard(what: str, controls: Mapping[str, str] | None = None):
     """Show bad input as its one-line message and anything unexpected as a short error, never a
-    traceback (the details go to the server log)."""
+    traceback (the details go to the server log). ``controls``: see ``in_page_words``."""
     try:
         yield
     except InputError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(str(in_page_words(e, controls)), icon=":material/error:")
     except Exception:  # noqa: BLE001 - the last line of defence between a bug and the user
         log.exception("unexpected error while %s", what)
         st.error(

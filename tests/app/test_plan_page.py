@@ -152,3 +152,19 @@ def test_plan_reads_a_scenario_link_whose_sliders_hold_their_labels():
     no_exception(at)
     assert at.session_state["plan_cpt_steps"] == 20_000
     assert at.session_state["plan_cpt_lr"] == 1.5e-4
+
+
+def test_a_domain_target_of_zero_or_less_is_refused_naming_the_control():
+    """A domain loss of -3 nats was accepted as a goal; it is refused in one line that names the
+    page's control, not the command line's --domain-target."""
+    at = open_page(PAGE)
+    at.radio(key="plan_mode").set_value("domain_target").run()
+    assert not at.error
+    at.number_input(key="plan_target").set_value(-3.0).run()
+    no_exception(at)
+    (msg,) = [e.value for e in at.error]
+    assert msg.startswith("'Domain loss to reach (nats)': the domain loss to reach must be above 0")
+    assert "(got -3.0)" in msg and "\n" not in msg
+    assert not at.success and not at.get("plotly_chart")  # no plan is drawn for it
+    at.number_input(key="plan_target").set_value(0.0).run()
+    assert at.error and "must be above 0" in at.error[0].value
