@@ -40,7 +40,13 @@ from cptcore.law import predict
 from cptcore.params_io import ParamSet
 from cptcore.presets import PAPER_SETTING
 from cptcore.scenario import Scenario, ScenarioCurves, lr_and_areas, simulate
-from cptcore.schedules import ScheduleSpec, concatenate, pt_spec_for_potential, segment
+from cptcore.schedules import (
+    ScheduleSpec,
+    concatenate,
+    format_lr,
+    pt_spec_for_potential,
+    segment,
+)
 
 FAMILIES = {
     "wsd": "Warmup-Stable-Decay: constant at the peak, then a linear decay over the last fraction",
@@ -189,6 +195,14 @@ class Goal:
                 column="domain-target",
                 received=self.domain_target,
                 fix="For example 2.7 (nats)",
+            )
+        if self.mode == "domain_target" and self.domain_target <= 0:
+            raise InputError(
+                f"the {self.target_name} to reach must be above 0 nats",
+                column="domain-target",
+                received=self.domain_target,
+                fix="Give a validation loss below the one predicted at the transfer point, "
+                "e.g. 2.7",
             )
         if self.ood_weights is not None:
             w = tuple(self.ood_weights)
@@ -741,7 +755,9 @@ def describe(s: PlanSettings) -> str:
         if s.family == "wsd"
         else (f"a {s.family} schedule" if s.family != "constant" else "a constant LR")
     )
-    return f"{fam} at peak LR {s.peak_lr:.2e} for {s.steps:,} steps with {s.replay:.0%} replay"
+    return (
+        f"{fam} at peak LR {format_lr(s.peak_lr)} for {s.steps:,} steps with {s.replay:.0%} replay"
+    )
 
 
 def _change(start: float, end: float, name: str) -> str:

@@ -36,6 +36,7 @@ from cptcore.plan import (
 )
 from cptcore.plots import COLOR, ScenarioView, scenario_figure, scenario_view
 from cptcore.scenario import Scenario, simulate
+from cptcore.schedules import format_lr
 
 FAMILY_COLOR = {"wsd": "#2563eb", "cosine": "#dc2626", "linear": "#059669", "constant": "#a16207"}
 ASSUMPTIONS = (
@@ -387,7 +388,7 @@ def goal_rows(rep: PlanReport) -> list[tuple[str, str]]:
     if g.ood_weights:
         rows.append(("OOD weights (λ1', λ2')", f"{g.ood_weights[0]:g}, {g.ood_weights[1]:g}"))
     rows += [
-        ("Peak LR bounds", f"{sp.lr_min:.2e} … {sp.lr_max:.2e}"),
+        ("Peak LR bounds", f"{format_lr(sp.lr_min)} … {format_lr(sp.lr_max)}"),
         ("Replay bounds", f"{sp.replay_min:.0%} … {sp.replay_max:.0%}"),
         ("CPT steps bounds", f"{sp.steps_min:,} … {sp.steps_max:,}"),
         ("Schedule families", ", ".join(sp.families)),
@@ -398,8 +399,10 @@ def goal_rows(rep: PlanReport) -> list[tuple[str, str]]:
 
 
 def _spec_text(sp) -> str:
-    extra = f", last {sp.decay_fraction:.0%} to {sp.final_lr:.1e}" if sp.kind == "wsd" else ""
-    return f"{sp.kind}, peak {sp.peak_lr:.1e}, {sp.steps:,} steps{extra}"
+    extra = (
+        f", last {sp.decay_fraction:.0%} to {format_lr(sp.final_lr)}" if sp.kind == "wsd" else ""
+    )
+    return f"{sp.kind}, peak {format_lr(sp.peak_lr)}, {sp.steps:,} steps{extra}"
 
 
 def param_table(ps: ParamSet) -> pd.DataFrame:
@@ -512,7 +515,7 @@ def html_report(rep: PlanReport) -> str:
     ]  # fmt: skip
     fr = rep.frontier[rep.frontier["pareto"]]
     fr_rows = [
-        (f.family, f"{f.peak_lr:.2e}", f"{f.replay:.0%}", f"{int(f.steps):,}",
+        (f.family, format_lr(f.peak_lr), f"{f.replay:.0%}", f"{int(f.steps):,}",
          f"{f.loss_pt:.4f}", f"{f.loss_cpt:.4f}")
         for f in fr.itertuples()
     ]  # fmt: skip

@@ -158,3 +158,13 @@ def pt_spec_for_potential(spec: ScheduleSpec, potential: float) -> ScheduleSpec:
         final_lr=p * spec.peak_lr,
         decay_shape="linear" if spec.decay_shape == "exponential" and p == 0 else spec.decay_shape,
     )
+
+
+def format_lr(v: float) -> str:
+    """A learning rate as people write it, with up to three significant digits: 3e-4, 1.5e-4,
+    1.23e-4 (never 2e-4 for 1.5e-4: labels of nearby LRs must differ)."""
+    if not v:
+        return "0"
+    mantissa, exponent = f"{v:.2e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"

@@ -8,11 +8,14 @@ from ui import data, run_through_app
 from ui.state import EXPLORE_PRESET, MAX_PINS, PINS
 from ui.widgets import (
     chart,
+    clear_link_notes,
     fmt_lr,
     fmt_steps,
     guard,
     init_defaults,
+    link_notes,
     load_defaults,
+    read_link,
     scenario_alt,
     scenario_controls,
     scenario_metrics,
@@ -27,12 +30,17 @@ st.caption(
 )
 
 available = data.presets()
-st.session_state.setdefault(EXPLORE_PRESET, data.default_preset_key(available))
+fallback = available[data.default_preset_key(available)]
+
+
+read_link(EXPLORE_PRESET, available, fallback)
+st.session_state.setdefault(EXPLORE_PRESET, fallback.key)
 if st.session_state[EXPLORE_PRESET] not in available:
-    st.session_state[EXPLORE_PRESET] = data.default_preset_key(available)
+    st.session_state[EXPLORE_PRESET] = fallback.key
 
 
 def _preset_changed() -> None:
+    clear_link_notes()
     chosen = data.presets().get(st.session_state[EXPLORE_PRESET])
     if chosen is not None:
         load_defaults(chosen.defaults)
@@ -50,14 +58,23 @@ key = top[0].selectbox(
 )
 preset = available[key]
 init_defaults(preset.defaults)
+
+
+def _reset(w) -> None:
+    clear_link_notes()
+    load_defaults(w)
+
+
 top[1].button(
     "Reset the schedule",
     key="reset_schedule",
-    on_click=load_defaults,
+    on_click=_reset,
     args=(preset.defaults,),
     width="stretch",
     help="Back to the schedule this parameter set is best shown with.",
 )
+for note in link_notes():
+    st.info(note, icon=":material/link:")
 problem = data.sample_fit_problem()
 missing = f" {problem}, so the paper's parameters are the default." if problem else ""
 st.caption(

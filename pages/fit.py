@@ -16,7 +16,17 @@ from ui import data, run_through_app
 from ui.fitting import FitOutcome
 from ui.fitting import run_fit as fit_selected
 from ui.state import EXPLORE_PRESET, LAST_FIT, LEARN_PRESET, RUNS, SEEN_UPLOADS, YOUR_FIT
-from ui.upload import AUTO, NONE, columns, describe, digest, import_log, read_upload
+from ui.upload import (
+    AUTO,
+    LABELS,
+    NONE,
+    SCHEDULE_EXAMPLE,
+    columns,
+    describe,
+    digest,
+    import_log,
+    read_upload,
+)
 from ui.widgets import chart, guard
 
 MEANING = {
@@ -128,7 +138,7 @@ def mapping_form(name: str, raw: bytes, key: str, info) -> None:
             step_opts = [AUTO, *cols]
             with c[0]:
                 roles["step"] = st.selectbox(
-                    "step column",
+                    LABELS["step"],
                     step_opts,
                     key=f"{key}_step",
                     help="Optimizer steps; detected if left alone.",
@@ -136,34 +146,34 @@ def mapping_form(name: str, raw: bytes, key: str, info) -> None:
         with c[1]:
             roles["lr"] = pick(
                 "lr",
-                "learning rate",
+                LABELS["lr"],
                 "Per-step LR; or rebuild it from a schedule "
                 "below when the log has none or only a few points.",
             )
         with c[2]:
             roles["loss_pt"] = pick(
                 "loss_pt",
-                "general loss (loss_pt)",
+                LABELS["loss_pt"],
                 "Validation loss on the pre-training (general) data.",
             )
         with c[3]:
             roles["loss_cpt"] = pick(
-                "loss_cpt", "domain loss (loss_cpt)", "Validation loss on the CPT (domain) data."
+                "loss_cpt", LABELS["loss_cpt"], "Validation loss on the CPT (domain) data."
             )
         c = st.columns([1.2, 1, 1, 2], vertical_alignment="bottom")
         cpt_only = c[0].checkbox(
-            "CPT only (PT history unknown)",
+            LABELS["cpt_only"],
             value=True,
             key=f"{key}_cptonly",
             help="The log starts at CPT; the fit estimates the PT forward area "
-            "S1pt (paper §6). Untick it and give the last PT step for a log "
+            f"S1pt (paper §6). Untick it and give the {LABELS['cpt_start']} for a log "
             "that covers pre-training too.",
         )
         start = c[1].number_input(
-            "last PT step", min_value=0, step=1, value=0, key=f"{key}_start", disabled=cpt_only
+            LABELS["cpt_start"], min_value=0, step=1, value=0, key=f"{key}_start", disabled=cpt_only
         )
         replay = c[2].number_input(
-            "replay ratio (0..1)",
+            LABELS["replay"],
             min_value=0.0,
             max_value=1.0,
             value=0.0,
@@ -171,9 +181,9 @@ def mapping_form(name: str, raw: bytes, key: str, info) -> None:
             key=f"{key}_replay",
         )
         schedule = c[3].text_input(
-            "rebuild the LR from a schedule (optional)",
+            LABELS["schedule"],
             key=f"{key}_sched",
-            placeholder="wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2",
+            placeholder=SCHEDULE_EXAMPLE,
             help="For exports that sample the LR sparsely: one spec, or PT and CPT specs joined "
             "by ';'. Kinds: constant, wsd, cosine, linear, multistep.",
         )

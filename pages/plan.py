@@ -14,12 +14,14 @@ from ui import data, run_through_app
 from ui.widgets import (
     KEYS,
     LRS,
+    SELECT_SLIDERS,
     STEPS,
     chart,
     fmt_lr,
     fmt_steps,
     guard,
     load_defaults,
+    option_of,
     scenario_controls,
     state_of,
     whatif_of,
@@ -29,6 +31,17 @@ run_through_app()
 
 UPLOAD = "upload"
 P = "plan_"  # prefix of this page's scenario widgets (Explore's keys are unprefixed)
+# the goal and search-space controls, by the name cptcore.plan's messages give them
+CONTROLS = {
+    "lambda1": "λ1: weight of the general loss",
+    "max-general-rise": "Allowed rise of the general loss (nats)",
+    "domain-target": "Domain loss to reach (nats)",
+    "lr-min/lr-max": "CPT peak LR",
+    "replay-min/replay-max": "Replay ratio (%)",
+    "steps-min/steps-max": "CPT steps",
+    "schedules": "Schedule families",
+    "decay": "WSD decay fraction (%)",
+}
 MODE_LABEL = {
     "balance": "Balance general and domain loss (paper Eq. 5)",
     "max_general_rise": "Lowest domain loss, general loss may rise by at most x",
@@ -98,6 +111,11 @@ def _explore_scenario(fallback: WhatIf) -> WhatIf:
     for field, k in KEYS.items():
         if k in st.session_state:
             vals[field] = st.session_state[k]
+        elif k in st.query_params and field in SELECT_SLIDERS:
+            got = option_of(st.query_params[k], *SELECT_SLIDERS[field])  # '20k' or 20000
+            if got is None:
+                return fallback
+            vals[field] = got[0]
         elif k in st.query_params:
             try:
                 vals[field] = type(ref[field])(st.query_params[k])
@@ -135,7 +153,7 @@ left, right = st.columns([1, 2.6], gap="medium")
 with left:
     st.markdown("**Goal**")
     lambda1 = st.slider(
-        "λ1: weight of the general loss",
+        CONTROLS["lambda1"],
         0.0,
         1.0,
         0.5,
@@ -148,15 +166,16 @@ with left:
     rise = target = None
     if mode == "max_general_rise":
         rise = st.number_input(
-            "Allowed rise of the general loss (nats)", value=0.02, step=0.005, format="%.3f",
-            key=P + "rise",
+            CONTROLS["max-general-rise"], value=0.02, step=0.005, format="%.3f",
+            key=P + "rise", persist_state="page",  # kept while another goal is chosen
         )  # fmt: skip
     if mode == "domain_target":
         with guard("computing the starting loss"):
             start = Planner(ps, current.pt).start_cpt
             st.session_state.setdefault(P + "target", round(start - 0.2, 2))
         target = st.number_input(
-            "Domain loss to reach (nats)", step=0.01, format="%.3f", key=P + "target",
+            CONTROLS["domain-target"], step=0.01, format="%.3f", key=P + "target",
+            persist_state="page",
             help="The predicted domain loss at the transfer point is "
             f"{Planner(ps, current.pt).start_cpt:.3f}.",
         )  # fmt: skip
@@ -179,27 +198,26 @@ with left:
     with st.expander("Search space", expanded=True):
         lr0, steps0 = current_w.cpt_lr, current_w.cpt_steps
         lr_lo, lr_hi = st.select_slider(
-            "CPT peak LR", options=LRS, key=P + "lr_range", format_func=fmt_lr,
+            CONTROLS["lr-min/lr-max"], options=LRS, key=P + "lr_range", format_func=fmt_lr,
             value=(nearest(LRS, lr0 / 8), nearest(LRS, lr0 * 2)),
         )  # fmt: skip
         rep_lo, rep_hi = st.slider(
-            "Replay ratio (%)", 0, 100, (0, 50), 5, key=P + "replay_range",
+            CONTROLS["replay-min/replay-max"], 0, 100, (0, 50), 5, key=P + "replay_range",
             disabled=not replay_modelled,
             help=None if replay_modelled else "These parameters do not model replay (Eq. 4).",
         )  # fmt: skip
         st_lo, st_hi = st.select_slider(
-            "CPT steps", options=STEPS, key=P + "steps_range", format_func=fmt_steps,
+            CONTROLS["steps-min/steps-max"], options=STEPS, key=P + "steps_range",
+            format_func=fmt_steps,
             value=(nearest(STEPS, max(steps0 / 5, 100)), nearest(STEPS, steps0 * 2)),
         )  # fmt: skip
         fams = st.multiselect(
-            "Schedule families", list(FAMILIES), default=["wsd", "cosine"], key=P + "families"
+            CONTROLS["schedules"], list(FAMILIES), default=["wsd", "cosine"], key=P + "families"
         )
-        dec_lo, dec_hi = st.slider(
-            "WSD decay fraction (%)", 0, 100, (10, 30), 5, key=P + "decay_range"
-        )
+        dec_lo, dec_hi = st.slider(CONTROLS["decay"], 0, 100, (10, 30), 5, key=P + "decay_range")
 
 rep = None
-with right, guard("planning"):
+with right, guard("planning", CONTROLS):
     goal = Goal(float(lambda1), mode, rise, target, ood).validated()
     space = SearchSpace(
         lr_lo, lr_hi, rep_lo / 100, rep_hi / 100, int(st_lo), int(st_hi), tuple(fams),
@@ -231,7 +249,7 @@ with right, guard("planning"):
         row1[0].metric(
             "CPT schedule", fam, border=True, help="WSD n %: the last n % of the CPT steps decay."
         )
-        row1[1].metric("CPT peak LR", f"{s.peak_lr:.2e}".replace("e-0", "e-"), border=True)
+        row1[1].metric("CPT peak LR", fmt_lr(s.peak_lr), border=True)
         row1[2].metric("CPT steps", f"{s.steps:,}", border=True)
         row2[0].metric("Replay", f"{s.replay:.0%}", border=True)
         row2[1].metric(

@@ -17,7 +17,7 @@ import pytest
 from cptcore import params_io
 from cptcore.__main__ import main
 from cptcore.errors import InputError
-from cptcore.importers import read_any
+from cptcore.importers import Advice, read_any
 from cptcore.runs import read_run
 from tests.bad_inputs.make_corpus import GOOD, huge_files
 
@@ -79,6 +79,30 @@ def test_upload_path_read_any_also_gives_one_line(name):
         assert "\n" not in e.message and e.message.startswith(f"{name}:")
     else:
         assert runs and all(len(r.step) >= 2 for r in runs)
+
+
+# the wording a web page passes instead of the command line's (ui.upload.PAGE_ADVICE)
+PAGE_WORDS = Advice(
+    which_loss="choose {metric} in the loss boxes",
+    map_metrics="choose the metrics in the boxes",
+    map_lr="choose the LR in its box or fill in the schedule box",
+    map_step="choose the step column box",
+    schedule="'schedule box'",
+    cpt_start="'last PT step box'",
+)
+
+
+@pytest.mark.parametrize("name", [n for n in BAD if _kind(n) != "params"])
+def test_importer_messages_name_options_in_the_callers_words(name):
+    """Given a page's wording, no message read through read_any names a command-line option
+    ('--map', '--schedule', ...): the Fit page shows these messages."""
+    with open(os.path.join(HERE, name), "rb") as f:
+        data = f.read()
+    try:
+        read_any(data, name, advice=PAGE_WORDS)
+    except InputError as e:
+        assert "--" not in e.message, e.message
+        assert e.message.startswith(f"{name}:")
 
 
 @pytest.fixture(scope="module")

@@ -352,3 +352,9 @@ def test_cli_plan_writes_the_report(params_file, tmp_path, capsys):
     assert rc == 0
     assert "Plotly.newPlot" in html.read_text(encoding="utf-8")
     assert csv.read_text().startswith("family,peak_lr,replay,steps")
+
+
+@pytest.mark.parametrize("target", [0.0, -3.0])
+def test_a_domain_target_of_zero_or_less_is_refused(target):
+    with pytest.raises(InputError, match="must be above 0 nats"):
+        Goal(mode="domain_target", domain_target=target).validated()

@@ -77,3 +77,21 @@ def test_bad_schedule_specs_name_the_field(kw):
     with pytest.raises(InputError) as e:
         segment(ScheduleSpec(**kw))
     assert "(" in e.value.message or "must" in e.value.message
+
+
+def test_format_lr_keeps_nearby_learning_rates_apart():
+    """Slider labels and reports write LRs with format_lr; one digit made 1.5e-4 read '2e-4'."""
+    from cptcore.schedules import format_lr
+    from cptcore.whatif import lr_options
+
+    assert [format_lr(v) for v in (1.5e-4, 2e-4, 1e-4, 1.234e-4, 0.0)] == [
+        "1.5e-4",
+        "2e-4",
+        "1e-4",
+        "1.23e-4",
+        "0",
+    ]
+    options = lr_options(1e-8, 1.0)
+    labels = [format_lr(v) for v in options]
+    assert len(set(labels)) == len(options)
+    assert [float(s) for s in labels] == options

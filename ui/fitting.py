@@ -1,10 +1,18 @@
 """The Fit page's fit: both validation sets, progress reporting, held-out evaluation, and the result
-kept in session state (``ui.state.LAST_FIT``)."""
+kept in session state (``ui.state.LAST_FIT``).
+
+Progress and the cache: ``st.cache_data`` records every Streamlit call made while a cached function
+runs and replays it on a cache hit, and a progress bar created outside the function cannot be
+replayed (``CacheReplayClosureError`` on the second fit in the server process, dashboard notes). So
+the cached fit never touches Streamlit: it runs in a worker thread and reports to a plain holder,
+and the script's own thread draws the progress (``_in_worker``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -12,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from cptcore.areas import LAMBDA
+from cptcore.areas import LAMBDA, run_areas
 from cptcore.errors import InputError
-from cptcore.fit import FitResult, RunMetrics, evaluate, fit_target, select_lambda
+from cptcore.fit import FitResult, RunMetrics, evaluate, fit_rows, fit_target, select_lambda
 from cptcore.params_io import ParamSet
 from cptcore.runs import TARGETS, Run
 from cptcore.whatif import PAPER_WHATIF, WhatIf, whatif_from_run
@@ -57,6 +65,38 @@ def run_digest(run: Run) -> str:
     return h.hexdigest()
 
 
+def check_fit_rows(
+    runs: dict[str, Run], fitted: Sequence[str], held_out: Sequence[str], min_step: int
+) -> None:
+    """Raise ``InputError`` naming the first chosen run that has a validation loss but no row the
+    fit could use (e.g. a short run and a large 'Fit from step'); the fitter needs every run it is
+    given to contribute at least one loss."""
+    targets = [t for t in TARGETS if any(runs[n].has_target(t) for n in fitted)]
+    for names, box in ((fitted, "Fit on"), (held_out, "Hold out")):
+        for name in names:
+            run = runs[name]
+            areas = None
+            for t in targets:
+                if not run.has_target(t):
+                    continue
+                areas = areas if areas is not None else run_areas(run)
+                if fit_rows(run, t, areas, min_step).any():
+                    continue
+                label = "general losses (loss_pt)" if t == "pt" else "domain losses (loss_cpt)"
+                if min_step:
+                    raise InputError(
+                        f"no {label} at or after step {min_step:,} (the run ends at step "
+                        f"{run.last_step:,})",
+                        source=name,
+                        fix=f"Lower 'Fit from step' or take the run out of '{box}'",
+                    )
+                raise InputError(
+                    f"no {label} after the pre-training warm-up",
+                    source=name,
+                    fix=f"Take the run out of '{box}'",
+                )
+
+
 def run_fit(
     runs: dict[str, Run],
     fitted: Sequence[str],
@@ -68,11 +108,44 @@ def run_fit(
     min_step: int = 0,
 ) -> FitOutcome:
     """Fit each validation set the fitted runs observe, then score the held-out runs. Cached on the
-    runs' contents and the settings: the same fit (e.g. of the sample runs) is computed once."""
+    runs' contents and the settings: the same fit (e.g. of the sample runs) is computed once per
+    server process. ``progress(fraction, message)`` is called from this thread (it may draw)."""
+    check_fit_rows(runs, fitted, held_out, min_step)
     key = tuple(run_digest(runs[n]) for n in (*fitted, *held_out))
-    return _cached_fit(
-        key, tuple(fitted), tuple(held_out), law, s2_form, lam, int(min_step), runs, progress
-    )
+    args = (key, tuple(fitted), tuple(held_out), law, s2_form, lam, int(min_step), runs)
+    return _in_worker(lambda report: _cached_fit(*args, report), progress)
+
+
+def _in_worker(compute: Callable, progress: Callable[[float, str], None] | None):
+    """``compute(report)`` run in a worker thread; its latest ``report(fraction, message)`` is passed
+    on to ``progress`` from the calling thread, which is the only one that draws."""
+    lock = threading.Lock()
+    latest: list[tuple[float, str]] = []
+    out: dict = {}
+
+    def report(frac: float, msg: str) -> None:
+        with lock:
+            latest[:] = [(frac, msg)]
+
+    def work() -> None:
+        try:
+            out["value"] = compute(report)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
+            out["error"] = e
+
+    worker = threading.Thread(target=work, name="cpt-fit", daemon=True)
+    worker.start()
+    shown = None
+    while worker.is_alive():
+        worker.join(0.1)
+        with lock:
+            now = latest[0] if latest else None
+        if progress is not None and now is not None and now != shown:
+            progress(*now)  # a rerun requested meanwhile stops the script here; the fit goes on
+            shown = now
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -85,9 +158,10 @@ def _cached_fit(
     lam: float | str,
     min_step: int,
     _runs: dict[str, Run],
-    _progress: Callable[[float, str], None] | None,
+    _report: Callable[[float, str], None] | None,
 ) -> FitOutcome:
-    return _fit(_runs, fitted, held_out, law, s2_form, lam, _progress, min_step)
+    # no Streamlit call in here (nor in _report): a cache hit replays them (module docstring)
+    return _fit(_runs, fitted, held_out, law, s2_form, lam, _report, min_step)
 
 
 def _fit(

@@ -4,6 +4,9 @@
 - ``RUNS``: runs loaded on the Fit page, name -> ``cptcore.runs.Run`` (uploads and samples).
 - ``LAST_FIT``: the last fit on the Fit page (``FitOutcome``); kept when a later upload is bad.
 - ``PINS``: pinned Explore scenarios (``cptcore.plots.ScenarioView``), at most ``MAX_PINS``.
+- ``LINK_NOTES``: what Explore could not take from its link as given (shown until the preset
+  changes); ``LINK_SEEN``: the link values already read, so each is read once per session;
+  ``LINK_PENDING``: numbers a link gave the sliders, still to be written back to the URL.
 - ``EXPLORE_PRESET`` / ``LEARN_PRESET``: the preset selectors of Explore and Learn (widget keys; the
   Fit page sets both to "yours" when the user makes a fit active). Explore's widget keys are also
   its URL query parameters (``bind="query-params"``), so they are short: see ``ui.widgets.KEYS``.
@@ -23,6 +26,9 @@ RUNS = "cpt_runs"
 SEEN_UPLOADS = "cpt_seen_uploads"
 LAST_FIT = "cpt_last_fit"
 PINS = "cpt_pins"
+LINK_NOTES = "cpt_link_notes"
+LINK_SEEN = "cpt_link_seen"
+LINK_PENDING = "cpt_link_pending"
 EXPLORE_PRESET = "preset"
 LEARN_PRESET = "learn_preset"
 MAX_PINS = 4

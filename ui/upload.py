@@ -15,6 +15,36 @@ from cptcore.runs import Run, parse_table, read_run
 NONE = "(none)"
 AUTO = "(detected)"
 
+# the labels of the mapping form's controls (pages/fit.py); importer messages name them
+LABELS = {
+    "step": "step column",
+    "lr": "learning rate",
+    "loss_pt": "general loss (loss_pt)",
+    "loss_cpt": "domain loss (loss_cpt)",
+    "cpt_only": "CPT only (PT history unknown)",
+    "cpt_start": "last PT step",
+    "replay": "replay ratio (0..1)",
+    "schedule": "rebuild the LR from a schedule (optional)",
+}
+SCHEDULE_EXAMPLE = "wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2"
+# importer advice in the page's words instead of the command line's --map / --schedule
+PAGE_ADVICE = importers.Advice(
+    which_loss=(
+        f"Say which it is: choose {{metric}} as '{LABELS['loss_cpt']}' or as '{LABELS['loss_pt']}'"
+    ),
+    map_metrics=(
+        f"Choose the metrics under '{LABELS['lr']}', '{LABELS['loss_pt']}' and "
+        f"'{LABELS['loss_cpt']}'"
+    ),
+    map_lr=(
+        f"Choose the LR metric under '{LABELS['lr']}', or describe the schedule under "
+        f"'{LABELS['schedule']}', e.g. {SCHEDULE_EXAMPLE}"
+    ),
+    map_step=f"Choose the column that counts optimizer steps under '{LABELS['step']}'",
+    schedule=f"'{LABELS['schedule']}'",
+    cpt_start=f"'{LABELS['cpt_start']}'",
+)
+
 
 def digest(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
@@ -69,13 +99,14 @@ def import_log(
     ``roles`` maps step / lr / loss_pt / loss_cpt to a metric or column (``NONE``/``AUTO`` left
     out); ``cpt_start`` None means a CPT-only run with unknown pre-training history (paper §6);
     ``schedule`` (optional) rebuilds the LR, e.g. 'wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2'.
+    Messages name the mapping form's controls (``PAGE_ADVICE``), not command-line options.
     """
     mapping = {r: m for r, m in roles.items() if m not in (NONE, AUTO, "", None)}
     if "loss_pt" not in mapping and "loss_cpt" not in mapping:
         raise InputError(
             "choose at least one validation loss",
             source=filename,
-            fix="Pick the general (loss_pt) or domain (loss_cpt) validation loss",
+            fix=f"Pick a metric under '{LABELS['loss_pt']}' or '{LABELS['loss_cpt']}'",
         )
     return importers.read_any(
         data,
@@ -84,4 +115,5 @@ def import_log(
         cpt_start=cpt_start,
         replay=replay,
         schedule=schedule.strip() or None,
+        advice=PAGE_ADVICE,
     )

@@ -4,6 +4,8 @@ and the guard that turns any failure into a one-line message instead of a traceb
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import fields, replace
 
@@ -11,7 +13,7 @@ import streamlit as st
 
 from cptcore.errors import InputError
 from cptcore.plots import ScenarioView
-from cptcore.schedules import DECAY_SHAPES, KINDS
+from cptcore.schedules import DECAY_SHAPES, KINDS, format_lr
 from cptcore.whatif import (
     CPT_KINDS,
     PT_KINDS,
@@ -21,6 +23,8 @@ from cptcore.whatif import (
     nearest,
     step_options,
 )
+from ui.data import PRESET_LABELS, YOURS, Preset
+from ui.state import LINK_NOTES, LINK_PENDING, LINK_SEEN
 
 log = logging.getLogger("cpt-dashboard")
 
@@ -33,12 +37,121 @@ KEYS = {f.name: f.name for f in fields(WhatIf)}
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
-def fmt_lr(v: float) -> str:
-    return f"{v:.0e}".replace("e-0", "e-") if v else "0"
+fmt_lr = format_lr  # labels of the LR select sliders (unique across LRS: tests pin it)
 
 
 def fmt_steps(v: int) -> str:
     return f"{v / 1e6:g}M" if v >= 1_000_000 else f"{v / 1e3:g}k" if v >= 1000 else str(v)
+
+
+# the select sliders a hand-typed link may also give a plain number (cpt_steps=50000, cpt_lr=3e-4)
+SELECT_SLIDERS = {
+    "pt_steps": (STEPS, fmt_steps),
+    "cpt_steps": (STEPS, fmt_steps),
+    "pt_lr": (LRS, fmt_lr),
+    "cpt_lr": (LRS, fmt_lr),
+}
+
+
+def option_of(text: str, options: list, fmt: Callable) -> tuple[object, bool] | None:
+    """The option a link's text means: an option's label ('20k', '1.5e-4'), or a plain number
+    ('20000', '0.00015') snapped to the nearest option on a log scale. Returns (option, whether it
+    is exactly what the text says), or None when the text is neither."""
+    labels = {fmt(o): o for o in options}
+    if text in labels:
+        return labels[text], True
+    try:
+        x = float(text.strip().replace("_", ""))
+    except ValueError:
+        return None
+    if not (math.isfinite(x) and x > 0):
+        return None
+    option = nearest(options, x)
+    return option, math.isclose(option, x, rel_tol=1e-9)
+
+
+def read_link(preset_key: str, available: Mapping[str, Preset], fallback: Preset) -> None:
+    """Take what a link asks for that the URL-bound widgets would silently drop, and say so. Call
+    before the page draws any widget.
+
+    - The preset widget ``preset_key`` (URL value: a preset's label or key): when the preset is
+      not ``available`` (e.g. "Your fit" after a reload), a note says what is shown instead.
+    - Plain numbers for the select sliders (``SELECT_SLIDERS``): the widgets accept only their own
+      labels, so each number becomes the nearest option, with a note when it had to move or was
+      not a number. Streamlit removes the number from the URL and does not write a value set
+      before the widget's first draw back to it, so ``scenario_controls`` sets the options again
+      on the next run (``LINK_PENDING``), which writes their labels to the URL.
+
+    Notes go to ``st.session_state[LINK_NOTES]``; each URL value is read once per session.
+    """
+    seen = st.session_state.setdefault(LINK_SEEN, set())
+    notes = st.session_state.setdefault(LINK_NOTES, [])
+
+    def fresh(key: str) -> str | None:
+        raw = st.query_params.get(key)
+        if raw is None or (key, raw) in seen:
+            return None
+        seen.add((key, raw))
+        return raw
+
+    asked = fresh(preset_key)
+    labels = {p.label for p in available.values()}
+    if asked is not None and asked not in available and asked not in labels:
+        notes.append(_missing_preset(asked, fallback))
+    taken = {}
+    for field, (options, fmt) in SELECT_SLIDERS.items():
+        key = KEYS[field]
+        raw = fresh(key)
+        if raw is None or raw in {fmt(o) for o in options}:
+            continue  # an option's own label: the widget takes it
+        got = option_of(raw, options, fmt)
+        if got is None:
+            notes.append(f"The link's {key}={raw} is not a number, so it was ignored.")
+            continue
+        option, exact = got
+        st.session_state[key] = taken[key] = option
+        if not exact:
+            notes.append(
+                f"The link's {key}={raw} is not one of the slider's values: using {fmt(option)}."
+            )
+    if taken:
+        st.session_state[LINK_PENDING] = {"values": taken, "drawn": False}
+
+
+def _write_link_options_to_url() -> None:
+    """The run after ``read_link`` took numbers from a link: set those options again (unless the
+    user has moved that slider since), for a value set by code once its widget exists goes to the
+    URL, and a copied link keeps the scenario."""
+    pending = st.session_state.get(LINK_PENDING)
+    if not pending:
+        return
+    if not pending["drawn"]:  # the run that read the link: the widgets are drawn for the first time
+        pending["drawn"] = True
+        return
+    for key, option in pending["values"].items():
+        if st.session_state.get(key) == option:
+            st.session_state[key] = option
+    st.session_state[LINK_PENDING] = None
+
+
+def _missing_preset(asked: str, fallback: Preset) -> str:
+    if asked in (YOURS, PRESET_LABELS[YOURS]):
+        return (
+            f"“{PRESET_LABELS[YOURS]}” is not in this browser session (a fit stays in the session "
+            "that made it; a reload or a link opened elsewhere starts a new one), so this shows "
+            f"“{fallback.label}” with the link's schedule. Fit again on the Fit page to see yours."
+        )
+    return (
+        f"The link's parameters “{asked}” are not available here, so this shows “{fallback.label}”."
+    )
+
+
+def link_notes() -> list[str]:
+    return list(st.session_state.get(LINK_NOTES, ()))
+
+
+def clear_link_notes() -> None:
+    st.session_state[LINK_NOTES] = []
 
 
 def state_of(w: WhatIf) -> dict:
@@ -78,6 +191,8 @@ def scenario_controls(
     """The CPT and PT schedule controls (drawn into ``cpt_box`` / ``pt_box``, e.g. two tabs);
     returns the ``WhatIf`` they describe."""
     b = "query-params" if bind else None
+    if bind:
+        _write_link_options_to_url()
     k = {name: prefix + key for name, key in KEYS.items()}
     v = {}
     with cpt_box or st.container():
@@ -267,14 +382,29 @@ def scenario_metrics(view: ScenarioView) -> None:
     )
 
 
+def in_page_words(e: InputError, controls: Mapping[str, str] | None) -> InputError:
+    """``e`` naming the page's control instead of the option in ``e.column`` (``controls``: option
+    -> control label, e.g. 'domain-target' -> 'Domain loss to reach (nats)')."""
+    if not controls or e.column not in controls:
+        return e
+    where = f"'{controls[e.column]}'"
+    return InputError(
+        e.problem,
+        source=f"{e.source}: {where}" if e.source else where,
+        row=e.row,
+        received=e.received,
+        fix=e.fix,
+    )
+
+
 @contextmanager
-def guard(what: str):
+def guard(what: str, controls: Mapping[str, str] | None = None):
     """Show bad input as its one-line message and anything unexpected as a short error, never a
-    traceback (the details go to the server log)."""
+    traceback (the details go to the server log). ``controls``: see ``in_page_words``."""
     try:
         yield
     except InputError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(str(in_page_words(e, controls)), icon=":material/error:")
     except Exception:  # noqa: BLE001 - the last line of defence between a bug and the user
         log.exception("unexpected error while %s", what)
         st.error(

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from cptcore.errors import InputError
 from cptcore.importers import generic, hf, megatron, tb_csv, tb_events, wandb
 from cptcore.importers._common import (
+    CLI_ADVICE,
     ROLES,
+    Advice,
     Log,
     finish,
     guess_roles,
@@ -96,7 +98,10 @@ def _stem(filename: str) -> str:
 
 
 def _parse(
-    files: Sequence[tuple[str, bytes]], fmt: str, step: str | None = None
+    files: Sequence[tuple[str, bytes]],
+    fmt: str,
+    step: str | None = None,
+    advice: Advice = CLI_ADVICE,
 ) -> tuple[list[Run], list[Log]]:
     """Canonical runs as they are, every other file as logs; one-tag-per-file TensorBoard logs
     (CSV downloads, event files of one run) are merged into one log."""
@@ -111,7 +116,7 @@ def _parse(
             runs.append(run_from_frame(parse_table(data, filename), _stem(filename), filename))
             continue
         if kind == "generic":  # the one format whose step column the user may have to name
-            parsed = generic.parse(bytes(data), filename, step_column=step)
+            parsed = generic.parse(bytes(data), filename, step_column=step, advice=advice)
         else:
             parsed = FORMATS[kind].parse(bytes(data), filename)
         (merge if kind in ("tb-csv", "tb-events") else logs).extend(parsed)
@@ -154,6 +159,7 @@ def read_files(
     join_pt: Sequence[tuple[str, bytes]] | None = None,
     offset: int | None = None,
     name: str | None = None,
+    advice: Advice = CLI_ADVICE,
 ) -> list[Run]:
     """Runs from one or more log files: ``files`` is ``[(filename, bytes), ...]``.
 
@@ -168,6 +174,7 @@ def read_files(
     - ``join_pt``: the pre-training log's files; each CPT log is joined after it at ``offset`` (CPT step
       s -> s + offset; default the PT log's last step).
     - ``name``: the run's name when there is one run.
+    - ``advice``: how messages name the options above (the command line's flags by default).
 
     Several runs in one file (a W&B export) give several runs. Canonical CSVs are read as they are.
     """
@@ -175,10 +182,10 @@ def read_files(
     if not files:
         raise InputError("no file given", fix="Upload or name at least one log file")
     m = parse_map(mapping) if isinstance(mapping, str) else dict(mapping or {})
-    runs, logs = _parse(files, fmt, m.get("step"))
+    runs, logs = _parse(files, fmt, m.get("step"), advice)
     pt_q = None
     if join_pt:
-        pt_runs, pt_logs = _parse(join_pt, fmt, m.get("step"))
+        pt_runs, pt_logs = _parse(join_pt, fmt, m.get("step"), advice)
         if pt_runs or len(pt_logs) != 1:
             raise InputError(
                 "the pre-training log must hold exactly one run in a log format",
@@ -188,9 +195,9 @@ def read_files(
             )
         pt_log = pt_logs[0]
         pt_map = {k: v for k, v in _resolve_files(pt_log, m).items() if v in pt_log.metrics}
-        pt_q = quantities(pt_log, pt_map)
+        pt_q = quantities(pt_log, pt_map, advice)
     for log in logs:
-        q = quantities(log, _resolve_files(log, m))
+        q = quantities(log, _resolve_files(log, m), advice)
         if pt_q is not None:
             q = join(pt_q, q, offset, log.source)
         run_name = name if name and len(logs) == 1 else log.name
@@ -202,6 +209,7 @@ def read_files(
                 cpt_start=cpt_start,
                 replay=replay,
                 schedule=schedule,
+                advice=advice,
             )
         )
     return _unique_names(runs)
@@ -217,6 +225,7 @@ def read_any(
     replay: float | None = None,
     schedule=None,
     name: str | None = None,
+    advice: Advice = CLI_ADVICE,
 ) -> list[Run]:
     """Runs from one uploaded file (any format in ``FORMATS``); ``InputError`` on any problem.
     See ``read_files`` for the options."""
@@ -228,6 +237,7 @@ def read_any(
         replay=replay,
         schedule=schedule,
         name=name,
+        advice=advice,
     )
 
 
@@ -265,6 +275,16 @@ def describe(data: bytes, filename: str, format: str = "auto") -> LogInfo:
     if kind == "canonical":
         cols = tuple(str(c) for c in parse_table(data, filename).columns)
         return LogInfo(kind, (_stem(filename),), cols, {c: c for c in cols if c in ROLES}, ())
+    if kind == "generic":
+        cols = generic.columns(data, filename)
+        if generic.step_column_of(cols) is None:  # every column is a candidate: the user says
+            return LogInfo(  # which one counts steps (mapping role 'step')
+                kind,
+                (_stem(filename),),
+                tuple(cols),
+                guess_roles(cols),
+                tuple(val_loss_candidates(cols)),
+            )
     logs = FORMATS[kind].parse(bytes(data), filename)
     metrics = tuple(dict.fromkeys(m for lg in logs for m in lg.metrics))
     return LogInfo(
@@ -310,6 +330,8 @@ def load_path(path: str, **options) -> list[Run]:
 
 
 __all__ = [
+    "Advice",
+    "CLI_ADVICE",
     "FORMATS",
     "CHOICES",
     "ROLES",

@@ -31,6 +31,28 @@ ROLES = {
 MAX_METRICS = 5000  # columns/tags beyond this are a bomb, not a log
 
 
+@dataclass(frozen=True)
+class Advice:
+    """How importer messages tell the user to fix the mapping. The defaults are the command line's
+    words (``--map``, ``--schedule``); the Fit page passes the names of its own controls
+    (``ui.upload.PAGE_ADVICE``), so a web user is never told to type a flag."""
+
+    which_loss: str = (
+        "Say which it is, e.g. --map loss_cpt={metric} (domain) or loss_pt={metric} (general)"
+    )
+    map_metrics: str = "Map the metrics, e.g. --map lr=train/lr,loss_cpt=eval/loss"
+    map_lr: str = (
+        "Map the LR metric (--map lr=NAME), or describe the schedule: "
+        "--schedule 'wsd:peak=3e-4,steps=N,warmup=W,decay=0.2'"
+    )
+    map_step: str = "Say which column counts optimizer steps, e.g. --map step=iteration"
+    schedule: str = "--schedule"  # names the schedule option (the source of its errors)
+    cpt_start: str = "--cpt-start"  # names the option that gives the last PT step
+
+
+CLI_ADVICE = Advice()
+
+
 @dataclass
 class Log:
     """One run as logged: ``table`` has a float ``step`` column and one column per metric."""
@@ -273,9 +295,12 @@ _SPEC_KEYS = {
 }  # fmt: skip
 
 
-def parse_schedule(text: str | ScheduleSpec | Sequence[ScheduleSpec]) -> tuple[ScheduleSpec, ...]:
+def parse_schedule(
+    text: str | ScheduleSpec | Sequence[ScheduleSpec], source: str = CLI_ADVICE.schedule
+) -> tuple[ScheduleSpec, ...]:
     """'wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2' (one phase) or two such specs joined by ';'
-    (pre-training then CPT) -> validated ``ScheduleSpec``s."""
+    (pre-training then CPT) -> validated ``ScheduleSpec``s. Errors name ``source`` (the option or
+    control the text came from)."""
     if isinstance(text, ScheduleSpec):
         return (text.validated(),)
     if not isinstance(text, str):
@@ -287,7 +312,7 @@ def parse_schedule(text: str | ScheduleSpec | Sequence[ScheduleSpec]) -> tuple[S
     if not 1 <= len(parts) <= 2:
         raise InputError(
             "a schedule is one spec, or two joined by ';' (pre-training; CPT)",
-            source="--schedule",
+            source=source,
             received=text,
             fix="e.g. 'wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2'",
         )
@@ -301,7 +326,7 @@ def parse_schedule(text: str | ScheduleSpec | Sequence[ScheduleSpec]) -> tuple[S
             if not eq or key is None:
                 raise InputError(
                     "unknown schedule setting",
-                    source="--schedule",
+                    source=source,
                     received=item,
                     fix="Use peak, steps, warmup, warmup_start, decay, shape, final, milestones (0.5/0.75), gamma",
                 )
@@ -317,12 +342,12 @@ def parse_schedule(text: str | ScheduleSpec | Sequence[ScheduleSpec]) -> tuple[S
                     kw[key] = float(v)
             except (ValueError, OverflowError):
                 raise InputError(
-                    "not a number", source="--schedule", column=k.strip(), received=v
+                    "not a number", source=source, column=k.strip(), received=v
                 ) from None
         if "steps" not in kw:
             raise InputError(
                 "the schedule needs its number of steps",
-                source="--schedule",
+                source=source,
                 received=part,
                 fix="Add steps=N (the phase's number of optimizer steps)",
             )
@@ -330,7 +355,7 @@ def parse_schedule(text: str | ScheduleSpec | Sequence[ScheduleSpec]) -> tuple[S
         try:
             spec.validated()
         except InputError as e:
-            raise e.with_source("--schedule") from None
+            raise e.with_source(source) from None
         specs.append(spec)
     return tuple(specs)
 
@@ -348,7 +373,9 @@ def schedule_lr(specs: tuple[ScheduleSpec, ...]) -> tuple[np.ndarray, int | None
 QTY = ("lr", "loss_pt", "loss_cpt", "replay")
 
 
-def quantities(log: Log, mapping: Mapping[str, str] | None) -> pd.DataFrame:
+def quantities(
+    log: Log, mapping: Mapping[str, str] | None, advice: Advice = CLI_ADVICE
+) -> pd.DataFrame:
     """The log's step/LR/losses (+phase/replay) after mapping, merged to one row per step.
 
     Rows logged twice at one step (train and eval rows, a resumed run) are merged; the later
@@ -374,7 +401,7 @@ def quantities(log: Log, mapping: Mapping[str, str] | None) -> pd.DataFrame:
                 "cannot tell whether this validation loss is on the general or the domain set",
                 source=log.source,
                 received=", ".join(cands[:4]),
-                fix=f"Say which it is, e.g. --map loss_cpt={cands[0]} (domain) or loss_pt={cands[0]} (general)",
+                fix=advice.which_loss.format(metric=cands[0]),
             )
     out = pd.DataFrame({"step": log.table["step"].to_numpy(dtype=float)})
     for role in QTY:
@@ -401,7 +428,7 @@ def quantities(log: Log, mapping: Mapping[str, str] | None) -> pd.DataFrame:
             "no learning rate or validation loss found",
             source=log.source,
             received=", ".join(metrics[:6]) or "no metrics",
-            fix="Map the metrics, e.g. --map lr=train/lr,loss_cpt=eval/loss",
+            fix=advice.map_metrics,
         )
     merged = out.groupby("step", sort=True).last().reset_index()
     merged.attrs["roles"] = roles
@@ -442,6 +469,7 @@ def finish(
     cpt_start: int | None = None,
     replay: float | None = None,
     schedule=None,
+    advice: Advice = CLI_ADVICE,
 ) -> Run:
     """Phase, LR (logged, interpolated, or rebuilt from a schedule) and replay -> a validated Run."""
     q = q.copy()
@@ -456,7 +484,7 @@ def finish(
             received=step[i],
             fix="Map the optimizer-step column (not the epoch or the token count) as step",
         )
-    specs = parse_schedule(schedule) if schedule is not None else None
+    specs = parse_schedule(schedule, advice.schedule) if schedule is not None else None
     lr_sched, sched_transfer = schedule_lr(specs) if specs else (None, None)
     if cpt_start is None and sched_transfer is not None and "phase" not in q:
         cpt_start = sched_transfer
@@ -466,7 +494,7 @@ def finish(
         ph = q["phase"].astype(str).str.strip().str.lower()
     elif cpt_start is not None:
         if cpt_start < 0:
-            raise InputError("--cpt-start must be >= 0", source=source, received=cpt_start)
+            raise InputError(f"{advice.cpt_start} must be >= 0", source=source, received=cpt_start)
         ph = pd.Series(np.where(step <= cpt_start, "pt", "cpt"))
     else:
         ph = pd.Series(np.full(len(step), "cpt"))
@@ -496,7 +524,7 @@ def finish(
                 "the learning rate was not logged",
                 source=source,
                 received=", ".join(sorted(set(roles.values()))[:5]) or "no metrics",
-                fix="Map the LR metric (--map lr=NAME), or describe the schedule: --schedule 'wsd:peak=3e-4,steps=N,warmup=W,decay=0.2'",
+                fix=advice.map_lr,
             )
         if has_pt and step.min() > 0:  # the initial model: no update yet
             row = {"step": 0.0, "lr": 0.0, "phase": "pt"}

@@ -9,7 +9,16 @@ import numpy as np
 import pandas as pd
 
 from cptcore.errors import InputError
-from cptcore.importers._common import MAX_METRICS, Log, read_table, text_of, to_float, tokens
+from cptcore.importers._common import (
+    CLI_ADVICE,
+    MAX_METRICS,
+    Advice,
+    Log,
+    read_table,
+    text_of,
+    to_float,
+    tokens,
+)
 from cptcore.runs import load_json
 
 NAME = "generic"
@@ -53,21 +62,35 @@ def _rows_from_jsonl(text: str, source: str) -> pd.DataFrame:
     return df.astype(object).where(df.notna(), "").astype(str)
 
 
-def parse(data: bytes, filename: str, step_column: str | None = None) -> list[Log]:
+def _frame(data: bytes, filename: str) -> tuple[pd.DataFrame, int]:
+    """The table as text cells, and the file row of its first data row (1 for JSON lines, 2 for a
+    table under a header)."""
     text = text_of(data, filename)
     if text.lstrip()[:1] == "{":
-        df = _rows_from_jsonl(text, filename)
-        offset = 1
-    else:
-        df = read_table(text, filename, "step, lr and the validation losses")
-        offset = 2
+        return _rows_from_jsonl(text, filename), 1
+    return read_table(text, filename, "step, lr and the validation losses"), 2
+
+
+def step_column_of(columns) -> str | None:
+    """The column that counts optimizer steps, by name ('step', 'global_step', 'iteration', ...)."""
+    by_low = {str(c).lower(): c for c in columns}
+    found = next((by_low[s] for s in STEP_NAMES if s in by_low), None)
+    return found if found is not None else next((c for c in columns if "step" in tokens(c)), None)
+
+
+def columns(data: bytes, filename: str) -> list[str]:
+    """The table's column names (JSON lines: the keys)."""
+    return [str(c) for c in _frame(data, filename)[0].columns]
+
+
+def parse(
+    data: bytes, filename: str, step_column: str | None = None, advice: Advice = CLI_ADVICE
+) -> list[Log]:
+    df, offset = _frame(data, filename)
     if df.empty:
         raise InputError("no data rows", source=filename, fix="Give at least two rows")
     if step_column is None:
-        by_low = {c.lower(): c for c in df.columns}
-        step_column = next((by_low[s] for s in STEP_NAMES if s in by_low), None)
-        if step_column is None:
-            step_column = next((c for c in df.columns if "step" in tokens(c)), None)
+        step_column = step_column_of(df.columns)
     if step_column not in df.columns:
         raise InputError(
             "no step column"
@@ -75,7 +98,7 @@ def parse(data: bytes, filename: str, step_column: str | None = None) -> list[Lo
             else "the step column named in the mapping is missing",
             source=filename,
             received=", ".join(map(str, df.columns[:6])),
-            fix="Say which column counts optimizer steps, e.g. --map step=iteration",
+            fix=advice.map_step,
         )
     table = pd.DataFrame({"step": to_float(df[step_column], filename, step_column, offset)})
     text_cols = {}

@@ -126,3 +126,79 @@ def test_a_broken_sample_fit_falls_back_to_the_paper_and_says_why(tmp_path, monk
     no_exception(at)
     assert at.selectbox(key="preset").value == data.PAPER
     assert any("missing parameters" in c.value for c in at.caption)
+
+
+def test_every_peak_lr_option_has_its_own_label_and_can_be_chosen():
+    """One-digit labels made 1.5e-6 and 2e-6 both read '2e-6' (issue 10): the slider's value is sent
+    as its label, so the second could never be chosen. Every option reads differently, reads back as
+    its own number, and is reached through the widget and through a link."""
+    from app_helpers import ROOT, TIMEOUT
+    from streamlit.testing.v1 import AppTest
+
+    from ui.widgets import LRS, fmt_lr
+
+    labels = [fmt_lr(v) for v in LRS]
+    assert len(set(labels)) == len(LRS), labels
+    assert [float(s) for s in labels] == LRS
+    at = open_page("pages/explore.py")
+    for v in LRS:
+        at.select_slider(key="cpt_lr").set_value(v).run()
+        assert at.select_slider(key="cpt_lr").value == v, fmt_lr(v)
+    no_exception(at)
+    for v in (1.5e-6, 1.5e-4, 3e-4):
+        link = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+        link.switch_page("pages/explore.py")
+        link.query_params["cpt_lr"] = fmt_lr(v)
+        link.run()
+        assert link.select_slider(key="cpt_lr").value == v, fmt_lr(v)
+
+
+def _explore_from_link(**params):
+    from app_helpers import ROOT, TIMEOUT
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/explore.py")
+    at.query_params.update(params)
+    at.run()
+    no_exception(at)
+    return at
+
+
+def test_a_your_fit_link_in_another_session_says_what_it_shows_instead():
+    """'Your fit' lives in the session that made it: a shared link or F5 used to switch silently to
+    another preset. Say so, and what is shown instead; the link's schedule still applies."""
+    from ui import data
+
+    at = _explore_from_link(preset=data.PRESET_LABELS[data.YOURS], cpt_kind="constant")
+    shown = at.selectbox(key="preset").value
+    assert shown != data.YOURS
+    (note,) = [i.value for i in at.info]
+    assert "Your fit" in note and "not in this browser session" in note
+    assert data.PRESET_LABELS[shown] in note
+    assert at.selectbox(key="cpt_kind").value == "constant"
+    at.selectbox(key="preset").set_value(
+        data.PAPER
+    ).run()  # the user chose: the note has done its job
+    assert not at.info
+
+
+def test_a_hand_typed_link_may_give_plain_numbers_for_steps_and_lr():
+    """cpt_steps=50000 or cpt_lr=0.0003 used to reset silently (the sliders take only their labels):
+    a plain number is the nearest option, and a note says when it had to move."""
+    at = _explore_from_link(cpt_steps="50000", cpt_lr="0.0003", pt_steps="3000")
+    assert at.select_slider(key="cpt_steps").value == 50_000
+    assert at.select_slider(key="cpt_lr").value == 3e-4
+    assert at.select_slider(key="pt_steps").value == 3000
+    assert not at.info  # exactly options: nothing to say
+    x, _ = trace(figure(at), "learning rate")
+    assert x.max() == 3000 + 50_000
+    at = _explore_from_link(cpt_lr="0.00035", pt_lr="banana")
+    assert at.select_slider(key="cpt_lr").value == 4e-4
+    notes = " | ".join(i.value for i in at.info)
+    assert "cpt_lr=0.00035" in notes and "using 4e-4" in notes
+    assert "pt_lr=banana" in notes and "ignored" in notes
+    at.select_slider(key="cpt_lr").set_value(
+        1e-3
+    ).run()  # the link is read once: the user's move stays
+    assert at.select_slider(key="cpt_lr").value == 1e-3

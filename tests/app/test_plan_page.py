@@ -116,3 +116,55 @@ def test_nonsense_in_the_url_falls_back_to_the_fit_defaults():
     at.run()
     no_exception(at)
     assert "continue pre-training with" in _summary(at)
+
+
+def test_plan_writes_the_peak_lr_the_same_way_in_the_range_the_number_and_the_summary():
+    """The range slider read '1e-4' for 1.5e-4 while the summary said 1.50e-04 (issue 10)."""
+    at = open_page(PAGE)
+    options = at.select_slider(key="plan_lr_range").options
+    assert len(set(options)) == len(options)
+    assert "1.5e-4" in options
+    (lr,) = [m.value for m in at.metric if m.label == "CPT peak LR"]
+    assert f"peak LR {lr} for" in _summary(at)
+
+
+def test_plan_reads_a_scenario_link_whose_sliders_hold_their_labels():
+    """Explore's link writes select sliders as their labels ('20k', '1.5e-4'); Plan used to read
+    them with int()/float() and fall back to the fit's defaults on '20k'."""
+    from dataclasses import replace
+
+    from app_helpers import ROOT
+    from streamlit.testing.v1 import AppTest
+
+    from cptcore.whatif import WhatIf
+    from ui.widgets import KEYS, SELECT_SLIDERS, state_of
+
+    w = replace(WhatIf(), pt_steps=3000, pt_lr=1e-3, cpt_steps=20_000, cpt_lr=1.5e-4)
+    link = {
+        KEYS[f]: SELECT_SLIDERS[f][1](v) if f in SELECT_SLIDERS else str(v)
+        for f, v in state_of(w).items()
+    }
+    assert link["cpt_steps"] == "20k"
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.query_params.update(link)
+    at.switch_page(PAGE)
+    at.run()
+    no_exception(at)
+    assert at.session_state["plan_cpt_steps"] == 20_000
+    assert at.session_state["plan_cpt_lr"] == 1.5e-4
+
+
+def test_a_domain_target_of_zero_or_less_is_refused_naming_the_control():
+    """A domain loss of -3 nats was accepted as a goal; it is refused in one line that names the
+    page's control, not the command line's --domain-target."""
+    at = open_page(PAGE)
+    at.radio(key="plan_mode").set_value("domain_target").run()
+    assert not at.error
+    at.number_input(key="plan_target").set_value(-3.0).run()
+    no_exception(at)
+    (msg,) = [e.value for e in at.error]
+    assert msg.startswith("'Domain loss to reach (nats)': the domain loss to reach must be above 0")
+    assert "(got -3.0)" in msg and "\n" not in msg
+    assert not at.success and not at.get("plotly_chart")  # no plan is drawn for it
+    at.number_input(key="plan_target").set_value(0.0).run()
+    assert at.error and "must be above 0" in at.error[0].value

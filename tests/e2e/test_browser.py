@@ -141,6 +141,62 @@ def test_upload_good_and_bad_files(tab, base_url, tmp_path):
     tab.screenshot(path=str(ARTIFACTS / "e2e-fit-upload.png"), full_page=True)
 
 
+def test_a_hand_typed_link_with_plain_numbers_is_taken_and_kept_in_the_url(tab, base_url):
+    """cpt_steps=50000 and cpt_lr=0.00035 are not slider labels: the sliders take the nearest
+    options, a note says so, and once a control moves the URL holds the options' labels."""
+    tab.goto(f"{base_url}/explore?preset=Your+fit&cpt_steps=50000&cpt_lr=0.00035")
+    wait_idle(tab)
+    tab.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    notes = " | ".join(tab.locator('[data-testid="stAlertContentInfo"]').all_inner_texts())
+    assert "not in this browser session" in notes and "using 4e-4" in notes
+    assert "50k" in tab.locator('[data-testid="stSlider"]', has_text="CPT steps").first.inner_text()
+    thumb = tab.locator('[data-testid="stSlider"]', has_text="CPT warm-up")
+    thumb.locator('input[type="range"]').first.focus()
+    tab.keyboard.press("ArrowRight")
+    tab.wait_for_function("() => window.location.search.includes('cpt_steps=50k')", timeout=30_000)
+    assert "cpt_lr=4e-4" in tab.url
+    assert tab.locator(EXCEPTION).count() == 0
+
+
+def _fit_the_samples(tab, base_url) -> str:
+    """Open Fit, use the bundled sample runs, fit; the text of the result or of the error."""
+    tab.goto(f"{base_url}/fit")
+    wait_idle(tab)
+    tab.get_by_role("button", name="bundled sample runs").click()
+    wait_idle(tab)
+    tab.get_by_role("button", name="Fit", exact=True).click()
+    done = tab.get_by_text("4 · Result").or_(tab.locator('[data-testid="stAlertContentError"]'))
+    done.first.wait_for(timeout=180_000)
+    wait_idle(tab)
+    errors = tab.locator('[data-testid="stAlertContentError"]')
+    return " | ".join(errors.all_inner_texts()) or tab.get_by_text("4 · Result").inner_text()
+
+
+def test_two_sessions_on_one_server_fit_one_after_the_other(chrome, base_url):
+    """The fit is cached per server process: the second session's fit is a cache hit and must show
+    its result too (a progress bar inside the cached function used to break every later fit)."""
+    if not any((ROOT / "sample_data" / "cpt").glob("*.csv")):
+        pytest.skip("no sample runs in sample_data/cpt")
+    tabs = []
+    for i in range(2):
+        ctx = chrome.new_context(viewport={"width": 1400, "height": 1000})
+        tab = ctx.new_page()
+        tabs.append((ctx, tab))
+        shown = _fit_the_samples(tab, base_url)
+        assert shown == "4 · Result", f"session {i + 1}: {shown}"
+        assert tab.locator(EXCEPTION).count() == 0
+        assert tab.locator(".js-plotly-plot").count() >= 2  # the runs and the fitted curves
+        tab.screenshot(path=str(ARTIFACTS / f"e2e-fit-session-{i + 1}.png"), full_page=True)
+    # the first session fits again (a cache hit in a session that already drew a progress bar)
+    ctx, tab = tabs[0]
+    tab.get_by_role("button", name="Fit", exact=True).click()
+    wait_idle(tab)
+    assert tab.locator('[data-testid="stAlertContentError"]').count() == 0
+    assert tab.get_by_text("4 · Result").count() == 1
+    for ctx, _ in tabs:
+        ctx.close()
+
+
 def test_first_visit_after_start_on_a_page_link_goes_through_app(chrome):
     """Streamlit runs pages/*.py bare until a script has called st.navigation; the pages rerun
     through app.py (ui.run_through_app), keeping the link's query parameters."""

@@ -42,3 +42,34 @@ def test_plan_page_renders_recommendation_without_exception():
             assert "/plan" in page.url
         finally:
             browser.close()
+
+
+def test_switching_the_goal_keeps_the_allowed_rise_typed():
+    """Streamlit drops the state of a widget that is not drawn: switching to another goal and back
+    reset the allowed rise the user typed to 0.02. (AppTest keeps unrendered widget state, so only
+    a real browser shows this.)"""
+    label = "Allowed rise of the general loss (nats)"
+    with streamlit_server() as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(url)
+            wait_idle(page, timeout=90_000)
+            page.get_by_role("link", name="Plan").first.click()
+            page.wait_for_selector("text=continue pre-training with", timeout=90_000)
+            wait_idle(page, timeout=90_000)
+            page.get_by_text("Lowest domain loss, general loss may rise").click()
+            wait_idle(page)
+            rise = page.get_by_role("spinbutton", name=label)
+            rise.fill("0.050")
+            rise.press("Enter")
+            wait_idle(page)
+            for goal in ("Balance general and domain loss", "Reach a domain loss in the fewest"):
+                page.get_by_text(goal).click()
+                wait_idle(page)
+            page.get_by_text("Lowest domain loss, general loss may rise").click()
+            wait_idle(page)
+            assert page.get_by_role("spinbutton", name=label).input_value() == "0.050"
+            assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            browser.close()
