@@ -7,13 +7,13 @@ import streamlit as st
 from cptcore import importers
 from cptcore.areas import LAMBDA, S2_FORMS
 from cptcore.errors import InputError
-from cptcore.fit import LAMBDA_GRID, default_law
 from cptcore.law import LAWS
 from cptcore.params_io import dumps
 from cptcore.plots import TARGET_LABEL, fit_figure, run_fit, runs_figure
+from cptcore.select import LAMBDA_GRID
 from cptcore.whatif import nearest
 from ui import data, run_through_app
-from ui.fitting import FitOutcome
+from ui.fitting import FitOutcome, selection_table
 from ui.fitting import run_fit as fit_selected
 from ui.state import EXPLORE_PRESET, LAST_FIT, LEARN_PRESET, RUNS, SEEN_UPLOADS, YOUR_FIT
 from ui.upload import (
@@ -64,7 +64,10 @@ def _use_samples() -> None:
     st.session_state["hold_out"] = test
     sample_fit = data.presets().get(data.SAMPLE)
     if sample_fit is not None:  # start from the settings of the bundled sample fit
-        st.session_state["law"] = sample_fit.ps.law
+        chose = sample_fit.ps.provenance.get("model_selection", {})
+        auto = bool(chose.get("cross_validated"))  # made by the default fit: choose the same way
+        st.session_state["law"] = "auto" if auto else sample_fit.ps.law
+        st.session_state["fit_lambda_auto"] = auto
         st.session_state["s2_form"] = sample_fit.ps.s2_form
         st.session_state["fit_lambda"] = nearest(list(LAMBDA_GRID), sample_fit.ps.lam)
         first = next(iter(sample_fit.ps.fits.values()))
@@ -282,16 +285,17 @@ if runs:
         help="Predicted with the fitted law, never fitted.",
     )
     fit_runs = [runs[n] for n in fit_on]
-    law_opts = list(LAWS)
-    suggested = default_law(fit_runs) if fit_runs else "eq4"
+    law_opts = ["auto", *LAWS]
     c = st.columns([1, 1, 1, 1, 1], vertical_alignment="bottom")
     law = c[0].selectbox(
         "Law",
         law_opts,
-        index=law_opts.index(suggested),
+        index=0,
         key="law",
-        help="\n".join(f"- **{k}**: {v}" for k, v in LAWS.items())
-        + f"\n\nSuggested for these runs: **{suggested}** (Eq. 8 when they have several replay ratios).",
+        help="- **auto** (default): every form below is fitted and scored by grouped "
+        "cross-validation on these runs (runs sharing a CPT setting held out together); the "
+        "form that predicts held-out runs best wins\n"
+        + "\n".join(f"- **{k}**: {v}" for k, v in LAWS.items()),
     )
     s2 = c[1].selectbox(
         "S2 form",
@@ -307,15 +311,17 @@ if runs:
         format_func=lambda v: f"{v:g}" + (" (paper)" if v == LAMBDA else ""),
         help="How long an LR drop keeps paying off (about 1/(1−λ) steps). The paper uses 0.999; "
         "for runs of a few thousand small steps a shorter memory often predicts held-out runs "
-        "better. Tick 'choose λ by cross-validation' to let the runs decide.",
+        "better. Untick 'choose λ by cross-validation' to set it yourself.",
         disabled=bool(st.session_state.get("fit_lambda_auto")),
     )
     lam_auto = c[2].checkbox(
         "choose λ by cross-validation",
+        value=True,
         key="fit_lambda_auto",
-        help="Leave-one-run-out: each fitted run is held out in turn and predicted by a fit on the "
-        f"others, for λ in {', '.join(f'{v:g}' for v in LAMBDA_GRID)}; the λ with the lowest "
-        "held-out error wins. Takes about 4 × (number of runs) fits: tens of seconds.",
+        help="Grouped cross-validation, together with the law: runs sharing a CPT setting are "
+        "held out together and predicted by a fit on the others, for λ in "
+        f"{', '.join(f'{v:g}' for v in LAMBDA_GRID)}; the λ with the lowest held-out error wins. "
+        "Takes tens of seconds.",
     )
     if lam_auto:
         lam = "auto"
@@ -337,7 +343,12 @@ if runs:
         icon=":material/play_arrow:",
         width="stretch",
     )
-    st.caption(f"{LAWS[law]}. Suggested for the chosen runs: {suggested}.")
+    st.caption(
+        "The law form and λ that predict held-out runs best are chosen by cross-validation "
+        "(tens of seconds)."
+        if law == "auto"
+        else f"{LAWS[law]}."
+    )
     if start_fit:
         bar = st.progress(0.0, text="Starting the fit…")
         with guard("fitting"):
@@ -365,8 +376,16 @@ if isinstance(outcome, FitOutcome):
         f"on {len(outcome.fitted)} run(s), "
         f"{len(outcome.held_out)} held out, in {outcome.seconds:.1f} s."
     )
-    if outcome.param_set.provenance.get("lambda_selection"):
-        st.caption(outcome.param_set.provenance["lambda_selection"])
+    sel = outcome.selection
+    if sel is not None:
+        st.caption(sel.message)
+        if sel.candidates:
+            with st.expander("Cross-validation: every candidate law and λ", expanded=False):
+                st.dataframe(selection_table(sel), hide_index=True, width="stretch")
+                st.caption(
+                    "Held-out CPT-phase MAE (nats) of each candidate, mean over folds; the fold "
+                    "lists and scores are stored in params.json (provenance.model_selection)."
+                )
     tabs = st.tabs([TARGET_LABEL[t] for t in outcome.fits])
     for tab, (t, fr) in zip(tabs, outcome.fits.items(), strict=True):
         with tab, guard("showing the fit"):

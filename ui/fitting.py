@@ -18,13 +18,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-from cptcore.areas import LAMBDA, run_areas
+from cptcore.areas import run_areas
 from cptcore.errors import InputError
-from cptcore.fit import FitResult, RunMetrics, evaluate, fit_rows, fit_target, select_lambda
+from cptcore.fit import FitResult, RunMetrics, evaluate, fit_rows
 from cptcore.params_io import ParamSet
 from cptcore.runs import TARGETS, Run
+from cptcore.select import Selection, fit_model
 from cptcore.whatif import PAPER_WHATIF, WhatIf, whatif_from_run
 from ui.data import ActiveFit, token_of
 
@@ -41,6 +43,7 @@ class FitOutcome:
     param_set: ParamSet
     token: str
     defaults: WhatIf
+    selection: Selection | None = None  # what model selection tried and chose
 
     def metrics(self, target: str) -> tuple[RunMetrics, ...]:
         return tuple(self.fits[target].metrics) + tuple(self.held_metrics.get(target, ()))
@@ -103,7 +106,7 @@ def run_fit(
     held_out: Sequence[str],
     law: str,
     s2_form: str,
-    lam: float | str = LAMBDA,
+    lam: float | str = "auto",
     progress: Callable[[float, str], None] | None = None,
     min_step: int = 0,
 ) -> FitOutcome:
@@ -182,36 +185,15 @@ def _fit(
             "the runs chosen for fitting have no validation losses",
             fix="Choose runs with a loss_pt or loss_cpt column",
         )
-    fits: dict[str, FitResult] = {}
-    held: dict[str, tuple[RunMetrics, ...]] = {}
-    seconds = 0.0
-    lam_note = None
-    share = 0.0  # the part of the progress bar the lambda cross-validation takes
-    if lam == "auto":
-        share = 0.8
-        t0 = time.perf_counter()
-        choice = select_lambda(
-            fit_runs,
-            law,
-            s2_form=s2_form,
-            min_step=min_step,
-            progress=(lambda f, m: progress(share * f, m)) if progress else None,
-        )
-        lam, lam_note = choice.lam, choice.message
-        seconds += time.perf_counter() - t0
-    for i, t in enumerate(targets):
-
-        def report(frac: float, msg: str, i: int = i, t: str = t) -> None:
-            if progress is not None:
-                name = "general loss" if t == "pt" else "domain loss"
-                done = (i + min(max(frac, 0.0), 1.0)) / len(targets)
-                progress(share + (1 - share) * done, f"{name}: {msg}")
-
-        fits[t] = fit_target(
-            fit_runs, t, law, lam=lam, s2_form=s2_form, progress=report, min_step=min_step
-        )
-        held[t] = evaluate(fits[t], held_runs, held_out=True)
-        seconds += fits[t].seconds
+    t0 = time.perf_counter()
+    result = fit_model(
+        fit_runs, (), law, lam, progress=progress, s2_form=s2_form, min_step=min_step
+    )
+    fits: dict[str, FitResult] = result.fits
+    held = {t: evaluate(f, held_runs, held_out=True) for t, f in fits.items()}
+    seconds = time.perf_counter() - t0
+    sel = result.selection
+    law = sel.law
     ps = ParamSet.from_fits(
         fits,
         provenance={
@@ -220,8 +202,8 @@ def _fit(
             "fitted_runs": list(fitted),
             "held_out_runs": list(held_out),
             "law": law,
-            "lambda": lam,
-            **({"lambda_selection": lam_note} if lam_note else {}),
+            "lambda": sel.lam,
+            "model_selection": sel.to_dict(),
         },
     )
     cands = [r for r in fit_runs if r.has_cpt and r.pt_history_known]
@@ -237,4 +219,21 @@ def _fit(
         ps,
         token_of(ps),
         defaults,
+        sel,
     )
+
+
+def selection_table(sel: Selection) -> pd.DataFrame:
+    """The candidates model selection scored, best first, for the Fit page."""
+    rows = [
+        {
+            "law": c.law,
+            "λ": c.lam,
+            "general (held-out MAE)": c.scores.get("pt", np.nan),
+            "domain (held-out MAE)": c.scores.get("cpt", np.nan),
+            "mean": c.score,
+            "chosen": (c.law, c.lam) == (sel.law, sel.lam),
+        }
+        for c in sel.candidates
+    ]
+    return pd.DataFrame(rows).sort_values("mean", na_position="last").reset_index(drop=True)

@@ -130,7 +130,9 @@ def test_bundled_sample_runs_load_with_one_click():
         assert set(at.multiselect(key="hold_out").value) == set(test)
     sample_fit = data.presets().get(data.SAMPLE)
     if sample_fit is not None:  # the one click also starts from the sample fit's settings
-        assert at.selectbox(key="law").value == sample_fit.ps.law
+        # the sample fit was made by the default fit: the page chooses the same way
+        assert at.selectbox(key="law").value == "auto"
+        assert at.checkbox(key="fit_lambda_auto").value
         assert at.select_slider(key="fit_lambda").value == pytest.approx(sample_fit.ps.lam)
         assert (
             at.number_input(key="fit_min_step").value
@@ -161,13 +163,19 @@ def test_lambda_can_be_chosen_by_cross_validation_in_the_page():
         ("b.csv", synthetic_csv(2, "cosine"), CSV),
         ("c.csv", synthetic_csv(3, "constant"), CSV),
     )
-    at.checkbox(key="fit_lambda_auto").check().run()
+    assert at.checkbox(key="fit_lambda_auto").value  # the default: chosen with the law
+    assert at.selectbox(key="law").value == "auto"
     at.button(key="fit_button").click().run(timeout=180)
     no_exception(at)
     outcome = at.session_state[LAST_FIT]
-    note = outcome.param_set.provenance["lambda_selection"]
-    assert "cross-validation" in note and outcome.param_set.lam in (0.98, 0.99, 0.995, 0.999)
-    assert any(note in c.value for c in at.caption)
+    sel = outcome.param_set.provenance["model_selection"]
+    assert sel["cross_validated"] and outcome.param_set.lam in (0.98, 0.99, 0.995, 0.999)
+    assert any("chosen by grouped cross-validation" in c.value for c in at.caption)
+    # one replay ratio: Eq. 4 is the only form; the table of candidates is on the page
+    assert outcome.law == "eq4" and {c["law"] for c in sel["candidates"]} == {"eq4"}
+    tables = [d.value for d in at.dataframe if "λ" in d.value.columns]
+    assert len(tables) == 1 and set(tables[0]["λ"]) == {0.98, 0.99, 0.995, 0.999}
+    assert tables[0]["chosen"].sum() == 1
 
 
 def _fit_samples(at):
