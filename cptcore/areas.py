@@ -44,6 +44,20 @@ class Areas:
     transfer_step: int
     pt_history_known: bool = True
     cpt_from: int | None = None  # index of the first CPT element (None: transfer_step + 1)
+    lr: np.ndarray | None = None  # dense per-step LR of the run (index = step), for ``clock``
+    rows: np.ndarray | None = None  # step of each element when subsampled (None: index = step)
+
+    def clock(self, rho: float | None, eta_ref: float | None) -> np.ndarray:
+        """The LR clock of the shift at each element: the generalised CPT forward area
+        ``sum over CPT steps i <= t of eta_i^rho * eta_ref^(1-rho)`` (``lr_clock``).
+
+        It is S1cpt when rho is None or 1, and - the documented default - when the areas carry no
+        per-step LR (built by hand from end-of-CPT values): then the clock is S1cpt as if every CPT
+        step ran at eta_ref."""
+        if rho is None or rho == 1.0 or self.lr is None:
+            return self.S1cpt
+        dense = lr_clock(self.lr, self.transfer_step, rho, eta_ref)
+        return dense if self.rows is None else dense[self.rows]
 
     @property
     def cpt_index(self) -> int:
@@ -68,6 +82,8 @@ class Areas:
             self.transfer_step,
             self.pt_history_known,
             cpt_from,
+            self.lr,
+            s if self.rows is None else self.rows[s],
         )
 
     def __len__(self) -> int:
@@ -91,6 +107,15 @@ def s2_naive(eta: np.ndarray, lam: float = LAMBDA) -> np.ndarray:
         inner = (eta[k - 1] - eta[k]) * (1 - lam ** (t - k + 1)) / (1 - lam)
         out[t] = inner.sum()
     return out
+
+
+def lr_clock(lr: np.ndarray, transfer_step: int, rho: float, eta_ref: float) -> np.ndarray:
+    """S1cpt_rho(t) = sum_{transfer < i <= t} eta_i^rho * eta_ref^(1-rho) at every step (0 up to the
+    transfer point): the CPT forward area with each step's LR weighted by (eta_i/eta_ref)^(rho-1).
+    rho = 1 gives S1cpt; rho > 1 makes high-LR steps count more. O(n)."""
+    w = np.power(np.maximum(np.asarray(lr, dtype=float), 0.0) / eta_ref, rho) * eta_ref
+    w[: transfer_step + 1] = 0.0
+    return np.cumsum(w, out=w)
 
 
 def pt_eta_for_s2(lr: np.ndarray, transfer_step: int) -> np.ndarray:
@@ -117,7 +142,7 @@ def compute_areas(
     ``transfer_step`` is the last PT step (None: the whole run is pre-training). For a CPT-only run
     (``pt_history_known=False``) every step is CPT and the PT model is assumed annealed to 0.
     """
-    lr = np.asarray(lr, dtype=float)
+    lr = np.array(lr, dtype=float)  # a copy: the areas keep it for the LR clock
     n = len(lr)
     if not pt_history_known:
         transfer = 0
@@ -144,7 +169,7 @@ def compute_areas(
     np.cumsum(lr[1:], out=S1[1:])
     if not pt_history_known:
         zeros = np.zeros(n)
-        return Areas(zeros, zeros, S1, S2, 0, False)
+        return Areas(zeros, zeros, S1, S2, 0, False, lr=lr)
     # during PT the PT areas grow and the CPT areas are 0; after the transfer the PT areas freeze
     S1pt = S1.copy()
     S2pt = S2.copy()
@@ -156,7 +181,7 @@ def compute_areas(
     S1cpt[transfer + 1 :] -= S1pt[transfer]
     S2cpt[: transfer + 1] = 0.0
     S2cpt[transfer + 1 :] -= S2pt[transfer]
-    return Areas(S1pt, S2pt, S1cpt, S2cpt, transfer, True)
+    return Areas(S1pt, S2pt, S1cpt, S2cpt, transfer, True, lr=lr)
 
 
 def run_areas(run, *, lam: float = LAMBDA, s2_form: str = "paper", eps: float = 0.1) -> Areas:

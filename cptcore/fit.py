@@ -9,7 +9,8 @@ validation set jointly. How we make it robust (README, "How the fit works"):
 2. The best few grid points are refined on the full Huber objective with a trust-region
    least-squares solver (bounds, parameters scaled by the Jacobian, E and S1pt in log space).
 3. Parameters the data cannot identify are tied or fixed and the result says so: no CPT phase in the
-   fitted runs -> shift terms off and C2 = C1; no PT annealing -> C1 = C2; one replay ratio -> Eq. 4.
+   fitted runs -> shift terms off and C2 = C1; no PT annealing -> C1 = C2; one replay ratio -> Eq. 4;
+   one CPT peak LR -> no LR clock (rho = 1).
 4. Uncertainty: a Laplace (Jacobian) covariance, inflated for the autocorrelation of residuals along
    a curve; ``prediction_band`` turns it into a band for any schedule.
 A fit never raises on non-convergence: ``FitResult.success`` and ``.message`` say what happened.
@@ -32,6 +33,7 @@ from cptcore.law import (
     FORMS,
     LINEAR,
     NAMES,
+    LR_CLOCK_FORMS,
     REPLAY_NAMES,
     Columns,
     LawParams,
@@ -110,6 +112,18 @@ class _Data:
     y: np.ndarray
     names: tuple[str, ...]
     unknown_pt: tuple[str, ...]  # names of CPT-only runs (S1pt fitted)
+    # the LR clock (``areas.lr_clock``) at the rows: every run's dense CPT LRs concatenated, and per
+    # row the index of its step in that array (-1 before the transfer) and of its run's first step
+    cpt_lr: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    clock_at: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    clock_from: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    cpt_peaks: tuple[float, ...] = ()  # CPT peak LR of each run with a CPT phase
+
+    def clock(self, rho: float, eta_ref: float) -> np.ndarray:
+        """S1cpt_rho at every row: one power and one cumulative sum over the dense CPT steps."""
+        w = np.power(self.cpt_lr / eta_ref, rho) * eta_ref
+        C = np.concatenate(([0.0], np.cumsum(w)))
+        return np.where(self.clock_at >= 0, C[self.clock_at + 1] - C[self.clock_from], 0.0)
 
 
 def _areas_for(run: Run, lam: float, s2_form: str, eps: float) -> Areas:
@@ -149,22 +163,40 @@ def _gather(
     min_step: int,
     skip_warmup: bool,
 ) -> _Data:
-    cols = {k: [] for k in ("S1pt", "S2pt", "S1cpt", "S2cpt", "replay", "run_index", "y")}
-    names = []
+    keys = ("S1pt", "S2pt", "S1cpt", "S2cpt", "replay", "run_index", "y", "clock_at", "clock_from")
+    cols = {k: [] for k in keys}
+    names, cpt_lr, peaks = [], [], []
+    offset = 0
     for j, run in enumerate(runs):
         full = _areas_for(run, lam, s2_form, eps)
         ok = fit_rows(run, target, full, min_step, skip_warmup)
-        a = full.at(run.step[ok])
+        steps = run.step[ok]
+        a = full.at(steps)
         for k in ("S1pt", "S2pt", "S1cpt", "S2cpt"):
             cols[k].append(getattr(a, k))
         cols["replay"].append(np.full(ok.sum(), run.replay))
         cols["run_index"].append(np.full(ok.sum(), j))
         cols["y"].append(run.loss(target)[ok])
         names.append(run.name)
+        lr = np.maximum(full.lr[full.transfer_step + 1 :], 0.0)  # the CPT steps (lr_clock's sum)
+        pos = steps - (full.transfer_step + 1)
+        cols["clock_at"].append(np.where(pos >= 0, pos + offset, -1))
+        cols["clock_from"].append(np.full(ok.sum(), offset))
+        cpt_lr.append(lr)
+        offset += len(lr)
+        if run.has_cpt and lr.size:
+            peaks.append(float(np.max(lr)))
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
-    arrays["run_index"] = arrays["run_index"].astype(int)
+    for k in ("run_index", "clock_at", "clock_from"):
+        arrays[k] = arrays[k].astype(int)
     unknown = tuple(r.name for r in runs if not r.pt_history_known)
-    return _Data(**arrays, names=tuple(names), unknown_pt=unknown)
+    return _Data(
+        **arrays,
+        names=tuple(names),
+        unknown_pt=unknown,
+        cpt_lr=np.concatenate(cpt_lr) if cpt_lr else np.zeros(0),
+        cpt_peaks=tuple(peaks),
+    )
 
 
 @dataclass(frozen=True)
@@ -176,6 +208,7 @@ class _Spec:
     fixed: dict
     tie_C1_to_C2: bool
     tie_C2_to_C1: bool
+    eta_ref: float | None = None  # the LR clock's reference LR (forms with rho)
 
 
 def _unpack(theta: np.ndarray, spec: _Spec, data: _Data) -> tuple[LawParams, np.ndarray]:
@@ -186,11 +219,12 @@ def _unpack(theta: np.ndarray, spec: _Spec, data: _Data) -> tuple[LawParams, np.
     if spec.tie_C2_to_C1:
         v["C2"] = v["C1"]
     s1 = np.array([math.exp(v.pop(f"logS1pt:{n}")) for n in data.unknown_pt])
-    return _params_from(v, spec.law), s1
+    return _params_from(v, spec.law, spec.eta_ref), s1
 
 
-def _params_from(v: dict, law: str) -> LawParams:
-    """LawParams from fitting-space values (log-space names 'logE', 'logkappa')."""
+def _params_from(v: dict, law: str, eta_ref: float | None = None) -> LawParams:
+    """LawParams from fitting-space values (log-space names 'logE', 'logkappa'); ``eta_ref`` is the
+    LR clock's reference LR (forms with rho)."""
     form = FORMS[law]
     nat = {
         k[3:] if k.startswith("log") else k: (math.exp(x) if k.startswith("log") else x)
@@ -198,6 +232,8 @@ def _params_from(v: dict, law: str) -> LawParams:
         if not k.startswith("logS1pt:") and k != "s1mult"
     }
     extra = {k: float(nat[k]) for k in form.extra}
+    if "rho" in extra:
+        extra["eta_ref"] = float(eta_ref)
     return LawParams(**{k: float(nat[k]) for k in NAMES}, replay_form=form.replay_form, **extra)
 
 
@@ -235,7 +271,8 @@ def _row_S1pt(data: _Data, s1_unknown: np.ndarray) -> np.ndarray:
 def _data_columns(p: LawParams, data: _Data, target: str, s1_unknown: np.ndarray) -> Columns:
     """The law's kernel (``law.columns``) at every observed row of the fitted runs."""
     S1pt = _row_S1pt(data, s1_unknown)
-    return columns(p, S1pt, data.S2pt, data.S1cpt, data.S2cpt, data.replay, target)
+    clock = data.clock(p.rho, p.eta_ref) if p.clocked else None
+    return columns(p, S1pt, data.S2pt, data.S1cpt, data.S2cpt, data.replay, target, clock)
 
 
 def _model(p: LawParams, data: _Data, target: str, s1_unknown: np.ndarray) -> np.ndarray:
@@ -243,10 +280,12 @@ def _model(p: LawParams, data: _Data, target: str, s1_unknown: np.ndarray) -> np
     return combine(p, _data_columns(p, data, target, s1_unknown))
 
 
-def _basis(nl: dict, data: _Data, target: str, law: str, s1_unknown: np.ndarray) -> np.ndarray:
+def _basis(
+    nl: dict, data: _Data, target: str, law: str, s1_unknown: np.ndarray, eta_ref=None
+) -> np.ndarray:
     """Design matrix of the linear parameters (L0, A, C1, C2, B) for fixed nonlinear ones: the
     kernel's columns, so variable projection fits exactly the law that is predicted."""
-    probe = _params_from({**{k: 1.0 for k in LINEAR}, **nl}, law)
+    probe = _params_from({**{k: 1.0 for k in LINEAR}, **nl}, law, eta_ref)
     c = _data_columns(probe, data, target, s1_unknown)
     return np.column_stack([np.ones_like(c.power), c.power, c.anneal_pt, c.anneal_cpt, c.shift])
 
@@ -371,18 +410,38 @@ def fit_target(
     n = len(data.y)
     warnings: list[str] = []
     has_cpt = bool(np.any(data.S1cpt > 0))
-    if FORMS[law].extra and len(np.unique(data.replay[data.S1cpt > 0])) < 2:
+    peaks = sorted({float(f"{pk:.3g}") for pk in data.cpt_peaks})
+    if law in LR_CLOCK_FORMS and len(peaks) < 2:
+        plain = "tau" if law == "tau-lr" else "eq4"
         warnings.append(
-            f"{law} needs CPT runs with at least two replay ratios; fitted Eq. 4 instead"
+            f"{law} needs CPT runs at two or more peak LRs to identify the LR clock's rho; "
+            f"fitted {plain} instead (rho = 1)"
         )
-        law = "eq4"
+        law = plain
+    if FORMS[law].replay_extra and len(np.unique(data.replay[data.S1cpt > 0])) < 2:
+        plain = "eq4-lr" if law in LR_CLOCK_FORMS else "eq4"
+        warnings.append(
+            f"{law} needs CPT runs with at least two replay ratios; fitted "
+            f"{'Eq. 4 with the LR clock' if plain == 'eq4-lr' else 'Eq. 4'} instead"
+        )
+        law = plain
     ratios = np.unique(data.replay[data.S1cpt > 0])
-    if FORMS[law].extra and len(ratios) < 4:
+    if FORMS[law].replay_extra and len(ratios) < 4:
         shown = ", ".join(f"{r:g}" for r in ratios)
         warnings.append(
-            f"the replay terms ({', '.join(FORMS[law].extra)}) rest on {len(ratios)} replay ratios ({shown}): predictions at "
+            f"the replay terms ({', '.join(FORMS[law].replay_extra)}) rest on {len(ratios)} replay ratios ({shown}): predictions at "
             "other ratios follow the assumed curve shape; fit runs near the ratios you plan"
         )
+    eta_ref = None
+    if law in LR_CLOCK_FORMS:
+        eta_ref = init.params.eta_ref if init is not None else None
+        eta_ref = eta_ref or max(data.cpt_peaks)
+        if len(peaks) < 4:
+            shown = ", ".join(f"{pk:g}" for pk in peaks)
+            warnings.append(
+                f"the LR clock (rho) rests on {len(peaks)} CPT peak LRs ({shown}): predictions at "
+                "other peak LRs follow the assumed power eta^rho"
+            )
     s2pt_varies = (
         float(np.ptp(data.S2pt)) > 1e-9 * max(float(np.max(np.abs(data.S2pt))), 1e-30)
         and float(np.max(np.abs(data.S2pt))) > 1e-6
@@ -414,7 +473,7 @@ def fit_target(
         for k in order
         if k not in fixed and not (tie_c1 and k == "C1") and not (tie_c2 and k == "C2")
     )
-    spec = _Spec(law, free, fixed, tie_c1, tie_c2)
+    spec = _Spec(law, free, fixed, tie_c1, tie_c2, eta_ref)
 
     ymax = float(np.max(data.y))
     s1c = float(np.max(data.S1cpt)) or 1.0
@@ -450,7 +509,7 @@ def fit_target(
         if should_stop and should_stop():
             break
         s1u = np.full(len(data.unknown_pt), g.get("s1mult", 1.0) * s1c)
-        M = _basis(g, data, target, law, s1u)
+        M = _basis(g, data, target, law, s1u, eta_ref)
         keep = [i for i, nm in enumerate(LINEAR) if nm not in fixed]
         Mk = M[:, keep].copy()
         if tie_c1:  # C1 column folds into C2's

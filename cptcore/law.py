@@ -23,6 +23,14 @@ The tau-form (ours, cpt-law notes §10): replay relaxes the domain exposure that
 so the shift levels off sooner and lower with replay while the power-law term keeps the full S1 credit
 (the general loss rises, then falls back). tau = S1cpt at r = 0: exactly Eq. 4.
 
+The LR clock (ours, forms "eq4-lr" and "tau-lr"): the shift is driven not by S1cpt but by the
+generalised area S1cpt_rho = sum over CPT steps of eta_i^rho * eta_ref^(1-rho) (``areas.lr_clock``),
+with rho fitted per validation set and eta_ref a fixed reference LR stored with the parameters (the
+largest CPT LR of the fitted runs; changing it only rescales E and kappa). rho = 1 is Eq. 4 / the
+tau-form exactly; rho > 1 means forgetting grows faster than linearly in the LR, rho < 1 that
+learning the domain per unit of summed LR is faster at a low LR. For the tau-form S1cpt_rho replaces
+S1cpt inside tau; the power-law term keeps S1pt + S1cpt.
+
 ``columns`` is the one place the formula lives; everything else combines its output.
 """
 
@@ -54,6 +62,11 @@ class LawForm:
     starts: tuple = ()  # ((name, (values...)), ...) grid of starting values
     log: tuple[str, ...] = ()  # fitted in log space
 
+    @property
+    def replay_extra(self) -> tuple[str, ...]:
+        """The extra parameters that model replay (all but the LR clock's rho)."""
+        return tuple(k for k in self.extra if k != "rho")
+
 
 FORMS = {
     "eq4": LawForm("Eq. 4: one parameter set per validation set; replay not modelled"),
@@ -80,9 +93,28 @@ FORMS = {
         starts=(("a1", (0.0,)), ("kappa", (0.1, 1.0, 10.0, 100.0))),
         log=("kappa",),
     ),
+    "eq4-lr": LawForm(
+        "Eq. 4 with an LR clock: S1cpt in the shift becomes sum eta^rho * eta_ref^(1-rho) "
+        "(ours; needs runs at two or more CPT peak LRs)",
+        ("rho",),
+        "lr",
+        bounds=(("rho", 0.1, 5.0),),
+        starts=(("rho", (0.6, 1.0, 1.6)),),
+    ),
+    "tau-lr": LawForm(
+        "tau-form with an LR clock: tau is built on sum eta^rho * eta_ref^(1-rho) instead of "
+        "S1cpt (ours; needs runs at two or more CPT peak LRs)",
+        ("a1", "kappa", "rho"),
+        "tau-lr",
+        bounds=(("a1", -10.0, 10.0), ("kappa", 1e-3, 1e4), ("rho", 0.1, 5.0)),
+        starts=(("a1", (0.0,)), ("kappa", (0.1, 1.0, 10.0, 100.0)), ("rho", (0.6, 1.0, 1.6))),
+        log=("kappa",),
+    ),
 }
 LAWS = {name: f.label for name, f in FORMS.items()}
-REPLAY_NAMES = ("a1", "a2", "kappa")
+REPLAY_NAMES = ("a1", "a2", "kappa", "rho")  # every extra parameter of a form (rho: the LR clock)
+LR_CLOCK_FORMS = ("eq4-lr", "tau-lr")
+TAU_FORMS = ("tau", "tau-lr")  # replay_form values whose replay acts through the shift clock
 _FORM_OF = {f.replay_form: name for name, f in FORMS.items() if f.extra}
 
 
@@ -101,19 +133,30 @@ class LawParams:
     beta: float
     a1: float | None = None
     a2: float | None = None
-    replay_form: str = "paper"  # 'paper' (Eq. 8 as published), 'convex' or 'tau'
+    replay_form: str = "paper"  # 'paper' (Eq. 8 as published), 'convex', 'tau', 'tau-lr' or 'lr'
     kappa: float | None = None
+    rho: float | None = None  # LR clock exponent (forms eq4-lr, tau-lr)
+    eta_ref: float | None = None  # the LR clock's reference LR (stored, not fitted)
 
     @property
     def law(self) -> str:
         """The name of this parameter set's form in ``FORMS``."""
-        return "eq4" if self.a1 is None else _FORM_OF.get(self.replay_form, "eq8")
+        if self.a1 is None and self.rho is None:
+            return "eq4"
+        return "eq8" if self.replay_form == "paper" else _FORM_OF.get(self.replay_form, "eq8")
+
+    @property
+    def clocked(self) -> bool:
+        """Whether the shift runs on the LR clock S1cpt_rho rather than S1cpt."""
+        return self.rho is not None
 
     def to_dict(self) -> dict:
         d = {k: float(getattr(self, k)) for k in NAMES}
-        if self.a1 is not None:
+        if self.law != "eq4":
             for k in FORMS[self.law].extra:
                 d[k] = float(getattr(self, k))
+            if self.rho is not None:
+                d["eta_ref"] = float(self.eta_ref)
             if self.replay_form != "paper":
                 d["replay_form"] = self.replay_form
         return d
@@ -135,8 +178,8 @@ class LawParams:
                 fix="Each of 'pt' and 'cpt' needs L0, A, alpha, C1, C2, B, E, beta (a1, a2 for Eq. 8)",
             )
         vals = {}
-        for k in NAMES + REPLAY_NAMES:
-            if k not in d or (k in REPLAY_NAMES and d[k] is None):
+        for k in NAMES + REPLAY_NAMES + ("eta_ref",):
+            if k not in d or (k in REPLAY_NAMES + ("eta_ref",) and d[k] is None):
                 continue
             v = d[k]
             if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 1e300:
@@ -147,9 +190,9 @@ class LawParams:
                 )
             vals[k] = float(v)
         form = d.get("replay_form", "paper")
-        if form not in ("paper", "convex", "tau"):
+        if form not in ("paper", "convex", "tau", "tau-lr", "lr"):
             raise InputError(
-                "replay_form must be 'paper', 'convex' or 'tau'",
+                "replay_form must be 'paper', 'convex', 'tau', 'tau-lr' or 'lr'",
                 column=f"{where}.replay_form",
                 received=form,
             )
@@ -163,6 +206,12 @@ class LawParams:
                     received=", ".join(extra),
                     fix="Give a1 and a2 (Eq. 8), a1 and kappa with replay_form 'tau', or none (Eq. 4)",
                 )
+            if "rho" in extra and "eta_ref" not in vals:
+                raise InputError(
+                    "the LR clock (rho) needs its reference LR eta_ref",
+                    column=where,
+                    fix="Refit, or add eta_ref (the CPT peak LR the fit was made at)",
+                )
         limits = {
             "L0": (0, 50),
             "A": (0, 1e4),
@@ -175,6 +224,8 @@ class LawParams:
             "a1": (-50, 50),  # exp(a1 * r) must stay finite (the fitter keeps |a1| <= 10)
             "a2": (-50, 50),
             "kappa": (0, 1e6),
+            "rho": (0, 20),
+            "eta_ref": (1e-300, 1e3),
         }
         for k, (lo, hi) in limits.items():
             if k in vals and not lo <= vals[k] <= hi:
@@ -206,7 +257,7 @@ def replay_factors(p: LawParams, replay, target: str):
         return 1.0, 1.0
     r_pt = np.asarray(replay, dtype=float) if np.ndim(replay) else float(replay)
     r_cpt = 1.0 - r_pt
-    if p.replay_form == "tau":
+    if p.replay_form in TAU_FORMS:
         return np.exp(p.a1 * r_pt), 1.0
     if p.replay_form == "convex":
         if abs(p.a2) > 1e-12:
@@ -217,18 +268,22 @@ def replay_factors(p: LawParams, replay, target: str):
     return np.exp(p.a1 * r_cpt), np.expm1(p.a2 * r_cpt)
 
 
-def shift_clock(p: LawParams, S1cpt: np.ndarray, replay) -> np.ndarray:
+def shift_clock(p: LawParams, S1cpt: np.ndarray, replay, clock: np.ndarray | None = None):
     """What drives the distribution shift: S1cpt (Eq. 3/4/8), or for the tau-form the relaxed domain
     exposure tau = (1-r)*S1cpt*g(kappa*r*S1cpt) with g(x) = (1-e^-x)/x (notes §10): exposure grows at
     rate (1-r) per unit of summed LR and replay undoes it at rate kappa*r, so the shift levels off at
-    (1-r)/(kappa*r). tau = S1cpt at r = 0 (exactly Eq. 4) and 0 at r = 1."""
-    if p.replay_form != "tau" or p.a1 is None:
-        return S1cpt
+    (1-r)/(kappa*r). tau = S1cpt at r = 0 (exactly Eq. 4) and 0 at r = 1.
+
+    ``clock``: the LR clock S1cpt_rho at p.rho (forms eq4-lr / tau-lr), which then replaces S1cpt
+    (also inside tau); None means S1cpt."""
+    s = S1cpt if clock is None or not p.clocked else clock
+    if p.replay_form not in TAU_FORMS or p.a1 is None:
+        return s
     r = np.asarray(replay, dtype=float) if np.ndim(replay) else float(replay)
-    x = (p.kappa * r) * S1cpt
+    x = (p.kappa * r) * s
     with np.errstate(divide="ignore", invalid="ignore"):
         g = np.where(x > 1e-12, -np.expm1(-x) / np.where(x > 1e-12, x, 1.0), 1.0 - 0.5 * x)
-    return (1.0 - r) * S1cpt * g
+    return (1.0 - r) * s * g
 
 
 class Columns(NamedTuple):
@@ -250,21 +305,26 @@ def columns(
     S2cpt: np.ndarray,
     replay=0.0,
     target: str = "pt",
+    clock: np.ndarray | None = None,
 ) -> Columns:
     """Eq. 4 / Eq. 8 / tau-form per unit linear coefficient, at any rows (per step or per logged
     point, several runs concatenated): only p's nonlinear parameters (alpha, E, beta, replay) are
-    used. ``replay`` is one ratio or one per row; ``S1pt`` may be a number (fitted, paper §6)."""
+    used. ``replay`` is one ratio or one per row; ``S1pt`` may be a number (fitted, paper §6).
+    ``clock``: for the LR-clock forms, S1cpt_rho at the rows for p.rho and p.eta_ref
+    (``Areas.clock``); None (or a form without the clock) uses S1cpt."""
     X = S1pt + S1cpt
     with np.errstate(divide="ignore", invalid="ignore"):  # X = 0: the law is undefined there
         power = np.power(X, -p.alpha)
     power[~(X > 0)] = np.nan
     f_anneal, f_shift = replay_factors(p, replay, target)
-    shape = shift_shape(shift_clock(p, S1cpt, replay), p.E, p.beta)
+    shape = shift_shape(shift_clock(p, S1cpt, replay, clock), p.E, p.beta)
     return Columns(power, -S2pt, -f_anneal * S2cpt, f_shift * shape)
 
 
 def _area_columns(p: LawParams, a: Areas, replay, target: str, S1pt: float | None) -> Columns:
-    return columns(p, a.S1pt if S1pt is None else S1pt, a.S2pt, a.S1cpt, a.S2cpt, replay, target)
+    clock = a.clock(p.rho, p.eta_ref) if p.clocked else None
+    S1pt = a.S1pt if S1pt is None else S1pt
+    return columns(p, S1pt, a.S2pt, a.S1cpt, a.S2cpt, replay, target, clock)
 
 
 @dataclass(frozen=True, eq=False)
@@ -331,7 +391,7 @@ def shift_limit(p: LawParams, replay: float = 0.0, target: str = "pt") -> float:
     """The shift term's asymptote per unit B as CPT goes on: the replay factor (Eq. 8), or for the
     tau-form the shape at tau's plateau (1-r)/(kappa*r) (1 at r = 0)."""
     _, f_shift = replay_factors(p, replay, target)
-    if p.replay_form == "tau" and p.a1 is not None and replay > 0:
+    if p.replay_form in TAU_FORMS and p.a1 is not None and replay > 0:
         plateau = (1.0 - replay) / (p.kappa * replay) if p.kappa > 0 else math.inf
         return float(shift_shape(np.array([plateau]), p.E, p.beta)[0])
     return float(f_shift)
