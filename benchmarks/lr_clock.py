@@ -71,7 +71,9 @@ def grouped(runs, key, laws, log):
             out[(law, target)] = float(np.mean(errs))
             for v, (e, rho, fl, secs) in per_fold.items():
                 r = "-" if rho is None else f"{rho:.3f}"
-                log(f"  {key}={v!s:<6} {law:<7} {target:<3} fitted {fl:<7} rho={r:<6} MAE {e:.4f} ({secs:.1f} s)")
+                log(
+                    f"  {key}={v!s:<6} {law:<7} {target:<3} fitted {fl:<7} rho={r:<6} MAE {e:.4f} ({secs:.1f} s)"
+                )
     return out
 
 
@@ -85,8 +87,10 @@ def main() -> None:
     laws = args.laws.split(",")
     train, test, new = load(args.extra)
     runs = train + test + new
-    print(f"{len(runs)} runs: {len(train)} train, {len(test)} test, {len(new)} new: "
-          + ", ".join(r.name for r in new))
+    print(
+        f"{len(runs)} runs: {len(train)} train, {len(test)} test, {len(new)} new: "
+        + ", ".join(r.name for r in new)
+    )
     log = print
     if "1" in parts:
         print("\n## 1. leave one CPT peak LR out (mean held-out CPT-phase MAE)")
@@ -101,8 +105,10 @@ def main() -> None:
                 res, secs = fit(fit_on, target, law)
                 held = evaluate(res, test)
                 rho = res.params.rho
-                print(f"{target} {law:<7} fitted {res.params.law} rho={rho} eta_ref={res.params.eta_ref} "
-                      f"time {secs:.1f} s mean {np.mean([m.cpt_mae for m in held]):.4f}")
+                print(
+                    f"{target} {law:<7} fitted {res.params.law} rho={rho} eta_ref={res.params.eta_ref} "
+                    f"time {secs:.1f} s mean {np.mean([m.cpt_mae for m in held]):.4f}"
+                )
                 for w in res.warnings:
                     print("   note:", w)
                 for m in held:

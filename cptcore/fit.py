@@ -32,8 +32,8 @@ from cptcore.errors import InputError
 from cptcore.law import (
     FORMS,
     LINEAR,
-    NAMES,
     LR_CLOCK_FORMS,
+    NAMES,
     REPLAY_NAMES,
     Columns,
     LawParams,

@@ -223,3 +223,68 @@ def test_the_fitters_row_wise_law_is_the_law(law):
     res = fit_target(runs, "pt", law)
     again = evaluate(res, runs, held_out=False)
     assert [m.mae for m in again] == pytest.approx([m.mae for m in res.metrics], rel=1e-9)
+
+
+# --- the LR clock (forms eq4-lr, tau-lr) -------------------------------------------------------
+
+# forgetting grows faster than linearly in the LR (rho > 1), domain learning slower (rho < 1)
+TRUE_LR = {
+    "pt": TRUE["pt"].with_values(a1=-0.3, kappa=12.0, rho=1.6, eta_ref=1e-3, replay_form="tau-lr"),
+    "cpt": TRUE["cpt"].with_values(a1=0.2, kappa=1.5, rho=0.6, eta_ref=1e-3, replay_form="tau-lr"),
+}
+
+
+def _lr_runs(peaks=(4e-4, 1e-3), replays=(0.0, 0.5), seed0=0):
+    runs = []
+    for i, peak in enumerate(peaks):
+        for k, r in enumerate(replays):
+            pt, cpt = (PT_CONST, "wsd") if k % 2 == 0 else (PT_WSD, "constant")
+            spec = cpt_spec(cpt, peak=peak, decay_fraction=0.2)
+            runs.append(
+                make_run(f"p{peak:g}-r{r}", pt, spec, r, TRUE_LR, 0.002, seed0 + 10 * i + k, 50)
+            )
+    return runs
+
+
+@pytest.fixture(scope="module")
+def lr_runs():
+    return _lr_runs()
+
+
+@pytest.mark.parametrize("target", ["pt", "cpt"])
+def test_lr_clock_rho_is_recovered_from_runs_at_two_peak_lrs(lr_runs, target):
+    res = fit_target(lr_runs, target, "tau-lr")
+    assert res.params.law == "tau-lr" and res.success, res.message
+    assert res.params.eta_ref == pytest.approx(1e-3)  # the largest CPT LR of the fitted runs
+    assert res.params.rho == pytest.approx(TRUE_LR[target].rho, abs=0.15)
+    assert max(m.mae for m in res.metrics) < 0.003  # noise is 0.002 nats
+    # a lower peak LR and a replay ratio between the fitted ones: at the noise level, where the
+    # tau-form (rho = 1) misses
+    held = [make_run("p2e-4", PT_WSD, cpt_spec("wsd", peak=2e-4), 0.25, TRUE_LR, 0.002, 99, 25)]
+    assert evaluate(res, held)[0].cpt_mae < 0.004
+    tau = fit_target(lr_runs, target, "tau")
+    assert evaluate(tau, held)[0].cpt_mae > 2 * evaluate(res, held)[0].cpt_mae
+
+
+def test_lr_clock_with_one_peak_lr_falls_back_to_rho_1_with_a_warning(lr_runs):
+    one_peak = [r for r in lr_runs if r.name.startswith("p0.001")]
+    res = fit_target(one_peak, "pt", "tau-lr")
+    assert res.params.law == "tau" and res.params.rho is None
+    assert any("two or more peak LRs" in w for w in res.warnings)
+    # one replay ratio but two peak LRs: the replay terms go, the LR clock stays
+    zero = [r for r in lr_runs if r.replay == 0.0]
+    res = fit_target(zero, "pt", "tau-lr")
+    assert res.params.law == "eq4-lr" and res.params.rho is not None
+    assert any("at least two replay ratios" in w for w in res.warnings)
+
+
+def test_the_fitters_row_wise_lr_clock_is_the_law(lr_runs):
+    # the fitter sums the clock over concatenated runs; evaluate() uses law.predict per run
+    open_run = make_run(
+        "open", PT_WSD, cpt_spec("constant", peak=7e-4), pt_history=False, params=TRUE_LR, seed=7
+    )[0]
+    runs = [*lr_runs, open_run]
+    res = fit_target(runs, "cpt", "tau-lr")
+    assert res.params.law == "tau-lr"
+    again = evaluate(res, runs, held_out=False)
+    assert [m.mae for m in again] == pytest.approx([m.mae for m in res.metrics], rel=1e-9)

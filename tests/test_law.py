@@ -172,10 +172,15 @@ def test_hand_built_areas_apply_the_cpt_terms_from_the_first_cpt_element():
 # --- the one kernel (law.columns) against a plain transcription of the paper's equations -------
 
 
-def _plain(p: LawParams, S1pt, S2pt, S1cpt, S2cpt, r, target):
-    """Eq. 4 / Eq. 8 / tau-form for one point, written out term by term with math (no numpy)."""
+def _plain(p: LawParams, S1pt, S2pt, S1cpt, S2cpt, r, target, clock=None):
+    """Eq. 4 / Eq. 8 / tau-form for one point, written out term by term with math (no numpy).
+    ``clock``: S1cpt_rho for the LR-clock forms (``_plain_clock``); None means S1cpt."""
     r_pt, r_cpt = r, 1 - r
-    shift_clock = S1cpt
+    if p.law in ("eq4-lr", "tau-lr") and clock is not None:
+        S1cpt_for_shift = clock
+    else:
+        S1cpt_for_shift = S1cpt
+    shift_clock = S1cpt_for_shift
     f_anneal = f_shift = 1.0
     if p.law == "eq8":  # paper Eq. 8 (notes §2.4)
         if target == "pt":
@@ -185,10 +190,11 @@ def _plain(p: LawParams, S1pt, S2pt, S1cpt, S2cpt, r, target):
     elif p.law == "eq8-convex":
         f_anneal = math.exp(p.a1 * r_pt)
         f_shift = (math.exp(p.a2 * r_cpt) - 1) / (math.exp(p.a2) - 1)
-    elif p.law == "tau":  # notes §10
+    elif p.law in ("tau", "tau-lr"):  # notes §10
         f_anneal = math.exp(p.a1 * r)
         k = p.kappa * r
-        shift_clock = S1cpt if k == 0 else (1 - r) * (1 - math.exp(-k * S1cpt)) / k
+        s = S1cpt_for_shift
+        shift_clock = s if k == 0 else (1 - r) * (1 - math.exp(-k * s)) / k
     return (
         p.L0
         + p.A * (S1pt + S1cpt) ** -p.alpha
@@ -198,11 +204,22 @@ def _plain(p: LawParams, S1pt, S2pt, S1cpt, S2cpt, r, target):
     )
 
 
+def _plain_clock(lr, transfer, rho, eta_ref):
+    """S1cpt_rho at every step, summed step by step: sum_{transfer < i <= t} eta_i^rho eta_ref^(1-rho)."""
+    out, acc = [0.0] * len(lr), 0.0
+    for i in range(transfer + 1, len(lr)):
+        acc += max(lr[i], 0.0) ** rho * eta_ref ** (1 - rho)
+        out[i] = acc
+    return out
+
+
 FORM_PARAMS = {
     "eq4": {},
     "eq8": {"a1": 0.05, "a2": 3.0},
     "eq8-convex": {"a1": -0.2, "a2": 6.0, "replay_form": "convex"},
     "tau": {"a1": 0.1, "kappa": 7.0, "replay_form": "tau"},
+    "eq4-lr": {"rho": 1.4, "eta_ref": 1e-4, "replay_form": "lr"},
+    "tau-lr": {"a1": 0.1, "kappa": 7.0, "rho": 0.7, "eta_ref": 3e-4, "replay_form": "tau-lr"},
 }
 
 
@@ -217,8 +234,17 @@ def test_kernel_equals_a_plain_transcription_of_each_form(paper_example, form, t
     assert p.law == form and form in FORMS
     rows = np.r_[1, 500, t, t + 1, t + 40, t + 3000, len(a) - 1]
     got = predict(p, a.at(rows), replay, target)
-    want = [_plain(p, a.S1pt[i], a.S2pt[i], a.S1cpt[i], a.S2cpt[i], replay, target) for i in rows]
+    clock = [None] * len(a)
+    if p.rho is not None:
+        clock = _plain_clock(list(a.lr), a.transfer_step, p.rho, p.eta_ref)
+    want = [
+        _plain(p, a.S1pt[i], a.S2pt[i], a.S1cpt[i], a.S2cpt[i], replay, target, clock[i])
+        for i in rows
+    ]
     np.testing.assert_allclose(got, want, rtol=1e-12)
+    # the dense prediction and the decomposition use the same clock
+    np.testing.assert_allclose(predict(p, a, replay, target)[rows], want, rtol=1e-12)
+    np.testing.assert_allclose(terms(p, a.at(rows), replay, target).total, want, rtol=1e-12)
 
 
 @pytest.mark.parametrize("form", list(FORM_PARAMS))
@@ -275,4 +301,49 @@ def test_params_round_trip_each_form_and_reject_a_half_given_replay_form():
         assert LawParams.from_dict(p.to_dict()) == p
     d = PAPER_FIG3["pt"].to_dict() | {"a1": 0.1, "replay_form": "tau"}  # kappa missing
     with pytest.raises(InputError, match="kappa"):
+        LawParams.from_dict(d, "pt")
+
+
+# --- the LR clock (forms eq4-lr, tau-lr) -------------------------------------------------------
+
+
+def test_lr_clock_at_rho_1_is_the_tau_form_and_eq4(paper_example):
+    from cptcore.areas import lr_clock
+
+    a, t = paper_example
+    np.testing.assert_allclose(lr_clock(a.lr, t, 1.0, 2e-4), a.S1cpt, rtol=1e-12, atol=1e-15)
+    for form, plain in (("tau-lr", "tau"), ("eq4-lr", "eq4")):
+        p = PAPER_FIG3["pt"].with_values(**(FORM_PARAMS[form] | {"rho": 1.0}))
+        q = PAPER_FIG3["pt"].with_values(**FORM_PARAMS[plain])
+        assert p.law == form and q.law == plain
+        for r in (0.0, 0.3):
+            np.testing.assert_array_equal(predict(p, a, r)[1:], predict(q, a, r)[1:])
+
+
+def test_lr_clock_counts_high_lr_steps_more_when_rho_exceeds_1():
+    # two constant CPT phases at 1e-3 and 2e-4 from the same PT: rho > 1 makes the high-LR phase's
+    # shift relatively larger; the clock equals S1cpt at eta_ref
+    hi, t = concatenate(ScheduleSpec("constant", 1e-3, 1000), ScheduleSpec("constant", 1e-3, 500))
+    lo, _ = concatenate(ScheduleSpec("constant", 1e-3, 1000), ScheduleSpec("constant", 2e-4, 500))
+    a_hi, a_lo = compute_areas(hi, t), compute_areas(lo, t)
+    np.testing.assert_allclose(a_hi.clock(1.5, 1e-3), a_hi.S1cpt, rtol=1e-12)
+    ratio = a_lo.clock(1.5, 1e-3)[-1] / a_lo.S1cpt[-1]
+    assert ratio == pytest.approx(0.2**0.5, rel=1e-9)
+
+
+def test_hand_built_areas_without_an_lr_use_s1cpt_as_the_clock():
+    from cptcore.areas import Areas
+
+    one = np.ones(1)
+    a = Areas(one * 7.6, one * 0.15, one * 2.0, one * 0.04, transfer_step=40_000)
+    assert a.clock(1.7, 1e-3)[0] == 2.0
+
+
+def test_lr_clock_params_need_their_reference_lr():
+    from cptcore.errors import InputError
+
+    d = PAPER_FIG3["pt"].with_values(**FORM_PARAMS["tau-lr"]).to_dict()
+    assert d["rho"] == 0.7 and d["eta_ref"] == 3e-4 and d["replay_form"] == "tau-lr"
+    del d["eta_ref"]
+    with pytest.raises(InputError, match="eta_ref"):
         LawParams.from_dict(d, "pt")
