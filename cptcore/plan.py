@@ -36,7 +36,7 @@ from scipy.signal import lfilter
 
 from cptcore.areas import Areas, compute_areas, momentum, pt_eta_for_s2
 from cptcore.errors import InputError
-from cptcore.law import predict
+from cptcore.law import columns, combine, predict
 from cptcore.params_io import ParamSet
 from cptcore.presets import PAPER_SETTING
 from cptcore.scenario import Scenario, ScenarioCurves, lr_and_areas, simulate
@@ -375,9 +375,19 @@ class Planner:
         self.start_pt, self.start_cpt = float(lp[0]), float(lc[0])
 
     # -- the law at the end of CPT ------------------------------------------------------------
-    def losses(self, S1cpt: np.ndarray, S2cpt: np.ndarray, replay: float):
-        """Final (L_pt, L_cpt) for arrays of final CPT areas (paper Eq. 4 / Eq. 8)."""
+    def losses(self, S1cpt: np.ndarray, S2cpt: np.ndarray, replay: float, clocks=None):
+        """Final (L_pt, L_cpt) for arrays of final CPT areas (paper Eq. 4 / Eq. 8).
+
+        ``clocks``: (pt, cpt) final LR clocks S1cpt_rho for parameter sets with an LR clock
+        (``_clocks``); None uses S1cpt (exact for rho = 1)."""
         S1cpt = np.asarray(S1cpt, float)
+        if clocks is not None and any(c is not None for c in clocks):
+            S2cpt = np.asarray(S2cpt, float)
+            out = []
+            for p, t, c in ((self.p_pt, "pt", clocks[0]), (self.p_cpt, "cpt", clocks[1])):
+                cols = columns(p, self.S1pt, self.S2pt, S1cpt, S2cpt, float(replay), t, c)
+                out.append(combine(p, cols))
+            return out[0], out[1]
         a = Areas(
             np.full(S1cpt.shape, self.S1pt),
             np.full(S1cpt.shape, self.S2pt),
@@ -414,17 +424,27 @@ class Planner:
         dg[1:], dh[1:] = g[:-1] - g[1:], h[:-1] - h[1:]
         carry = self.m_T * lam * -math.expm1(n * math.log(lam)) / (1.0 - lam)
         sh = _Shape(float(g.sum()), float(h.sum()), float(dg @ w), float(dh @ w) + carry)
-        if self.ps.s2_form != "paper":
+        if self.ps.s2_form != "paper" or self.p_pt.clocked or self.p_cpt.clocked:
             sh = replace(sh, g=g, h=h)
         if len(self._shapes) > 4096:
             self._shapes.clear()
         self._shapes[key] = sh
         return sh
 
+    def _clocks(self, sh: _Shape, peaks: np.ndarray):
+        """Final LR clocks sum eta^rho * eta_ref^(1-rho) per peak, for (pt, cpt) (None: no clock)."""
+        if sh.g is None:
+            return None
+        lr = np.maximum(np.asarray(peaks, float)[:, None] * sh.g[None, :] + sh.h[None, :], 0.0)
+        return tuple(
+            np.sum(np.power(lr / p.eta_ref, p.rho), axis=1) * p.eta_ref if p.clocked else None
+            for p in (self.p_pt, self.p_cpt)
+        )
+
     def _areas(self, sh: _Shape, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         peaks = np.asarray(peaks, float)
         S1 = peaks * sh.G1 + sh.H1
-        if sh.g is None:
+        if sh.g is None or self.ps.s2_form == "paper":
             return S1, peaks * sh.G2 + sh.H2
         # lr-weighted S2 (App. J): S2cpt = sum_k m_k * lr_k^eps, per peak
         lr = peaks[:, None] * sh.g[None, :] + sh.h[None, :]
@@ -440,11 +460,12 @@ class Planner:
         """Final (L_pt, L_cpt), each of shape (len(peaks), len(replays))."""
         sh = self._shape(family, steps, decay)
         S1, S2 = self._areas(sh, np.atleast_1d(peaks))
+        clocks = self._clocks(sh, np.atleast_1d(peaks))
         replays = np.atleast_1d(np.asarray(replays, float))
         Lp = np.empty((S1.size, replays.size))
         Lc = np.empty_like(Lp)
         for k, r in enumerate(replays):
-            Lp[:, k], Lc[:, k] = self.losses(S1, S2, r)
+            Lp[:, k], Lc[:, k] = self.losses(S1, S2, r, clocks)
         self.n_eval += Lp.size
         return Lp, Lc
 

@@ -89,6 +89,31 @@ def test_fast_path_matches_simulation_for_lr_weighted_s2_and_replay_law():
         assert pl.settings_losses(s) == pytest.approx((c.final("pt"), c.final("cpt")), abs=1e-10)
 
 
+@pytest.mark.parametrize("s2_form", ["paper", "lr-weighted"])
+def test_fast_path_matches_simulation_for_the_lr_clock(s2_form):
+    # the LR clock sum eta^rho is not affine in the peak LR: the planner sums it per peak
+    p = {
+        "pt": replace(
+            PAPER_FIG3["pt"], a1=0.05, kappa=5.0, rho=1.6, eta_ref=2e-4, replay_form="tau-lr"
+        ),
+        "cpt": replace(PAPER_FIG3["cpt"], rho=0.6, eta_ref=2e-4, replay_form="lr"),
+    }
+    ps = replace(ParamSet.from_params(p), s2_form=s2_form)
+    pl = Planner(ps, default_pt(), SearchSpace(warmup_fraction=0.05, warmup_from="zero"))
+    for fam in ("wsd", "cosine"):
+        for peak in (5e-5, 4e-4):
+            s = PlanSettings(fam, peak, 0.3, 5_000, 0.2)
+            c = simulate(ps, Scenario(pl.pt, s.cpt_spec(pl.space), 0.3), bands=False)
+            got = pl.settings_losses(s)
+            assert got == pytest.approx((c.final("pt"), c.final("cpt")), abs=1e-10)
+            plain = Planner(
+                ParamSet.from_params({t: replace(q, rho=1.0) for t, q in p.items()}),
+                default_pt(),
+                pl.space,
+            )
+            assert abs(plain.settings_losses(s)[0] - got[0]) > 1e-3  # the clock matters
+
+
 # ------------------------------------------------------------------------- known optima
 def test_planner_finds_analytic_optimal_peak_lr():
     # constant CPT LR x for n steps: S1cpt = n*x exactly, so x* = s*/n
