@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from cptcore.areas import S2_FORMS, run_areas
+from cptcore.envelope import outside, setting_of_run, widening
 from cptcore.errors import InputError
+from cptcore.fit import fit_rows, prediction_band
 from cptcore.importers import load_path
 from cptcore.importers.cli import add_import_command
 from cptcore.law import LAWS, predict
@@ -99,6 +101,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         )
     ps = ParamSet.from_fits(
         fits,
+        envelope=outcome.envelope,
         provenance={
             "runs": [os.path.basename(p) for p in args.runs],
             "law": law,
@@ -144,11 +147,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     ps = load_params(args.params)
     run = load_runs([args.run])[0]
     out = {"step": run.step}
-    areas = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps).at(run.step)
+    full = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
+    areas = full.at(run.step)
+    setting = setting_of_run(run)
+    reasons = outside(ps.envelope, setting) if setting is not None else []
+    for o in reasons:
+        print(f"warning: {o.message}", file=sys.stderr)
+    z = _z_of(args.interval) if args.interval is not None else None
     for target in ("pt", "cpt"):
         f = ps.fits.get(target)
         if f is None:
             out[f"pred_loss_{target}"] = np.full(len(run.step), np.nan)
+            if z is not None:
+                out[f"lo_loss_{target}"] = out[f"hi_loss_{target}"] = out[f"pred_loss_{target}"]
             continue
         S1pt = None
         if not run.pt_history_known:
@@ -161,21 +172,65 @@ def cmd_predict(args: argparse.Namespace) -> int:
                     fix="Fit the parameters on this run too, or give its pre-training rows with phase 'pt'",
                 )
         out[f"pred_loss_{target}"] = predict(f.params, areas, run.replay, target, S1pt)
-    df = pd.DataFrame(out)
+        if z is not None:
+            lo, hi = prediction_band(f, areas, run.replay, S1pt, z=z, widen=widening(reasons))
+            out[f"lo_loss_{target}"], out[f"hi_loss_{target}"] = lo, hi
+    cols = ["step", "pred_loss_pt", "pred_loss_cpt"]
+    if z is not None:
+        cols += ["lo_loss_pt", "hi_loss_pt", "lo_loss_cpt", "hi_loss_cpt"]
+        if not any(f.calibration for f in ps.fits.values()):
+            print(
+                "note: the parameter file has no calibrated band (written before it existed, or "
+                "by hand): the interval reflects parameter uncertainty only; refit to calibrate it",
+                file=sys.stderr,
+            )
+    df = pd.DataFrame({c: out[c] for c in cols})
     df.to_csv(args.output, index=False, float_format="%.6f")
     for target in ("pt", "cpt"):
-        y = run.loss(target)
-        pred = out[f"pred_loss_{target}"]
-        ok = np.isfinite(y) & np.isfinite(pred)  # the law has no value at step 0 (no update yet)
+        f = ps.fits.get(target)
+        if f is None:
+            continue
+        # score the rows the fit scores: observed, after the PT warm-up and the fit's min_step
+        ok = fit_rows(run, target, full, f.min_step, f.skip_warmup)
+        y, pred = run.loss(target), out[f"pred_loss_{target}"]
+        ok &= np.isfinite(pred)
         if ok.any():
             err = pred[ok] - y[ok]
             ss = float(np.sum((y[ok] - y[ok].mean()) ** 2))
             r2 = 1 - float(np.sum(err**2)) / ss if ss > 0 else float("nan")
-            print(
-                f"{'general' if target == 'pt' else 'domain'} set (loss_{target}): MAE {np.mean(np.abs(err)):.4f}  R2 {_fmt(r2)}  max error {np.max(np.abs(err)):.4f}  ({ok.sum()} points)"
+            first = int(run.step[ok][0])
+            line = (
+                f"{'general' if target == 'pt' else 'domain'} set (loss_{target}): MAE "
+                f"{np.mean(np.abs(err)):.4f}  R2 {_fmt(r2)}  max error {np.max(np.abs(err)):.4f}  "
+                f"({ok.sum()} points scored, from step {first:,}: after the PT warm-up"
+                + (f" and the fit's min step {f.min_step:,}" if f.min_step else "")
+                + ")"
             )
+            if z is not None:
+                inside = (y[ok] >= out[f"lo_loss_{target}"][ok]) & (
+                    y[ok] <= out[f"hi_loss_{target}"][ok]
+                )
+                line += f"; {inside.mean():.0%} inside the {args.interval:.0%} band"
+            print(line)
     print(f"wrote {args.output} ({len(df)} rows)")
     return 0
+
+
+def _z_of(level: float) -> float:
+    """The normal quantile for a central interval ``level`` (0.95 -> 1.96)."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+def _interval_arg(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a level such as 0.95, got {text!r}") from None
+    if not 0.5 <= v <= 0.99:
+        raise argparse.ArgumentTypeError(f"must be between 0.5 and 0.99 (e.g. 0.95), got {text}")
+    return v
 
 
 def _lambda_arg(text: str) -> float | str:
@@ -247,6 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-p", "--params", required=True, help="params.json from 'fit'")
     q.add_argument("run", help="canonical run CSV (losses optional)")
     q.add_argument("-o", "--output", default="pred.csv", help="output CSV (default pred.csv)")
+    q.add_argument(
+        "--interval",
+        type=_interval_arg,
+        metavar="LEVEL",
+        help="add lo_/hi_ columns: a band that covers about LEVEL of the losses (e.g. 0.95), "
+        "calibrated by cross-validation and widened outside the fitted range",
+    )
     q.set_defaults(func=cmd_predict)
     add_import_command(sub)
     add_plan_command(sub)

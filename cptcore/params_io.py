@@ -3,7 +3,9 @@
 Minimal file (must load): ``{"lambda": 0.999, "pt": {L0, A, alpha, C1, C2, B, E, beta}, "cpt": {...}}``.
 ``a1``/``a2`` present in a section means Eq. 8. Extra keys written by the fitter: ``s2_form``, ``eps``,
 ``metrics``, ``uncertainty`` (free parameter names + covariance), ``S1pt`` (CPT-only runs),
-``warnings``, ``message``, ``provenance``.
+``warnings``, ``message``, ``provenance``, ``calibration`` (per section: the band from grouped
+cross-validation) and ``envelope`` (top level: what the fitted runs covered, ``cptcore.envelope``).
+Files without the newer keys load (no calibrated band, no envelope warnings).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cptcore.areas import LAMBDA, S2_FORMS
+from cptcore.envelope import Envelope
 from cptcore.errors import InputError
 from cptcore.fit import FitResult, RunMetrics
 from cptcore.law import LawParams
@@ -32,6 +35,7 @@ class ParamSet:
     s2_form: str = "paper"
     eps: float = 0.1
     provenance: dict = field(default_factory=dict)
+    envelope: Envelope | None = None  # what the fitted runs covered (cptcore.envelope)
 
     def params(self, target: str) -> LawParams | None:
         f = self.fits.get(target)
@@ -42,9 +46,13 @@ class ParamSet:
         return next(iter(self.fits.values())).params.law if self.fits else "eq4"
 
     @classmethod
-    def from_fits(cls, fits: dict, provenance: dict | None = None) -> ParamSet:
+    def from_fits(
+        cls, fits: dict, provenance: dict | None = None, envelope: Envelope | None = None
+    ) -> ParamSet:
         first = next(iter(fits.values()))
-        return cls(dict(fits), first.lam, first.s2_form, first.eps, dict(provenance or {}))
+        return cls(
+            dict(fits), first.lam, first.s2_form, first.eps, dict(provenance or {}), envelope
+        )
 
     @classmethod
     def from_params(
@@ -89,7 +97,11 @@ def to_dict(ps: ParamSet) -> dict:
             }
         if f.S1pt:
             sec["S1pt"] = dict(f.S1pt)
+        if f.calibration:
+            sec["calibration"] = f.calibration
         d[target] = sec
+    if ps.envelope is not None:
+        d["envelope"] = ps.envelope.to_dict()
     if ps.provenance:
         d["provenance"] = ps.provenance
     return d
@@ -222,6 +234,7 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
             eps=float(eps),
             min_step=min_step,
             skip_warmup=bool(ff.get("skip_warmup", True)),
+            calibration=_calibration(sec.get("calibration")),
         )
     if not fits:
         raise InputError(
@@ -230,7 +243,34 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
             fix='Give at least one of "pt": {...} and "cpt": {...} with L0, A, alpha, C1, C2, B, E, beta',
         )
     prov = d.get("provenance") if isinstance(d.get("provenance"), dict) else {}
-    return ParamSet(fits, float(lam), s2_form, float(eps), prov)
+    return ParamSet(
+        fits, float(lam), s2_form, float(eps), prov, Envelope.from_dict(d.get("envelope"))
+    )
+
+
+def _calibration(c) -> dict | None:
+    """A section's band calibration, or None when missing or malformed (older files: no band)."""
+    if not isinstance(c, dict):
+        return None
+    try:
+        levels = [float(v) for v in c["levels"]]
+        q = [[float(v) for v in row] for row in c["q"]]
+        pt_q = [float(v) for v in c["pt_q"]]
+        bins = [float(v) for v in c["progress_bins"]]
+        ref = float(c["S1cpt_ref"])
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    ok = (
+        len(levels) >= 2
+        and all(len(row) == len(levels) for row in q)
+        and len(pt_q) == len(levels)
+        and len(bins) == len(q) + 1
+        and ref > 0
+        and all(math.isfinite(v) and v >= 0 for row in [*q, pt_q] for v in row)
+    )
+    if not ok:
+        return None
+    return {**c, "levels": levels, "q": q, "pt_q": pt_q, "progress_bins": bins, "S1cpt_ref": ref}
 
 
 def load(path: str) -> ParamSet:
