@@ -9,6 +9,8 @@ setting leaves it. Keys (all ranges are [min, max] over the fitted runs with a C
 - ``cpt_peak_lr``: CPT peak LRs
 - ``cpt_steps``: CPT lengths in steps; ``S1cpt``: CPT forward areas (summed LR) at the end of CPT
 - ``cpt_final_lr_fraction``: final CPT LR / CPT peak (1 = constant, 0 = annealed to zero)
+- ``cpt_mean_lr_fraction``: mean CPT LR / CPT peak, the schedule's shape (constant 1, WSD with a
+  20 % decay ~0.9, cosine ~0.5)
 - ``loss_potential``: final PT LR / PT peak (paper §3.3; 1 = PT not annealed, 0 = annealed to 0);
   absent for CPT-only runs (unknown PT history)
 - ``lambda``: the S2 momentum the parameters were fitted with; ``runs``: number of runs
@@ -42,6 +44,7 @@ class Envelope:
     loss_potential: tuple[float, float] | None
     lam: float
     runs: int
+    cpt_mean_lr_fraction: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
         d = {
@@ -56,6 +59,8 @@ class Envelope:
         }
         if self.loss_potential is not None:
             d["loss_potential"] = list(self.loss_potential)
+        if self.cpt_mean_lr_fraction is not None:
+            d["cpt_mean_lr_fraction"] = list(self.cpt_mean_lr_fraction)
         return d
 
     @classmethod
@@ -73,6 +78,7 @@ class Envelope:
                 return lo, hi
 
             lp = d.get("loss_potential")
+            shape = d.get("cpt_mean_lr_fraction")
             return cls(
                 pair("replay"),
                 tuple(float(v) for v in d.get("replay_values", d["replay"])),
@@ -83,6 +89,7 @@ class Envelope:
                 pair("loss_potential") if lp is not None else None,
                 float(d.get("lambda", 0.999)),
                 int(d.get("runs", 0)),
+                pair("cpt_mean_lr_fraction") if shape is not None else None,
             )
         except (KeyError, TypeError, ValueError, OverflowError):
             return None
@@ -98,6 +105,7 @@ class Setting:
     S1cpt: float
     cpt_final_lr_fraction: float
     loss_potential: float | None
+    cpt_mean_lr_fraction: float = 1.0
 
 
 def setting_of_lr(lr: np.ndarray, transfer: int, replay: float, pt_known: bool = True) -> Setting:
@@ -109,7 +117,8 @@ def setting_of_lr(lr: np.ndarray, transfer: int, replay: float, pt_known: bool =
     if pt_known and transfer > 0:
         pt = np.asarray(lr[1 : transfer + 1], dtype=float)
         pot = float(pt[-1] / pt.max()) if pt.size and pt.max() > 0 else None
-    return Setting(float(replay), peak, int(cpt.size), float(cpt.sum()), final, pot)
+    mean = float(cpt.mean()) / peak if cpt.size and peak > 0 else 0.0
+    return Setting(float(replay), peak, int(cpt.size), float(cpt.sum()), final, pot, mean)
 
 
 def setting_of_run(run: Run) -> Setting | None:
@@ -141,6 +150,7 @@ def envelope_of(runs: Sequence[Run], lam: float) -> Envelope | None:
         span(pots) if pots else None,
         float(lam),
         len(ss),
+        span([s.cpt_mean_lr_fraction for s in ss]),
     )
 
 
@@ -195,10 +205,23 @@ def outside(env: Envelope | None, s: Setting) -> list[Outside]:
             Outside(
                 "steps",
                 f"CPT summed LR {s.S1cpt:.3g} ({s.cpt_steps:,} steps) is outside the fitted range "
-                f"(up to {hi_s1:.3g}, {env.cpt_steps[1]:,} steps): extrapolating the horizon",
+                f"(up to {hi_s1:.3g}, {env.cpt_steps[1]:,} steps)",
                 s.S1cpt / hi_s1 - 1.0,
             )
         )
+    if env.cpt_mean_lr_fraction is not None:
+        lo, hi = env.cpt_mean_lr_fraction
+        if s.cpt_mean_lr_fraction < lo - 0.05 or s.cpt_mean_lr_fraction > hi + 0.05:
+            d = max(lo - s.cpt_mean_lr_fraction, s.cpt_mean_lr_fraction - hi, 0.0)
+            out.append(
+                Outside(
+                    "schedule",
+                    f"the CPT schedule's mean LR ({s.cpt_mean_lr_fraction:.0%} of its peak) is "
+                    f"outside the fitted range {_fmt_range(lo, hi, lambda v: f'{v:.0%}')}: a "
+                    "schedule shape the fitted runs did not have",
+                    d,
+                )
+            )
     if env.loss_potential is not None and s.loss_potential is not None:
         lo, hi = env.loss_potential
         if s.loss_potential < lo - 0.05 or s.loss_potential > hi + 0.05:
@@ -216,7 +239,7 @@ def outside(env: Envelope | None, s: Setting) -> list[Outside]:
 
 # how much each unit of distance widens the band (README "Bands"): one decade of peak LR beyond the
 # fitted ones doubles it three times over; 10 points of replay beyond the range widen it by half
-WIDEN = {"replay": 5.0, "peak LR": 6.0, "steps": 1.0, "loss potential": 2.0}
+WIDEN = {"replay": 5.0, "peak LR": 6.0, "steps": 1.0, "loss potential": 2.0, "schedule": 3.0}
 
 
 def widening(reasons: Sequence[Outside]) -> float:

@@ -20,7 +20,7 @@ from cptcore.fit import FitResult, prediction_band
 from cptcore.law import predict
 from cptcore.params_io import ParamSet
 from cptcore.runs import Run
-from cptcore.scenario import ScenarioCurves
+from cptcore.scenario import ScenarioCurves, has_band
 
 TARGET_LABEL = {"pt": "General loss (D_pt)", "cpt": "Domain loss (D_cpt)"}
 TARGET_SHORT = {"pt": "general", "cpt": "domain"}
@@ -54,6 +54,8 @@ class ScenarioView:
     critical_point: float | None
     loss_potential: float
     label: str = ""
+    outside: tuple = ()  # cptcore.envelope.Outside: where the scenario leaves the fitted range
+    widen: float = 1.0  # the band's widening for it
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -95,8 +97,9 @@ def scenario_view(
             "shift": np.asarray(c.terms.shift)[idx],
         }
         fit = ps.fits.get(t) if ps is not None else None
-        if fit is not None and fit.cov is not None:
-            band[t] = prediction_band(fit, curves.areas.at(curves.steps[idx]), replay)
+        if fit is not None and has_band(fit):
+            a = curves.areas.at(curves.steps[idx])
+            band[t] = prediction_band(fit, a, replay, widen=curves.widen)
         else:
             band[t] = (c.band[0][idx], c.band[1][idx]) if c.band is not None else None
         start[t] = c.start
@@ -118,6 +121,8 @@ def scenario_view(
         critical_point=curves.critical_point,
         loss_potential=float(curves.loss_potential),
         label=label,
+        outside=tuple(curves.outside),
+        widen=curves.widen,
     )
 
 
