@@ -68,6 +68,30 @@ def _terminal_progress():
     return show
 
 
+_SET = {"pt": "general set (loss_pt)", "cpt": "domain set (loss_cpt)"}
+
+
+def _check_rows_to_fit(runs: list[Run], args: argparse.Namespace) -> None:
+    """One line and exit 2 (before any work) when a validation set has losses but none the fit
+    could use, e.g. a --min-step past the end of every run."""
+    for target in ("pt", "cpt"):
+        have = [r for r in runs if r.has_target(target)]
+        if not have:
+            continue
+        if any(fit_rows(r, target, run_areas(r), args.min_step).any() for r in have):
+            continue
+        last = max(r.last_step for r in have)
+        where = f"at or after step {args.min_step:,}" if args.min_step else "after the PT warm-up"
+        raise InputError(
+            f"no {_SET[target]} losses {where} to fit (the runs end by step {last:,})",
+            source=", ".join(os.path.basename(p) for p in args.runs),
+            column="--min-step" if args.min_step else f"loss_{target}",
+            fix="Lower --min-step or leave it out"
+            if args.min_step
+            else "Log losses after the warm-up",
+        )
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     runs = load_runs(args.runs)
     for r in runs:
@@ -75,6 +99,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if w:
             print(f"warning: {w}", file=sys.stderr)
     held_out = load_runs(args.test) if args.test else []
+    _check_rows_to_fit(runs, args)
     progress = _terminal_progress() if sys.stderr.isatty() else None
     outcome = fit_model(
         runs,
@@ -99,6 +124,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
             column="loss_pt / loss_cpt",
             fix="Fill in validation losses on at least some rows",
         )
+    failed = [t for t, f in fits.items() if not np.isfinite(f.params.L0)]
+    if failed:  # nothing to write: NaN parameters are not a parameter file
+        f = fits[failed[0]]
+        print(f"error: the {_SET[failed[0]]} fit did not run: {f.message}", file=sys.stderr)
+        return 1
     ps = ParamSet.from_fits(
         fits,
         envelope=outcome.envelope,

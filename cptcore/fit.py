@@ -487,7 +487,7 @@ def fit_target(
     grid = [] if init is not None else _grid(law, len(data.unknown_pt), data, has_cpt)
     scored = []
     for k, g in enumerate(grid):
-        if should_stop and should_stop():
+        if (should_stop and should_stop()) or time.perf_counter() - t0 > max_seconds:
             break
         s1u = np.full(len(data.unknown_pt), g.get("s1mult", 1.0) * s1c)
         M = _basis(g, data, target, law, s1u)
@@ -558,9 +558,6 @@ def fit_target(
         except (ValueError, FloatingPointError) as e:  # numerical trouble in one start is not fatal
             warnings.append(f"start {k + 1} failed numerically ({e})")
             continue
-        except KeyboardInterrupt:  # Ctrl-C in the CLI: report the best start finished so far
-            stopped = True
-            break
         if best is None or r.cost < best.cost:
             best = r
         if progress:
