@@ -13,6 +13,7 @@ from ui.widgets import (
     guard,
     init_defaults,
     load_defaults,
+    md,
     scenario_alt,
     scenario_controls,
     scenario_metrics,
@@ -61,7 +62,7 @@ top[1].button(
 problem = data.sample_fit_problem()
 missing = f" {problem}, so the paper's parameters are the default." if problem else ""
 st.caption(
-    f"{preset.note} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}, "
+    f"{md(preset.note)} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}, "
     f"λ = {preset.ps.lam:g}.{missing}"
 )
 

@@ -10,6 +10,7 @@ from dataclasses import fields, replace
 import streamlit as st
 
 from cptcore.errors import InputError
+from cptcore.markup import escape_markdown
 from cptcore.plots import ScenarioView
 from cptcore.schedules import DECAY_SHAPES, KINDS
 from cptcore.whatif import (
@@ -31,6 +32,13 @@ PERCENT_FIELDS = ("pt_warmup", "pt_decay", "potential", "cpt_warmup", "cpt_decay
 # WhatIf field -> widget key; the key is also the URL query parameter (bind="query-params")
 KEYS = {f.name: f.name for f in fields(WhatIf)}
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def md(text: object) -> str:
+    """User-given text (a file or run name, a message quoting one) made literal for any element that
+    renders Markdown (st.markdown, st.error, st.warning, st.caption, ...): a run named
+    ``![x](https://...)`` shows those characters instead of loading an image."""
+    return escape_markdown(text)
 
 
 def fmt_lr(v: float) -> str:
@@ -274,7 +282,7 @@ def guard(what: str):
     try:
         yield
     except InputError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(md(e), icon=":material/error:")
     except Exception:  # noqa: BLE001 - the last line of defence between a bug and the user
         log.exception("unexpected error while %s", what)
         st.error(
