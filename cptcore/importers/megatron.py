@@ -83,7 +83,13 @@ def parse(data: bytes, filename: str) -> list[Log]:
             fix="Upload the training job's stdout log, or export the metrics as CSV",
         )
     steps = np.array(sorted({s for r in rows.values() for s in r}), dtype=np.int64)
-    table = pd.DataFrame({"step": steps.astype(float)})
-    for metric, points in rows.items():
-        table[metric] = pd.Series(points, dtype=float).reindex(steps).to_numpy()
+    table = pd.DataFrame(  # at once: inserting hundreds of columns one by one fragments it
+        {
+            "step": steps.astype(float),
+            **{
+                metric: pd.Series(points, dtype=float).reindex(steps).to_numpy()
+                for metric, points in rows.items()
+            },
+        }
+    )
     return [Log("megatron", filename, table)]

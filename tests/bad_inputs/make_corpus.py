@@ -97,6 +97,25 @@ def _record(payload: bytes) -> bytes:
     )
 
 
+def _scalar_event(step: int, tag: str, value: float) -> bytes:
+    """An Event (step, summary with one simple_value), as PyTorch's SummaryWriter writes it."""
+    t = tag.encode()
+    val = b"\x0a" + bytes([len(t)]) + t + b"\x15" + struct.pack("<f", value)
+    summary = b"\x0a" + bytes([len(val)]) + val
+    return b"\x09" + bytes(8) + b"\x10" + bytes([step]) + b"\x2a" + bytes([len(summary)]) + summary
+
+
+def _damaged_events() -> bytes:
+    """Good records, then a record header declaring 2^62 bytes (with a valid length checksum), then
+    more good records: the reader must not take it for the cut-off last record and drop the rest."""
+    from cptcore.importers.tb_events import masked_crc
+
+    good = _record(b"\x09" + bytes(8) + b"\x1a\x0dbrain.Event:2")
+    good += _record(_scalar_event(0, "lr", 3e-4)) + _record(_scalar_event(50, "lr", 3e-4))
+    head = struct.pack("<Q", 2**62)
+    return good + head + struct.pack("<I", masked_crc(head)) + _record(_scalar_event(100, "lr", 3e-4))
+
+
 def _zip_of_good() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -222,6 +241,8 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "log_events.out.tfevents.junk.bin": (b"\x00" * 7 + b"not an event file at all" * 10, "not a readable TensorBoard event file"),
         "log_events.out.tfevents.truncated.bin": (_record(b"\x09" + bytes(8) + b"\x1a\x0dbrain.Event:2")[:-10] + b"", "not a readable TensorBoard event file"),
         "log_events.out.tfevents.no_scalars.bin": (_record(b"\x09" + bytes(8) + b"\x1a\x0dbrain.Event:2"), "no scalar summaries"),
+        # --- logs: issue 12
+        "log_events.out.tfevents.damaged_length.bin": (_damaged_events(), "the record at byte 120 declares 4,611,686,018,427,387,904 bytes"),
     }  # fmt: skip
     return c
 
