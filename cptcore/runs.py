@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 
 from cptcore.errors import InputError
+from cptcore.schedules import MAX_STEPS  # re-exported: the longest run
 
 COLUMNS = ("step", "lr", "phase", "replay", "loss_pt", "loss_cpt")
 REQUIRED = ("step", "lr", "phase")
 TARGETS = ("pt", "cpt")  # the two validation sets: general (D_pt) and domain (D_cpt)
-MAX_STEPS = 20_000_000  # a dense LR array beyond this would not fit the app's memory budget
 MAX_BYTES = 200 * 1024 * 1024
 
 
@@ -150,8 +150,14 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
 
     def numeric(col: str, allow_empty: bool) -> np.ndarray:
         raw = df[col]
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-        blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+        if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+            # a frame built by an importer: NaN is 'not logged' (no per-cell strings: millions of
+            # rows would cost hundreds of MB)
+            values = raw.to_numpy(dtype=float)
+            blank = np.isnan(values)
+        else:
+            values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+            blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
         bad = np.isnan(values) & ~blank
         if bad.any():
             i = int(np.argmax(bad))
@@ -252,8 +258,10 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
             fix="Give the LR itself (e.g. 3e-4), not a percentage or a scale factor",
         )
 
-    phase_raw = df["phase"].astype(str).str.strip().str.lower()
-    ok = phase_raw.isin(["pt", "cpt"]).to_numpy()
+    # the few distinct labels are normalised once, not per row (a run may have millions of rows)
+    codes, labels = pd.factorize(df["phase"], use_na_sentinel=False)
+    labels = np.array([str(x).strip().lower() for x in labels], dtype=object)
+    ok = np.isin(labels, ["pt", "cpt"])[codes]
     if not ok.all():
         i = int(np.argmax(~ok))
         raise _fail(
@@ -264,7 +272,7 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
             received=str(df["phase"].iloc[i]),
             fix="Mark pre-training rows 'pt' and continual-pre-training rows 'cpt'",
         )
-    is_cpt = (phase_raw == "cpt").to_numpy()
+    is_cpt = (labels == "cpt")[codes]
     if is_cpt.any() and not is_cpt.all():
         first_cpt = int(np.argmax(is_cpt))
         if not is_cpt[first_cpt:].all():
@@ -476,13 +484,19 @@ def parse_table(data: bytes, source: str) -> pd.DataFrame:
     return df
 
 
+def phase_labels(is_cpt: np.ndarray) -> np.ndarray:
+    """'pt'/'cpt' per row as an object array of two shared strings (``np.where`` would give a text
+    array that pandas turns into one string object per row: ~50 bytes a row, 250 MB for 5M rows)."""
+    return np.array(["pt", "cpt"], dtype=object)[np.asarray(is_cpt, dtype=np.intp)]
+
+
 def run_to_frame(run: Run) -> pd.DataFrame:
     """The run as a canonical table (for downloads and round-trips)."""
     return pd.DataFrame(
         {
             "step": run.step,
             "lr": run.lr,
-            "phase": np.where(run.is_cpt, "cpt", "pt"),
+            "phase": phase_labels(run.is_cpt),
             "replay": run.replay,
             "loss_pt": run.loss_pt,
             "loss_cpt": run.loss_cpt,

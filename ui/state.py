@@ -3,6 +3,7 @@
 - ``YOUR_FIT``: the parameter set the user made active on the Fit page (``ActiveFit``).
 - ``RUNS``: runs loaded on the Fit page, name -> ``cptcore.runs.Run`` (uploads and samples).
 - ``LAST_FIT``: the last fit on the Fit page (``FitOutcome``); kept when a later upload is bad.
+- ``UPLOAD_CACHE``: this session's parsed uploads (``ui.upload``), bounded in entries and bytes.
 - ``PINS``: pinned Explore scenarios (``cptcore.plots.ScenarioView``), at most ``MAX_PINS``.
 - ``EXPLORE_PRESET`` / ``LEARN_PRESET``: the preset selectors of Explore and Learn (widget keys; the
   Fit page sets both to "yours" when the user makes a fit active). Explore's widget keys are also
@@ -22,6 +23,7 @@ YOUR_FIT = "cpt_your_fit"
 RUNS = "cpt_runs"
 SEEN_UPLOADS = "cpt_seen_uploads"
 LAST_FIT = "cpt_last_fit"
+UPLOAD_CACHE = "cpt_upload_cache"
 PINS = "cpt_pins"
 EXPLORE_PRESET = "preset"
 LEARN_PRESET = "learn_preset"

@@ -181,6 +181,8 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "nul_bytes.csv": (GOOD.encode().replace(b"pt,0,3.05", b"pt,0\x00\x00,3.05"), "binary content"),
         "latin1.csv": (canon(*ROWS[:-1], "400,0.0001,cpt,0,3.15,3.12").replace(b"phase", "phasé".encode("latin-1")), "not a text file"),
         # --- valid but odd: must load
+        # --- issue 12
+        "steps_twenty_million.csv": (with_row(4, "19999999,0.0001,cpt,0,3.15,3.12"), "too many steps"),
         "ok_utf8_bom.csv": (b"\xef\xbb\xbf" + GOOD.encode(), None),
         "ok_utf16le_bom.csv": (GOOD.encode("utf-16"), None),
         "ok_utf16be_bom.csv": (b"\xfe\xff" + GOOD.encode("utf-16-be"), None),
