@@ -14,6 +14,7 @@ Canonical CSV columns: ``step, lr, phase, replay, loss_pt, loss_cpt`` (README, "
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -29,6 +30,7 @@ COLUMNS = ("step", "lr", "phase", "replay", "loss_pt", "loss_cpt")
 REQUIRED = ("step", "lr", "phase")
 TARGETS = ("pt", "cpt")  # the two validation sets: general (D_pt) and domain (D_cpt)
 MAX_BYTES = 200 * 1024 * 1024
+MIN_LOSS = 1e-6  # nats: a validation loss below this is a unit or export error, not a real loss
 
 
 @dataclass(frozen=True, eq=False)
@@ -335,6 +337,16 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
                     received=v[i],
                     fix="Give the validation cross-entropy loss in nats (not accuracy or log-loss differences)",
                 )
+            if np.any(v < MIN_LOSS):
+                i = int(np.argmax(v < MIN_LOSS))
+                raise _fail(
+                    "loss is implausibly small",
+                    source=src,
+                    column=col,
+                    row=i + 2,
+                    received=v[i],
+                    fix=f"Give the validation cross-entropy loss in nats (at least {MIN_LOSS:g}), not a probability or a difference",
+                )
             if np.any(v > 50):  # NaN (not evaluated) rows must not hide the check
                 i = int(np.nanargmax(v))
                 raise _fail(
@@ -434,6 +446,37 @@ def load_json(text: str, source: str, fix: str = "Upload the file as saved"):
         ) from None
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_unique_header(first_line: str, sep: str, source: str) -> None:
+    """``InputError`` naming a column the header row gives twice.
+
+    Checked on the header as written: pandas would rename the second ``loss_pt`` to ``loss_pt.1``
+    and one of the two columns would be silently ignored."""
+    try:
+        names = next(csv.reader([first_line.rstrip("\r")], delimiter=sep), [])
+    except csv.Error:
+        return  # an unparsable header is reported by the table parser itself
+    seen: set[str] = set()
+    for name in (n.strip().lstrip("\ufeff") for n in names):
+        if not name or _is_number(name):  # blank (trailing commas) or a data row, not a header:
+            continue  # the missing-column checks say what is wrong
+        if name in seen:
+            raise InputError(
+                "a column is given twice",
+                source=source,
+                column=name,
+                fix="Keep one column per name (rename or delete the other one)",
+            )
+        seen.add(name)
+
+
 def parse_table(data: bytes, source: str) -> pd.DataFrame:
     """Parse CSV bytes (comma, tab or semicolon separated) into strings-as-objects DataFrame."""
     text = decode_text(data, source)
@@ -457,6 +500,7 @@ def parse_table(data: bytes, source: str) -> pd.DataFrame:
             received=first.strip()[:40],
             fix="The canonical header is step,lr,phase,replay,loss_pt,loss_cpt",
         )
+    check_unique_header(first, sep, source)
     try:
         df = pd.read_csv(
             io.StringIO(text),

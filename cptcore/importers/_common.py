@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from cptcore.errors import InputError
-from cptcore.runs import MAX_STEPS, Run, decode_text, phase_labels, run_from_frame
+from cptcore.runs import (
+    MAX_STEPS,
+    Run,
+    check_unique_header,
+    decode_text,
+    phase_labels,
+    run_from_frame,
+)
 from cptcore.schedules import ScheduleSpec, concatenate
 
 # roles a metric/column can play; "step" only matters for the generic and W&B tables
@@ -83,6 +90,7 @@ def read_table(text: str, source: str, what: str) -> pd.DataFrame:
             received=first.strip()[:40],
             fix=f"Export the metrics as a CSV table ({what})",
         )
+    check_unique_header(first, sep, source)
     import io
 
     try:

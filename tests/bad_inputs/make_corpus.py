@@ -182,6 +182,8 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "latin1.csv": (canon(*ROWS[:-1], "400,0.0001,cpt,0,3.15,3.12").replace(b"phase", "phasé".encode("latin-1")), "not a text file"),
         # --- valid but odd: must load
         # --- issue 12
+        "loss_pt_twice.csv": (canon(*(r + "," + r.split(",")[4] for r in ROWS), header=HEADER + ",loss_pt"), "column 'loss_pt': a column is given twice"),
+        "tiny_loss.csv": (with_row(2, "200,0.001,pt,0,1e-300,3.77"), "column 'loss_pt', row 4: loss is implausibly small"),
         "steps_twenty_million.csv": (with_row(4, "19999999,0.0001,cpt,0,3.15,3.12"), "too many steps"),
         "ok_utf8_bom.csv": (b"\xef\xbb\xbf" + GOOD.encode(), None),
         "ok_utf16le_bom.csv": (GOOD.encode("utf-16"), None),
@@ -245,6 +247,10 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "log_events.out.tfevents.no_scalars.bin": (_record(b"\x09" + bytes(8) + b"\x1a\x0dbrain.Event:2"), "no scalar summaries"),
         # --- logs: issue 12
         "log_events.out.tfevents.damaged_length.bin": (_damaged_events(), "the record at byte 120 declares 4,611,686,018,427,387,904 bytes"),
+        "log_hf_step_as_text.json": (b'{"log_history": [{"step": 0, "learning_rate": 0.0}, {"step": "ten", "learning_rate": 1e-4, "eval_code_loss": 3.1}]}', "row 2: a log_history entry's 'step' is not a number (got 'ten')"),
+        "log_hf_ok_step_as_string.json": (b'{"log_history": [' + b", ".join(b'{"step": "%d", "learning_rate": 3e-4, "eval_web_loss": %s}' % (s, x) for s, x in ((0, b"3.1"), (50, b"3.0"), (100, b"2.9"))) + b"]}", None),
+        "log_wandb_duplicate_column.csv": ((WANDB_HEAD + ',"cpt-a - eval/loss_code"\n0,0.0003,3.1,3.9,3.9\n50,0.0003,3.0,3.8,3.8\n').encode(), "column 'cpt-a - eval/loss_code': a column is given twice"),
+        "log_wandb_tiny_loss.csv": ((WANDB_HEAD + "\n0,0.0003,3.1,3.9\n50,0.0003,1e-300,3.8\n").encode(), "loss is implausibly small at step 50"),
     }  # fmt: skip
     return c
 
