@@ -246,6 +246,12 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "log_events.out.tfevents.truncated.bin": (_record(b"\x09" + bytes(8) + b"\x1a\x0dbrain.Event:2")[:-10] + b"", "not a readable TensorBoard event file"),
         "log_events.out.tfevents.no_scalars.bin": (_record(b"\x09" + bytes(8) + b"\x1a\x0dbrain.Event:2"), "no scalar summaries"),
         # --- logs: issue 12
+        "log_megatron_iteration_2_63.csv": (
+            b" iteration       10/    1000 | learning rate: 3.000000E-04 | lm loss: 3.2E+00 |\n"
+            b" validation loss at iteration 10 [code] | lm loss value: 3.1E+00 |\n"
+            b" iteration       9223372036854775808/    1000 | learning rate: 3.000000E-04 | lm loss: 3.1E+00 |\n",
+            "row 3: iteration number beyond the supported run length (got '9223372036854775808')",
+        ),
         "log_events.out.tfevents.damaged_length.bin": (_damaged_events(), "the record at byte 120 declares 4,611,686,018,427,387,904 bytes"),
         "log_hf_step_as_text.json": (b'{"log_history": [{"step": 0, "learning_rate": 0.0}, {"step": "ten", "learning_rate": 1e-4, "eval_code_loss": 3.1}]}', "row 2: a log_history entry's 'step' is not a number (got 'ten')"),
         "log_hf_ok_step_as_string.json": (b'{"log_history": [' + b", ".join(b'{"step": "%d", "learning_rate": 3e-4, "eval_web_loss": %s}' % (s, x) for s, x in ((0, b"3.1"), (50, b"3.0"), (100, b"2.9"))) + b"]}", None),
