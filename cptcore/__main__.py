@@ -14,12 +14,12 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from cptcore.areas import LAMBDA, S2_FORMS, run_areas
+from cptcore.areas import LAMBDA, S2_FORMS
 from cptcore.errors import InputError
 from cptcore.fit import default_law, evaluate, fit_target, select_lambda
 from cptcore.importers import load_path
 from cptcore.importers.cli import add_import_command
-from cptcore.law import LAWS, predict
+from cptcore.law import LAWS
 from cptcore.params_io import ParamSet, dumps
 from cptcore.params_io import load as load_params
 from cptcore.plan import add_plan_command
@@ -140,24 +140,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     ps = load_params(args.params)
     run = load_runs([args.run])[0]
+    preds = ps.predict_run(run, os.path.basename(args.run))
     out = {"step": run.step}
-    areas = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps).at(run.step)
     for target in ("pt", "cpt"):
-        f = ps.fits.get(target)
-        if f is None:
-            out[f"pred_loss_{target}"] = np.full(len(run.step), np.nan)
-            continue
-        S1pt = None
-        if not run.pt_history_known:
-            S1pt = f.S1pt.get(run.name)
-            if S1pt is None:
-                raise InputError(
-                    "this run has no pre-training rows (unknown PT history) and the parameter file has no fitted S1pt for it",
-                    source=os.path.basename(args.run),
-                    column="phase",
-                    fix="Fit the parameters on this run too, or give its pre-training rows with phase 'pt'",
-                )
-        out[f"pred_loss_{target}"] = predict(f.params, areas, run.replay, target, S1pt)
+        out[f"pred_loss_{target}"] = preds.get(target, np.full(len(run.step), np.nan))
     df = pd.DataFrame(out)
     df.to_csv(args.output, index=False, float_format="%.6f")
     for target in ("pt", "cpt"):

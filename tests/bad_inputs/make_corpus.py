@@ -4,7 +4,8 @@
 ``expected.json`` maps each file name to the substring its one-line error message must contain, or
 to ``null`` for a valid-but-odd file that must load. The entry point is chosen by the file name:
 
-- ``params_*.json``  -> ``cptcore.params_io.loads``  (CLI: ``predict -p FILE run.csv``)
+- ``params_*.json``  -> ``cptcore.params_io.loads``  (CLI: ``predict -p FILE run.csv``);
+  ``params_predict_*.json`` load but predict nonsense: ``loads(...).predict_run(GOOD)``
 - ``log_*``          -> ``cptcore.importers.read_any`` (CLI: ``import FILE``)
 - anything else      -> ``cptcore.runs.read_run``     (CLI: ``fit FILE``; the dashboard's upload box)
 
@@ -217,7 +218,16 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "params_deep_nesting.json": (b'{"pt": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "unreadable JSON"),
         "params_binary.json": (bytes(range(128, 256)) * 4, "not a text file"),
         "params_ok_utf16.json": (params().decode().encode("utf-16"), None),
-        "params_ok_junk_diagnostics.json": (params(pt__metrics=[{"run": "a", "n": 3, "mae": 10**400, "max_error": 1}], pt__uncertainty={"free": ["L0"], "cov": [[10**400]]}, pt__S1pt={"a": 10**400}, pt__warnings="not a list"), None),
+        "params_ok_junk_diagnostics.json": (params(pt__metrics=[{"run": "a", "n": 3, "mae": 10**400, "max_error": 1}], pt__uncertainty={"free": ["L0"], "cov": [[10**400]]}, pt__warnings="not a list"), None),
+        # --- params.json: values the predictions depend on (issue 12)
+        "params_fit_from_infinity.json": (params(pt__fit_from={"min_step": float("inf")}), "fit_from.min_step': must be a whole number of steps"),
+        "params_s1pt_nan.json": (params(cpt__S1pt={"cpt-a": float("nan")}), "S1pt must be a finite number > 0 (got nan)"),
+        "params_s1pt_negative.json": (params(cpt__S1pt={"cpt-a": -3.0}), "S1pt must be a finite number > 0 (got -3.0)"),
+        "params_s1pt_huge_integer.json": (params(pt__S1pt={"a": 10**400}), "S1pt must be a finite number > 0"),
+        "params_success_string.json": (params(cpt__success="false"), "'cpt.success': must be true or false (got 'false')"),
+        # load, but predict nonsense on the plain run (tests: predicted through GOOD)
+        "params_predict_edge_of_ranges.json": (params(pt__alpha=20, pt__E=1e9, cpt__alpha=20, cpt__E=1e9), "the parameters predict an implausible general loss at step 100"),
+        "params_predict_negative_loss.json": (params(pt__C2=1e6), "the parameters predict an implausible general loss at step 300"),
         # --- logs through the importers
         "log_wandb_only_min_max.csv": (b'"Step","cpt-a - eval/loss__MIN","cpt-a - eval/loss__MAX"\n0,3,3\n50,2.9,2.9\n', "no metric columns"),
         "log_wandb_all_nan.csv": ((WANDB_HEAD + "\n0,NaN,NaN,NaN\n50,NaN,NaN,NaN\n").encode(), "no learning rate or validation loss found"),
