@@ -16,6 +16,7 @@ import pandas as pd
 
 from cptcore.areas import LAMBDA, S2_FORMS
 from cptcore.errors import InputError
+from cptcore.files import check_writable
 from cptcore.fit import default_law, evaluate, fit_target, select_lambda
 from cptcore.importers import load_path
 from cptcore.importers.cli import add_import_command
@@ -57,6 +58,7 @@ def _fmt(x: float) -> str:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    check_writable(args.output)  # before a fit of minutes, not after it
     runs = load_runs(args.runs)
     for r in runs:
         w = r.sparsity_warning()
@@ -138,6 +140,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    check_writable(args.output)
     ps = load_params(args.params)
     run = load_runs([args.run])[0]
     preds = ps.predict_run(run, os.path.basename(args.run))
@@ -241,11 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2
-    except OSError as e:
-        print(
-            f"error: {getattr(e, 'filename', '') or ''}: {e.strerror or e}. Check the path and permissions.",
-            file=sys.stderr,
-        )
+    except OSError as e:  # e.g. the disk filled up while writing; pandas raises without a filename
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        what = (e.strerror or str(e) or type(e).__name__).replace("\n", " ")
+        print(f"error: {where}{what}. Check the path and permissions.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -1120,8 +1120,12 @@ def cli_plan(args) -> int:
     """``python -m cptcore plan``: print the recommendation as JSON (exit 1 when infeasible)."""
     import json
 
+    from cptcore.files import check_writable
     from cptcore.params_io import load
 
+    for path in (args.report, args.markdown, args.frontier):
+        if path:
+            check_writable(path)  # before planning, not after it
     ps = load(args.params)
     fams = tuple(f.strip() for f in str(args.schedules).split(",") if f.strip())
     space = SearchSpace(
