@@ -114,7 +114,9 @@ def _damaged_events() -> bytes:
     good = _record(b"\x09" + bytes(8) + b"\x1a\x0dbrain.Event:2")
     good += _record(_scalar_event(0, "lr", 3e-4)) + _record(_scalar_event(50, "lr", 3e-4))
     head = struct.pack("<Q", 2**62)
-    return good + head + struct.pack("<I", masked_crc(head)) + _record(_scalar_event(100, "lr", 3e-4))
+    return (
+        good + head + struct.pack("<I", masked_crc(head)) + _record(_scalar_event(100, "lr", 3e-4))
+    )
 
 
 def _zip_of_good() -> bytes:
