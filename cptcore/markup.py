@@ -1,6 +1,7 @@
 """User-given text (file names, run names, cell values, messages that quote them) shown inside
 Markdown: the plan's Markdown summary and every Streamlit element that renders Markdown
-(``st.markdown``, ``st.error``, ``st.warning``, ``st.caption``, ...).
+(``st.markdown``, ``st.error``, ``st.warning``, ``st.caption``, ...); and inside plotly's trace
+names, which accept a little HTML (``<a href>``, ``<b>``, ``<br>``): ``plotly_text``.
 
 A run called ``<img src=x onerror=...>`` or ``![x](https://example.com/t.png)`` must show as those
 characters, not as an image or a link, and a ``|`` must not split a table cell. HTML output is
@@ -9,6 +10,7 @@ escaped with ``html.escape`` instead (``cptcore.report.html_report``).
 
 from __future__ import annotations
 
+import html
 import re
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the characters that start
@@ -34,3 +36,9 @@ def escape_markdown(text: object) -> str:
         ),
         s,
     )
+
+
+def plotly_text(text: object) -> str:
+    """``text`` for a plotly trace name or hover label: shown literally (plotly decodes the
+    entities), so a run named ``<a href="...">x</a>`` is no link in a legend."""
+    return html.escape(str(text), quote=False)

@@ -16,8 +16,10 @@ from cptcore.fit import FitResult, RunMetrics
 from cptcore.markup import escape_markdown
 from cptcore.params_io import ParamSet
 from cptcore.plan import Goal, SearchSpace, default_scenario
+from cptcore.plots import RunFit, fit_figure, runs_figure
 from cptcore.presets import PAPER_FIG3
 from cptcore.report import build, html_report, markdown_summary
+from cptcore.runs import Run
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
@@ -103,3 +105,24 @@ def test_html_report_escapes_run_and_file_names(hostile_rep):
     assert "&lt;img src=x onerror=alert(1)&gt;" in body
     assert "&lt;b&gt;params&lt;/b&gt;" in body
     assert np.isfinite(hostile_rep.result.objective)
+
+
+def test_chart_legends_show_run_names_as_text():
+    """plotly renders <a href>, <b>, <br> in trace names: a run name must not become a link."""
+    name = '<a href="https://example.com">x</a>'
+    steps = np.array([0, 10, 20])
+    run = Run(
+        name, steps, np.array([0, 1e-3, 1e-3]), np.zeros(3, bool), 0.0, np.array([np.nan, 3.1, 3.0])
+    )
+    curve = RunFit(
+        name,
+        "pt",
+        False,
+        steps,
+        np.array([4, 3.1, 3.0]),
+        steps[1:],
+        np.array([3.1, 3.0]),
+        np.zeros(2),
+    )
+    names = [t.name for fig in (runs_figure([run]), fit_figure([curve], "pt")) for t in fig.data]
+    assert names and all("<a" not in n and "&lt;a href=" in n for n in names), names
