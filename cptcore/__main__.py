@@ -16,10 +16,11 @@ import pandas as pd
 from cptcore.areas import S2_FORMS, run_areas
 from cptcore.envelope import outside, setting_of_run, widening
 from cptcore.errors import InputError
+from cptcore.files import check_writable
 from cptcore.fit import fit_rows, prediction_band
 from cptcore.importers import load_path
 from cptcore.importers.cli import add_import_command
-from cptcore.law import LAWS, predict
+from cptcore.law import LAWS
 from cptcore.params_io import ParamSet, dumps
 from cptcore.params_io import load as load_params
 from cptcore.plan import add_plan_command
@@ -93,6 +94,7 @@ def _check_rows_to_fit(runs: list[Run], args: argparse.Namespace) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    check_writable(args.output)  # before a fit of minutes, not after it
     runs = load_runs(args.runs)
     for r in runs:
         w = r.sparsity_warning()
@@ -174,8 +176,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    check_writable(args.output)
     ps = load_params(args.params)
     run = load_runs([args.run])[0]
+    preds = ps.predict_run(run, os.path.basename(args.run))
     out = {"step": run.step}
     full = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
     areas = full.at(run.step)
@@ -186,25 +190,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     z = _z_of(args.interval) if args.interval is not None else None
     for target in ("pt", "cpt"):
         f = ps.fits.get(target)
-        if f is None:
-            out[f"pred_loss_{target}"] = np.full(len(run.step), np.nan)
-            if z is not None:
-                out[f"lo_loss_{target}"] = out[f"hi_loss_{target}"] = out[f"pred_loss_{target}"]
+        nan = np.full(len(run.step), np.nan)
+        out[f"pred_loss_{target}"] = preds.get(target, nan)
+        if z is None:
             continue
-        S1pt = None
-        if not run.pt_history_known:
-            S1pt = f.S1pt.get(run.name)
-            if S1pt is None:
-                raise InputError(
-                    "this run has no pre-training rows (unknown PT history) and the parameter file has no fitted S1pt for it",
-                    source=os.path.basename(args.run),
-                    column="phase",
-                    fix="Fit the parameters on this run too, or give its pre-training rows with phase 'pt'",
-                )
-        out[f"pred_loss_{target}"] = predict(f.params, areas, run.replay, target, S1pt)
-        if z is not None:
-            lo, hi = prediction_band(f, areas, run.replay, S1pt, z=z, widen=widening(reasons))
-            out[f"lo_loss_{target}"], out[f"hi_loss_{target}"] = lo, hi
+        if f is None:
+            out[f"lo_loss_{target}"] = out[f"hi_loss_{target}"] = nan
+            continue
+        S1pt = None if run.pt_history_known else f.S1pt.get(run.name)
+        lo, hi = prediction_band(f, areas, run.replay, S1pt, z=z, widen=widening(reasons))
+        out[f"lo_loss_{target}"], out[f"hi_loss_{target}"] = lo, hi
     cols = ["step", "pred_loss_pt", "pred_loss_cpt"]
     if z is not None:
         cols += ["lo_loss_pt", "hi_loss_pt", "lo_loss_cpt", "hi_loss_cpt"]
@@ -352,11 +347,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2
-    except OSError as e:
-        print(
-            f"error: {getattr(e, 'filename', '') or ''}: {e.strerror or e}. Check the path and permissions.",
-            file=sys.stderr,
-        )
+    except OSError as e:  # e.g. the disk filled up while writing; pandas raises without a filename
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        what = (e.strerror or str(e) or type(e).__name__).replace("\n", " ")
+        print(f"error: {where}{what}. Check the path and permissions.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -37,7 +37,7 @@ from scipy.signal import lfilter
 from cptcore.areas import Areas, compute_areas, momentum, pt_eta_for_s2
 from cptcore.errors import InputError
 from cptcore.law import predict
-from cptcore.params_io import ParamSet
+from cptcore.params_io import ParamSet, check_predicted
 from cptcore.presets import PAPER_SETTING
 from cptcore.scenario import Scenario, ScenarioCurves, lr_and_areas, simulate
 from cptcore.schedules import (
@@ -372,6 +372,8 @@ class Planner:
         self._shapes: dict = {}
         self._weights: dict = {}
         lp, lc = self.losses(np.zeros(1), np.zeros(1), 0.0)
+        for t, x in (("pt", lp), ("cpt", lc)):
+            check_predicted(x, t, ps.source, lambda i: "at the transfer point (end of PT)")
         self.start_pt, self.start_cpt = float(lp[0]), float(lc[0])
 
     # -- the law at the end of CPT ------------------------------------------------------------
@@ -446,6 +448,15 @@ class Planner:
         for k, r in enumerate(replays):
             Lp[:, k], Lc[:, k] = self.losses(S1, S2, r)
         self.n_eval += Lp.size
+        peaks = np.atleast_1d(peaks)
+
+        def where(i: int) -> str:  # i indexes the flattened (peak, replay) grid
+            p, r = peaks[i // replays.size], replays[i % replays.size]
+            return f"at the end of a CPT of {int(steps):,} steps ({family}, peak LR {p:.2e}, replay {r:.0%})"
+
+        # a negative or exploding predicted loss would be 'optimal': stop instead of recommending it
+        check_predicted(Lp, "pt", self.ps.source, where)
+        check_predicted(Lc, "cpt", self.ps.source, where)
         return Lp, Lc
 
     def settings_losses(self, s: PlanSettings) -> tuple[float, float]:
@@ -1125,8 +1136,12 @@ def cli_plan(args) -> int:
     """``python -m cptcore plan``: print the recommendation as JSON (exit 1 when infeasible)."""
     import json
 
+    from cptcore.files import check_writable
     from cptcore.params_io import load
 
+    for path in (args.report, args.markdown, args.frontier):
+        if path:
+            check_writable(path)  # before planning, not after it
     ps = load(args.params)
     fams = tuple(f.strip() for f in str(args.schedules).split(",") if f.strip())
     space = SearchSpace(

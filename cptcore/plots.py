@@ -18,6 +18,7 @@ from cptcore.areas import run_areas
 from cptcore.decimate import decimate
 from cptcore.fit import FitResult, prediction_band
 from cptcore.law import predict
+from cptcore.markup import plotly_text
 from cptcore.params_io import ParamSet
 from cptcore.runs import Run
 from cptcore.scenario import ScenarioCurves, has_band
@@ -499,7 +500,7 @@ def runs_figure(runs: Sequence[Run], height: int = 560) -> go.Figure:
                     go.Scatter(
                         x=run.step[ok],
                         y=y[ok],
-                        name=run.name,
+                        name=plotly_text(run.name),
                         legendgroup=run.name,
                         showlegend=r == 1 or not run.has_target("pt"),
                         mode="lines",
@@ -513,7 +514,7 @@ def runs_figure(runs: Sequence[Run], height: int = 560) -> go.Figure:
             go.Scatter(
                 x=run.step[idx],
                 y=run.lr[idx],
-                name=run.name,
+                name=plotly_text(run.name),
                 legendgroup=run.name,
                 showlegend=False,
                 line=dict(color=c, width=1),
@@ -590,7 +591,7 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
                 x=c.obs_steps,
                 y=c.observed,
                 mode="markers",
-                name=c.run + tag,
+                name=plotly_text(c.run + tag),
                 legendgroup=c.run,
                 marker=dict(color=col, size=4, opacity=0.55),
             ),
@@ -604,7 +605,7 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
                 mode="lines",
                 legendgroup=c.run,
                 showlegend=False,
-                name=c.run + (" predicted" if c.held_out else " fitted"),
+                name=plotly_text(c.run + (" predicted" if c.held_out else " fitted")),
                 line=dict(color=col, width=2, dash="dash" if c.held_out else "solid"),
             ),
             row=1,
@@ -617,7 +618,7 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
                 mode="lines+markers",
                 legendgroup=c.run,
                 showlegend=False,
-                name=c.run,
+                name=plotly_text(c.run),
                 line=dict(color=col, width=1, dash="dash" if c.held_out else "solid"),
                 marker=dict(size=3),
             ),

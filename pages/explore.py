@@ -16,6 +16,7 @@ from ui.widgets import (
     init_defaults,
     link_notes,
     load_defaults,
+    md,
     read_link,
     scenario_alt,
     scenario_controls,
@@ -79,7 +80,7 @@ for note in link_notes():
 problem = data.sample_fit_problem()
 missing = f" {problem}, so the paper's parameters are the default." if problem else ""
 st.caption(
-    f"{preset.note} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}, "
+    f"{md(preset.note)} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}, "
     f"λ = {preset.ps.lam:g}.{missing}"
 )
 

@@ -30,6 +30,7 @@ from ui.widgets import (
     fmt_steps,
     guard,
     load_defaults,
+    md,
     option_of,
     scenario_controls,
     state_of,
@@ -89,7 +90,7 @@ if key == UPLOAD:
     try:
         ps = loads(up.getvalue(), up.name)
     except InputError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(md(e), icon=":material/error:")
         st.stop()
     token, label, defaults, note = "upload:" + data.token_of(ps), f"uploaded {up.name}", None, ""
 else:
@@ -109,7 +110,7 @@ if "pt" not in ps.fits or "cpt" not in ps.fits:
     )
     st.stop()
 replay_modelled = ps.law in LAWS_WITH_REPLAY
-st.caption(f"{note} Law: {ps.law}, S2 form: {ps.s2_form}.")
+st.caption(f"{md(note)} Law: {ps.law}, S2 form: {ps.s2_form}.")  # 'Your fit' names runs
 
 
 # ---------------------------------------------------------------------- the current scenario
