@@ -64,7 +64,7 @@ def test_fit_into_a_folder_fails_before_fitting(files, capsys, monkeypatch):
     def no_fit(*a, **k):
         raise AssertionError("fitted before checking the output path")
 
-    monkeypatch.setattr(cli, "fit_target", no_fit)
+    monkeypatch.setattr(cli, "fit_model", no_fit)
     assert main(["fit", run, "-o", str(folder)]) == 2
     assert "cannot write the output: this is a folder" in _one_error_line(capsys)
 
