@@ -18,13 +18,16 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
+from statistics import NormalDist
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from cptcore.fit import evaluate, fit_target  # noqa: E402
+from cptcore.envelope import outside, setting_of_run, widening  # noqa: E402
+from cptcore.fit import evaluate, fit_target, prediction_band, scored_rows  # noqa: E402
 from cptcore.runs import read_run  # noqa: E402
 from cptcore.select import fit_model  # noqa: E402
 
@@ -96,6 +99,7 @@ def cpt_table() -> tuple[list[dict], object]:
     t0 = time.perf_counter()
     outcome = fit_model(train, test, min_step=CPT_MIN_STEP)
     default_seconds = time.perf_counter() - t0
+    bands = band_table(outcome, test)
     sel = outcome.selection
     rows = []
     for c in sorted(sel.candidates, key=lambda c: c.score):
@@ -112,7 +116,36 @@ def cpt_table() -> tuple[list[dict], object]:
             row[f"worst_{target}"] = max(held, key=lambda m: m.cpt_mae)
             row[f"per_run_{target}"] = {m.name: round(m.cpt_mae, 4) for m in held}
         rows.append(row)
-    return rows, (sel, default_seconds)
+    return rows, (sel, default_seconds, bands)
+
+
+def band_table(outcome, test, level: float = 0.95) -> list[dict]:
+    """Coverage and mean width of the default fit's band on the held-out runs' CPT-phase points,
+    the band widened where a run leaves the fitted envelope (as `predict --interval` does)."""
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    rows = []
+    for target, res in outcome.fits.items():
+        res = replace(res, metrics=())
+        inside, width, per_run = [], [], {}
+        for run in test:
+            s = setting_of_run(run)
+            widen = widening(outside(outcome.envelope, s)) if s is not None else 1.0
+            for _, y, _pred, a in scored_rows(res, [run]):
+                lo, hi = prediction_band(res, a, run.replay, z=z, widen=widen)
+                cpt = a.S1cpt > 0
+                ok = (y[cpt] >= lo[cpt]) & (y[cpt] <= hi[cpt])
+                inside.append(ok)
+                width.append((hi - lo)[cpt])
+                per_run[run.name] = (float(ok.mean()), float(np.mean((hi - lo)[cpt])), widen)
+        rows.append(
+            {
+                "target": target,
+                "coverage": float(np.mean(np.concatenate(inside))),
+                "width": float(np.mean(np.concatenate(width))),
+                "per_run": per_run,
+            }
+        )
+    return rows
 
 
 def _setting(run) -> dict:
@@ -186,7 +219,7 @@ def print_cpt(per_run: bool, grouped: bool) -> None:
         f"Fitted on the 8 train runs of split.json, scored on its 8 test runs; losses before step "
         f"{CPT_MIN_STEP} are not fitted or scored; CPT-phase MAE = points after the transfer point.\n"
     )
-    rows, (sel, secs) = cpt_table()
+    rows, (sel, secs, bands) = cpt_table()
     print(
         "| law | λ | grouped CV on train, general | grouped CV on train, domain | held-out CPT-phase MAE, general | held-out CPT-phase MAE, domain | worst held-out run (general) |"
     )
@@ -200,6 +233,18 @@ def print_cpt(per_run: bool, grouped: bool) -> None:
             f"{w.name} ({w.cpt_mae:.3f}) |"
         )
     print(f"\n{sel.message}\nDefault fit (selection + final fit): {secs:.1f} s")
+    print("\n### The default fit's 95 % band on the held-out CPT phases\n")
+    print(
+        "| validation set | coverage (nominal 95 %) | mean width (nats) | per run: coverage / width (widening) |"
+    )
+    print("|---|---|---|---|")
+    for b in bands:
+        per = "; ".join(
+            f"{n}: {c:.0%} / {w:.3f}" + (f" (x{k:.1f})" if k > 1 else "")
+            for n, (c, w, k) in b["per_run"].items()
+        )
+        label = "general" if b["target"] == "pt" else "domain"
+        print(f"| {label} | **{b['coverage']:.1%}** | {b['width']:.3f} | {per} |")
     if per_run:
         for r in rows:
             print(r["law"], r["lam"], "general", r["per_run_pt"])

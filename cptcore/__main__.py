@@ -14,10 +14,13 @@ import numpy as np
 import pandas as pd
 
 from cptcore.areas import S2_FORMS, run_areas
+from cptcore.envelope import outside, setting_of_run, widening
 from cptcore.errors import InputError
+from cptcore.files import check_writable
+from cptcore.fit import fit_rows, prediction_band
 from cptcore.importers import load_path
 from cptcore.importers.cli import add_import_command
-from cptcore.law import LAWS, predict
+from cptcore.law import LAWS
 from cptcore.params_io import ParamSet, dumps
 from cptcore.params_io import load as load_params
 from cptcore.plan import add_plan_command
@@ -66,13 +69,39 @@ def _terminal_progress():
     return show
 
 
+_SET = {"pt": "general set (loss_pt)", "cpt": "domain set (loss_cpt)"}
+
+
+def _check_rows_to_fit(runs: list[Run], args: argparse.Namespace) -> None:
+    """One line and exit 2 (before any work) when a validation set has losses but none the fit
+    could use, e.g. a --min-step past the end of every run."""
+    for target in ("pt", "cpt"):
+        have = [r for r in runs if r.has_target(target)]
+        if not have:
+            continue
+        if any(fit_rows(r, target, run_areas(r), args.min_step).any() for r in have):
+            continue
+        last = max(r.last_step for r in have)
+        where = f"at or after step {args.min_step:,}" if args.min_step else "after the PT warm-up"
+        raise InputError(
+            f"no {_SET[target]} losses {where} to fit (the runs end by step {last:,})",
+            source=", ".join(os.path.basename(p) for p in args.runs),
+            column="--min-step" if args.min_step else f"loss_{target}",
+            fix="Lower --min-step or leave it out"
+            if args.min_step
+            else "Log losses after the warm-up",
+        )
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
+    check_writable(args.output)  # before a fit of minutes, not after it
     runs = load_runs(args.runs)
     for r in runs:
         w = r.sparsity_warning()
         if w:
             print(f"warning: {w}", file=sys.stderr)
     held_out = load_runs(args.test) if args.test else []
+    _check_rows_to_fit(runs, args)
     progress = _terminal_progress() if sys.stderr.isatty() else None
     outcome = fit_model(
         runs,
@@ -97,8 +126,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
             column="loss_pt / loss_cpt",
             fix="Fill in validation losses on at least some rows",
         )
+    failed = [t for t, f in fits.items() if not np.isfinite(f.params.L0)]
+    if failed:  # nothing to write: NaN parameters are not a parameter file
+        f = fits[failed[0]]
+        print(f"error: the {_SET[failed[0]]} fit did not run: {f.message}", file=sys.stderr)
+        return 1
     ps = ParamSet.from_fits(
         fits,
+        envelope=outcome.envelope,
         provenance={
             "runs": [os.path.basename(p) for p in args.runs],
             "law": law,
@@ -141,41 +176,86 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    check_writable(args.output)
     ps = load_params(args.params)
     run = load_runs([args.run])[0]
+    preds = ps.predict_run(run, os.path.basename(args.run))
     out = {"step": run.step}
-    areas = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps).at(run.step)
+    full = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
+    areas = full.at(run.step)
+    setting = setting_of_run(run)
+    reasons = outside(ps.envelope, setting) if setting is not None else []
+    for o in reasons:
+        print(f"warning: {o.message}", file=sys.stderr)
+    z = _z_of(args.interval) if args.interval is not None else None
+    for target in ("pt", "cpt"):
+        f = ps.fits.get(target)
+        nan = np.full(len(run.step), np.nan)
+        out[f"pred_loss_{target}"] = preds.get(target, nan)
+        if z is None:
+            continue
+        if f is None:
+            out[f"lo_loss_{target}"] = out[f"hi_loss_{target}"] = nan
+            continue
+        S1pt = None if run.pt_history_known else f.S1pt.get(run.name)
+        lo, hi = prediction_band(f, areas, run.replay, S1pt, z=z, widen=widening(reasons))
+        out[f"lo_loss_{target}"], out[f"hi_loss_{target}"] = lo, hi
+    cols = ["step", "pred_loss_pt", "pred_loss_cpt"]
+    if z is not None:
+        cols += ["lo_loss_pt", "hi_loss_pt", "lo_loss_cpt", "hi_loss_cpt"]
+        if not any(f.calibration for f in ps.fits.values()):
+            print(
+                "note: the parameter file has no calibrated band (written before it existed, or "
+                "by hand): the interval reflects parameter uncertainty only; refit to calibrate it",
+                file=sys.stderr,
+            )
+    df = pd.DataFrame({c: out[c] for c in cols})
+    df.to_csv(args.output, index=False, float_format="%.6f")
     for target in ("pt", "cpt"):
         f = ps.fits.get(target)
         if f is None:
-            out[f"pred_loss_{target}"] = np.full(len(run.step), np.nan)
             continue
-        S1pt = None
-        if not run.pt_history_known:
-            S1pt = f.S1pt.get(run.name)
-            if S1pt is None:
-                raise InputError(
-                    "this run has no pre-training rows (unknown PT history) and the parameter file has no fitted S1pt for it",
-                    source=os.path.basename(args.run),
-                    column="phase",
-                    fix="Fit the parameters on this run too, or give its pre-training rows with phase 'pt'",
-                )
-        out[f"pred_loss_{target}"] = predict(f.params, areas, run.replay, target, S1pt)
-    df = pd.DataFrame(out)
-    df.to_csv(args.output, index=False, float_format="%.6f")
-    for target in ("pt", "cpt"):
-        y = run.loss(target)
-        pred = out[f"pred_loss_{target}"]
-        ok = np.isfinite(y) & np.isfinite(pred)  # the law has no value at step 0 (no update yet)
+        # score the rows the fit scores: observed, after the PT warm-up and the fit's min_step
+        ok = fit_rows(run, target, full, f.min_step, f.skip_warmup)
+        y, pred = run.loss(target), out[f"pred_loss_{target}"]
+        ok &= np.isfinite(pred)
         if ok.any():
             err = pred[ok] - y[ok]
             ss = float(np.sum((y[ok] - y[ok].mean()) ** 2))
             r2 = 1 - float(np.sum(err**2)) / ss if ss > 0 else float("nan")
-            print(
-                f"{'general' if target == 'pt' else 'domain'} set (loss_{target}): MAE {np.mean(np.abs(err)):.4f}  R2 {_fmt(r2)}  max error {np.max(np.abs(err)):.4f}  ({ok.sum()} points)"
+            first = int(run.step[ok][0])
+            line = (
+                f"{'general' if target == 'pt' else 'domain'} set (loss_{target}): MAE "
+                f"{np.mean(np.abs(err)):.4f}  R2 {_fmt(r2)}  max error {np.max(np.abs(err)):.4f}  "
+                f"({ok.sum()} points scored, from step {first:,}: after the PT warm-up"
+                + (f" and the fit's min step {f.min_step:,}" if f.min_step else "")
+                + ")"
             )
+            if z is not None:
+                inside = (y[ok] >= out[f"lo_loss_{target}"][ok]) & (
+                    y[ok] <= out[f"hi_loss_{target}"][ok]
+                )
+                line += f"; {inside.mean():.0%} inside the {args.interval:.0%} band"
+            print(line)
     print(f"wrote {args.output} ({len(df)} rows)")
     return 0
+
+
+def _z_of(level: float) -> float:
+    """The normal quantile for a central interval ``level`` (0.95 -> 1.96)."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+def _interval_arg(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a level such as 0.95, got {text!r}") from None
+    if not 0.5 <= v <= 0.99:
+        raise argparse.ArgumentTypeError(f"must be between 0.5 and 0.99 (e.g. 0.95), got {text}")
+    return v
 
 
 def _lambda_arg(text: str) -> float | str:
@@ -247,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-p", "--params", required=True, help="params.json from 'fit'")
     q.add_argument("run", help="canonical run CSV (losses optional)")
     q.add_argument("-o", "--output", default="pred.csv", help="output CSV (default pred.csv)")
+    q.add_argument(
+        "--interval",
+        type=_interval_arg,
+        metavar="LEVEL",
+        help="add lo_/hi_ columns: a band that covers about LEVEL of the losses (e.g. 0.95), "
+        "calibrated by cross-validation and widened outside the fitted range",
+    )
     q.set_defaults(func=cmd_predict)
     add_import_command(sub)
     add_plan_command(sub)
@@ -260,11 +347,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2
-    except OSError as e:
-        print(
-            f"error: {getattr(e, 'filename', '') or ''}: {e.strerror or e}. Check the path and permissions.",
-            file=sys.stderr,
-        )
+    except OSError as e:  # e.g. the disk filled up while writing; pandas raises without a filename
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        what = (e.strerror or str(e) or type(e).__name__).replace("\n", " ")
+        print(f"error: {where}{what}. Check the path and permissions.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -81,6 +81,7 @@ class FitResult:
     seconds: float = 0.0
     min_step: int = 0  # rows before this step were not fitted (and are not scored)
     skip_warmup: bool = True  # rows inside the PT warm-up were not fitted
+    calibration: dict | None = None  # residual band from grouped CV (``calibration``)
 
     def stderr(self) -> dict:
         """Standard errors of the free parameters, in the parameters' own units."""
@@ -302,11 +303,9 @@ def _metrics(
     return RunMetrics(name, len(y), r2, mae, worst, held_out, cpt_mae, n_cpt)
 
 
-def evaluate(
-    result: FitResult, runs: Sequence[Run], held_out: bool = True
-) -> tuple[RunMetrics, ...]:
-    """Per-run accuracy of a fitted parameter set on (typically held-out) runs with observed losses."""
-    out = []
+def scored_rows(result: FitResult, runs: Sequence[Run]):
+    """Yield (run, observed, predicted, areas) at the rows a fit scores: after the warm-up and
+    ``min_step``, observed; runs of unknown PT history without a fitted S1pt are skipped."""
     for run in runs:
         y = run.loss(result.target)
         full = _areas_for(run, result.lam, result.s2_form, result.eps)
@@ -317,9 +316,50 @@ def evaluate(
         S1pt = result.S1pt.get(run.name) if not run.pt_history_known else None
         if not run.pt_history_known and S1pt is None:
             continue  # an unknown-history run that was not fitted has no S1pt to predict with
-        pred = predict(result.params, a, run.replay, result.target, S1pt)
-        out.append(_metrics(run.name, y[ok], pred, a.S1cpt > 0, held_out))
-    return tuple(out)
+        yield run, y[ok], predict(result.params, a, run.replay, result.target, S1pt), a
+
+
+def evaluate(
+    result: FitResult, runs: Sequence[Run], held_out: bool = True
+) -> tuple[RunMetrics, ...]:
+    """Per-run accuracy of a fitted parameter set on (typically held-out) runs with observed losses."""
+    return tuple(
+        _metrics(run.name, y, pred, a.S1cpt > 0, held_out)
+        for run, y, pred, a in scored_rows(result, runs)
+    )
+
+
+BAND_LEVELS = (0.5, 0.68, 0.8, 0.9, 0.95, 0.99)
+BAND_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)  # CPT progress: S1cpt / the longest fitted run's S1cpt
+
+
+def calibration(
+    S1cpt: np.ndarray, abs_log_err: np.ndarray, S1cpt_ref: float, pt_abs_log_err: np.ndarray
+) -> dict | None:
+    """A residual-based (conformal-style) band: quantiles of held-out |log error| per bin of CPT
+    progress, from grouped cross-validation, and of the in-sample PT-phase |log error|."""
+    if abs_log_err.size < 10 or not S1cpt_ref > 0:
+        return None
+    prog = S1cpt / S1cpt_ref
+    q = []
+    for lo, hi in zip(BAND_BINS[:-1], BAND_BINS[1:], strict=True):
+        m = (prog >= lo) & ((prog < hi) if hi < 1 else np.ones_like(prog, bool))
+        e = abs_log_err[m] if m.sum() >= 10 else abs_log_err
+        q.append([float(np.quantile(e, lv)) for lv in BAND_LEVELS])
+    pt_q = (
+        [float(np.quantile(pt_abs_log_err, lv)) for lv in BAND_LEVELS]
+        if pt_abs_log_err.size >= 10
+        else q[0]
+    )
+    return {
+        "source": "grouped cross-validation: held-out CPT-phase |log(observed/predicted)|",
+        "levels": list(BAND_LEVELS),
+        "progress_bins": list(BAND_BINS),
+        "S1cpt_ref": float(S1cpt_ref),
+        "q": q,
+        "pt_q": pt_q,
+        "n": int(abs_log_err.size),
+    }
 
 
 def default_law(runs: Sequence[Run]) -> str:
@@ -506,7 +546,7 @@ def fit_target(
     grid = [] if init is not None else _grid(law, len(data.unknown_pt), data, has_cpt)
     scored = []
     for k, g in enumerate(grid):
-        if should_stop and should_stop():
+        if (should_stop and should_stop()) or time.perf_counter() - t0 > max_seconds:
             break
         s1u = np.full(len(data.unknown_pt), g.get("s1mult", 1.0) * s1c)
         M = _basis(g, data, target, law, s1u, eta_ref)
@@ -577,9 +617,6 @@ def fit_target(
         except (ValueError, FloatingPointError) as e:  # numerical trouble in one start is not fatal
             warnings.append(f"start {k + 1} failed numerically ({e})")
             continue
-        except KeyboardInterrupt:  # Ctrl-C in the CLI: report the best start finished so far
-            stopped = True
-            break
         if best is None or r.cost < best.cost:
             best = r
         if progress:
@@ -701,12 +738,33 @@ def fit_runs(runs: Sequence[Run], law: str | None = None, **kw) -> dict[str, Fit
 
 
 def prediction_band(
-    result: FitResult, areas: Areas, replay: float = 0.0, S1pt: float | None = None, z: float = 1.96
+    result: FitResult,
+    areas: Areas,
+    replay: float = 0.0,
+    S1pt: float | None = None,
+    z: float = 1.96,
+    widen: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(lower, upper) ~95% band of the predicted loss from the fit's covariance (delta method on log
-    loss, finite differences over the free parameters: O(n * parameters))."""
+    """(lower, upper) band of the predicted loss; ``z`` = 1.96 is ~95 %.
+
+    With a calibration (``FitResult.calibration``, from grouped cross-validation) the band is the
+    measured quantile of held-out |log error| at that CPT progress, times ``widen`` (>= 1 outside
+    the fitted envelope, ``cptcore.envelope.widening``); its coverage is what the README reports.
+    Without one (e.g. published parameters) it falls back to the delta method on the fit's
+    covariance, which reflects parameter uncertainty only."""
     p = result.params
     base = predict(p, areas, replay, result.target, S1pt)
+    cal = result.calibration
+    if cal is not None:
+        level = math.erf(z / math.sqrt(2.0))
+        levels = np.asarray(cal["levels"], float)
+        q_bins = np.array([np.interp(level, levels, row) for row in cal["q"]])
+        edges = np.asarray(cal["progress_bins"], float)
+        prog = areas.S1cpt / cal["S1cpt_ref"]
+        k = np.clip(np.searchsorted(edges, prog, side="right") - 1, 0, len(q_bins) - 1)
+        q = q_bins[k] * widen
+        q[areas.S1cpt <= 0] = float(np.interp(level, levels, cal["pt_q"]))
+        return base * np.exp(-q), base * np.exp(q)
     if result.cov is None or not result.free_names:
         return base, base
     grads = []
@@ -722,7 +780,7 @@ def prediction_band(
     idx = [result.free_names.index(nm) for nm in names]
     C = result.cov[np.ix_(idx, idx)]
     var = np.einsum("in,ij,jn->n", G, C, G)
-    sd = np.sqrt(np.maximum(var, 0.0))
+    sd = np.sqrt(np.maximum(var, 0.0)) * widen
     return base * np.exp(-z * sd), base * np.exp(z * sd)
 
 

@@ -201,10 +201,10 @@ class LawParams:
             need = FORMS[_FORM_OF[form]].extra
             if set(extra) != set(need):
                 raise InputError(
-                    f"the {form} replay form needs {' and '.join(need)}",
+                    f"give both {' and '.join(need)} ({form} replay form) or neither (Eq. 4)",
                     column=where,
                     received=", ".join(extra),
-                    fix="Give a1 and a2 (Eq. 8), a1 and kappa with replay_form 'tau', or none (Eq. 4)",
+                    fix="a1 and a2 mean Eq. 8; a1 and kappa with replay_form 'tau' the tau-form",
                 )
             if "rho" in extra and "eta_ref" not in vals:
                 raise InputError(

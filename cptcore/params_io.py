@@ -3,22 +3,26 @@
 Minimal file (must load): ``{"lambda": 0.999, "pt": {L0, A, alpha, C1, C2, B, E, beta}, "cpt": {...}}``.
 ``a1``/``a2`` present in a section means Eq. 8. Extra keys written by the fitter: ``s2_form``, ``eps``,
 ``metrics``, ``uncertainty`` (free parameter names + covariance), ``S1pt`` (CPT-only runs),
-``warnings``, ``message``, ``provenance``.
+``warnings``, ``message``, ``provenance``, ``calibration`` (per section: the band from grouped
+cross-validation) and ``envelope`` (top level: what the fitted runs covered, ``cptcore.envelope``).
+Files without the newer keys load (no calibrated band, no envelope warnings).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from cptcore.areas import LAMBDA, S2_FORMS
+from cptcore.areas import LAMBDA, S2_FORMS, run_areas
+from cptcore.envelope import Envelope
 from cptcore.errors import InputError
-from cptcore.fit import FitResult, RunMetrics
-from cptcore.law import LawParams
-from cptcore.runs import load_json
+from cptcore.fit import FitResult, RunMetrics, warmup_end
+from cptcore.law import LawParams, predict
+from cptcore.runs import MAX_STEPS, Run, load_json
 
 MAX_PARAMS_BYTES = 5 * 1024 * 1024
 
@@ -32,6 +36,8 @@ class ParamSet:
     s2_form: str = "paper"
     eps: float = 0.1
     provenance: dict = field(default_factory=dict)
+    envelope: Envelope | None = None  # what the fitted runs covered (cptcore.envelope)
+    source: str = ""  # the file the set was read from, for messages ("" when built in memory)
 
     def params(self, target: str) -> LawParams | None:
         f = self.fits.get(target)
@@ -41,10 +47,46 @@ class ParamSet:
     def law(self) -> str:
         return next(iter(self.fits.values())).params.law if self.fits else "eq4"
 
+    def predict_run(self, run: Run, source: str | None = None) -> dict[str, np.ndarray]:
+        """Predicted losses at the run's rows, per validation set this set has (NaN at the initial
+        model, where the law is undefined); ``InputError`` when the run is CPT-only and has no fitted
+        S1pt here, or when a prediction is not a plausible loss (``check_predicted``)."""
+        src = source or run.name
+        areas = run_areas(run, lam=self.lam, s2_form=self.s2_form, eps=self.eps).at(run.step)
+        out = {}
+        for target, f in self.fits.items():
+            S1pt = None
+            if not run.pt_history_known:
+                S1pt = f.S1pt.get(run.name)
+                if S1pt is None:
+                    raise InputError(
+                        "this run has no pre-training rows (unknown PT history) and the parameter file has no fitted S1pt for it",
+                        source=src,
+                        column="phase",
+                        fix="Fit the parameters on this run too, or give its pre-training rows with phase 'pt'",
+                    )
+            pred = predict(f.params, areas, run.replay, target, S1pt)
+            S1 = areas.S1pt + areas.S1cpt if S1pt is None else areas.S1cpt + S1pt
+            check_predicted(
+                pred,
+                target,
+                self.source,
+                lambda i: f"at step {int(run.step[i]):,} of {src}",
+                defined=S1 > 0,  # the initial model (S1 = 0): no prediction
+                # the rows a fit covers (after the warm-up, from its min_step): at most 100 nats
+                upper_from=int(np.searchsorted(run.step, max(warmup_end(run), f.min_step))),
+            )
+            out[target] = pred
+        return out
+
     @classmethod
-    def from_fits(cls, fits: dict, provenance: dict | None = None) -> ParamSet:
+    def from_fits(
+        cls, fits: dict, provenance: dict | None = None, envelope: Envelope | None = None
+    ) -> ParamSet:
         first = next(iter(fits.values()))
-        return cls(dict(fits), first.lam, first.s2_form, first.eps, dict(provenance or {}))
+        return cls(
+            dict(fits), first.lam, first.s2_form, first.eps, dict(provenance or {}), envelope
+        )
 
     @classmethod
     def from_params(
@@ -89,7 +131,11 @@ def to_dict(ps: ParamSet) -> dict:
             }
         if f.S1pt:
             sec["S1pt"] = dict(f.S1pt)
+        if f.calibration:
+            sec["calibration"] = f.calibration
         d[target] = sec
+    if ps.envelope is not None:
+        d["envelope"] = ps.envelope.to_dict()
     if ps.provenance:
         d["provenance"] = ps.provenance
     return d
@@ -193,35 +239,26 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
                 )
             except (KeyError, TypeError, ValueError, OverflowError):
                 metrics = ()
-        s1 = sec.get("S1pt") if isinstance(sec.get("S1pt"), dict) else {}
         ff = sec.get("fit_from") if isinstance(sec.get("fit_from"), dict) else {}
-        min_step = ff.get("min_step", 0)
-        min_step = (
-            int(min_step)
-            if isinstance(min_step, (int, float))
-            and not isinstance(min_step, bool)
-            and min_step >= 0
-            else 0
-        )
-        s1 = {
-            k: v for k, v in s1.items() if isinstance(v, float) or type(v) is int and abs(v) < 1e300
-        }
         warnings = sec.get("warnings") if isinstance(sec.get("warnings"), list) else []
         fits[target] = FitResult(
             target,
             p,
-            bool(sec.get("success", True)),
+            _flag(sec.get("success", True), f"{target}.success", source),
             str(sec.get("message", f"loaded from {source}")),
             metrics,
             free_names=free,
             cov=cov,
-            S1pt={str(k): float(v) for k, v in s1.items() if isinstance(v, (int, float))},
+            S1pt=_s1pt(sec.get("S1pt"), target, source),
             warnings=tuple(w for w in warnings if isinstance(w, str)),
             lam=float(lam),
             s2_form=s2_form,
             eps=float(eps),
-            min_step=min_step,
-            skip_warmup=bool(ff.get("skip_warmup", True)),
+            min_step=_min_step(ff.get("min_step", 0), f"{target}.fit_from.min_step", source),
+            skip_warmup=_flag(
+                ff.get("skip_warmup", True), f"{target}.fit_from.skip_warmup", source
+            ),
+            calibration=_calibration(sec.get("calibration")),
         )
     if not fits:
         raise InputError(
@@ -230,7 +267,134 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
             fix='Give at least one of "pt": {...} and "cpt": {...} with L0, A, alpha, C1, C2, B, E, beta',
         )
     prov = d.get("provenance") if isinstance(d.get("provenance"), dict) else {}
-    return ParamSet(fits, float(lam), s2_form, float(eps), prov)
+    envelope = Envelope.from_dict(d.get("envelope"))
+    return ParamSet(fits, float(lam), s2_form, float(eps), prov, envelope, source)
+
+
+def _calibration(c) -> dict | None:
+    """A section's band calibration, or None when missing or malformed (older files: no band)."""
+    if not isinstance(c, dict):
+        return None
+    try:
+        levels = [float(v) for v in c["levels"]]
+        q = [[float(v) for v in row] for row in c["q"]]
+        pt_q = [float(v) for v in c["pt_q"]]
+        bins = [float(v) for v in c["progress_bins"]]
+        ref = float(c["S1cpt_ref"])
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    ok = (
+        len(levels) >= 2
+        and all(len(row) == len(levels) for row in q)
+        and len(pt_q) == len(levels)
+        and len(bins) == len(q) + 1
+        and ref > 0
+        and all(math.isfinite(v) and v >= 0 for row in [*q, pt_q] for v in row)
+    )
+    if not ok:
+        return None
+    return {**c, "levels": levels, "q": q, "pt_q": pt_q, "progress_bins": bins, "S1cpt_ref": ref}
+
+
+MAX_PREDICTED_LOSS = 100.0  # nats; a uniform guess over any real vocabulary is ~10-12 nats
+
+
+def check_predicted(
+    pred: np.ndarray,
+    target: str,
+    source: str,
+    where: Callable[[int], str],
+    *,
+    defined: np.ndarray | None = None,
+    upper_from: int = 0,
+) -> None:
+    """``InputError`` when a predicted loss is not a plausible loss: not finite or <= 0 where the law
+    is ``defined`` (everywhere by default), or above ``MAX_PREDICTED_LOSS`` from index ``upper_from``
+    on (the power term legitimately explodes as S1 -> 0 inside a warm-up).
+
+    Parameters at the edge of their ranges (alpha 20, C2 1e6, ...) pass ``LawParams.from_dict`` but
+    predict losses of 1e104 or -48,000; this is where they are stopped. ``where(i)`` says which step
+    or plan element ``i`` is, e.g. 'at step 400 of run.csv'."""
+    pred = np.asarray(pred, dtype=float).ravel()
+    ok = np.isfinite(pred) & (pred > 0)
+    if defined is not None:
+        ok |= ~np.asarray(defined, dtype=bool).ravel()
+    ok[upper_from:] &= ~(pred[upper_from:] > MAX_PREDICTED_LOSS)
+    if ok.all():
+        return
+    i = int(np.argmin(ok))
+    name = "general" if target == "pt" else "domain"
+    raise InputError(
+        f"the parameters predict an implausible {name} loss {where(i)}",
+        source=source or None,
+        column=target,
+        received=float(f"{pred[i]:.6g}"),
+        fix=f"A loss must be finite, > 0 and at most {MAX_PREDICTED_LOSS:g} nats: refit, or check the parameter file",
+    )
+
+
+# Values the predictions depend on are checked strictly (a wrong one would give blank or wrong
+# predictions); the diagnostics (metrics, uncertainty, warnings) are dropped when unreadable.
+
+
+def _flag(v, where: str, source: str) -> bool:
+    """A JSON true/false (the string "false" would otherwise read as true)."""
+    if isinstance(v, bool):
+        return v
+    raise InputError(
+        "must be true or false",
+        source=source,
+        column=where,
+        received=v,
+        fix='Write it without quotes, e.g. "success": false',
+    )
+
+
+def _min_step(v, where: str, source: str) -> int:
+    """The first fitted step: a whole number of steps in 0..MAX_STEPS."""
+    ok = (
+        isinstance(v, (int, float))
+        and not isinstance(v, bool)
+        and math.isfinite(v)  # Infinity/NaN: int() would raise OverflowError/ValueError
+        and 0 <= v <= MAX_STEPS
+        and v == int(v)
+    )
+    if not ok:
+        raise InputError(
+            f"must be a whole number of steps from 0 to {MAX_STEPS:,}",
+            source=source,
+            column=where,
+            received=v,
+            fix="Use the step the fit started from (0 = from the start), as written by 'python -m cptcore fit'",
+        )
+    return int(v)
+
+
+def _s1pt(d, target: str, source: str) -> dict[str, float]:
+    """Fitted PT forward areas of CPT-only runs (paper §6): run name -> a finite number > 0."""
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise InputError(
+            "expected an object {run name: S1pt}",
+            source=source,
+            column=f"{target}.S1pt",
+            received=type(d).__name__,
+        )
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 1e300:
+            v = math.inf  # a huge JSON integer: float() would overflow
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < v < math.inf):
+            raise InputError(
+                "the PT forward area S1pt must be a finite number > 0",
+                source=source,
+                column=f"{target}.S1pt[{k}]",
+                received=v,
+                fix="Refit the CPT-only runs, or remove the entry (predicting that run then needs its PT rows)",
+            )
+        out[str(k)] = float(v)
+    return out
 
 
 def load(path: str) -> ParamSet:

@@ -37,7 +37,7 @@ from scipy.signal import lfilter
 from cptcore.areas import Areas, compute_areas, momentum, pt_eta_for_s2
 from cptcore.errors import InputError
 from cptcore.law import columns, combine, predict
-from cptcore.params_io import ParamSet
+from cptcore.params_io import ParamSet, check_predicted
 from cptcore.presets import PAPER_SETTING
 from cptcore.scenario import Scenario, ScenarioCurves, lr_and_areas, simulate
 from cptcore.schedules import (
@@ -372,6 +372,8 @@ class Planner:
         self._shapes: dict = {}
         self._weights: dict = {}
         lp, lc = self.losses(np.zeros(1), np.zeros(1), 0.0)
+        for t, x in (("pt", lp), ("cpt", lc)):
+            check_predicted(x, t, ps.source, lambda i: "at the transfer point (end of PT)")
         self.start_pt, self.start_cpt = float(lp[0]), float(lc[0])
 
     # -- the law at the end of CPT ------------------------------------------------------------
@@ -467,6 +469,15 @@ class Planner:
         for k, r in enumerate(replays):
             Lp[:, k], Lc[:, k] = self.losses(S1, S2, r, clocks)
         self.n_eval += Lp.size
+        peaks = np.atleast_1d(peaks)
+
+        def where(i: int) -> str:  # i indexes the flattened (peak, replay) grid
+            p, r = peaks[i // replays.size], replays[i % replays.size]
+            return f"at the end of a CPT of {int(steps):,} steps ({family}, peak LR {p:.2e}, replay {r:.0%})"
+
+        # a negative or exploding predicted loss would be 'optimal': stop instead of recommending it
+        check_predicted(Lp, "pt", self.ps.source, where)
+        check_predicted(Lc, "cpt", self.ps.source, where)
         return Lp, Lc
 
     def settings_losses(self, s: PlanSettings) -> tuple[float, float]:
@@ -1146,8 +1157,12 @@ def cli_plan(args) -> int:
     """``python -m cptcore plan``: print the recommendation as JSON (exit 1 when infeasible)."""
     import json
 
+    from cptcore.files import check_writable
     from cptcore.params_io import load
 
+    for path in (args.report, args.markdown, args.frontier):
+        if path:
+            check_writable(path)  # before planning, not after it
     ps = load(args.params)
     fams = tuple(f.strip() for f in str(args.schedules).split(",") if f.strip())
     space = SearchSpace(
@@ -1188,3 +1203,73 @@ def cli_plan(args) -> int:
         r = plan(ps, goal, space, pt)
     print(json.dumps(r.to_dict(), indent=2, ensure_ascii=False))
     return 0 if r.feasible else 1
+
+
+# ----------------------------------------------------------------------------- the fitted range
+def within_envelope(space: SearchSpace, env) -> tuple[SearchSpace, list[str]]:
+    """The search space limited to what the fitted runs covered (``cptcore.envelope``): peak LR and
+    replay to their fitted ranges, CPT steps to the longest fitted run scaled by the peak LR (the
+    fitted summed LR). Returns the space and one note per limit applied; unchanged without an
+    envelope. A range that does not overlap the fitted one is moved onto it."""
+    if env is None:
+        return space, []
+    notes: list[str] = []
+    lo, hi = env.cpt_peak_lr
+    lr_min, lr_max = max(space.lr_min, lo), min(space.lr_max, hi)
+    if lr_min > lr_max:
+        lr_min, lr_max = lo, hi
+    if (lr_min, lr_max) != (space.lr_min, space.lr_max):
+        notes.append(
+            f"peak LR limited to the fitted {format_lr(lo)}–{format_lr(hi)}"
+            if lo != hi
+            else f"peak LR held at the fitted {format_lr(lo)}"
+        )
+    r_lo, r_hi = env.replay
+    rep_min, rep_max = max(space.replay_min, r_lo), min(space.replay_max, r_hi)
+    if rep_min > rep_max:
+        rep_min, rep_max = r_lo, r_hi
+    if (rep_min, rep_max) != (space.replay_min, space.replay_max):
+        notes.append(f"replay limited to the fitted {rep_min:.0%}–{rep_max:.0%}")
+    longest = int(env.S1cpt[1] / max(lr_max, 1e-30) * 1.05)  # same summed LR as the longest run
+    steps_max = min(space.steps_max, max(longest, 1))
+    steps_min = min(space.steps_min, steps_max)
+    if (steps_min, steps_max) != (space.steps_min, space.steps_max):
+        notes.append(f"CPT steps limited to {steps_max:,} (the longest fitted run's summed LR)")
+    out = replace(
+        space,
+        lr_min=lr_min,
+        lr_max=lr_max,
+        replay_min=rep_min,
+        replay_max=rep_max,
+        steps_min=steps_min,
+        steps_max=steps_max,
+    )
+    return out, notes
+
+
+def edge_notes(s: PlanSettings, space: SearchSpace, inside: bool) -> list[str]:
+    """One note per setting of a recommendation that sits on a bound of the search space: the true
+    optimum may lie beyond it, and what widening it would mean."""
+    beyond = (
+        "beyond what the fitted runs covered: widening it means extrapolating the law"
+        if inside
+        else "widen the search space to look further"
+    )
+    out = []
+
+    def near(v, b, rel=0.02):
+        return abs(v - b) <= rel * max(abs(b), 1e-12)
+
+    if space.lr_min < space.lr_max:
+        for b, side in ((space.lr_max, "highest"), (space.lr_min, "lowest")):
+            if near(s.peak_lr, b):
+                out.append(f"The peak LR is the {side} allowed ({format_lr(b)}); {beyond}.")
+    if space.replay_min < space.replay_max:
+        for b, side in ((space.replay_max, "highest"), (space.replay_min, "lowest")):
+            if abs(s.replay - b) < 0.01:
+                out.append(f"The replay ratio is the {side} allowed ({b:.0%}); {beyond}.")
+    if space.steps_min < space.steps_max:
+        for b, side in ((space.steps_max, "most"), (space.steps_min, "fewest")):
+            if near(s.steps, b):
+                out.append(f"The step count is the {side} allowed ({b:,}); {beyond}.")
+    return out

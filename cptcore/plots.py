@@ -18,9 +18,10 @@ from cptcore.areas import run_areas
 from cptcore.decimate import decimate
 from cptcore.fit import FitResult, prediction_band
 from cptcore.law import predict
+from cptcore.markup import plotly_text
 from cptcore.params_io import ParamSet
 from cptcore.runs import Run
-from cptcore.scenario import ScenarioCurves
+from cptcore.scenario import ScenarioCurves, has_band
 
 TARGET_LABEL = {"pt": "General loss (D_pt)", "cpt": "Domain loss (D_cpt)"}
 TARGET_SHORT = {"pt": "general", "cpt": "domain"}
@@ -54,6 +55,8 @@ class ScenarioView:
     critical_point: float | None
     loss_potential: float
     label: str = ""
+    outside: tuple = ()  # cptcore.envelope.Outside: where the scenario leaves the fitted range
+    widen: float = 1.0  # the band's widening for it
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -95,8 +98,9 @@ def scenario_view(
             "shift": np.asarray(c.terms.shift)[idx],
         }
         fit = ps.fits.get(t) if ps is not None else None
-        if fit is not None and fit.cov is not None:
-            band[t] = prediction_band(fit, curves.areas.at(curves.steps[idx]), replay)
+        if fit is not None and has_band(fit):
+            a = curves.areas.at(curves.steps[idx])
+            band[t] = prediction_band(fit, a, replay, widen=curves.widen)
         else:
             band[t] = (c.band[0][idx], c.band[1][idx]) if c.band is not None else None
         start[t] = c.start
@@ -118,6 +122,8 @@ def scenario_view(
         critical_point=curves.critical_point,
         loss_potential=float(curves.loss_potential),
         label=label,
+        outside=tuple(curves.outside),
+        widen=curves.widen,
     )
 
 
@@ -494,7 +500,7 @@ def runs_figure(runs: Sequence[Run], height: int = 560) -> go.Figure:
                     go.Scatter(
                         x=run.step[ok],
                         y=y[ok],
-                        name=run.name,
+                        name=plotly_text(run.name),
                         legendgroup=run.name,
                         showlegend=r == 1 or not run.has_target("pt"),
                         mode="lines",
@@ -508,7 +514,7 @@ def runs_figure(runs: Sequence[Run], height: int = 560) -> go.Figure:
             go.Scatter(
                 x=run.step[idx],
                 y=run.lr[idx],
-                name=run.name,
+                name=plotly_text(run.name),
                 legendgroup=run.name,
                 showlegend=False,
                 line=dict(color=c, width=1),
@@ -585,7 +591,7 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
                 x=c.obs_steps,
                 y=c.observed,
                 mode="markers",
-                name=c.run + tag,
+                name=plotly_text(c.run + tag),
                 legendgroup=c.run,
                 marker=dict(color=col, size=4, opacity=0.55),
             ),
@@ -599,7 +605,7 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
                 mode="lines",
                 legendgroup=c.run,
                 showlegend=False,
-                name=c.run + (" predicted" if c.held_out else " fitted"),
+                name=plotly_text(c.run + (" predicted" if c.held_out else " fitted")),
                 line=dict(color=col, width=2, dash="dash" if c.held_out else "solid"),
             ),
             row=1,
@@ -612,7 +618,7 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
                 mode="lines+markers",
                 legendgroup=c.run,
                 showlegend=False,
-                name=c.run,
+                name=plotly_text(c.run),
                 line=dict(color=col, width=1, dash="dash" if c.held_out else "solid"),
                 marker=dict(size=3),
             ),

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cptcore.law import NAMES, REPLAY_NAMES
+from cptcore.markup import escape_markdown
 from cptcore.params_io import ParamSet
 from cptcore.plan import (
     Goal,
@@ -441,31 +442,33 @@ def frontier_csv(rep: PlanReport) -> str:
 
 
 def _md_table(rows, head=("", "")) -> str:
-    out = [f"| {head[0]} | {head[1]} |", "|---|---|"]
-    out += [f"| {a} | {b} |" for a, b in rows]
+    """A Markdown table; every cell escaped (run and file names may hold '|', '<img ...>', ...)."""
+    out = ["| " + " | ".join(escape_markdown(h) for h in head) + " |"]
+    out.append("|" + "---|" * len(head))
+    out += ["| " + " | ".join(escape_markdown(c) for c in row) + " |" for row in rows]
     return "\n".join(out)
 
 
 def markdown_summary(rep: PlanReport) -> str:
     """A short Markdown report: the recommendation, goal, parameters and assumptions."""
     r = rep.result
-    pt = param_table(rep.ps)
-    prm = ["| set | parameter | value | ± stderr |", "|---|---|---|---|"]
-    for _, row in pt.iterrows():
-        se = "" if not np.isfinite(row["stderr"]) else f"{row['stderr']:.3g}"
-        prm.append(f"| {row['set']} | {row['parameter']} | {row['value']:.5g} | {se} |")
+    prm = [
+        (row["set"], row["parameter"], f"{row['value']:.5g}",
+         "" if not np.isfinite(row["stderr"]) else f"{row['stderr']:.3g}")
+        for _, row in param_table(rep.ps).iterrows()
+    ]  # fmt: skip
     parts = [
         "# CPT plan",
         f"_Generated {_dt.date.today().isoformat()} by cptcore (Wang, Tissue et al., ICML 2025)._",
         "## Recommendation" if r.feasible else "## No feasible plan",
-        r.summary,
+        escape_markdown(r.summary),
         _md_table(settings_rows(rep), ("", "value")),
-        *[f"- {n}" for n in r.notes],
+        *[f"- {escape_markdown(n)}" for n in r.notes],
         "## Goal and search space",
         _md_table(goal_rows(rep), ("", "value")),
         "## Parameters",
         _md_table(provenance_rows(rep), ("", "")),
-        "\n".join(prm),
+        _md_table(prm, ("set", "parameter", "value", "± stderr")),
         "## Assumptions",
         *[f"- {a}" for a in ASSUMPTIONS],
         f"Pareto frontier: {int(rep.frontier['pareto'].sum())} non-dominated of {len(rep.frontier)} "

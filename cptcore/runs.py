@@ -14,6 +14,7 @@ Canonical CSV columns: ``step, lr, phase, replay, loss_pt, loss_cpt`` (README, "
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -23,12 +24,13 @@ import numpy as np
 import pandas as pd
 
 from cptcore.errors import InputError
+from cptcore.schedules import MAX_STEPS  # re-exported: the longest run
 
 COLUMNS = ("step", "lr", "phase", "replay", "loss_pt", "loss_cpt")
 REQUIRED = ("step", "lr", "phase")
 TARGETS = ("pt", "cpt")  # the two validation sets: general (D_pt) and domain (D_cpt)
-MAX_STEPS = 20_000_000  # a dense LR array beyond this would not fit the app's memory budget
 MAX_BYTES = 200 * 1024 * 1024
+MIN_LOSS = 1e-6  # nats: a validation loss below this is a unit or export error, not a real loss
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,8 +152,14 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
 
     def numeric(col: str, allow_empty: bool) -> np.ndarray:
         raw = df[col]
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-        blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+        if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+            # a frame built by an importer: NaN is 'not logged' (no per-cell strings: millions of
+            # rows would cost hundreds of MB)
+            values = raw.to_numpy(dtype=float)
+            blank = np.isnan(values)
+        else:
+            values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+            blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
         bad = np.isnan(values) & ~blank
         if bad.any():
             i = int(np.argmax(bad))
@@ -252,8 +260,10 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
             fix="Give the LR itself (e.g. 3e-4), not a percentage or a scale factor",
         )
 
-    phase_raw = df["phase"].astype(str).str.strip().str.lower()
-    ok = phase_raw.isin(["pt", "cpt"]).to_numpy()
+    # the few distinct labels are normalised once, not per row (a run may have millions of rows)
+    codes, labels = pd.factorize(df["phase"], use_na_sentinel=False)
+    labels = np.array([str(x).strip().lower() for x in labels], dtype=object)
+    ok = np.isin(labels, ["pt", "cpt"])[codes]
     if not ok.all():
         i = int(np.argmax(~ok))
         raise _fail(
@@ -264,7 +274,7 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
             received=str(df["phase"].iloc[i]),
             fix="Mark pre-training rows 'pt' and continual-pre-training rows 'cpt'",
         )
-    is_cpt = (phase_raw == "cpt").to_numpy()
+    is_cpt = (labels == "cpt")[codes]
     if is_cpt.any() and not is_cpt.all():
         first_cpt = int(np.argmax(is_cpt))
         if not is_cpt[first_cpt:].all():
@@ -326,6 +336,16 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
                     row=i + 2,
                     received=v[i],
                     fix="Give the validation cross-entropy loss in nats (not accuracy or log-loss differences)",
+                )
+            if np.any(v < MIN_LOSS):
+                i = int(np.argmax(v < MIN_LOSS))
+                raise _fail(
+                    "loss is implausibly small",
+                    source=src,
+                    column=col,
+                    row=i + 2,
+                    received=v[i],
+                    fix=f"Give the validation cross-entropy loss in nats (at least {MIN_LOSS:g}), not a probability or a difference",
                 )
             if np.any(v > 50):  # NaN (not evaluated) rows must not hide the check
                 i = int(np.nanargmax(v))
@@ -426,6 +446,37 @@ def load_json(text: str, source: str, fix: str = "Upload the file as saved"):
         ) from None
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_unique_header(first_line: str, sep: str, source: str) -> None:
+    """``InputError`` naming a column the header row gives twice.
+
+    Checked on the header as written: pandas would rename the second ``loss_pt`` to ``loss_pt.1``
+    and one of the two columns would be silently ignored."""
+    try:
+        names = next(csv.reader([first_line.rstrip("\r")], delimiter=sep), [])
+    except csv.Error:
+        return  # an unparsable header is reported by the table parser itself
+    seen: set[str] = set()
+    for name in (n.strip().lstrip("\ufeff") for n in names):
+        if not name or _is_number(name):  # blank (trailing commas) or a data row, not a header:
+            continue  # the missing-column checks say what is wrong
+        if name in seen:
+            raise InputError(
+                "a column is given twice",
+                source=source,
+                column=name,
+                fix="Keep one column per name (rename or delete the other one)",
+            )
+        seen.add(name)
+
+
 def parse_table(data: bytes, source: str) -> pd.DataFrame:
     """Parse CSV bytes (comma, tab or semicolon separated) into strings-as-objects DataFrame."""
     text = decode_text(data, source)
@@ -449,6 +500,7 @@ def parse_table(data: bytes, source: str) -> pd.DataFrame:
             received=first.strip()[:40],
             fix="The canonical header is step,lr,phase,replay,loss_pt,loss_cpt",
         )
+    check_unique_header(first, sep, source)
     try:
         df = pd.read_csv(
             io.StringIO(text),
@@ -476,13 +528,19 @@ def parse_table(data: bytes, source: str) -> pd.DataFrame:
     return df
 
 
+def phase_labels(is_cpt: np.ndarray) -> np.ndarray:
+    """'pt'/'cpt' per row as an object array of two shared strings (``np.where`` would give a text
+    array that pandas turns into one string object per row: ~50 bytes a row, 250 MB for 5M rows)."""
+    return np.array(["pt", "cpt"], dtype=object)[np.asarray(is_cpt, dtype=np.intp)]
+
+
 def run_to_frame(run: Run) -> pd.DataFrame:
     """The run as a canonical table (for downloads and round-trips)."""
     return pd.DataFrame(
         {
             "step": run.step,
             "lr": run.lr,
-            "phase": np.where(run.is_cpt, "cpt", "pt"),
+            "phase": phase_labels(run.is_cpt),
             "replay": run.replay,
             "loss_pt": run.loss_pt,
             "loss_cpt": run.loss_cpt,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cptcore.areas import Areas, compute_areas
+from cptcore.envelope import outside, setting_of_lr, widening
 from cptcore.fit import prediction_band
 from cptcore.law import (
     Terms,
@@ -60,6 +61,12 @@ class ScenarioCurves:
     curves: dict  # target -> TargetCurves
     loss_potential: float
     critical_point: float | None  # on the general set (paper Fig. 7c)
+    outside: tuple = ()  # cptcore.envelope.Outside: how this scenario leaves the fitted envelope
+
+    @property
+    def widen(self) -> float:
+        """Factor on the band's half-width for leaving the fitted envelope (1 inside)."""
+        return widening(self.outside)
 
     def final(self, target: str) -> float:
         return float(self.curves[target].pred[-1])
@@ -80,12 +87,17 @@ def lr_and_areas(
 def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
     """Predict both validation sets for a scenario (paper Eq. 4/8 with the scenario's areas)."""
     lr, transfer, a = lr_and_areas(sc, ps.lam, ps.s2_form, ps.eps)
+    reasons = tuple(outside(ps.envelope, setting_of_lr(lr, transfer, sc.replay)))
     curves = {}
     for target, fit in ps.fits.items():
         p = fit.params
         tm = terms(p, a, sc.replay, target)
         pred = tm.total
-        band = prediction_band(fit, a, sc.replay) if bands and fit.cov is not None else None
+        band = (
+            prediction_band(fit, a, sc.replay, widen=widening(reasons))
+            if bands and has_band(fit)
+            else None
+        )
         curves[target] = TargetCurves(
             target,
             pred,
@@ -98,5 +110,17 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
         )
     crit = critical_point(ps.fits["pt"].params, sc.replay) if "pt" in ps.fits else None
     return ScenarioCurves(
-        np.arange(len(lr)), lr, transfer, a, curves, loss_potential(lr[1 : transfer + 1]), crit
+        np.arange(len(lr)),
+        lr,
+        transfer,
+        a,
+        curves,
+        loss_potential(lr[1 : transfer + 1]),
+        crit,
+        reasons,
     )
+
+
+def has_band(fit) -> bool:
+    """Whether a fit can draw a band: a calibration (measured) or a covariance (parameters only)."""
+    return fit.calibration is not None or fit.cov is not None

@@ -20,6 +20,10 @@ KINDS = {
     "linear": "Linear decay from the peak to a final LR",
     "multistep": "Step decay: multiply by gamma at each milestone",
 }
+# The longest run or schedule, in steps. S1/S2 are computed at every step (README, "Limits"): about
+# 50 bytes per step at the peak (the dense LR, the momentum and four area arrays), so 5 million steps
+# take ~240 MB on top of the ~180 MB the libraries need: a fit or a prediction stays under ~500 MB.
+MAX_STEPS = 5_000_000
 DECAY_SHAPES = {
     "linear": "straight line to the final LR",
     "cosine": "half cosine to the final LR",
@@ -62,8 +66,13 @@ class ScheduleSpec:
             )
         if not (0 < self.peak_lr <= 1):
             raise InputError("peak LR must be in (0, 1]", column="peak_lr", received=self.peak_lr)
-        if int(self.steps) < 1:
-            raise InputError("steps must be >= 1", column="steps", received=self.steps)
+        if not 1 <= int(self.steps) <= MAX_STEPS:  # per-step arrays: bounded memory
+            raise InputError(
+                f"steps must be from 1 to {MAX_STEPS:,}",
+                column="steps",
+                received=self.steps,
+                fix="Count steps in units of larger batches",
+            )
         if not (0 <= self.warmup_steps <= self.steps):
             raise InputError(
                 "warm-up must be between 0 and the number of steps",

@@ -30,8 +30,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from cptcore.areas import LAMBDA
+from cptcore.envelope import envelope_of
 from cptcore.errors import InputError
-from cptcore.fit import FitResult, default_law, evaluate, fit_target
+from cptcore.fit import FitResult, calibration, default_law, evaluate, fit_target, scored_rows
 from cptcore.law import FORMS
 from cptcore.runs import Run
 
@@ -149,14 +150,17 @@ def _targets(runs: Sequence[Run]) -> tuple[str, ...]:
 
 
 def _candidate(runs: list[Run], folds: list[list[int]], law: str, lam: float, fit_kw: dict):
-    """Fit one candidate on all runs, then score it on every fold (warm-started). Picklable."""
+    """Fit one candidate on all runs, then score it on every fold (warm-started). Picklable.
+
+    Returns the candidate, its fits on all runs (with a calibrated band from the folds' held-out
+    errors, ``fit.calibration``) and nothing else."""
     scores, fitted = {}, {}
     full = {}
+    env = envelope_of(runs, lam)
     for target in _targets(runs):
         res = fit_target(runs, target, law, lam=lam, **fit_kw)
-        full[target] = res
         fitted[target] = res.params.law if math.isfinite(res.params.L0) else law
-        errs = []
+        errs, s1, err = [], [], []
         for fold in folds:
             held = [runs[i] for i in fold if runs[i].has_target(target)]
             train = [r for i, r in enumerate(runs) if i not in fold]
@@ -164,9 +168,23 @@ def _candidate(runs: list[Run], folds: list[list[int]], law: str, lam: float, fi
                 continue
             init = res if math.isfinite(res.params.L0) else None
             fr = fit_target(train, target, law, lam=lam, init=init, **fit_kw)
-            if math.isfinite(fr.params.L0):
-                errs += _score_runs(evaluate(fr, held))
+            if not math.isfinite(fr.params.L0):
+                continue
+            errs += _score_runs(evaluate(fr, held))
+            for _, y, pred, a in scored_rows(fr, held):
+                cpt = a.S1cpt > 0
+                s1.append(a.S1cpt[cpt])
+                err.append(np.abs(np.log(y[cpt] / pred[cpt])))
         scores[target] = float(np.mean(errs)) if errs else float("nan")
+        if math.isfinite(res.params.L0) and err and env is not None:
+            pt_err = [
+                np.abs(np.log(y / pred))[a.S1cpt <= 0] for _, y, pred, a in scored_rows(res, runs)
+            ]
+            cal = calibration(
+                np.concatenate(s1), np.concatenate(err), env.S1cpt[1], np.concatenate(pt_err)
+            )
+            res = replace(res, calibration=cal)
+        full[target] = res
     return Candidate(law, float(lam), scores, fitted), full
 
 
@@ -201,19 +219,27 @@ def select_model(
             raise InputError(
                 "lambda must be in [0, 1)", column="lambda", received=lam, fix="e.g. 0.999"
             )
-    if len(law_list) * len(lam_list) == 1:
-        law, lam = law_list[0], float(lam_list[0])
-        return Selection(law, lam, (), (), f"{law} with lambda = {lam:g} (as given)", False), None
     if len(runs) < MIN_RUNS_FOR_CV:
         law = _fallback_law(runs, law_list)
         lam = LAMBDA if LAMBDA in lam_list else float(lam_list[-1])
+        if len(law_list) * len(lam_list) == 1:
+            law, lam = law_list[0], float(lam_list[0])
         msg = (
             f"only {len(runs)} run(s) with losses: too few to cross-validate (need "
-            f"{MIN_RUNS_FOR_CV}); used the documented fallback {law} with lambda = {lam:g}"
+            f"{MIN_RUNS_FOR_CV}); used {law} with lambda = {lam:g}"
+            + ("" if law == law_list[0] and len(law_list) == 1 else " (the documented fallback)")
         )
         return Selection(law, lam, (), (), msg, False), None
 
     folds = groups(runs)
+    if len(law_list) * len(lam_list) == 1:  # forced: still cross-validated, for its score and band
+        law, lam = law_list[0], float(lam_list[0])
+        cand, fits = _candidate(runs, folds, law, lam, fit_kw)
+        msg = (
+            f"{law} with lambda = {lam:g} (as given); grouped cross-validation: held-out "
+            f"CPT-phase MAE {cand.score:.4f} nats"
+        )
+        return Selection(law, lam, (cand,), _fold_names(runs, folds), msg, False), fits
     t0 = time.perf_counter()
     n_jobs = default_jobs() if jobs is None else max(1, int(jobs))
     results: dict = {}
@@ -258,6 +284,7 @@ class FitOutcome:
 
     fits: dict  # target -> FitResult (metrics of held-out runs appended, marked held_out)
     selection: Selection
+    envelope: object = None  # cptcore.envelope.Envelope of the fitted runs (None: no CPT phase)
 
 
 def fit_model(
@@ -284,7 +311,7 @@ def fit_model(
         out[target] = f
     if progress:
         progress(1.0, "done")
-    return FitOutcome(out, sel)
+    return FitOutcome(out, sel, envelope_of(runs, sel.lam))
 
 
 def _sort_key(c: Candidate) -> tuple:

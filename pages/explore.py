@@ -3,6 +3,7 @@
 import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
+from cptcore.scenario import has_band
 from cptcore.whatif import LAWS_WITH_REPLAY
 from ui import data, run_through_app
 from ui.state import EXPLORE_PRESET, MAX_PINS, PINS
@@ -15,6 +16,7 @@ from ui.widgets import (
     init_defaults,
     link_notes,
     load_defaults,
+    md,
     read_link,
     scenario_alt,
     scenario_controls,
@@ -78,7 +80,7 @@ for note in link_notes():
 problem = data.sample_fit_problem()
 missing = f" {problem}, so the paper's parameters are the default." if problem else ""
 st.caption(
-    f"{preset.note} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}, "
+    f"{md(preset.note)} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}, "
     f"λ = {preset.ps.lam:g}.{missing}"
 )
 
@@ -112,18 +114,33 @@ def live() -> None:
             bind="query-params",
             help="Off: show the whole pre-training phase too.",
         )
-        has_cov = any(f.cov is not None for f in preset.ps.fits.values())
+        has_cov = any(has_band(f) for f in preset.ps.fits.values())
+        calibrated = all(f.calibration is not None for f in preset.ps.fits.values())
         bands = st.toggle(
             "Uncertainty band (~95 %)",
             value=has_cov,
             key="show_band",
             bind="query-params",
             disabled=not has_cov,
-            help=None if has_cov else "This parameter set carries no covariance.",
+            help=(
+                "Calibrated: the 95 % quantile of the errors the fit made on held-out runs "
+                "(grouped cross-validation), widened when a control leaves the fitted range."
+                if calibrated
+                else "From the fit's parameter covariance only (no calibration in this "
+                "parameter set): it does not include model error."
+            )
+            if has_cov
+            else "This parameter set carries no band.",
         )
     with right:
         with guard("predicting this scenario"):
             view = data.view(preset, w)
+            for o in view.outside:
+                st.warning(
+                    f"{o.message[0].upper()}{o.message[1:]}: the prediction extrapolates"
+                    + (f" and the band is widened ×{view.widen:.1f}." if bands else "."),
+                    icon=":material/warning:",
+                )
             scenario_metrics(view)
             pins = st.session_state.setdefault(PINS, [])
             fig = scenario_figure(

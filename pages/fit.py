@@ -27,7 +27,7 @@ from ui.upload import (
     import_log,
     read_upload,
 )
-from ui.widgets import chart, guard
+from ui.widgets import chart, guard, md
 
 MEANING = {
     "L0": "loss floor (irreducible loss)",
@@ -130,7 +130,7 @@ def mapping_form(name: str, raw: bytes, key: str, info) -> None:
 
     with st.container(border=True):
         st.markdown(
-            f"**{name}** is not a canonical run CSV; it looks like a "
+            f"**{md(name)}** is not a canonical run CSV; it looks like a "
             f"*{importers.FORMATS[info.format].label}*. Check which metric is which, then import "
             + (f"(it holds {len(info.runs)} runs)." if len(info.runs) > 1 else "it.")
         )
@@ -213,10 +213,10 @@ for f in files or []:
         else:
             mapping_form(f.name, raw, key, describe(f.name, raw))
     except InputError as e:
-        st.error(str(e.with_source(f.name)), icon=":material/error:")
+        st.error(md(e.with_source(f.name)), icon=":material/error:")
     except Exception:  # noqa: BLE001 - never a traceback; the file is just skipped
         st.error(
-            f"{f.name}: could not be read. Check that it is a UTF-8 CSV with a header row.",
+            f"{md(f.name)}: could not be read. Check that it is a UTF-8 CSV with a header row.",
             icon=":material/error:",
         )
 
@@ -250,7 +250,7 @@ else:
     for r in runs.values():
         w = r.sparsity_warning()
         if w:
-            st.warning(w)
+            st.warning(md(w))
     names = list(runs)
     kept = [n for n in st.session_state.get("preview_runs", []) if n in runs]
     st.session_state["preview_runs"] = kept or names[:8]
@@ -378,7 +378,7 @@ if isinstance(outcome, FitOutcome):
     )
     sel = outcome.selection
     if sel is not None:
-        st.caption(sel.message)
+        st.caption(md(sel.message))
         if sel.candidates:
             with st.expander("Cross-validation: every candidate law and λ", expanded=False):
                 st.dataframe(selection_table(sel), hide_index=True, width="stretch")
@@ -389,9 +389,9 @@ if isinstance(outcome, FitOutcome):
     tabs = st.tabs([TARGET_LABEL[t] for t in outcome.fits])
     for tab, (t, fr) in zip(tabs, outcome.fits.items(), strict=True):
         with tab, guard("showing the fit"):
-            (st.success if fr.success else st.warning)(fr.message)
+            (st.success if fr.success else st.warning)(md(fr.message))  # messages name runs
             for w in fr.warnings:
-                st.warning(w)
+                st.warning(md(w))
             se = fr.stderr()
             p = fr.params.to_dict()
             left, right = st.columns([1, 1.3])

@@ -8,7 +8,16 @@ import streamlit as st
 from cptcore import report
 from cptcore.errors import InputError
 from cptcore.params_io import loads
-from cptcore.plan import FAMILIES, MODES, OOD_EXAMPLES, Goal, Planner, SearchSpace
+from cptcore.plan import (
+    FAMILIES,
+    MODES,
+    OOD_EXAMPLES,
+    Goal,
+    Planner,
+    SearchSpace,
+    edge_notes,
+    within_envelope,
+)
 from cptcore.whatif import LAWS_WITH_REPLAY, WhatIf, nearest
 from ui import data, run_through_app
 from ui.widgets import (
@@ -21,6 +30,7 @@ from ui.widgets import (
     fmt_steps,
     guard,
     load_defaults,
+    md,
     option_of,
     scenario_controls,
     state_of,
@@ -80,7 +90,7 @@ if key == UPLOAD:
     try:
         ps = loads(up.getvalue(), up.name)
     except InputError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(md(e), icon=":material/error:")
         st.stop()
     token, label, defaults, note = "upload:" + data.token_of(ps), f"uploaded {up.name}", None, ""
 else:
@@ -100,7 +110,7 @@ if "pt" not in ps.fits or "cpt" not in ps.fits:
     )
     st.stop()
 replay_modelled = ps.law in LAWS_WITH_REPLAY
-st.caption(f"{note} Law: {ps.law}, S2 form: {ps.s2_form}.")
+st.caption(f"{md(note)} Law: {ps.law}, S2 form: {ps.s2_form}.")  # 'Your fit' names runs
 
 
 # ---------------------------------------------------------------------- the current scenario
@@ -215,6 +225,17 @@ with left:
             CONTROLS["schedules"], list(FAMILIES), default=["wsd", "cosine"], key=P + "families"
         )
         dec_lo, dec_hi = st.slider(CONTROLS["decay"], 0, 100, (10, 30), 5, key=P + "decay_range")
+        inside = st.toggle(
+            "Stay inside the fitted range",
+            value=ps.envelope is not None,
+            key=P + "inside",
+            disabled=ps.envelope is None,
+            help="On: peak LR, replay and CPT length are limited to what the fitted runs covered, "
+            "where the law's accuracy was measured. Off: the search extrapolates the law (the "
+            "recommendation is then a rough guide; the Explore page shows how wide its band gets)."
+            if ps.envelope is not None
+            else "These parameters carry no fitted range (published numbers or an older file).",
+        )
 
 rep = None
 with right, guard("planning", CONTROLS):
@@ -223,6 +244,17 @@ with right, guard("planning", CONTROLS):
         lr_lo, lr_hi, rep_lo / 100, rep_hi / 100, int(st_lo), int(st_hi), tuple(fams),
         dec_lo / 100, dec_hi / 100, current_w.cpt_warmup, current_w.warmup_from,
     ).validated()  # fmt: skip
+    limits = []
+    if inside:
+        space, limits = within_envelope(space, ps.envelope)
+    elif ps.envelope is not None:
+        st.warning(
+            "Extrapolating: the search may leave the range of the fitted runs "
+            "(turn on 'Stay inside the fitted range' to stay where the law was measured).",
+            icon=":material/warning:",
+        )
+    if limits:
+        st.caption("Inside the fitted range: " + "; ".join(limits) + ".")
 
     @st.cache_data(show_spinner="Planning…", max_entries=16)
     def _sweep(token, pt, space, _ps):  # independent of the goal: once per search space
@@ -241,6 +273,9 @@ with right, guard("planning", CONTROLS):
         st.warning(r.summary, icon=":material/block:")
     for n in r.notes:
         st.caption(n)
+    if r.feasible:
+        for n in edge_notes(r.settings, space, inside and ps.envelope is not None):
+            st.info(n, icon=":material/border_outer:")
     if r.feasible:
         s = r.settings
         cur = rep.current_view

@@ -98,7 +98,7 @@ LR_B = 3e-4  # the other CPT peak LR
 
 
 def lr_tag(lr: float) -> str:
-    return {1e-3: "1e-3", 3e-4: "3e-4"}.get(lr, f"{lr:g}")
+    return {1e-3: "1e-3", 3e-4: "3e-4", 2e-3: "2e-3"}.get(lr, f"{lr:g}")
 
 
 @dataclasses.dataclass
@@ -136,6 +136,12 @@ def grid() -> list[RunSpec]:
         ("wsd", "cos", LR_A, 0.25),
         ("wsd", "wsd", LR_B, 0.0),
         ("wsd", "wsd", LR_A, 1.0),  # control: hidden D_pt curve
+        # the 'extra' runs of split.json: other peak LRs and replay ratios (added later, same config)
+        ("const", "wsd", 2e-3, 0.0),
+        ("wsd", "wsd", 2e-3, 0.0),
+        ("const", "wsd", LR_A, 0.05),
+        ("const", "wsd", LR_A, 0.75),
+        ("const", "wsd", LR_B, 0.25),
     ]
     for pt, sched, peak, replay in cpt:
         name = f"pt{pt}_cpt-{sched}_lr{lr_tag(peak)}_replay{replay:g}"

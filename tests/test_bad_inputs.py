@@ -18,7 +18,7 @@ from cptcore import params_io
 from cptcore.__main__ import main
 from cptcore.errors import InputError
 from cptcore.importers import Advice, read_any
-from cptcore.runs import read_run
+from cptcore.runs import parse_table, read_run, run_from_frame
 from tests.bad_inputs.make_corpus import GOOD, huge_files
 
 HERE = os.path.join(os.path.dirname(__file__), "bad_inputs")
@@ -47,7 +47,10 @@ def _load(path: str):
     with open(path, "rb") as f:
         data = f.read()
     if _kind(name) == "params":
-        return params_io.loads(data, name)
+        ps = params_io.loads(data, name)
+        if name.startswith("params_predict_"):  # loads, but predicts nonsense on the plain run
+            return ps.predict_run(run_from_frame(parse_table(GOOD.encode(), "good.csv"), "good"))
+        return ps
     if _kind(name) == "log":
         return read_any(data, name)
     return read_run(path)

@@ -154,3 +154,26 @@ def test_a_bad_option_is_one_line(tmp_path):
         text=True,
     )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--lambda" in r.stderr
+
+
+def test_nothing_to_fit_after_min_step_is_one_line_exit_2_and_no_file(run_files, tmp_path, capsys):
+    out = tmp_path / "params.json"
+    assert main(["fit", *run_files, "--min-step", "100000", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no general set (loss_pt) losses at or after step 100,000" in err[0]
+    assert "--min-step" in err[0] and not out.exists()
+
+
+def test_ctrl_c_during_a_fit_exits_130_in_one_line_and_writes_nothing(
+    run_files, tmp_path, monkeypatch, capsys
+):
+    import cptcore.fit as fit_module
+
+    def interrupt(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit_module, "least_squares", interrupt)
+    out = tmp_path / "params.json"
+    code = main(["fit", *run_files, "--law", "eq4", "--lambda", "0.999", "-o", str(out)])
+    assert code == 130 and not out.exists()
+    assert capsys.readouterr().err.strip().splitlines() == ["error: interrupted"]

@@ -184,22 +184,33 @@ def test_cross_validation_recovers_the_annealing_momentum_the_curves_were_made_w
     assert score[0.999] > 2 * score[0.99]  # the paper's 0.999 predicts these much worse
 
 
-def test_an_interrupted_fit_returns_the_best_start_it_finished(train_test, monkeypatch):
+def test_a_fit_stopped_by_its_caller_returns_the_best_start_it_finished(train_test, monkeypatch):
     import cptcore.fit as fit_module
 
     real = fit_module.least_squares
     calls = {"n": 0}
 
-    def interrupt_second_start(*a, **kw):
+    def count(*a, **kw):
         calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
         return real(*a, **kw)
 
-    monkeypatch.setattr(fit_module, "least_squares", interrupt_second_start)
-    res = fit_target(train_test[0], "pt")
+    monkeypatch.setattr(fit_module, "least_squares", count)
+    # the app's stop button: should_stop turns true once the first start has finished
+    res = fit_target(train_test[0], "pt", should_stop=lambda: calls["n"] >= 1)
     assert not res.success and res.message.startswith("stopped early")
-    assert np.isfinite(res.params.L0) and res.metrics
+    assert np.isfinite(res.params.L0) and res.metrics and calls["n"] == 1
+
+
+def test_ctrl_c_is_not_swallowed_by_the_fitter(train_test, monkeypatch):
+    # issue 12: Ctrl-C must stop the whole command (the CLI exits 130 and writes nothing)
+    import cptcore.fit as fit_module
+
+    def interrupt(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit_module, "least_squares", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        fit_target(train_test[0], "pt")
 
 
 @pytest.mark.parametrize("law", ["eq4", "eq8", "eq8-convex"])

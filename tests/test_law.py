@@ -300,7 +300,7 @@ def test_params_round_trip_each_form_and_reject_a_half_given_replay_form():
         p = PAPER_FIG3["pt"].with_values(**extra)
         assert LawParams.from_dict(p.to_dict()) == p
     d = PAPER_FIG3["pt"].to_dict() | {"a1": 0.1, "replay_form": "tau"}  # kappa missing
-    with pytest.raises(InputError, match="kappa"):
+    with pytest.raises(InputError, match="give both a1 and kappa"):
         LawParams.from_dict(d, "pt")
 
 

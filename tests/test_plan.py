@@ -383,3 +383,31 @@ def test_cli_plan_writes_the_report(params_file, tmp_path, capsys):
 def test_a_domain_target_of_zero_or_less_is_refused(target):
     with pytest.raises(InputError, match="must be above 0 nats"):
         Goal(mode="domain_target", domain_target=target).validated()
+
+
+def test_the_search_space_is_limited_to_the_fitted_range_and_says_how():
+    from cptcore.envelope import Envelope
+    from cptcore.plan import SearchSpace, within_envelope
+
+    env = Envelope((0.0, 0.5), (0.0, 0.5), (1e-3, 1e-3), (1000, 1000), (0.9, 0.98), (0.0, 1.0),
+                   (0.0, 1.0), 0.98, 8, (0.87, 0.98))  # fmt: skip
+    space, notes = within_envelope(SearchSpace(1e-4, 2e-3, 0.0, 1.0, 100, 20_000), env)
+    assert (space.lr_min, space.lr_max) == (1e-3, 1e-3)
+    assert (space.replay_min, space.replay_max) == (0.0, 0.5)
+    assert space.steps_max == int(0.98 / 1e-3 * 1.05)
+    assert len(notes) == 3 and "peak LR held at the fitted 1e-3" in notes[0]
+    same, none = within_envelope(SearchSpace(1e-3, 1e-3, 0.0, 0.5, 100, 900), env)
+    assert none == [] and same == SearchSpace(1e-3, 1e-3, 0.0, 0.5, 100, 900)
+    assert within_envelope(space, None) == (space, [])
+
+
+def test_a_recommendation_on_the_edge_of_the_search_space_says_so():
+    from cptcore.plan import PlanSettings, SearchSpace, edge_notes
+
+    space = SearchSpace(1e-4, 2e-3, 0.0, 0.5, 1000, 20_000)
+    s = PlanSettings("wsd", 2e-3, 0.5, 5000, 0.2)
+    notes = edge_notes(s, space, inside=True)
+    assert len(notes) == 2
+    assert "peak LR is the highest allowed (2e-3)" in notes[0] and "extrapolating" in notes[0]
+    assert "replay ratio is the highest allowed (50%)" in notes[1]
+    assert edge_notes(PlanSettings("wsd", 5e-4, 0.2, 5000, 0.2), space, True) == []

@@ -10,13 +10,14 @@ import os
 import struct
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cptcore import params_io
 from cptcore.areas import compute_areas
 from cptcore.errors import InputError
-from cptcore.importers import FORMATS, read_any
+from cptcore.importers import CHOICES, FORMATS, read_any
 from cptcore.importers.tb_events import masked_crc
 from cptcore.law import LawParams, predict
 from cptcore.runs import Run, read_run
@@ -75,6 +76,62 @@ def _record(payload: bytes) -> bytes:
         + payload
         + struct.pack("<I", masked_crc(payload))
     )
+
+
+# the start of a file of each format, so that random tails reach past the sniffers into the parsers
+PREFIXES = st.sampled_from(
+    [
+        b"",
+        b'{"log_history": [{"step": ',
+        b"Wall time,Step,Value\n1,",
+        b'"Step","r - train/lr","r - eval/loss_code"\n',
+        b"_step,lr,eval/loss_web\n",
+        b"step,lr,phase,replay,loss_pt,loss_cpt\n0,0,pt,0,,\n",
+        b" iteration       10/    1000 | learning rate: 3.0E-04 | lm loss: 3.2E+00 |\n",
+        b" validation loss at iteration ",
+        b'{"step": 0, "lr": 0.0003, "val_loss_code": 3.1}\n',
+        _record(b"\x09" + bytes(8) + b"\x1a\x0dbrain.Event:2"),
+    ]
+)
+
+
+@pytest.mark.parametrize("fmt", CHOICES)
+@SETTINGS
+@given(PREFIXES, st.binary(max_size=400), FILENAMES)
+def test_every_importer_gives_runs_or_an_input_error_on_random_bytes(fmt, prefix, tail, filename):
+    """Issue 12: each format of ``FORMATS`` (and detection) on arbitrary bytes: runs, or one
+    ``InputError`` line; never an OverflowError, a KeyError, a pandas error, ..."""
+    _runs_or_input_error(read_any, prefix + tail, filename, format=fmt)
+
+
+# numbers as loggers write them, and the huge or odd ones they should not
+CELLS_NUMERIC = st.one_of(
+    st.integers(0, 10**4).map(str),
+    st.floats(1e-5, 10).map(lambda x: f"{x:.4g}"),
+    st.sampled_from(["0", "3e-4", "1e-300", "1e400", "-1", "nan", "9223372036854775808", "pt"]),
+)
+
+# names a log's header may hold, from every format the importers know (and a few odd ones)
+LOG_NAMES = st.sampled_from(
+    ["step", "lr", "phase", "replay", "loss_pt", "loss_cpt", "Step", "_step", "Wall time", "Value",
+     "r - train/lr", "r - eval/loss_code", "r - eval/loss_web", "s - train/lr",
+     "r - eval/loss_code__MIN", "iteration", "learning_rate", "val_loss_code", "eval_web_loss",
+     "epoch", "", " lr ", "x"]
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", CHOICES)
+@SETTINGS
+@given(
+    st.lists(LOG_NAMES, min_size=1, max_size=6),
+    st.lists(st.lists(st.one_of(CELLS_NUMERIC, st.just("")), min_size=1, max_size=7), max_size=6),
+    st.sampled_from([",", ";", "\t"]),
+)
+def test_every_importer_gives_runs_or_an_input_error_on_valid_looking_tables(
+    fmt, header, rows, sep
+):
+    text = sep.join(header) + "\n" + "\n".join(sep.join(r) for r in rows) + "\n"
+    _runs_or_input_error(read_any, text.encode(), "export.csv", format=fmt)
 
 
 # cells a user's table may hold: numbers of every kind, blanks, junk, phase words

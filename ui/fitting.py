@@ -196,6 +196,7 @@ def _fit(
     law = sel.law
     ps = ParamSet.from_fits(
         fits,
+        envelope=result.envelope,
         provenance={
             "source": "CPT dashboard, Fit page",
             "created": dt.date.today().isoformat(),

@@ -3,6 +3,7 @@
 - ``YOUR_FIT``: the parameter set the user made active on the Fit page (``ActiveFit``).
 - ``RUNS``: runs loaded on the Fit page, name -> ``cptcore.runs.Run`` (uploads and samples).
 - ``LAST_FIT``: the last fit on the Fit page (``FitOutcome``); kept when a later upload is bad.
+- ``UPLOAD_CACHE``: this session's parsed uploads (``ui.upload``), bounded in entries and bytes.
 - ``PINS``: pinned Explore scenarios (``cptcore.plots.ScenarioView``), at most ``MAX_PINS``.
 - ``LINK_NOTES``: what Explore could not take from its link as given (shown until the preset
   changes); ``LINK_SEEN``: the link values already read, so each is read once per session;
@@ -25,6 +26,7 @@ YOUR_FIT = "cpt_your_fit"
 RUNS = "cpt_runs"
 SEEN_UPLOADS = "cpt_seen_uploads"
 LAST_FIT = "cpt_last_fit"
+UPLOAD_CACHE = "cpt_upload_cache"
 PINS = "cpt_pins"
 LINK_NOTES = "cpt_link_notes"
 LINK_SEEN = "cpt_link_seen"

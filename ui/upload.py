@@ -4,16 +4,25 @@ Megatron logs and other tables through ``cptcore.importers`` with a mapping the 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 import streamlit as st
 
 from cptcore import importers
 from cptcore.errors import InputError
 from cptcore.runs import Run, parse_table, read_run
+from ui.state import UPLOAD_CACHE
 
 NONE = "(none)"
 AUTO = "(detected)"
+# parsed uploads kept per session (the Fit page reads every upload again on each rerun): at most
+# this many, and this much memory in all (a 50 MB canonical CSV of 2M rows is ~70 MB as a Run)
+MAX_CACHE_ENTRIES = 16
+MAX_CACHE_BYTES = 256 * 2**20
+T = TypeVar("T")
 
 # the labels of the mapping form's controls (pages/fit.py); importer messages name them
 LABELS = {
@@ -54,28 +63,53 @@ def stem(filename: str) -> str:
     return filename.rsplit(".", 1)[0] if "." in filename else filename
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _read(key: str, filename: str, _data: bytes) -> Run:
-    # read_run names the source by ``name`` (so errors say 'file.csv'); the run drops the extension
-    return replace(read_run(_data, name=filename), name=stem(filename))
+def _nbytes(value: object) -> int:
+    """Rough memory of a parsed upload: a run's arrays, or a log description's names."""
+    if isinstance(value, Run):
+        arrays = (value.step, value.lr, value.is_cpt, value.loss_pt, value.loss_cpt)
+        return sum(a.nbytes for a in arrays) + 1000
+    if isinstance(value, importers.LogInfo):
+        names = (*value.runs, *value.metrics, *value.val_losses)
+        return sum(100 + 2 * len(n) for n in names) + 1000
+    return 1000
+
+
+def _cached(key: str, compute: Callable[[], T]) -> T:
+    """``compute()`` once per browser session and ``key``: the session's LRU cache of parsed uploads.
+
+    Not ``st.cache_data``: that cache is shared by every session and outlives them, while the page
+    promises that files stay in this browser session only. Here parsed uploads go when the session
+    ends (Streamlit drops a closed session's state) and at most ``MAX_CACHE_ENTRIES`` of them, and
+    ``MAX_CACHE_BYTES`` in all, are kept meanwhile (oldest dropped first)."""
+    cache = st.session_state.setdefault(UPLOAD_CACHE, OrderedDict())
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key][0]
+    value = compute()
+    cache[key] = (value, _nbytes(value))
+    while len(cache) > 1 and (
+        len(cache) > MAX_CACHE_ENTRIES or sum(n for _, n in cache.values()) > MAX_CACHE_BYTES
+    ):
+        cache.popitem(last=False)
+    return value
 
 
 def read_upload(filename: str, data: bytes) -> Run:
     """A canonical run from uploaded bytes (cached on the bytes' hash); ``InputError`` if bad."""
+
+    def read() -> Run:
+        # read_run names the source by ``name`` (so errors say 'file.csv'); the run drops the extension
+        return replace(read_run(data, name=filename), name=stem(filename))
+
     try:
-        return _read(digest(data) + filename, filename, data)
+        return _cached("run:" + digest(data) + filename, read)
     except InputError as e:
         raise e.with_source(filename) from None
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _describe(key: str, filename: str, _data: bytes) -> importers.LogInfo:
-    return importers.describe(_data, filename)
-
-
 def describe(filename: str, data: bytes) -> importers.LogInfo:
     """Format, run names, metrics and guessed roles of an uploaded log; ``InputError`` if unreadable."""
-    return _describe(digest(data) + filename, filename, data)
+    return _cached("log:" + digest(data) + filename, lambda: importers.describe(data, filename))
 
 
 def columns(filename: str, data: bytes) -> list[str]:

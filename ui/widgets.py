@@ -12,6 +12,7 @@ from dataclasses import fields, replace
 import streamlit as st
 
 from cptcore.errors import InputError
+from cptcore.markup import escape_markdown
 from cptcore.plots import ScenarioView
 from cptcore.schedules import DECAY_SHAPES, KINDS, format_lr
 from cptcore.whatif import (
@@ -38,6 +39,13 @@ CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "sel
 
 
 fmt_lr = format_lr  # labels of the LR select sliders (unique across LRS: tests pin it)
+
+
+def md(text: object) -> str:
+    """User-given text (a file or run name, a message quoting one) made literal for any element that
+    renders Markdown (st.markdown, st.error, st.warning, st.caption, ...): a run named
+    ``![x](https://...)`` shows those characters instead of loading an image."""
+    return escape_markdown(text)
 
 
 def fmt_steps(v: int) -> str:
@@ -404,7 +412,7 @@ def guard(what: str, controls: Mapping[str, str] | None = None):
     try:
         yield
     except InputError as e:
-        st.error(str(in_page_words(e, controls)), icon=":material/error:")
+        st.error(md(str(in_page_words(e, controls))), icon=":material/error:")
     except Exception:  # noqa: BLE001 - the last line of defence between a bug and the user
         log.exception("unexpected error while %s", what)
         st.error(

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cptcore.errors import InputError
+from cptcore.files import read_file
 from cptcore.importers import generic, hf, megatron, tb_csv, tb_events, wandb
 from cptcore.importers._common import (
     CLI_ADVICE,
@@ -29,7 +30,7 @@ from cptcore.importers._common import (
     quantities,
     val_loss_candidates,
 )
-from cptcore.runs import MAX_BYTES, REQUIRED, Run, parse_table, read_run, run_from_frame
+from cptcore.runs import MAX_BYTES, REQUIRED, Run, parse_table, run_from_frame
 
 
 @dataclass(frozen=True)
@@ -298,22 +299,15 @@ def describe(data: bytes, filename: str, format: str = "auto") -> LogInfo:
 
 def load_path(path: str, **options) -> list[Run]:
     """Runs from a file path (the CLI's entry point): canonical CSVs and plain tables go through
-    ``read_run`` unchanged; W&B, TensorBoard and Hugging Face logs through the importers."""
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(2_000_000)
-    except OSError as e:
-        raise InputError(
-            "cannot open the file", source=str(path), received=e.strerror, fix="Check the path"
-        ) from None
+    ``read_run`` unchanged; W&B, TensorBoard and Hugging Face logs through the importers.
+
+    The file is read once: a named pipe or ``/dev/stdin`` cannot be opened a second time."""
+    name = os.path.basename(path)
+    data = read_file(path, MAX_BYTES, fix=f"Keep runs and logs under {MAX_BYTES // 2**20} MB")
     fmt = options.get("format", "auto")
-    kind = detect(head, os.path.basename(path)) if fmt == "auto" else fmt
+    kind = detect(data[:2_000_000], name) if fmt == "auto" else fmt
     if kind in ("canonical", "generic") and not options.get("mapping") and fmt == "auto":
-        return [read_run(path)]
-    _check_size(size, os.path.basename(path))
-    with open(path, "rb") as f:
-        data = f.read()
+        return [run_from_frame(parse_table(data, name), _stem(name), name)]  # as read_run(path)
     try:
         return read_files([(os.path.basename(path), data)], **options)
     except InputError as e:

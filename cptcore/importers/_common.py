@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from cptcore.errors import InputError
-from cptcore.runs import MAX_STEPS, Run, decode_text, run_from_frame
+from cptcore.runs import (
+    MAX_STEPS,
+    Run,
+    check_unique_header,
+    decode_text,
+    phase_labels,
+    run_from_frame,
+)
 from cptcore.schedules import ScheduleSpec, concatenate
 
 # roles a metric/column can play; "step" only matters for the generic and W&B tables
@@ -105,6 +112,7 @@ def read_table(text: str, source: str, what: str) -> pd.DataFrame:
             received=first.strip()[:40],
             fix=f"Export the metrics as a CSV table ({what})",
         )
+    check_unique_header(first, sep, source)
     import io
 
     try:
@@ -478,7 +486,7 @@ def finish(
     if np.any(step != np.round(step)) or np.any(step < 0) or np.any(step > MAX_STEPS):
         i = int(np.argmax((step != np.round(step)) | (step < 0) | (step > MAX_STEPS)))
         raise InputError(
-            "steps must be whole numbers from 0 to 20,000,000",
+            f"steps must be whole numbers from 0 to {MAX_STEPS:,}",
             source=source,
             column=roles.get("step", "step"),
             received=step[i],
@@ -495,9 +503,9 @@ def finish(
     elif cpt_start is not None:
         if cpt_start < 0:
             raise InputError(f"{advice.cpt_start} must be >= 0", source=source, received=cpt_start)
-        ph = pd.Series(np.where(step <= cpt_start, "pt", "cpt"))
+        ph = pd.Series(phase_labels(step > cpt_start))
     else:
-        ph = pd.Series(np.full(len(step), "cpt"))
+        ph = pd.Series(phase_labels(np.ones(len(step), dtype=bool)))
     q["phase"] = ph.to_numpy()
     # a known PT history starts at step 0 (the initial model): also when --cpt-start is 0
     has_pt = bool((q["phase"] == "pt").any()) or (cpt_start is not None and "phase" not in roles)
@@ -517,7 +525,7 @@ def finish(
         q["lr"] = lr_sched[: last + 1]
         q["phase"] = q["phase"].bfill().ffill()
         if cpt_start is not None and "phase" not in roles:
-            q["phase"] = np.where(q["step"] <= cpt_start, "pt", "cpt")
+            q["phase"] = phase_labels(q["step"].to_numpy() > cpt_start)
     else:
         if "lr" not in q or not q["lr"].notna().any():
             raise InputError(

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from cptcore.errors import InputError
+from cptcore.files import check_writable, read_file
 from cptcore.importers import CHOICES, FORMATS, parse_map, read_files
 from cptcore.runs import MAX_BYTES, write_run
 
@@ -21,21 +22,32 @@ formats: """ + "; ".join(f"{k} = {v.label}" for k, v in FORMATS.items())
 
 
 def _read(path: str) -> tuple[str, bytes]:
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            raise InputError(
-                "file too large",
-                source=os.path.basename(path),
-                received=f"{size / 1e6:.0f} MB",
-                fix=f"Keep logs under {MAX_BYTES // 2**20} MB (export only the metrics you need)",
-            )
-        with open(path, "rb") as f:
-            return os.path.basename(path), f.read()
-    except OSError as e:
-        raise InputError(
-            "cannot open the file", source=path, received=e.strerror, fix="Check the path"
-        ) from None
+    data = read_file(
+        path,
+        MAX_BYTES,
+        fix=f"Keep logs under {MAX_BYTES // 2**20} MB (export only the metrics you need)",
+    )
+    return os.path.basename(path), data
+
+
+def output_paths(output: str, names: list[str]) -> list[str]:
+    """One output file per run: ``output`` itself for one run, else ``<stem>-<run name><ext>``.
+
+    Run names are made safe for file names ('a/b' -> 'a_b') and then unique, ignoring case (a
+    case-insensitive file system would merge 'A' and 'a'): runs 'a b', 'a_b' and 'a/b' are written
+    to three files, never over each other."""
+    if len(names) == 1:
+        return [output]
+    stem, ext = os.path.splitext(output)
+    out, used = [], set()
+    for name in names:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+        path, k = f"{stem}-{safe}{ext or '.csv'}", 2
+        while path.lower() in used:
+            path, k = f"{stem}-{safe}-{k}{ext or '.csv'}", k + 1
+        used.add(path.lower())
+        out.append(path)
+    return out
 
 
 def add_import_command(sub) -> None:
@@ -89,6 +101,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise InputError(
             "--offset needs --join-pt", source="import", fix="Name the PT log with --join-pt PT_LOG"
         )
+    check_writable(args.output)  # before reading: fail fast on a folder or a missing directory
     runs = read_files(
         [_read(p) for p in args.logs],
         format=args.format,
@@ -100,10 +113,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         offset=args.offset,
         name=args.name,
     )
-    stem, ext = os.path.splitext(args.output)
-    for run in runs:
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run.name)
-        out = args.output if len(runs) == 1 else f"{stem}-{safe}{ext or '.csv'}"
+    for run, out in zip(runs, output_paths(args.output, [r.name for r in runs]), strict=True):
         write_run(run, out)
         kind = (
             "PT+CPT"

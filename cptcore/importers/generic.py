@@ -100,7 +100,7 @@ def parse(
             received=", ".join(map(str, df.columns[:6])),
             fix=advice.map_step,
         )
-    table = pd.DataFrame({"step": to_float(df[step_column], filename, step_column, offset)})
+    columns = {"step": to_float(df[step_column], filename, step_column, offset)}
     text_cols = {}
     for c in df.columns:
         if c == step_column:
@@ -108,8 +108,13 @@ def parse(
         s = df[c].astype(str).str.strip()
         vals = pd.to_numeric(s, errors="coerce")
         if vals.notna().any() or (s == "").all():
-            table[c] = to_float(df[c], filename, c, offset) if vals.notna().any() else np.nan
+            columns[c] = (
+                to_float(df[c], filename, c, offset)
+                if vals.notna().any()
+                else np.full(len(df), np.nan)
+            )
         else:
             text_cols[c] = s
+    table = pd.DataFrame(columns)  # at once: inserting hundreds of columns one by one fragments it
     name = os.path.splitext(os.path.basename(filename))[0]
     return [Log(name, filename, table, text_cols)]

@@ -22,6 +22,13 @@ def sniff(data: bytes, filename: str) -> bool:
 
 
 def _num(v) -> float:
+    """A number, or a number written as a string ("10", "3e-4": some tools re-save the state that
+    way); NaN for anything else."""
+    if isinstance(v, str):
+        try:
+            return float(v.strip()) if len(v) < 100 else math.nan
+        except ValueError:
+            return math.nan
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return math.nan
     try:
@@ -50,7 +57,16 @@ def parse(data: bytes, filename: str) -> list[Log]:
                 received=str(entry)[:40],
                 fix="Upload trainer_state.json as the Trainer wrote it",
             )
-        steps.append(_num(entry["step"]))
+        step = _num(entry["step"])
+        if math.isnan(step):
+            raise InputError(
+                "a log_history entry's 'step' is not a number",
+                source=filename,
+                row=i + 1,
+                received=str(entry["step"])[:40],
+                fix='Each entry needs its optimizer step as a number, e.g. "step": 10',
+            )
+        steps.append(step)
         row = {}
         for k, v in entry.items():
             if k in ("step", "epoch") or not isinstance(k, str):

@@ -17,6 +17,7 @@ import pandas as pd
 
 from cptcore.errors import InputError
 from cptcore.importers._common import MAX_METRICS, Log, text_of
+from cptcore.runs import MAX_STEPS
 
 NAME = "megatron"
 LABEL = "Megatron-LM stdout log (iteration / learning rate / validation loss lines)"
@@ -45,18 +46,31 @@ def parse(data: bytes, filename: str) -> list[Log]:
     text = text_of(data, filename)
     rows: dict[str, dict[int, float]] = {}
 
+    def step_of(digits: str, lineno: int) -> int:
+        # checked on the digits: a damaged line may hold a 30-digit (or 5000-digit) number
+        digits = digits.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_STEPS)) or int(digits) > MAX_STEPS:
+            raise InputError(
+                "iteration number beyond the supported run length",
+                source=filename,
+                row=lineno,
+                received=digits,
+                fix=f"Runs up to {MAX_STEPS:,} steps are supported; check that line of the log",
+            )
+        return int(digits)
+
     def put(metric: str, step: int, value: float) -> None:
         rows.setdefault(metric, {})[step] = value  # a resumed run re-logs steps: the last wins
         if len(rows) > MAX_METRICS:
             raise InputError("too many metric names", source=filename, received=len(rows))
 
-    for line in text.splitlines():
+    for lineno, line in enumerate(text.splitlines(), 1):
         if "iteration" not in line:
             continue
         m = _VAL.search(line)
         if m:
             step, on, panel, rest = (
-                int(m.group(1)),
+                step_of(m.group(1), lineno),
                 (m.group(2) or "").strip(),
                 m.group(3),
                 m.group(4),
@@ -71,7 +85,7 @@ def parse(data: bytes, filename: str) -> list[Log]:
             continue
         m = _ITER.search(line)
         if m:
-            step, f = int(m.group(1)), _fields(m.group(2))
+            step, f = step_of(m.group(1), lineno), _fields(m.group(2))
             if "learning rate" in f:
                 put("learning rate", step, f["learning rate"])
             if "lm loss" in f:
@@ -83,7 +97,13 @@ def parse(data: bytes, filename: str) -> list[Log]:
             fix="Upload the training job's stdout log, or export the metrics as CSV",
         )
     steps = np.array(sorted({s for r in rows.values() for s in r}), dtype=np.int64)
-    table = pd.DataFrame({"step": steps.astype(float)})
-    for metric, points in rows.items():
-        table[metric] = pd.Series(points, dtype=float).reindex(steps).to_numpy()
+    table = pd.DataFrame(  # at once: inserting hundreds of columns one by one fragments it
+        {
+            "step": steps.astype(float),
+            **{
+                metric: pd.Series(points, dtype=float).reindex(steps).to_numpy()
+                for metric, points in rows.items()
+            },
+        }
+    )
     return [Log("megatron", filename, table)]

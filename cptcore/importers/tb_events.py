@@ -26,6 +26,9 @@ from cptcore.errors import InputError
 from cptcore.importers._common import MAX_METRICS, Log
 
 NAME = "tb-events"
+# A record running past the end of the file is the cut-off last record of a job still writing only if
+# its length is plausible: scalar events are ~100 bytes, images and histograms a few MB.
+MAX_RECORD = 16 * 2**20
 LABEL = "TensorBoard event file (events.out.tfevents.*)"
 
 _CRC_TABLE = []
@@ -150,8 +153,15 @@ def parse(data: bytes, filename: str) -> list[Log]:
                 raise _Bad("bad record length checksum")
             start = i + 12
             if start + ln + 4 > n:
-                if i > 0:  # a run still writing: the last record is incomplete; keep the rest
+                if i > 0 and ln <= MAX_RECORD:  # a run still writing: the last record is cut off
                     break
+                if i > 0:  # not a cut-off record: a damaged length would drop the rest silently
+                    raise InputError(
+                        f"damaged TensorBoard event file: the record at byte {i:,} declares {ln:,} bytes",
+                        source=filename,
+                        received=f"{n - start:,} bytes left in the file",
+                        fix="The rest of the file cannot be read; copy the event file again from the training machine",
+                    )
                 raise _Bad("truncated record")
             step, values = _scalars(buf[start : start + ln])
             for tag, x in values:
@@ -173,7 +183,14 @@ def parse(data: bytes, filename: str) -> list[Log]:
             fix="Log the LR and validation losses with add_scalar / tf.summary.scalar",
         )
     steps = np.array(sorted({s for c in cols.values() for s in c}), dtype=float)
-    table = pd.DataFrame({"step": steps})
-    for tag, points in cols.items():
-        table[tag] = pd.Series(points, dtype=float).reindex(steps.astype(np.int64)).to_numpy()
+    index = steps.astype(np.int64)
+    table = pd.DataFrame(  # at once: inserting hundreds of columns one by one fragments it
+        {
+            "step": steps,
+            **{
+                tag: pd.Series(points, dtype=float).reindex(index).to_numpy()
+                for tag, points in cols.items()
+            },
+        }
+    )
     return [Log("tensorboard", filename, table)]

@@ -69,9 +69,10 @@ def parse(data: bytes, filename: str) -> list[Log]:
         )
     logs = []
     for run, cols in runs.items():
-        table = pd.DataFrame({"step": step})
-        for metric, c in cols.items():
-            table[metric] = to_float(df[c], filename, c)
+        # one frame from all columns at once (inserting hundreds one by one fragments it)
+        table = pd.DataFrame(
+            {"step": step, **{metric: to_float(df[c], filename, c) for metric, c in cols.items()}}
+        )
         keep = table.drop(columns="step").notna().any(axis=1).to_numpy() & np.isfinite(step)
         logs.append(Log(run, filename, table[keep].reset_index(drop=True)))
     return logs

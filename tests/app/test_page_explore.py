@@ -202,3 +202,35 @@ def test_a_hand_typed_link_may_give_plain_numbers_for_steps_and_lr():
         1e-3
     ).run()  # the link is read once: the user's move stays
     assert at.select_slider(key="cpt_lr").value == 1e-3
+
+
+def test_leaving_the_fitted_range_is_said_next_to_the_chart_and_widens_the_band():
+    from ui import data
+
+    if data.SAMPLE not in data.presets():
+        import pytest
+
+        pytest.skip("no sample fit")
+    at = open_page("pages/explore.py")
+    no_exception(at)
+    assert at.selectbox(key="preset").value == data.SAMPLE
+    outside = [w.value for w in at.warning if "outside the fitted range" in w.value]
+    assert outside == []  # the sample fit's own setting: inside its envelope
+    band0 = _band_width(at)
+    at.select_slider(key="cpt_lr").set_value(3e-4).run()
+    no_exception(at)
+    lines = [w.value for w in at.warning if "outside the fitted range" in w.value]
+    assert len(lines) == 1 and "peak LR 0.0003" in lines[0] and "widened" in lines[0]
+    assert _band_width(at) > 1.5 * band0
+
+
+def _band_width(at) -> float:
+    """Mean width of the general loss's band (upper trace, then the lower one named '~95% band')."""
+    from app_helpers import values
+
+    data = figure(at)["data"]
+    i = next(k for k, t in enumerate(data) if t.get("name") == "~95% band")
+    upper, lower = values(data[i - 1]["y"]), values(data[i]["y"])
+    x = values(data[i]["x"])
+    cpt = x > x.min() + 0.8 * (x.max() - x.min())  # the last part of CPT, where bands are widest
+    return float(np.nanmean(upper[cpt] - lower[cpt]))

@@ -168,3 +168,23 @@ def test_a_domain_target_of_zero_or_less_is_refused_naming_the_control():
     assert not at.success and not at.get("plotly_chart")  # no plan is drawn for it
     at.number_input(key="plan_target").set_value(0.0).run()
     assert at.error and "must be above 0" in at.error[0].value
+
+
+def test_plan_searches_inside_the_fitted_range_by_default_and_says_when_it_extrapolates():
+    from ui import data
+
+    if data.SAMPLE not in data.presets():
+        import pytest
+
+        pytest.skip("no sample fit")
+    at = open_page(PAGE)
+    no_exception(at)
+    assert at.toggle(key="plan_inside").value
+    limits = [c.value for c in at.caption if c.value.startswith("Inside the fitted range")]
+    assert len(limits) == 1 and "peak LR held at the fitted 1e-3" in limits[0]
+    peak = [m.value for m in at.metric if m.label == "CPT peak LR"]
+    assert peak == ["1e-3"]  # the sample fit saw one peak LR
+    assert not [w for w in at.warning if "Extrapolating" in w.value]
+    at.toggle(key="plan_inside").set_value(False).run()
+    no_exception(at)
+    assert [w for w in at.warning if "Extrapolating" in w.value]

@@ -4,7 +4,8 @@
 ``expected.json`` maps each file name to the substring its one-line error message must contain, or
 to ``null`` for a valid-but-odd file that must load. The entry point is chosen by the file name:
 
-- ``params_*.json``  -> ``cptcore.params_io.loads``  (CLI: ``predict -p FILE run.csv``)
+- ``params_*.json``  -> ``cptcore.params_io.loads``  (CLI: ``predict -p FILE run.csv``);
+  ``params_predict_*.json`` load but predict nonsense: ``loads(...).predict_run(GOOD)``
 - ``log_*``          -> ``cptcore.importers.read_any`` (CLI: ``import FILE``)
 - anything else      -> ``cptcore.runs.read_run``     (CLI: ``fit FILE``; the dashboard's upload box)
 
@@ -97,6 +98,27 @@ def _record(payload: bytes) -> bytes:
     )
 
 
+def _scalar_event(step: int, tag: str, value: float) -> bytes:
+    """An Event (step, summary with one simple_value), as PyTorch's SummaryWriter writes it."""
+    t = tag.encode()
+    val = b"\x0a" + bytes([len(t)]) + t + b"\x15" + struct.pack("<f", value)
+    summary = b"\x0a" + bytes([len(val)]) + val
+    return b"\x09" + bytes(8) + b"\x10" + bytes([step]) + b"\x2a" + bytes([len(summary)]) + summary
+
+
+def _damaged_events() -> bytes:
+    """Good records, then a record header declaring 2^62 bytes (with a valid length checksum), then
+    more good records: the reader must not take it for the cut-off last record and drop the rest."""
+    from cptcore.importers.tb_events import masked_crc
+
+    good = _record(b"\x09" + bytes(8) + b"\x1a\x0dbrain.Event:2")
+    good += _record(_scalar_event(0, "lr", 3e-4)) + _record(_scalar_event(50, "lr", 3e-4))
+    head = struct.pack("<Q", 2**62)
+    return (
+        good + head + struct.pack("<I", masked_crc(head)) + _record(_scalar_event(100, "lr", 3e-4))
+    )
+
+
 def _zip_of_good() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -162,6 +184,10 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "nul_bytes.csv": (GOOD.encode().replace(b"pt,0,3.05", b"pt,0\x00\x00,3.05"), "binary content"),
         "latin1.csv": (canon(*ROWS[:-1], "400,0.0001,cpt,0,3.15,3.12").replace(b"phase", "phasé".encode("latin-1")), "not a text file"),
         # --- valid but odd: must load
+        # --- issue 12
+        "loss_pt_twice.csv": (canon(*(r + "," + r.split(",")[4] for r in ROWS), header=HEADER + ",loss_pt"), "column 'loss_pt': a column is given twice"),
+        "tiny_loss.csv": (with_row(2, "200,0.001,pt,0,1e-300,3.77"), "column 'loss_pt', row 4: loss is implausibly small"),
+        "steps_twenty_million.csv": (with_row(4, "19999999,0.0001,cpt,0,3.15,3.12"), "too many steps"),
         "ok_utf8_bom.csv": (b"\xef\xbb\xbf" + GOOD.encode(), None),
         "ok_utf16le_bom.csv": (GOOD.encode("utf-16"), None),
         "ok_utf16be_bom.csv": (b"\xfe\xff" + GOOD.encode("utf-16-be"), None),
@@ -194,7 +220,16 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "params_deep_nesting.json": (b'{"pt": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "unreadable JSON"),
         "params_binary.json": (bytes(range(128, 256)) * 4, "not a text file"),
         "params_ok_utf16.json": (params().decode().encode("utf-16"), None),
-        "params_ok_junk_diagnostics.json": (params(pt__metrics=[{"run": "a", "n": 3, "mae": 10**400, "max_error": 1}], pt__uncertainty={"free": ["L0"], "cov": [[10**400]]}, pt__S1pt={"a": 10**400}, pt__warnings="not a list"), None),
+        "params_ok_junk_diagnostics.json": (params(pt__metrics=[{"run": "a", "n": 3, "mae": 10**400, "max_error": 1}], pt__uncertainty={"free": ["L0"], "cov": [[10**400]]}, pt__warnings="not a list"), None),
+        # --- params.json: values the predictions depend on (issue 12)
+        "params_fit_from_infinity.json": (params(pt__fit_from={"min_step": float("inf")}), "fit_from.min_step': must be a whole number of steps"),
+        "params_s1pt_nan.json": (params(cpt__S1pt={"cpt-a": float("nan")}), "S1pt must be a finite number > 0 (got nan)"),
+        "params_s1pt_negative.json": (params(cpt__S1pt={"cpt-a": -3.0}), "S1pt must be a finite number > 0 (got -3.0)"),
+        "params_s1pt_huge_integer.json": (params(pt__S1pt={"a": 10**400}), "S1pt must be a finite number > 0"),
+        "params_success_string.json": (params(cpt__success="false"), "'cpt.success': must be true or false (got 'false')"),
+        # load, but predict nonsense on the plain run (tests: predicted through GOOD)
+        "params_predict_edge_of_ranges.json": (params(pt__alpha=20, pt__E=1e9, cpt__alpha=20, cpt__E=1e9), "the parameters predict an implausible general loss at step 100"),
+        "params_predict_negative_loss.json": (params(pt__C2=1e6), "the parameters predict an implausible general loss at step 300"),
         # --- logs through the importers
         "log_wandb_only_min_max.csv": (b'"Step","cpt-a - eval/loss__MIN","cpt-a - eval/loss__MAX"\n0,3,3\n50,2.9,2.9\n', "no metric columns"),
         "log_wandb_all_nan.csv": ((WANDB_HEAD + "\n0,NaN,NaN,NaN\n50,NaN,NaN,NaN\n").encode(), "no learning rate or validation loss found"),
@@ -222,6 +257,18 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "log_events.out.tfevents.junk.bin": (b"\x00" * 7 + b"not an event file at all" * 10, "not a readable TensorBoard event file"),
         "log_events.out.tfevents.truncated.bin": (_record(b"\x09" + bytes(8) + b"\x1a\x0dbrain.Event:2")[:-10] + b"", "not a readable TensorBoard event file"),
         "log_events.out.tfevents.no_scalars.bin": (_record(b"\x09" + bytes(8) + b"\x1a\x0dbrain.Event:2"), "no scalar summaries"),
+        # --- logs: issue 12
+        "log_megatron_iteration_2_63.csv": (
+            b" iteration       10/    1000 | learning rate: 3.000000E-04 | lm loss: 3.2E+00 |\n"
+            b" validation loss at iteration 10 [code] | lm loss value: 3.1E+00 |\n"
+            b" iteration       9223372036854775808/    1000 | learning rate: 3.000000E-04 | lm loss: 3.1E+00 |\n",
+            "row 3: iteration number beyond the supported run length (got '9223372036854775808')",
+        ),
+        "log_events.out.tfevents.damaged_length.bin": (_damaged_events(), "the record at byte 120 declares 4,611,686,018,427,387,904 bytes"),
+        "log_hf_step_as_text.json": (b'{"log_history": [{"step": 0, "learning_rate": 0.0}, {"step": "ten", "learning_rate": 1e-4, "eval_code_loss": 3.1}]}', "row 2: a log_history entry's 'step' is not a number (got 'ten')"),
+        "log_hf_ok_step_as_string.json": (b'{"log_history": [' + b", ".join(b'{"step": "%d", "learning_rate": 3e-4, "eval_web_loss": %s}' % (s, x) for s, x in ((0, b"3.1"), (50, b"3.0"), (100, b"2.9"))) + b"]}", None),
+        "log_wandb_duplicate_column.csv": ((WANDB_HEAD + ',"cpt-a - eval/loss_code"\n0,0.0003,3.1,3.9,3.9\n50,0.0003,3.0,3.8,3.8\n').encode(), "column 'cpt-a - eval/loss_code': a column is given twice"),
+        "log_wandb_tiny_loss.csv": ((WANDB_HEAD + "\n0,0.0003,3.1,3.9\n50,0.0003,1e-300,3.8\n").encode(), "loss is implausibly small at step 50"),
     }  # fmt: skip
     return c
 

@@ -1,0 +1,247 @@
+"""What the fitted runs covered (the fitted envelope), and where a prediction leaves it.
+
+A law fitted at one peak LR, replay ratios 0..0.5 and 1000 CPT steps can only be trusted near those
+settings (README, "Accuracy": another peak LR is the largest error). ``fit`` records the envelope in
+params.json; the CLI, Explore and Plan say "outside the fitted range" and widen the band when a
+setting leaves it. Keys (all ranges are [min, max] over the fitted runs with a CPT phase):
+
+- ``replay``: replay ratios; ``replay_values``: the distinct ratios
+- ``cpt_peak_lr``: CPT peak LRs
+- ``cpt_steps``: CPT lengths in steps; ``S1cpt``: CPT forward areas (summed LR) at the end of CPT
+- ``cpt_final_lr_fraction``: final CPT LR / CPT peak (1 = constant, 0 = annealed to zero)
+- ``cpt_mean_lr_fraction``: mean CPT LR / CPT peak, the schedule's shape (constant 1, WSD with a
+  20 % decay ~0.9, cosine ~0.5)
+- ``loss_potential``: final PT LR / PT peak (paper §3.3; 1 = PT not annealed, 0 = annealed to 0);
+  absent for CPT-only runs (unknown PT history)
+- ``lambda``: the S2 momentum the parameters were fitted with; ``runs``: number of runs
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cptcore.runs import Run
+
+# how close to a fitted setting still counts as inside (relative for LRs, steps, areas)
+REL_TOL = 0.05
+REPLAY_TOL = 0.01
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Ranges of the CPT settings the fitted runs covered (module docstring)."""
+
+    replay: tuple[float, float]
+    replay_values: tuple[float, ...]
+    cpt_peak_lr: tuple[float, float]
+    cpt_steps: tuple[int, int]
+    S1cpt: tuple[float, float]
+    cpt_final_lr_fraction: tuple[float, float]
+    loss_potential: tuple[float, float] | None
+    lam: float
+    runs: int
+    cpt_mean_lr_fraction: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict:
+        d = {
+            "replay": list(self.replay),
+            "replay_values": list(self.replay_values),
+            "cpt_peak_lr": list(self.cpt_peak_lr),
+            "cpt_steps": list(self.cpt_steps),
+            "S1cpt": list(self.S1cpt),
+            "cpt_final_lr_fraction": list(self.cpt_final_lr_fraction),
+            "lambda": self.lam,
+            "runs": self.runs,
+        }
+        if self.loss_potential is not None:
+            d["loss_potential"] = list(self.loss_potential)
+        if self.cpt_mean_lr_fraction is not None:
+            d["cpt_mean_lr_fraction"] = list(self.cpt_mean_lr_fraction)
+        return d
+
+    @classmethod
+    def from_dict(cls, d) -> Envelope | None:
+        """The envelope of a params.json, or None when it is missing or unreadable (older files)."""
+        if not isinstance(d, dict):
+            return None
+        try:
+
+            def pair(k, cast=float):
+                lo, hi = d[k]
+                lo, hi = cast(lo), cast(hi)
+                if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+                    raise ValueError(k)
+                return lo, hi
+
+            lp = d.get("loss_potential")
+            shape = d.get("cpt_mean_lr_fraction")
+            return cls(
+                pair("replay"),
+                tuple(float(v) for v in d.get("replay_values", d["replay"])),
+                pair("cpt_peak_lr"),
+                pair("cpt_steps", int),
+                pair("S1cpt"),
+                pair("cpt_final_lr_fraction"),
+                pair("loss_potential") if lp is not None else None,
+                float(d.get("lambda", 0.999)),
+                int(d.get("runs", 0)),
+                pair("cpt_mean_lr_fraction") if shape is not None else None,
+            )
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One CPT run's settings, as compared with the envelope."""
+
+    replay: float
+    cpt_peak_lr: float
+    cpt_steps: int
+    S1cpt: float
+    cpt_final_lr_fraction: float
+    loss_potential: float | None
+    cpt_mean_lr_fraction: float = 1.0
+
+
+def setting_of_lr(lr: np.ndarray, transfer: int, replay: float, pt_known: bool = True) -> Setting:
+    """Settings of a per-step LR array (index = step) with the last PT step ``transfer``."""
+    cpt = np.asarray(lr[transfer + 1 :], dtype=float)
+    peak = float(cpt.max()) if cpt.size else 0.0
+    final = float(cpt[-1]) / peak if cpt.size and peak > 0 else 0.0
+    pot = None
+    if pt_known and transfer > 0:
+        pt = np.asarray(lr[1 : transfer + 1], dtype=float)
+        pot = float(pt[-1] / pt.max()) if pt.size and pt.max() > 0 else None
+    mean = float(cpt.mean()) / peak if cpt.size and peak > 0 else 0.0
+    return Setting(float(replay), peak, int(cpt.size), float(cpt.sum()), final, pot, mean)
+
+
+def setting_of_run(run: Run) -> Setting | None:
+    """Settings of a run with a CPT phase (None for a PT-only run)."""
+    if not run.has_cpt:
+        return None
+    lr = run.dense_lr()
+    transfer = run.transfer_step if run.pt_history_known else 0
+    return setting_of_lr(lr, transfer, run.replay, run.pt_history_known)
+
+
+def envelope_of(runs: Sequence[Run], lam: float) -> Envelope | None:
+    """The envelope of the fitted runs (None when none has a CPT phase)."""
+    ss = [s for s in (setting_of_run(r) for r in runs) if s is not None]
+    if not ss:
+        return None
+
+    def span(vals):
+        return (min(vals), max(vals))
+
+    pots = [s.loss_potential for s in ss if s.loss_potential is not None]
+    return Envelope(
+        span([s.replay for s in ss]),
+        tuple(sorted({round(s.replay, 6) for s in ss})),
+        span([s.cpt_peak_lr for s in ss]),
+        span([s.cpt_steps for s in ss]),
+        span([s.S1cpt for s in ss]),
+        span([s.cpt_final_lr_fraction for s in ss]),
+        span(pots) if pots else None,
+        float(lam),
+        len(ss),
+        span([s.cpt_mean_lr_fraction for s in ss]),
+    )
+
+
+@dataclass(frozen=True)
+class Outside:
+    """One way a setting leaves the envelope: a line for the user and how far (for the band)."""
+
+    control: str  # 'replay', 'peak LR', 'steps', 'loss potential', 'schedule'
+    message: str
+    distance: float  # >= 0; how far beyond the range, in the unit the band widens by
+
+
+def _fmt_range(lo: float, hi: float, fmt) -> str:
+    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)}–{fmt(hi)}"
+
+
+def outside(env: Envelope | None, s: Setting) -> list[Outside]:
+    """Every way ``s`` lies outside the fitted envelope (empty inside, or without an envelope).
+
+    Distances: replay in ratio units; peak LR in decades (|log10| beyond the range); CPT length as
+    the relative excess of S1cpt over the longest fitted run; loss potential in ratio units."""
+    if env is None:
+        return []
+    out = []
+    lo, hi = env.replay
+    if s.replay < lo - REPLAY_TOL or s.replay > hi + REPLAY_TOL:
+        d = max(lo - s.replay, s.replay - hi, 0.0)
+        out.append(
+            Outside(
+                "replay",
+                f"replay {s.replay:.0%} is outside the fitted range "
+                f"{_fmt_range(lo, hi, lambda v: f'{v:.0%}')}",
+                d,
+            )
+        )
+    lo, hi = env.cpt_peak_lr
+    if s.cpt_peak_lr > 0 and (
+        s.cpt_peak_lr < lo * (1 - REL_TOL) or s.cpt_peak_lr > hi * (1 + REL_TOL)
+    ):
+        d = max(math.log10(lo / s.cpt_peak_lr), math.log10(s.cpt_peak_lr / hi), 0.0)
+        out.append(
+            Outside(
+                "peak LR",
+                f"CPT peak LR {s.cpt_peak_lr:.3g} is outside the fitted range "
+                f"{_fmt_range(lo, hi, lambda v: f'{v:.3g}')}",
+                d,
+            )
+        )
+    hi_s1 = env.S1cpt[1]
+    if hi_s1 > 0 and s.S1cpt > hi_s1 * (1 + REL_TOL):
+        out.append(
+            Outside(
+                "steps",
+                f"CPT summed LR {s.S1cpt:.3g} ({s.cpt_steps:,} steps) is outside the fitted range "
+                f"(up to {hi_s1:.3g}, {env.cpt_steps[1]:,} steps)",
+                s.S1cpt / hi_s1 - 1.0,
+            )
+        )
+    if env.cpt_mean_lr_fraction is not None:
+        lo, hi = env.cpt_mean_lr_fraction
+        if s.cpt_mean_lr_fraction < lo - 0.05 or s.cpt_mean_lr_fraction > hi + 0.05:
+            d = max(lo - s.cpt_mean_lr_fraction, s.cpt_mean_lr_fraction - hi, 0.0)
+            out.append(
+                Outside(
+                    "schedule",
+                    f"the CPT schedule's mean LR ({s.cpt_mean_lr_fraction:.0%} of its peak) is "
+                    f"outside the fitted range {_fmt_range(lo, hi, lambda v: f'{v:.0%}')}: a "
+                    "schedule shape the fitted runs did not have",
+                    d,
+                )
+            )
+    if env.loss_potential is not None and s.loss_potential is not None:
+        lo, hi = env.loss_potential
+        if s.loss_potential < lo - 0.05 or s.loss_potential > hi + 0.05:
+            d = max(lo - s.loss_potential, s.loss_potential - hi, 0.0)
+            out.append(
+                Outside(
+                    "loss potential",
+                    f"PT loss potential {s.loss_potential:.0%} is outside the fitted range "
+                    f"{_fmt_range(lo, hi, lambda v: f'{v:.0%}')}",
+                    d,
+                )
+            )
+    return out
+
+
+# how much each unit of distance widens the band (README "Bands"): one decade of peak LR beyond the
+# fitted ones doubles it three times over; 10 points of replay beyond the range widen it by half
+WIDEN = {"replay": 5.0, "peak LR": 6.0, "steps": 1.0, "loss potential": 2.0, "schedule": 3.0}
+
+
+def widening(reasons: Sequence[Outside]) -> float:
+    """Factor (>= 1) on the band's half-width for a setting outside the envelope."""
+    return 1.0 + sum(WIDEN.get(o.control, 1.0) * o.distance for o in reasons)
