@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cptcore.runs import Run
+from cptcore.schedules import format_lr
 
 # how close to a fitted setting still counts as inside (relative for LRs, steps, areas)
 REL_TOL = 0.05
@@ -194,8 +195,8 @@ def outside(env: Envelope | None, s: Setting) -> list[Outside]:
         out.append(
             Outside(
                 "peak LR",
-                f"CPT peak LR {s.cpt_peak_lr:.3g} is outside the fitted range "
-                f"{_fmt_range(lo, hi, lambda v: f'{v:.3g}')}",
+                f"CPT peak LR {format_lr(s.cpt_peak_lr)} is outside the fitted range "
+                f"{_fmt_range(lo, hi, format_lr)}",
                 d,
             )
         )

@@ -760,9 +760,9 @@ def prediction_band(
         levels = np.asarray(cal["levels"], float)
         q_bins = np.array([np.interp(level, levels, row) for row in cal["q"]])
         edges = np.asarray(cal["progress_bins"], float)
+        centres = (edges[:-1] + edges[1:]) / 2  # interpolated between bins: no steps in the band
         prog = areas.S1cpt / cal["S1cpt_ref"]
-        k = np.clip(np.searchsorted(edges, prog, side="right") - 1, 0, len(q_bins) - 1)
-        q = q_bins[k] * widen
+        q = np.interp(prog, centres, q_bins) * widen
         q[areas.S1cpt <= 0] = float(np.interp(level, levels, cal["pt_q"]))
         return base * np.exp(-q), base * np.exp(q)
     if result.cov is None or not result.free_names:
