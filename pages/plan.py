@@ -312,6 +312,14 @@ with guard("drawing the maps"):
     }
     if not replay_modelled:
         del figs["map_replay"]  # replay has no effect under Eq. 4: a flat map says nothing
+    if rep.space.lr_min == rep.space.lr_max:  # one peak LR (e.g. held at the fitted one)
+        del figs["map_steps"]
+        figs.pop("map_replay", None)
+        st.caption(
+            f"The maps over peak LR are left out: the search holds the peak LR at "
+            f"{fmt_lr(rep.space.lr_min)}"
+            + (" (the only one the fitted runs had)." if inside else ".")
+        )
     names = [n for n in figs if n != "lambda"]
     for i in range(0, len(names), 2):
         pair = names[i : i + 2]
