@@ -106,7 +106,10 @@ def build(
     cur = scenario_view(simulate(ps, current, bands=False), max_points, label="current scenario")
     pv = None
     if res.feasible:
-        pv = scenario_view(simulate(ps, res.scenario(), bands=False), max_points, "recommended")
+        sc = res.scenario()  # its band (calibrated, widened outside the fitted range) is drawn
+        pv = scenario_view(
+            simulate(ps, sc, bands=False), max_points, "recommended", ps=ps, replay=sc.replay
+        )
     anchor = res.settings or _nearest_settings(current)
     mr = objective_map(pl, goal, anchor, "replay", n_lr=36, n_x=21)
     ms = objective_map(pl, goal, anchor, "steps", n_lr=36, n_x=24)
@@ -261,7 +264,7 @@ def curves_figure(rep: PlanReport, height: int = 640) -> go.Figure:
     if rep.plan_view is None:
         return scenario_figure(rep.current_view, hidden=False, bands=False, height=height)
     return scenario_figure(
-        rep.plan_view, pins=[rep.current_view], hidden=False, bands=False, height=height,
+        rep.plan_view, pins=[rep.current_view], hidden=False, bands=True, height=height,
         window="cpt",
     )  # fmt: skip
 

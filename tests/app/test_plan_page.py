@@ -195,3 +195,10 @@ def test_plan_searches_inside_the_fitted_range_by_default_and_says_when_it_extra
     at.toggle(key="plan_inside").set_value(False).run()
     no_exception(at)
     assert [w for w in at.warning if "Extrapolating" in w.value]
+
+
+def test_the_recommended_plan_is_drawn_with_its_band():
+    at = open_page(PAGE)
+    no_exception(at)
+    names = [t.get("name") for t in figure(at)["data"]]
+    assert "~95% band" in names
