@@ -176,17 +176,7 @@ def outside(env: Envelope | None, s: Setting) -> list[Outside]:
     if env is None:
         return []
     out = []
-    lo, hi = env.replay
-    if s.replay < lo - REPLAY_TOL or s.replay > hi + REPLAY_TOL:
-        d = max(lo - s.replay, s.replay - hi, 0.0)
-        out.append(
-            Outside(
-                "replay",
-                f"replay {s.replay:.0%} is outside the fitted range "
-                f"{_fmt_range(lo, hi, lambda v: f'{v:.0%}')}",
-                d,
-            )
-        )
+    out += _share_outside("replay", f"replay {s.replay:.0%}", s.replay, env.replay, tol=REPLAY_TOL)
     lo, hi = env.cpt_peak_lr
     if s.cpt_peak_lr > 0 and (
         s.cpt_peak_lr < lo * (1 - REL_TOL) or s.cpt_peak_lr > hi * (1 + REL_TOL)
@@ -211,31 +201,31 @@ def outside(env: Envelope | None, s: Setting) -> list[Outside]:
             )
         )
     if env.cpt_mean_lr_fraction is not None:
-        lo, hi = env.cpt_mean_lr_fraction
-        if s.cpt_mean_lr_fraction < lo - 0.05 or s.cpt_mean_lr_fraction > hi + 0.05:
-            d = max(lo - s.cpt_mean_lr_fraction, s.cpt_mean_lr_fraction - hi, 0.0)
-            out.append(
-                Outside(
-                    "schedule",
-                    f"the CPT schedule's mean LR ({s.cpt_mean_lr_fraction:.0%} of its peak) is "
-                    f"outside the fitted range {_fmt_range(lo, hi, lambda v: f'{v:.0%}')}: a "
-                    "schedule shape the fitted runs did not have",
-                    d,
-                )
-            )
+        out += _share_outside(
+            "schedule",
+            f"the CPT schedule's mean LR ({s.cpt_mean_lr_fraction:.0%} of its peak)",
+            s.cpt_mean_lr_fraction,
+            env.cpt_mean_lr_fraction,
+            ": a schedule shape the fitted runs did not have",
+        )
     if env.loss_potential is not None and s.loss_potential is not None:
-        lo, hi = env.loss_potential
-        if s.loss_potential < lo - 0.05 or s.loss_potential > hi + 0.05:
-            d = max(lo - s.loss_potential, s.loss_potential - hi, 0.0)
-            out.append(
-                Outside(
-                    "loss potential",
-                    f"PT loss potential {s.loss_potential:.0%} is outside the fitted range "
-                    f"{_fmt_range(lo, hi, lambda v: f'{v:.0%}')}",
-                    d,
-                )
-            )
+        out += _share_outside(
+            "loss potential",
+            f"PT loss potential {s.loss_potential:.0%}",
+            s.loss_potential,
+            env.loss_potential,
+        )
     return out
+
+
+def _share_outside(control, what, value, rng, suffix="", tol=0.05) -> list[Outside]:
+    """[Outside] when a share (0..1: replay, LR fraction, loss potential) leaves ``rng`` by > tol."""
+    lo, hi = rng
+    if lo - tol <= value <= hi + tol:
+        return []
+    pct = _fmt_range(lo, hi, lambda v: f"{v:.0%}")
+    d = max(lo - value, value - hi, 0.0)
+    return [Outside(control, f"{what} is outside the fitted range {pct}{suffix}", d)]
 
 
 # how much each unit of distance widens the band (README "Bands"): one decade of peak LR beyond the
