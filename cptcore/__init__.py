@@ -4,8 +4,9 @@ Notebook use::
 
     import cptcore as cc
     runs = [cc.read_run("sample_data/cpt/....csv"), ...]
-    fits = cc.fit_runs(runs)                       # {'pt': FitResult, 'cpt': FitResult}
-    ps = cc.ParamSet.from_fits(fits)
+    out = cc.fit_model(runs)                       # law and lambda chosen by grouped CV
+    print(out.selection.table())                   # every candidate's held-out error
+    ps = cc.ParamSet.from_fits(out.fits, envelope=out.envelope)  # out.fits: {'pt', 'cpt'}
     sc = cc.Scenario(cc.ScheduleSpec("wsd", 1e-3, 3000, warmup_steps=50, decay_fraction=0.2),
                      cc.ScheduleSpec("cosine", 5e-4, 1000, warmup_steps=50), replay=0.25)
     curves = cc.simulate(ps, sc)                   # curves.curves['pt'].pred, ...
@@ -37,6 +38,7 @@ from cptcore.params_io import load as load_params
 from cptcore.params_io import save as save_params
 from cptcore.runs import Run, read_run, run_to_frame, write_run
 from cptcore.scenario import Scenario, ScenarioCurves, simulate
+from cptcore.select import fit_model, select_model
 from cptcore.schedules import ScheduleSpec, concatenate, loss_potential, segment
 
 __all__ = [
@@ -70,6 +72,8 @@ __all__ = [
     "Scenario",
     "ScenarioCurves",
     "simulate",
+    "fit_model",
+    "select_model",
     "ScheduleSpec",
     "concatenate",
     "loss_potential",
