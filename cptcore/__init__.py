@@ -38,8 +38,8 @@ from cptcore.params_io import load as load_params
 from cptcore.params_io import save as save_params
 from cptcore.runs import Run, read_run, run_to_frame, write_run
 from cptcore.scenario import Scenario, ScenarioCurves, simulate
-from cptcore.select import fit_model, select_model
 from cptcore.schedules import ScheduleSpec, concatenate, loss_potential, segment
+from cptcore.select import fit_model, select_model
 
 __all__ = [
     "LAMBDA",

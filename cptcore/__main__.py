@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -155,7 +156,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             )
         )
         for nm, v in f.S1pt.items():
-            print(f"  S1pt[{nm}] = {_fmt(v)} (fitted: unknown PT history)")
+            print(f"  S1pt of base model '{nm}' = {_fmt(v)} (fitted: unknown PT history, paper §6)")
         for w in f.warnings:
             print(f"  note: {w}")
         w = max([len(m.name) for m in f.metrics] + [3])
@@ -179,6 +180,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     check_writable(args.output)
     ps = load_params(args.params)
     run = load_runs([args.run])[0]
+    if args.base:
+        if run.pt_history_known:
+            raise InputError(
+                "--base is for runs without pre-training rows (their PT history is the base model's)",
+                source=os.path.basename(args.run),
+                column="--base",
+                received=args.base,
+                fix="Leave --base out for a run with phase 'pt' rows",
+            )
+        run = replace(run, base=args.base)
     preds = ps.predict_run(run, os.path.basename(args.run))
     out = {"step": run.step}
     full = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
@@ -197,7 +208,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if f is None:
             out[f"lo_loss_{target}"] = out[f"hi_loss_{target}"] = nan
             continue
-        S1pt = None if run.pt_history_known else f.S1pt.get(run.name)
+        S1pt = f.S1pt_for(run)
         lo, hi = prediction_band(f, areas, run.replay, S1pt, z=z, widen=widening(reasons))
         out[f"lo_loss_{target}"], out[f"hi_loss_{target}"] = lo, hi
     cols = ["step", "pred_loss_pt", "pred_loss_cpt"]
@@ -327,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-p", "--params", required=True, help="params.json from 'fit'")
     q.add_argument("run", help="canonical run CSV (losses optional)")
     q.add_argument("-o", "--output", default="pred.csv", help="output CSV (default pred.csv)")
+    q.add_argument(
+        "--base",
+        metavar="NAME",
+        help="the fitted base model a CPT-only run starts from (default: its 'base' column, else "
+        "the one base 'base' that CPT-only runs without a name share)",
+    )
     q.add_argument(
         "--interval",
         type=_interval_arg,

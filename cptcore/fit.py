@@ -41,7 +41,7 @@ from cptcore.law import (
     combine,
     predict,
 )
-from cptcore.runs import Run
+from cptcore.runs import Run, base_of
 
 HUBER_DELTA = 1e-3  # on log loss, as peers use (notes §1.3, §9)
 
@@ -83,6 +83,14 @@ class FitResult:
     skip_warmup: bool = True  # rows inside the PT warm-up were not fitted
     calibration: dict | None = None  # residual band from grouped CV (``calibration``)
 
+    def S1pt_for(self, run: Run) -> float | None:
+        """The fitted PT forward area of a CPT-only run's base model (paper §6): any CPT schedule
+        on a fitted base can be predicted. None for a run with PT history, or an unfitted base.
+        Files written before bases existed key S1pt by run name: that is looked up too."""
+        if run.pt_history_known:
+            return None
+        return self.S1pt.get(base_of(run), self.S1pt.get(run.name))
+
     def stderr(self) -> dict:
         """Standard errors of the free parameters, in the parameters' own units."""
         if self.cov is None:
@@ -93,8 +101,8 @@ class FitResult:
             if name in ("logE", "logkappa"):
                 out[name[3:]] = getattr(self.params, name[3:]) * sd
             elif name.startswith("logS1pt:"):
-                run = name.split(":", 1)[1]
-                out[f"S1pt[{run}]"] = self.S1pt.get(run, float("nan")) * sd
+                base = name.split(":", 1)[1]
+                out[f"S1pt[{base}]"] = self.S1pt.get(base, float("nan")) * sd
             else:
                 out[name] = sd
         return out
@@ -112,7 +120,8 @@ class _Data:
     run_index: np.ndarray
     y: np.ndarray
     names: tuple[str, ...]
-    unknown_pt: tuple[str, ...]  # names of CPT-only runs (S1pt fitted)
+    unknown_pt: tuple[str, ...]  # base models of the CPT-only runs (one S1pt fitted per base)
+    base_index: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # per row, -1: known
     # the LR clock (``areas.lr_clock``) at the rows: every run's dense CPT LRs concatenated, and per
     # row the index of its step in that array (-1 before the transfer) and of its run's first step
     cpt_lr: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -190,11 +199,14 @@ def _gather(
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
     for k in ("run_index", "clock_at", "clock_from"):
         arrays[k] = arrays[k].astype(int)
-    unknown = tuple(r.name for r in runs if not r.pt_history_known)
+    unknown = tuple(sorted({base_of(r) for r in runs if not r.pt_history_known}))
+    per_run = [unknown.index(base_of(r)) if not r.pt_history_known else -1 for r in runs]
+    base_index = np.array(per_run, dtype=int)[arrays["run_index"]] if per_run else np.zeros(0, int)
     return _Data(
         **arrays,
         names=tuple(names),
         unknown_pt=unknown,
+        base_index=base_index,
         cpt_lr=np.concatenate(cpt_lr) if cpt_lr else np.zeros(0),
         cpt_peaks=tuple(peaks),
     )
@@ -264,8 +276,8 @@ def _row_S1pt(data: _Data, s1_unknown: np.ndarray) -> np.ndarray:
     S1pt = data.S1pt
     if data.unknown_pt:
         S1pt = S1pt.copy()
-        for k, name in enumerate(data.unknown_pt):
-            S1pt[data.run_index == data.names.index(name)] = s1_unknown[k]
+        for k in range(len(data.unknown_pt)):  # one S1pt per base model, shared by its runs
+            S1pt[data.base_index == k] = s1_unknown[k]
     return S1pt
 
 
@@ -313,9 +325,9 @@ def scored_rows(result: FitResult, runs: Sequence[Run]):
         if not ok.any():
             continue
         a = full.at(run.step[ok])
-        S1pt = result.S1pt.get(run.name) if not run.pt_history_known else None
+        S1pt = result.S1pt_for(run)
         if not run.pt_history_known and S1pt is None:
-            continue  # an unknown-history run that was not fitted has no S1pt to predict with
+            continue  # a run from a base model that was not fitted has no S1pt to predict with
         yield run, y[ok], predict(result.params, a, run.replay, result.target, S1pt), a
 
 

@@ -22,7 +22,7 @@ from cptcore.envelope import Envelope
 from cptcore.errors import InputError
 from cptcore.fit import FitResult, RunMetrics, warmup_end
 from cptcore.law import LawParams, predict
-from cptcore.runs import MAX_STEPS, Run, load_json
+from cptcore.runs import MAX_STEPS, Run, base_of, load_json
 
 MAX_PARAMS_BYTES = 5 * 1024 * 1024
 
@@ -55,16 +55,17 @@ class ParamSet:
         areas = run_areas(run, lam=self.lam, s2_form=self.s2_form, eps=self.eps).at(run.step)
         out = {}
         for target, f in self.fits.items():
-            S1pt = None
-            if not run.pt_history_known:
-                S1pt = f.S1pt.get(run.name)
-                if S1pt is None:
-                    raise InputError(
-                        "this run has no pre-training rows (unknown PT history) and the parameter file has no fitted S1pt for it",
-                        source=src,
-                        column="phase",
-                        fix="Fit the parameters on this run too, or give its pre-training rows with phase 'pt'",
-                    )
+            S1pt = f.S1pt_for(run)
+            if not run.pt_history_known and S1pt is None:
+                fitted = ", ".join(sorted(f.S1pt)) or "none"
+                raise InputError(
+                    f"this run has no pre-training rows (unknown PT history) and its base model "
+                    f"'{base_of(run)}' was not fitted (fitted bases: {fitted})",
+                    source=src,
+                    column="base",
+                    fix="Name a fitted base (--base NAME or a 'base' column), fit runs from this "
+                    "base too, or give the run's pre-training rows with phase 'pt'",
+                )
             pred = predict(f.params, areas, run.replay, target, S1pt)
             S1 = areas.S1pt + areas.S1cpt if S1pt is None else areas.S1cpt + S1pt
             check_predicted(

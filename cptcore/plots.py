@@ -548,11 +548,9 @@ def run_fit(fit: FitResult, run: Run, held_out: bool, max_points: int = 1500) ->
     ok = np.isfinite(y)
     if not ok.any():
         return None
-    S1pt = None
-    if not run.pt_history_known:
-        S1pt = fit.S1pt.get(run.name)
-        if S1pt is None:
-            return None
+    S1pt = fit.S1pt_for(run)
+    if not run.pt_history_known and S1pt is None:
+        return None
     a = run_areas(run, lam=fit.lam, s2_form=fit.s2_form, eps=fit.eps)
     dense = predict(fit.params, a, run.replay, fit.target, S1pt)
     steps = np.arange(len(dense))

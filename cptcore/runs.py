@@ -44,6 +44,7 @@ class Run:
     replay: float = 0.0
     loss_pt: np.ndarray = field(default=None)  # type: ignore[assignment]
     loss_cpt: np.ndarray = field(default=None)  # type: ignore[assignment]
+    base: str = ""  # the base model a CPT-only run starts from ('' = the one shared base, paper §6)
 
     def __post_init__(self) -> None:
         n = len(self.step)
@@ -358,7 +359,32 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
                     fix="Give the loss in nats per token, not perplexity",
                 )
             losses[col] = v
-    return Run(name=name, step=step, lr=lr, is_cpt=is_cpt, replay=replay, **losses)
+    base = _base_column(df, src)
+    return Run(name=name, step=step, lr=lr, is_cpt=is_cpt, replay=replay, **losses, base=base)
+
+
+DEFAULT_BASE = "base"
+
+
+def base_of(run: Run) -> str:
+    """The base model of a run: its ``base`` column, else the one shared base ``'base'``."""
+    return run.base or DEFAULT_BASE
+
+
+def _base_column(df: pd.DataFrame, src: str) -> str:
+    """The optional ``base`` column: one name for the whole run (the model CPT starts from)."""
+    if "base" not in df.columns:
+        return ""
+    vals = {str(v).strip() for v in df["base"].dropna()} - {""}
+    if len(vals) > 1:
+        raise _fail(
+            "a run starts from one base model",
+            source=src,
+            column="base",
+            received=", ".join(sorted(vals)[:3]),
+            fix="Write the same base name on every row (one file per run)",
+        )
+    return vals.pop() if vals else ""
 
 
 def read_run(path_or_buffer, name: str | None = None) -> Run:
@@ -544,6 +570,7 @@ def run_to_frame(run: Run) -> pd.DataFrame:
             "replay": run.replay,
             "loss_pt": run.loss_pt,
             "loss_cpt": run.loss_cpt,
+            **({"base": run.base} if run.base else {}),
         }
     )
 

@@ -413,7 +413,7 @@ if isinstance(outcome, FitOutcome):
                             "parameter": k,
                             "value": fr.S1pt[k.split("[")[1][:-1]],
                             "± std. error": v,
-                            "meaning": "fitted PT forward area of a CPT-only run",
+                            "meaning": "fitted PT forward area of this base model (paper §6)",
                         }
                         for k, v in se.items()
                         if k.startswith("S1pt[")

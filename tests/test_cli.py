@@ -177,3 +177,41 @@ def test_ctrl_c_during_a_fit_exits_130_in_one_line_and_writes_nothing(
     code = main(["fit", *run_files, "--law", "eq4", "--lambda", "0.999", "-o", str(out)])
     assert code == 130 and not out.exists()
     assert capsys.readouterr().err.strip().splitlines() == ["error: interrupted"]
+
+
+def test_predict_a_new_schedule_on_a_fitted_open_base_model(tmp_path, capsys):
+    # issue 16: CPT-only runs (no PT rows) of one base model; fit two, predict a third by base name
+    from dataclasses import replace
+
+    from cptcore.runs import read_run, write_run
+    from tests.synthetic import PT_WSD, cpt_spec, make_run
+
+    paths = []
+    for name, spec, seed in (("a", cpt_spec("wsd"), 1), ("b", cpt_spec("cosine"), 2)):
+        r, _ = make_run(name, PT_WSD, spec, pt_history=False, seed=seed)
+        p = tmp_path / f"{name}.csv"
+        write_run(replace(r, base="llama-1b"), str(p))
+        assert read_run(str(p)).base == "llama-1b"  # the optional 'base' column round-trips
+        paths.append(str(p))
+    new, _ = make_run("c", PT_WSD, cpt_spec("constant"), pt_history=False, seed=3)
+    write_run(new, str(tmp_path / "c.csv"))  # no base column
+    params = tmp_path / "params.json"
+    assert main(["fit", *paths, "--law", "eq4", "--lambda", "0.999", "-o", str(params)]) == 0
+    assert "base model 'llama-1b'" in capsys.readouterr().out
+    out = tmp_path / "pred.csv"
+    args = ["predict", "-p", str(params), str(tmp_path / "c.csv"), "-o", str(out)]
+    assert main(args) == 2  # its base ('base', unnamed) was not fitted: one line naming both
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'base' was not fitted (fitted bases: llama-1b)" in err[0]
+    assert main([*args, "--base", "llama-1b"]) == 0
+    assert "MAE" in capsys.readouterr().out and out.exists()
+
+
+def test_a_run_with_two_base_names_is_refused_in_one_line(tmp_path):
+    from cptcore.errors import InputError
+    from cptcore.runs import read_run
+
+    p = tmp_path / "r.csv"
+    p.write_text("step,lr,phase,replay,loss_pt,base\n0,0,cpt,0,,a\n1,1e-3,cpt,0,3.0,b\n")
+    with pytest.raises(InputError, match="one base model"):
+        read_run(str(p))

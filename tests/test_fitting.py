@@ -68,9 +68,44 @@ def test_cpt_only_run_fits_s1pt():
         "open-model", PT_WSD, cpt_spec("wsd", steps=2000), pt_history=False, seed=3
     )
     res = fit_target([run], "cpt")
-    assert "open-model" in res.S1pt
+    assert list(res.S1pt) == ["base"]  # a run without a base name starts from the one shared base
     assert res.success and res.metrics[0].mae < 0.004
-    assert 0.1 * true_s1pt < res.S1pt["open-model"] < 10 * true_s1pt
+    assert 0.1 * true_s1pt < res.S1pt["base"] < 10 * true_s1pt
+
+
+def test_cpt_only_runs_from_one_base_share_one_s1pt_and_a_new_schedule_is_predicted(tmp_path):
+    # issue 16: fit two CPT-only runs of one open model, predict a third schedule on that base
+    from dataclasses import replace
+
+    from cptcore.params_io import ParamSet, dumps, loads
+
+    def run(name, spec, seed):
+        r, s1 = make_run(name, PT_WSD, spec, pt_history=False, seed=seed)
+        return replace(r, base="llama"), s1
+
+    (a, s1), (b, _) = run("a", cpt_spec("wsd", steps=2000), 3), run("b", cpt_spec("cosine"), 4)
+    new, _ = run("c", cpt_spec("constant", steps=1500), 5)
+    fits = {t: fit_target([a, b], t) for t in ("pt", "cpt")}
+    for f in fits.values():
+        assert list(f.S1pt) == ["llama"] and 0.1 * s1 < f.S1pt["llama"] < 10 * s1
+        assert evaluate(f, [new])[0].mae < 0.01  # a schedule the fit never saw, on that base
+    back = loads(dumps(ParamSet.from_fits(fits)))
+    preds = back.predict_run(new)
+    assert np.isfinite(preds["cpt"][1:]).all()
+    other = replace(new, base="mistral")
+    from cptcore.errors import InputError
+
+    with pytest.raises(InputError, match="base model 'mistral' was not fitted"):
+        back.predict_run(other)
+
+
+def test_older_files_with_s1pt_by_run_name_still_predict_that_run():
+    run, _ = make_run("open-model", PT_WSD, cpt_spec("wsd"), pt_history=False, seed=3)
+    res = fit_target([run], "cpt")
+    from dataclasses import replace as dc_replace
+
+    old = dc_replace(res, S1pt={"open-model": res.S1pt["base"]})
+    assert old.S1pt_for(run) == res.S1pt["base"]
 
 
 def test_eq8_fits_runs_with_several_replay_ratios_and_predicts_another():
