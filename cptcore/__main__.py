@@ -18,7 +18,13 @@ from cptcore.envelope import outside, setting_of_run, widening
 from cptcore.errors import InputError
 from cptcore.files import check_writable
 from cptcore.fit import fit_rows, prediction_band
-from cptcore.forecast import check_forecastable, forecast_run
+from cptcore.forecast import (
+    ADAPT,
+    DEFAULT_ADAPT,
+    DEFAULT_STRENGTH,
+    check_forecastable,
+    forecast_run,
+)
 from cptcore.importers import load_path
 from cptcore.importers.cli import add_import_command
 from cptcore.law import LAWS
@@ -253,7 +259,15 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     for o in reasons:
         print(f"warning: {o.message}", file=sys.stderr)
     z = _z_of(args.interval) if args.interval is not None else None
-    fc = forecast_run(ps, run, z=z, widen=widening(reasons), source=name)
+    fc = forecast_run(
+        ps,
+        run,
+        names=ADAPT[args.adapt],
+        strength=args.prior_strength,
+        z=z,
+        widen=widening(reasons),
+        source=name,
+    )
     nan = np.full(len(run.step), np.nan)
     out = {"step": run.step}
     for target in ("pt", "cpt"):
@@ -306,6 +320,16 @@ def _interval_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a level such as 0.95, got {text!r}") from None
     if not 0.5 <= v <= 0.99:
         raise argparse.ArgumentTypeError(f"must be between 0.5 and 0.99 (e.g. 0.95), got {text}")
+    return v
+
+
+def _strength_arg(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 10, got {text!r}") from None
+    if not 0 < v < 1e6:
+        raise argparse.ArgumentTypeError(f"must be a positive number (e.g. 10), got {text}")
     return v
 
 
@@ -397,6 +421,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=_interval_arg,
         metavar="LEVEL",
         help="add lo_/hi_ columns: the base fit's calibrated band around the forecast",
+    )
+    fc.add_argument(
+        "--adapt",
+        choices=list(ADAPT),
+        default=DEFAULT_ADAPT,
+        help=f"which parameters adapt to the run (default {DEFAULT_ADAPT}: best in the sample "
+        "backtest; 'shift' (B, E) when the law fits your runs closely)",
+    )
+    fc.add_argument(
+        "--prior-strength",
+        type=_strength_arg,
+        default=DEFAULT_STRENGTH,
+        metavar="S",
+        help=f"pull towards the base fit (default {DEFAULT_STRENGTH:g}; 1: a parameter moved by its "
+        "prior scale costs as much as one point off by 0.01 in log loss)",
     )
     fc.set_defaults(func=cmd_forecast)
     add_import_command(sub)
