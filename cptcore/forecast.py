@@ -28,6 +28,7 @@ from cptcore.areas import Areas, run_areas
 from cptcore.errors import InputError
 from cptcore.fit import fit_rows, prediction_band
 from cptcore.law import LawParams, predict
+from cptcore.markup import escape_markdown
 from cptcore.params_io import ParamSet
 from cptcore.runs import Run
 
@@ -182,6 +183,60 @@ def forecast_run(
     return Forecast(run.step, out, share, last)
 
 
+def step_reaching(
+    step: np.ndarray, loss: np.ndarray, target: float, after: int | None = None
+) -> int | None:
+    """The first step (after ``after``) at which ``loss`` is at or below ``target``; None if never
+    within the planned schedule."""
+    ok = np.isfinite(loss) & (loss <= target)
+    if after is not None:
+        ok &= step > after
+    return int(step[np.argmax(ok)]) if ok.any() else None
+
+
+def forecast_markdown(
+    fc: Forecast, run_name: str, level: float | None = None, target_loss: float | None = None
+) -> str:
+    """A short Markdown summary of a forecast: observed share, final losses with their band, the
+    fit on the observed points and, with ``target_loss``, when the domain loss reaches it."""
+    last = len(fc.step) - 1
+    lines = [f"**Forecast of {escape_markdown(run_name)}**", ""]
+    if fc.last_observed_step is None:
+        lines.append("No CPT-phase loss observed yet: this is the base prediction.")
+    else:
+        lines.append(
+            f"Observed up to step {fc.last_observed_step:,} "
+            f"({fc.observed_share:.0%} of the CPT phase in summed LR)."
+        )
+    lines += [
+        "",
+        f"| validation set | final loss (step {int(fc.step[last]):,}) | band | MAE on observed |",
+        "|---|---|---|---|",
+    ]
+    for target, tf in fc.targets.items():
+        band = (
+            f"{tf.lo[last]:.4f} to {tf.hi[last]:.4f} ({level:.0%})"
+            if tf.lo is not None and level is not None
+            else "-"
+        )
+        mae = f"{tf.mae_observed:.4f} ({tf.n_observed} points)" if tf.n_observed else "-"
+        name = "general (loss_pt)" if target == "pt" else "domain (loss_cpt)"
+        lines.append(f"| {name} | {tf.pred[last]:.4f} | {band} | {mae} |")
+    tf = fc.targets.get("cpt")
+    if target_loss is not None and tf is not None:
+        at = step_reaching(fc.step, tf.pred, target_loss, fc.last_observed_step)
+        lines.append("")
+        lines.append(
+            f"Domain loss target {target_loss:.4f}: "
+            + (
+                f"expected at step {at:,}."
+                if at is not None
+                else "not reached within the schedule."
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
 def cut_run(run: Run, fraction: float) -> Run:
     """``run`` with its losses removed after ``fraction`` of its CPT phase (in steps): what a job
     that far along has logged. The schedule is kept whole."""
@@ -205,5 +260,7 @@ __all__ = [
     "adapt",
     "check_forecastable",
     "cut_run",
+    "forecast_markdown",
     "forecast_run",
+    "step_reaching",
 ]
