@@ -8,7 +8,15 @@ import pandas as pd
 import pytest
 
 from cptcore.__main__ import main
-from cptcore.forecast import ADAPT, DEFAULT_STRENGTH, adapt, cut_run, forecast_run
+from cptcore.forecast import (
+    ADAPT,
+    DEFAULT_STRENGTH,
+    adapt,
+    cut_run,
+    forecast_markdown,
+    forecast_run,
+    step_reaching,
+)
 from cptcore.params_io import ParamSet, load
 from cptcore.runs import read_run, write_run
 from tests.synthetic import PT_CONST, TRUE, cpt_spec, make_run
@@ -143,3 +151,19 @@ def test_cli_refuses_a_run_without_cpt_rows(tmp_path, capsys):
     pt_only = os.path.join(SAMPLE, "pt-const.csv")
     assert main(["forecast", "-p", PARAMS, pt_only, "-o", str(tmp_path / "o.csv")]) == 2
     assert "no CPT rows" in _one_error_line(capsys)
+
+
+def test_step_reaching_is_the_first_step_after_the_observed_part_at_or_below_the_target():
+    step = np.arange(6)
+    loss = np.array([3.0, 2.0, 2.5, 1.9, 1.8, 1.7])
+    assert step_reaching(step, loss, 2.0) == 1
+    assert step_reaching(step, loss, 2.0, after=2) == 3
+    assert step_reaching(step, loss, 1.0) is None
+
+
+def test_markdown_snippet_gives_the_final_losses_and_shows_a_run_name_literally(ps, run):
+    fc = forecast_run(ps, cut_run(run, 0.2), z=1.96)
+    text = forecast_markdown(fc, "<img src=x>|run", 0.95, target_loss=10.0)
+    assert "\\<img src=x\\>\\|run" in text and "<img" not in text.replace("\\<img", "")
+    assert "| domain (loss_cpt) |" in text and "(95%)" in text
+    assert "expected at step" in text  # 10 nats: reached at the first step after the cut
