@@ -20,6 +20,8 @@ DESCRIPTIONS = {
     "runs, download params.json and use your fit on the other pages.",
     "Learn": "A six-step guided tour of CPT dynamics with live charts: hidden curves, annealing, "
     "re-warm-up, loss potential, replay, critical point.",
+    "Track": "Upload a running job's log so far: the forecast of the rest of the run, with its band "
+    "and when the domain loss reaches your target.",
     "Plan": "Choose the CPT peak LR, schedule, steps and replay ratio for a stated goal, and take "
     "the decision away as a report.",
 }
@@ -63,6 +65,7 @@ PAGES = [
     st.Page("pages/fit.py", title="Fit", icon=":material/query_stats:", url_path="fit"),
     st.Page("pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
     st.Page("pages/plan.py", title="Plan", icon=":material/flag:", url_path="plan"),
+    st.Page("pages/track.py", title="Track", icon=":material/monitoring:", url_path="track"),
 ]
 
 st.navigation(PAGES).run()

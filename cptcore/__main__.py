@@ -1,4 +1,4 @@
-"""Command line: ``python -m cptcore fit|predict ...`` (README, "Command line").
+"""Command line: ``python -m cptcore fit|predict|forecast ...`` (README, "Command line").
 
 Errors in user input exit with status 2 and one line naming the file, column/row and the fix;
 never a traceback.
@@ -19,6 +19,13 @@ from cptcore.envelope import outside, setting_of_run, widening
 from cptcore.errors import InputError
 from cptcore.files import check_writable
 from cptcore.fit import fit_rows, prediction_band
+from cptcore.forecast import (
+    ADAPT,
+    DEFAULT_ADAPT,
+    DEFAULT_STRENGTH,
+    check_forecastable,
+    forecast_run,
+)
 from cptcore.importers import load_path
 from cptcore.importers.cli import add_import_command
 from cptcore.law import LAWS
@@ -252,6 +259,64 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forecast(args: argparse.Namespace) -> int:
+    check_writable(args.output)
+    ps = load_params(args.params)
+    run = load_runs([args.run])[0]
+    name = os.path.basename(args.run)
+    check_forecastable(ps, run, name)  # before any work: no CPT rows, a set the file lacks
+    setting = setting_of_run(run)
+    reasons = outside(ps.envelope, setting) if setting is not None else []
+    for o in reasons:
+        print(f"warning: {o.message}", file=sys.stderr)
+    z = _z_of(args.interval) if args.interval is not None else None
+    fc = forecast_run(
+        ps,
+        run,
+        names=ADAPT[args.adapt],
+        strength=args.prior_strength,
+        z=z,
+        widen=widening(reasons),
+        source=name,
+    )
+    nan = np.full(len(run.step), np.nan)
+    out = {"step": run.step}
+    for target in ("pt", "cpt"):
+        tf = fc.targets.get(target)
+        out[f"pred_loss_{target}"] = tf.pred if tf is not None else nan
+        if z is not None:
+            out[f"lo_loss_{target}"] = tf.lo if tf is not None else nan
+            out[f"hi_loss_{target}"] = tf.hi if tf is not None else nan
+    cols = ["step", "pred_loss_pt", "pred_loss_cpt"]
+    if z is not None:
+        cols += ["lo_loss_pt", "hi_loss_pt", "lo_loss_cpt", "hi_loss_cpt"]
+    df = pd.DataFrame({c: out[c] for c in cols})
+    df.to_csv(args.output, index=False, float_format="%.6f")
+    if fc.last_observed_step is None:
+        print("no CPT-phase loss observed yet: the forecast is the base prediction ('predict')")
+    else:
+        print(
+            f"observed up to step {fc.last_observed_step:,} "
+            f"({fc.observed_share:.0%} of the CPT phase in summed LR)"
+        )
+    last = len(run.step) - 1
+    for target, tf in fc.targets.items():
+        label = "general set (loss_pt)" if target == "pt" else "domain set (loss_cpt)"
+        band = ""
+        if z is not None:
+            band = f" [{tf.lo[last]:.4f}, {tf.hi[last]:.4f}] ({args.interval:.0%} band)"
+        fit = (
+            f"MAE {tf.mae_observed:.4f} on the {tf.n_observed} observed CPT points"
+            if tf.n_observed
+            else "no observed CPT points"
+        )
+        print(
+            f"{label}: final loss at step {int(run.step[last]):,}: {tf.pred[last]:.4f}{band}; {fit}"
+        )
+    print(f"wrote {args.output} ({len(df)} rows)")
+    return 0
+
+
 def _z_of(level: float) -> float:
     """The normal quantile for a central interval ``level`` (0.95 -> 1.96)."""
     from statistics import NormalDist
@@ -266,6 +331,16 @@ def _interval_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a level such as 0.95, got {text!r}") from None
     if not 0.5 <= v <= 0.99:
         raise argparse.ArgumentTypeError(f"must be between 0.5 and 0.99 (e.g. 0.95), got {text}")
+    return v
+
+
+def _strength_arg(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 10, got {text!r}") from None
+    if not 0 < v < 1e6:
+        raise argparse.ArgumentTypeError(f"must be a positive number (e.g. 10), got {text}")
     return v
 
 
@@ -352,6 +427,34 @@ def build_parser() -> argparse.ArgumentParser:
         "calibrated by cross-validation and widened outside the fitted range",
     )
     q.set_defaults(func=cmd_predict)
+    fc = sub.add_parser("forecast", help="forecast a running CPT job from its first logged losses")
+    fc.add_argument("-p", "--params", required=True, help="params.json from 'fit' (the base fit)")
+    fc.add_argument(
+        "run", help="canonical run CSV: the whole planned schedule, losses where observed so far"
+    )
+    fc.add_argument("-o", "--output", default="pred.csv", help="output CSV (default pred.csv)")
+    fc.add_argument(
+        "--interval",
+        type=_interval_arg,
+        metavar="LEVEL",
+        help="add lo_/hi_ columns: the base fit's calibrated band around the forecast",
+    )
+    fc.add_argument(
+        "--adapt",
+        choices=list(ADAPT),
+        default=DEFAULT_ADAPT,
+        help=f"which parameters adapt to the run (default {DEFAULT_ADAPT}: best in the sample "
+        "backtest; 'shift' (B, E) when the law fits your runs closely)",
+    )
+    fc.add_argument(
+        "--prior-strength",
+        type=_strength_arg,
+        default=DEFAULT_STRENGTH,
+        metavar="S",
+        help=f"pull towards the base fit (default {DEFAULT_STRENGTH:g}; 1: a parameter moved by its "
+        "prior scale costs as much as one point off by 0.01 in log loss)",
+    )
+    fc.set_defaults(func=cmd_forecast)
     add_import_command(sub)
     add_plan_command(sub)
     return p

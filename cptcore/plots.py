@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 from cptcore.areas import run_areas
 from cptcore.decimate import decimate
 from cptcore.fit import FitResult, prediction_band
+from cptcore.forecast import Forecast
 from cptcore.law import predict
 from cptcore.markup import plotly_text
 from cptcore.params_io import ParamSet
@@ -639,3 +640,64 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
                 pad = 0.08 * (hi - lo) if hi > lo else 0.01
                 fig.update_yaxes(range=[lo - pad, hi + pad], row=row, col=1)
     return _layout(fig, height, legend_right=True)
+
+
+def forecast_figure(
+    fc: Forecast, run: Run, target_loss: float | None = None, height: int = 640
+) -> go.Figure:
+    """A running job: observed losses (markers), the forecast of every step (line) with its band,
+    the last observed step (dotted) and, on the domain set, the target loss (dashed)."""
+    targets = [t for t in ("pt", "cpt") if t in fc.targets]
+    fig = make_subplots(rows=len(targets), cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    for r, t in enumerate(targets, start=1):
+        tf, short, c = fc.targets[t], TARGET_SHORT[t], COLOR[t]
+        ok = np.isfinite(tf.pred)
+        idx = decimate(fc.step[ok], tf.pred[ok], max_points=1500)
+        x = fc.step[ok][idx]
+        if tf.lo is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=np.r_[x, x[::-1]],
+                    y=np.r_[tf.hi[ok][idx], tf.lo[ok][idx][::-1]],
+                    fill="toself",
+                    fillcolor=c,
+                    opacity=0.15,
+                    line=dict(width=0),
+                    name=f"band ({short})",
+                    hoverinfo="skip",
+                ),
+                row=r,
+                col=1,
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=tf.pred[ok][idx], name=f"forecast ({short})", line=dict(color=c, width=2)
+            ),
+            row=r,
+            col=1,
+        )
+        y = run.loss(t)
+        seen = np.isfinite(y)
+        fig.add_trace(
+            go.Scatter(
+                x=run.step[seen],
+                y=y[seen],
+                mode="markers",
+                marker=dict(color="#0f172a", size=5),
+                name=f"observed ({short})",
+            ),
+            row=r,
+            col=1,
+        )
+        fig.update_yaxes(title_text=TARGET_LABEL[t], row=r, col=1)
+        if fc.last_observed_step is not None:
+            fig.add_vline(x=fc.last_observed_step, line=dict(dash="dot", color="#64748b"), row=r)
+        if t == "cpt" and target_loss is not None:
+            fig.add_hline(
+                y=target_loss,
+                line=dict(dash="dash", color=COLOR["turn"]),
+                annotation_text=f"target {target_loss:.3f}",
+                row=r,
+            )
+    fig.update_xaxes(title_text="step", row=len(targets), col=1)
+    return _layout(fig, height)

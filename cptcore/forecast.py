@@ -1,0 +1,266 @@
+"""Forecast a running CPT job from its first steps (issue 15).
+
+A base fit (``params.json``, fitted on other runs) predicts the whole run from its LR schedule. Once
+the job has logged some CPT-phase losses, a few run-specific parameters are re-estimated on them with
+the base fit as a prior, and the law (same form, same kernel ``law.columns``) then predicts every
+row. The objective is a maximum-a-posteriori least squares in log loss:
+
+    sum_i ((log pred_i - log y_i) / NOISE)^2 + strength^2 * sum_k ((theta_k - base_k) / SCALE_k)^2
+
+so one parameter moved by its prior scale costs as much as one point off by ``NOISE``: with a
+handful of observed points the run's own data dominate, with none the forecast is the base
+prediction exactly. Which parameters adapt and the prior strength were chosen by backtesting on the
+sample runs (``benchmarks/forecast.py``, README "Forecast a running job").
+
+Only CPT-phase losses are used: the PT phase is what the base fit already saw in most uses, and the
+shift parameters (B, E) do not act there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from cptcore.areas import Areas, run_areas
+from cptcore.errors import InputError
+from cptcore.fit import fit_rows, prediction_band
+from cptcore.law import LawParams, predict
+from cptcore.markup import escape_markdown
+from cptcore.params_io import ParamSet
+from cptcore.runs import Run
+
+# which parameters are re-estimated on the run (fitting space: logE is log E)
+ADAPT = {
+    "offset": ("L0",),
+    "shift": ("B", "logE"),
+    "shift+offset": ("L0", "B", "logE"),
+}
+DEFAULT_ADAPT = "offset"  # chosen by the backtest (README, "Forecast a running job")
+DEFAULT_STRENGTH = 10.0
+NOISE = 0.01  # typical |log error| of one evaluation on the sample runs (README, "Accuracy")
+# prior scales: L0 in nats, B relative to |B| (plus a floor), log E in e-folds
+_SCALE = {
+    "L0": lambda p: 0.05,
+    "beta": lambda p: 0.3 * p.beta,
+    "B": lambda p: 0.3 * abs(p.B) + 0.02,
+    "logE": lambda p: 1.0,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class TargetForecast:
+    """The forecast of one validation set."""
+
+    target: str
+    params: LawParams  # the adapted parameters (the base ones when nothing was observed)
+    pred: np.ndarray  # at every row of the run
+    lo: np.ndarray | None
+    hi: np.ndarray | None
+    n_observed: int  # CPT-phase points the adaptation used
+    mae_observed: float  # MAE of the forecast on those points (NaN without any)
+
+
+@dataclass(frozen=True, eq=False)
+class Forecast:
+    """A forecast of every row of a running job, per validation set the parameters have."""
+
+    step: np.ndarray
+    targets: dict  # 'pt' / 'cpt' -> TargetForecast
+    observed_share: float  # share of the CPT phase (in summed LR) up to the last observed loss
+    last_observed_step: int | None
+
+
+def _get(p: LawParams, name: str) -> float:
+    return math.log(max(p.E, 1e-300)) if name == "logE" else float(getattr(p, name))
+
+
+def _with(p: LawParams, values: dict) -> LawParams:
+    kw = {
+        ("E" if k == "logE" else k): (math.exp(v) if k == "logE" else v) for k, v in values.items()
+    }
+    return p.with_values(**kw)
+
+
+def adapt(
+    base: LawParams,
+    areas: Areas,
+    y: np.ndarray,
+    replay: float,
+    target: str,
+    S1pt: float | None = None,
+    names: tuple[str, ...] = ADAPT[DEFAULT_ADAPT],
+    strength: float = DEFAULT_STRENGTH,
+) -> LawParams:
+    """The parameters ``names`` re-estimated on observed losses ``y`` at ``areas`` (rows of one run),
+    with a Gaussian prior at the base values (scales ``_SCALE``, times 1/``strength``)."""
+    if len(y) == 0 or not names:
+        return base
+    x0 = np.array([_get(base, k) for k in names])
+    scale = np.array([_SCALE[k](base) for k in names]) / max(strength, 1e-12)
+    logy = np.log(y)
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        p = _with(base, dict(zip(names, theta, strict=True)))
+        pred = predict(p, areas, replay, target, S1pt)
+        r_data = (np.log(np.maximum(pred, 1e-6)) - logy) / NOISE
+        return np.concatenate([r_data, (theta - x0) / scale])
+
+    r = least_squares(residuals, x0, method="trf", x_scale=scale, max_nfev=200 * len(names))
+    return _with(base, dict(zip(names, r.x, strict=True)))
+
+
+def _cpt_share(areas: Areas, step: int | None) -> float:
+    total = float(areas.S1cpt[-1])
+    if step is None or not total > 0:
+        return 0.0
+    return float(areas.S1cpt[min(step, len(areas.S1cpt) - 1)]) / total
+
+
+def check_forecastable(ps: ParamSet, run: Run, source: str) -> None:
+    """``InputError`` when ``run`` cannot be forecast with ``ps``: no CPT rows, or observed losses on
+    a validation set the parameter file has no fit for."""
+    if not run.has_cpt:
+        raise InputError(
+            "the run has no CPT rows: nothing to forecast",
+            source=source,
+            column="phase",
+            fix="Give the whole planned schedule, with the CPT rows marked 'cpt' (losses may be empty)",
+        )
+    for target in ("pt", "cpt"):
+        if run.has_target(target) and target not in ps.fits:
+            raise InputError(
+                f"the run has loss_{target} values but the parameter file has no "
+                f"{'general' if target == 'pt' else 'domain'} set ('{target}') to forecast them with",
+                source=source,
+                column=f"loss_{target}",
+                fix="Use parameters fitted on runs with this validation set, or drop the column",
+            )
+
+
+def forecast_run(
+    ps: ParamSet,
+    run: Run,
+    *,
+    names: tuple[str, ...] | None = None,
+    strength: float = DEFAULT_STRENGTH,
+    z: float | None = None,
+    widen: float = 1.0,
+    source: str | None = None,
+) -> Forecast:
+    """Forecast every row of ``run`` (the whole planned schedule; losses where observed so far):
+    the base fit adapted to the run's observed CPT-phase losses (``adapt``). With ``z`` a band:
+    the base fit's band (calibrated by cross-validation, widened outside the fitted range by
+    ``widen``) around the forecast, not narrowed: narrowing it by the share of CPT observed lost
+    coverage in the backtest (README, "Forecast a running job")."""
+    src = source or run.name
+    check_forecastable(ps, run, src)
+    names = ADAPT[DEFAULT_ADAPT] if names is None else names
+    base_preds = ps.predict_run(run, src)  # checks S1pt of CPT-only runs and plausibility
+    full = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
+    areas = full.at(run.step)
+    last = None
+    for target in ps.fits:
+        ok = fit_rows(run, target, full, ps.fits[target].min_step, ps.fits[target].skip_warmup)
+        ok &= areas.S1cpt > 0
+        if ok.any():
+            last = max(last or 0, int(run.step[ok][-1]))
+    share = _cpt_share(full, last)
+    out = {}
+    for target, f in ps.fits.items():
+        S1pt = None if run.pt_history_known else f.S1pt.get(run.name)
+        ok = fit_rows(run, target, full, f.min_step, f.skip_warmup) & (areas.S1cpt > 0)
+        y = run.loss(target)[ok]
+        p = adapt(f.params, full.at(run.step[ok]), y, run.replay, target, S1pt, names, strength)
+        pred = base_preds[target] if p is f.params else predict(p, areas, run.replay, target, S1pt)
+        mae = float(np.mean(np.abs(pred[ok] - y))) if ok.any() else float("nan")
+        lo = hi = None
+        if z is not None:
+            lo, hi = prediction_band(replace(f, params=p), areas, run.replay, S1pt, z, widen)
+        out[target] = TargetForecast(target, p, pred, lo, hi, int(ok.sum()), mae)
+    return Forecast(run.step, out, share, last)
+
+
+def step_reaching(
+    step: np.ndarray, loss: np.ndarray, target: float, after: int | None = None
+) -> int | None:
+    """The first step (after ``after``) at which ``loss`` is at or below ``target``; None if never
+    within the planned schedule."""
+    ok = np.isfinite(loss) & (loss <= target)
+    if after is not None:
+        ok &= step > after
+    return int(step[np.argmax(ok)]) if ok.any() else None
+
+
+def forecast_markdown(
+    fc: Forecast, run_name: str, level: float | None = None, target_loss: float | None = None
+) -> str:
+    """A short Markdown summary of a forecast: observed share, final losses with their band, the
+    fit on the observed points and, with ``target_loss``, when the domain loss reaches it."""
+    last = len(fc.step) - 1
+    lines = [f"**Forecast of {escape_markdown(run_name)}**", ""]
+    if fc.last_observed_step is None:
+        lines.append("No CPT-phase loss observed yet: this is the base prediction.")
+    else:
+        lines.append(
+            f"Observed up to step {fc.last_observed_step:,} "
+            f"({fc.observed_share:.0%} of the CPT phase in summed LR)."
+        )
+    lines += [
+        "",
+        f"| validation set | final loss (step {int(fc.step[last]):,}) | band | MAE on observed |",
+        "|---|---|---|---|",
+    ]
+    for target, tf in fc.targets.items():
+        band = (
+            f"{tf.lo[last]:.4f} to {tf.hi[last]:.4f} ({level:.0%})"
+            if tf.lo is not None and level is not None
+            else "-"
+        )
+        mae = f"{tf.mae_observed:.4f} ({tf.n_observed} points)" if tf.n_observed else "-"
+        name = "general (loss_pt)" if target == "pt" else "domain (loss_cpt)"
+        lines.append(f"| {name} | {tf.pred[last]:.4f} | {band} | {mae} |")
+    tf = fc.targets.get("cpt")
+    if target_loss is not None and tf is not None:
+        at = step_reaching(fc.step, tf.pred, target_loss, fc.last_observed_step)
+        lines.append("")
+        lines.append(
+            f"Domain loss target {target_loss:.4f}: "
+            + (
+                f"expected at step {at:,}."
+                if at is not None
+                else "not reached within the schedule."
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def cut_run(run: Run, fraction: float) -> Run:
+    """``run`` with its losses removed after ``fraction`` of its CPT phase (in steps): what a job
+    that far along has logged. The schedule is kept whole."""
+    if not run.has_cpt:
+        raise InputError("the run has no CPT rows to cut", source=run.name, column="phase")
+    t0 = run.transfer_step if run.pt_history_known else int(run.step[0])
+    cut = t0 + fraction * (run.last_step - t0)
+    keep = run.step <= cut
+    return replace(
+        run,
+        loss_pt=np.where(keep, run.loss_pt, np.nan),
+        loss_cpt=np.where(keep, run.loss_cpt, np.nan),
+    )
+
+
+__all__ = [
+    "ADAPT",
+    "DEFAULT_ADAPT",
+    "Forecast",
+    "TargetForecast",
+    "adapt",
+    "check_forecastable",
+    "cut_run",
+    "forecast_markdown",
+    "forecast_run",
+    "step_reaching",
+]

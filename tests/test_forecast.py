@@ -1,0 +1,169 @@
+"""Forecasting a running CPT job from its first logged losses (cptcore.forecast, CLI 'forecast')."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cptcore.__main__ import main
+from cptcore.forecast import (
+    ADAPT,
+    DEFAULT_STRENGTH,
+    adapt,
+    cut_run,
+    forecast_markdown,
+    forecast_run,
+    step_reaching,
+)
+from cptcore.params_io import ParamSet, load
+from cptcore.runs import read_run, write_run
+from tests.synthetic import PT_CONST, TRUE, cpt_spec, make_run
+
+SAMPLE = os.path.join(os.path.dirname(__file__), "..", "sample_data", "cpt")
+PARAMS = os.path.join(SAMPLE, "params.json")
+RUN = os.path.join(SAMPLE, "ptconst_cpt-wsd_lr3e-4_replay0.csv")
+
+
+@pytest.fixture(scope="module")
+def ps():
+    return load(PARAMS)
+
+
+@pytest.fixture(scope="module")
+def run():
+    return read_run(RUN)
+
+
+def test_without_an_observed_cpt_loss_the_forecast_is_the_prediction(ps, run):
+    partial = cut_run(run, 0.0)  # PT losses observed, none after the transfer point
+    assert (
+        np.isfinite(partial.loss_pt).any()
+        and not np.isfinite(partial.loss_pt[partial.is_cpt]).any()
+    )
+    fc = forecast_run(ps, partial)
+    base = ps.predict_run(run)
+    for target in ("pt", "cpt"):
+        np.testing.assert_array_equal(fc.targets[target].pred, base[target])
+        assert fc.targets[target].n_observed == 0
+    assert fc.last_observed_step is None
+
+
+def test_cli_forecast_without_cpt_losses_writes_what_predict_writes(tmp_path, run):
+    partial = tmp_path / "partial.csv"
+    write_run(cut_run(run, 0.0), str(partial))
+    assert main(["predict", "-p", PARAMS, str(partial), "-o", str(tmp_path / "p.csv")]) == 0
+    assert main(["forecast", "-p", PARAMS, str(partial), "-o", str(tmp_path / "f.csv")]) == 0
+    assert (tmp_path / "p.csv").read_text() == (tmp_path / "f.csv").read_text()
+
+
+def _shifted_runs():
+    """A run whose distribution shift is larger and faster than the base fit's (TRUE)."""
+    shifted = {
+        "pt": TRUE["pt"].with_values(B=0.55, E=16.0),
+        "cpt": TRUE["cpt"].with_values(B=-1.2, E=60.0),
+    }
+    return make_run("job", PT_CONST, cpt_spec("wsd", decay_fraction=0.2), 0.0, shifted, 0.002, 3)
+
+
+def test_forecast_from_20_percent_beats_predict_on_the_rest_of_a_shifted_run():
+    base = ParamSet.from_params(dict(TRUE))
+    full = _shifted_runs()
+    partial = cut_run(full, 0.2)
+    pred = base.predict_run(full)
+    rest = full.is_cpt & ~np.isfinite(partial.loss_pt) & np.isfinite(full.loss_pt)
+    # the default (an offset, strong prior: chosen on the noisy sample runs) helps a little; letting
+    # the shift (B, E) adapt with a weak prior recovers a run that follows the law (noise 0.002)
+    for names, strength, gain in ((None, DEFAULT_STRENGTH, 0.9), (ADAPT["shift"], 1.0, 0.25)):
+        fc = forecast_run(base, partial, names=names, strength=strength)
+        for target in ("pt", "cpt"):
+            y = full.loss(target)[rest]
+            e_fc = np.mean(np.abs(fc.targets[target].pred[rest] - y))
+            e_pred = np.mean(np.abs(pred[target][rest] - y))
+            assert e_fc < gain * e_pred, (names, target, e_fc, e_pred)
+            assert fc.targets[target].n_observed > 3
+
+
+def test_a_strong_prior_keeps_the_base_parameters_and_a_weak_one_follows_the_data():
+    base = ParamSet.from_params(dict(TRUE))
+    partial = cut_run(_shifted_runs(), 0.2)
+    strong = forecast_run(base, partial, strength=1e6).targets["pt"].params
+    weak = forecast_run(base, partial, strength=1e-3).targets["pt"].params
+    assert strong.L0 == pytest.approx(TRUE["pt"].L0, abs=1e-6)
+    assert weak.L0 > TRUE["pt"].L0 + 0.01  # the larger shift raises the general loss
+    assert adapt(TRUE["pt"], None, np.array([]), 0.0, "pt") is TRUE["pt"]  # nothing observed
+
+
+def test_cli_forecast_columns_summary_and_interval(tmp_path, run, capsys):
+    partial = tmp_path / "partial.csv"
+    write_run(cut_run(run, 0.2), str(partial))
+    out = tmp_path / "pred.csv"
+    assert main(["forecast", "-p", PARAMS, str(partial), "-o", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["step", "pred_loss_pt", "pred_loss_cpt"]
+    assert len(df) == len(run.step)
+    text = capsys.readouterr().out
+    assert "final loss at step 3,500" in text and "MAE" in text and "observed CPT points" in text
+    assert main(["forecast", "-p", PARAMS, str(partial), "-o", str(out), "--interval", "0.9"]) == 0
+    df = pd.read_csv(out)
+    assert list(df.columns)[3:] == ["lo_loss_pt", "hi_loss_pt", "lo_loss_cpt", "hi_loss_cpt"]
+    last = df.iloc[-1]
+    for t in ("pt", "cpt"):
+        assert last[f"lo_loss_{t}"] < last[f"pred_loss_{t}"] < last[f"hi_loss_{t}"]
+    assert "90% band" in capsys.readouterr().out
+
+
+def test_cli_adapt_and_prior_strength_options(tmp_path, run, capsys):
+    partial = tmp_path / "partial.csv"
+    write_run(cut_run(run, 0.2), str(partial))
+    out = tmp_path / "pred.csv"
+    args = ["forecast", "-p", PARAMS, str(partial), "-o", str(out)]
+    assert main([*args, "--adapt", "shift", "--prior-strength", "1"]) == 0
+    assert np.isfinite(pd.read_csv(out)["pred_loss_cpt"].iloc[-1])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--prior-strength", "-1"])
+    assert e.value.code == 2 and "positive" in _one_error_line(capsys)
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    lines = [e for e in err if e.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in "".join(err)
+    return lines[0]
+
+
+def test_cli_refuses_a_params_file_without_the_runs_validation_set(tmp_path, run, capsys):
+    d = json.load(open(PARAMS, encoding="utf-8"))
+    del d["cpt"]
+    p = tmp_path / "pt_only.json"
+    p.write_text(json.dumps(d))
+    partial = tmp_path / "partial.csv"
+    write_run(cut_run(run, 0.2), str(partial))
+    assert main(["forecast", "-p", str(p), str(partial), "-o", str(tmp_path / "o.csv")]) == 2
+    line = _one_error_line(capsys)
+    assert "loss_cpt" in line and "partial.csv" in line
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_cli_refuses_a_run_without_cpt_rows(tmp_path, capsys):
+    pt_only = os.path.join(SAMPLE, "pt-const.csv")
+    assert main(["forecast", "-p", PARAMS, pt_only, "-o", str(tmp_path / "o.csv")]) == 2
+    assert "no CPT rows" in _one_error_line(capsys)
+
+
+def test_step_reaching_is_the_first_step_after_the_observed_part_at_or_below_the_target():
+    step = np.arange(6)
+    loss = np.array([3.0, 2.0, 2.5, 1.9, 1.8, 1.7])
+    assert step_reaching(step, loss, 2.0) == 1
+    assert step_reaching(step, loss, 2.0, after=2) == 3
+    assert step_reaching(step, loss, 1.0) is None
+
+
+def test_markdown_snippet_gives_the_final_losses_and_shows_a_run_name_literally(ps, run):
+    fc = forecast_run(ps, cut_run(run, 0.2), z=1.96)
+    text = forecast_markdown(fc, "<img src=x>|run", 0.95, target_loss=10.0)
+    assert "\\<img src=x\\>\\|run" in text and "<img" not in text.replace("\\<img", "")
+    assert "| domain (loss_cpt) |" in text and "(95%)" in text
+    assert "expected at step" in text  # 10 nats: reached at the first step after the cut
