@@ -170,7 +170,7 @@ def forecast_run(
     share = _cpt_share(full, last)
     out = {}
     for target, f in ps.fits.items():
-        S1pt = None if run.pt_history_known else f.S1pt.get(run.name)
+        S1pt = f.S1pt_for(run)
         ok = fit_rows(run, target, full, f.min_step, f.skip_warmup) & (areas.S1cpt > 0)
         y = run.loss(target)[ok]
         p = adapt(f.params, full.at(run.step[ok]), y, run.replay, target, S1pt, names, strength)
