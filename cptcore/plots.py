@@ -147,6 +147,37 @@ def _base_layout(height: int, legend_right: bool = False) -> dict:
 GRID = dict(showgrid=True, gridcolor="#e2e8f0", zeroline=False)
 
 
+# the light figures' ink and paper -> their dark-theme counterparts (same slate palette as the app)
+DARK_COLORS = {
+    "#ffffff": "#0f172a",
+    "#e2e8f0": "#334155",
+    "#334155": "#cbd5e1",
+    "#0f172a": "#e2e8f0",
+}
+
+
+def _recolor(obj, colors: dict):
+    if isinstance(obj, dict):
+        return {k: _recolor(v, colors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_recolor(v, colors) for v in obj]
+    if isinstance(obj, str):
+        return colors.get(obj.lower(), obj)
+    return obj
+
+
+def on_dark(fig: go.Figure) -> go.Figure:
+    """A copy of ``fig`` for a dark page: plotly's dark template, a transparent background and the
+    fixed dark inks (rules, markers, annotations) swapped for light ones (``DARK_COLORS``)."""
+    d = _recolor(fig.to_dict(), DARK_COLORS)
+    d["layout"].pop("template", None)
+    out = go.Figure(d)
+    out.update_layout(
+        template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)"
+    )
+    return out
+
+
 def _layout(fig: go.Figure, height: int, legend_right: bool = False) -> go.Figure:
     fig.update_layout(**_base_layout(height, legend_right))
     fig.update_xaxes(**GRID)

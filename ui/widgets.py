@@ -13,7 +13,7 @@ import streamlit as st
 
 from cptcore.errors import InputError
 from cptcore.markup import escape_markdown
-from cptcore.plots import ScenarioView
+from cptcore.plots import ScenarioView, on_dark
 from cptcore.schedules import DECAY_SHAPES, KINDS, format_lr
 from cptcore.whatif import (
     CPT_KINDS,
@@ -329,7 +329,10 @@ def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
 
 
 def chart(fig, key: str, alt: str | None = None) -> None:
-    """A plotly chart with our toolbar and colours; ``alt`` names it for screen readers."""
+    """A plotly chart with our toolbar and colours, dark when the viewer chose the dark theme
+    (settings menu); ``alt`` names it for screen readers."""
+    if st.context.theme.type == "dark":
+        fig = on_dark(fig)
     st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme=None, alt=alt)
 
 

@@ -293,7 +293,9 @@ def test_a_table_without_a_step_column_gets_the_mapping_form_and_its_advice():
 
 
 def _tb_csv(values) -> bytes:
-    return ("Wall time,Step,Value\n" + "".join(f"{1.7e9 + s},{s},{v}\n" for s, v in values)).encode()
+    return (
+        "Wall time,Step,Value\n" + "".join(f"{1.7e9 + s},{s},{v}\n" for s, v in values)
+    ).encode()
 
 
 def test_one_tag_tensorboard_csvs_of_one_run_combine_into_one_run_with_one_form():

@@ -1,0 +1,41 @@
+"""Theme: viewers choose light or dark in the settings menu, and the charts follow their choice."""
+
+import tomllib
+
+import pytest
+from app_helpers import ROOT, TIMEOUT, figure, no_exception
+
+
+def _explore(theme: str | None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.context["theme"] = theme
+    at.run()
+    at.switch_page("pages/explore.py")
+    at.run()
+    no_exception(at)
+    return at
+
+
+def test_config_lets_viewers_choose_light_or_dark():
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert "base" not in cfg.get("theme", {})  # a base would force one theme
+    assert cfg["client"].get("toolbarMode", "auto") != "minimal"  # minimal hides the menu
+    assert {"light", "dark"} <= set(cfg["theme"])  # our palette in both
+
+
+@pytest.mark.parametrize("theme", ["light", None])
+def test_charts_are_light_in_the_light_theme(theme):
+    layout = figure(_explore(theme))["layout"]
+    assert layout["plot_bgcolor"] == "#ffffff"
+    assert "plotly_dark" not in str(layout.get("template", ""))
+
+
+def test_charts_turn_dark_in_the_dark_theme():
+    fig = figure(_explore("dark"))
+    layout = fig["layout"]
+    assert layout["plot_bgcolor"] == "rgba(0,0,0,0)"
+    assert layout["template"]["layout"]["paper_bgcolor"] == "rgb(17,17,17)"  # plotly_dark
+    inks = str(layout.get("shapes", "")) + str(layout.get("annotations", ""))
+    assert "#334155" not in inks  # dark-on-dark rules and labels were swapped for light ones
