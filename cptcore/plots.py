@@ -293,12 +293,20 @@ class _Builder:
             )
         )
 
-    def figure(self, height: int, x_lo: float = 0.0, x_hi: float | None = None) -> go.Figure:
+    def figure(
+        self,
+        height: int,
+        x_lo: float = 0.0,
+        x_hi: float | None = None,
+        y_from: float | None = None,
+    ) -> go.Figure:
         """The figure showing x in [x_lo, x_hi]; rows with ``fit`` traces get a y-range that fits
-        those traces inside the window (the power law is huge in the first steps)."""
+        those traces from x = ``y_from`` (default ``x_lo``) on: the power law is huge in the
+        first steps."""
+        y_from = x_lo if y_from is None else max(x_lo, y_from)
         rows: dict = {}
         for r, x, y in self.fitted:
-            k = (x >= x_lo) & np.isfinite(y)
+            k = (x >= y_from) & np.isfinite(y)
             if k.any():
                 rows.setdefault(r, []).append(y[k])
         for r, ys in rows.items():
@@ -337,10 +345,10 @@ def scenario_figure(
     n = len(titles)
     b = _Builder(titles, [1.0] * (n - 1) + [0.55])
     end = float(view.steps[-1])
-    if window == "cpt":
-        x_lo = float(max(0, view.transfer_step - max(view.cpt_steps, 1)))
-    else:
-        x_lo = 0.03 * end  # the y-range ignores the first steps, where the power law is huge
+    # the y-range ignores the first steps, where the power law is huge (also when a "cpt" window
+    # of a short pre-training reaches back to step 0)
+    y_from = 0.03 * end
+    x_lo = float(max(0, view.transfer_step - max(view.cpt_steps, 1))) if window == "cpt" else y_from
 
     def xs(v: ScenarioView) -> np.ndarray:
         return v.steps
@@ -455,7 +463,7 @@ def scenario_figure(
     b.axis("x", n)["title"] = dict(text="step")
     if markers:
         b.vline(view.transfer_step, "CPT starts", n)
-    return b.figure(height or (230 * (n - 1) + 170), x_lo, end if window == "cpt" else None)
+    return b.figure(height or (230 * (n - 1) + 170), x_lo, end if window == "cpt" else None, y_from)
 
 
 def _general_markers(b: _Builder, view: ScenarioView, row: int) -> None:
