@@ -305,11 +305,11 @@ if runs:
     st.session_state["hold_out"] = [
         n for n in st.session_state["hold_out"] if n in runs and n not in st.session_state["fit_on"]
     ]
-    c = st.columns(2)
-    fit_on = c[0].multiselect(
+    # full width, one below the other: side by side, 'Fit on' showed one or two run names
+    fit_on = st.multiselect(
         "Fit on", names, key="fit_on", help="The law is fitted jointly to all these runs."
     )
-    hold_out = c[1].multiselect(
+    hold_out = st.multiselect(
         "Hold out (score only)",
         [n for n in names if n not in fit_on],
         key="hold_out",
