@@ -317,24 +317,29 @@ if runs:
     )
     fit_runs = [runs[n] for n in fit_on]
     law_opts = ["auto", *LAWS]
-    c = st.columns([1, 1, 1, 1, 1], vertical_alignment="bottom")
-    law = c[0].selectbox(
+    # fixed widths in a row that wraps: side by side when wide, on two rows in a narrow window
+    # (five columns squeezed the labels and the checkbox to a few letters at 800 px)
+    c = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    law = c.selectbox(
         "Law",
         law_opts,
         index=0,
         key="law",
+        width=150,
         help="- **auto** (default): every form below is fitted and scored by grouped "
         "cross-validation on these runs (runs sharing a CPT setting held out together); the "
         "form that predicts held-out runs best wins\n"
         + "\n".join(f"- **{k}**: {v}" for k, v in LAWS.items()),
     )
-    s2 = c[1].selectbox(
+    s2 = c.selectbox(
         "S2 form",
         list(S2_FORMS),
         key="s2_form",
+        width=150,
         help="\n".join(f"- **{k}**: {v}" for k, v in S2_FORMS.items()),
     )
-    lam = c[2].select_slider(
+    lam_box = c.container(width=240)
+    lam = lam_box.select_slider(
         "λ (S2 momentum)",
         LAMBDA_GRID,
         value=LAMBDA,
@@ -345,7 +350,7 @@ if runs:
         "better. Untick 'choose λ by cross-validation' to set it yourself.",
         disabled=bool(st.session_state.get("fit_lambda_auto")),
     )
-    lam_auto = c[2].checkbox(
+    lam_auto = lam_box.checkbox(
         "choose λ by cross-validation",
         value=True,
         key="fit_lambda_auto",
@@ -356,23 +361,24 @@ if runs:
     )
     if lam_auto:
         lam = "auto"
-    min_step = c[3].number_input(
+    min_step = c.number_input(
         "Fit from step",
         min_value=0,
         value=0,
         step=100,
         key="fit_min_step",
+        width=150,
         help="Losses before this step are neither fitted nor scored (the PT warm-up never is). "
         "Skip the first few hundred steps of a small model: its early transient is not what the "
         "law describes. The bundled sample fit starts at step 500.",
     )
-    start_fit = c[4].button(
+    start_fit = c.button(
         "Fit",
         key="fit_button",
         type="primary",
         disabled=not fit_on,
         icon=":material/play_arrow:",
-        width="stretch",
+        width=110,
     )
     st.caption(
         "The law form and λ that predict held-out runs best are chosen by cross-validation "
