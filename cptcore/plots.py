@@ -166,6 +166,11 @@ def _recolor(obj, colors: dict):
     return obj
 
 
+def see_through(fig: go.Figure) -> go.Figure:
+    """``fig`` with a transparent plot area, so the page's theme shows through (in place)."""
+    return fig.update_layout(plot_bgcolor="rgba(0,0,0,0)")
+
+
 def on_dark(fig: go.Figure) -> go.Figure:
     """A copy of ``fig`` for a dark page: plotly's dark template, a transparent background and the
     fixed dark inks (rules, markers, annotations) swapped for light ones (``DARK_COLORS``)."""

@@ -13,7 +13,7 @@ import streamlit as st
 
 from cptcore.errors import InputError
 from cptcore.markup import escape_markdown
-from cptcore.plots import ScenarioView, on_dark
+from cptcore.plots import ScenarioView, on_dark, see_through
 from cptcore.schedules import DECAY_SHAPES, KINDS, format_lr
 from cptcore.whatif import (
     CPT_KINDS,
@@ -329,9 +329,11 @@ def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
 def chart(fig, key: str, alt: str | None = None) -> None:
     """A plotly chart with our toolbar and colours, dark when the viewer chose the dark theme
     (settings menu); ``alt`` names it for screen readers."""
-    if st.context.theme.type == "dark":
-        fig = on_dark(fig)
-    st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme=None, alt=alt)
+    # Streamlit's plotly theme follows a switch in the settings menu at once (background, fonts);
+    # our fixed inks (rules, markers, labels) follow from the next rerun on, when
+    # st.context.theme knows the new theme
+    fig = on_dark(fig) if st.context.theme.type == "dark" else see_through(fig)
+    st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme="streamlit", alt=alt)
 
 
 def scenario_alt(view: ScenarioView) -> str:

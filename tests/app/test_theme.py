@@ -5,6 +5,8 @@ import tomllib
 import pytest
 from app_helpers import ROOT, TIMEOUT, figure, no_exception
 
+GRID = "#e2e8f0"  # the light figures' grid colour (cptcore.plots.GRID)
+
 
 def _explore(theme: str | None):
     from streamlit.testing.v1 import AppTest
@@ -25,11 +27,17 @@ def test_config_lets_viewers_choose_light_or_dark():
     assert {"light", "dark"} <= set(cfg["theme"])  # our palette in both
 
 
+def test_charts_use_streamlits_theme_so_a_switch_in_the_menu_shows_at_once():
+    at = _explore("light")
+    assert all(c.proto.theme == "streamlit" for c in at.get("plotly_chart"))
+    assert figure(at)["layout"]["plot_bgcolor"] == "rgba(0,0,0,0)"  # the theme shows through
+
+
 @pytest.mark.parametrize("theme", ["light", None])
 def test_charts_are_light_in_the_light_theme(theme):
     layout = figure(_explore(theme))["layout"]
-    assert layout["plot_bgcolor"] == "#ffffff"
     assert "plotly_dark" not in str(layout.get("template", ""))
+    assert layout["xaxis"]["gridcolor"] == GRID
 
 
 def test_charts_turn_dark_in_the_dark_theme():
