@@ -40,3 +40,33 @@ def test_metric_values_and_labels_are_not_cut(chrome, base_url, name, width):  #
         assert cut == [], f"cut at {width} px on {name}: {cut}"
     finally:
         ctx.close()
+
+
+def test_settings_menu_offers_light_and_dark_and_dark_turns_the_charts_dark(chrome, base_url):  # noqa: F811
+    ctx = chrome.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{base_url}/explore")
+        wait_idle(page)
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        page.get_by_test_id("stMainMenu").click()
+        menu = page.get_by_test_id("stMainMenuList")
+        assert {"Light", "Dark"} <= set(menu.inner_text().split("\n"))
+        menu.locator("*", has_text="Dark").last.click()
+        page.reload()  # a fresh run: st.context.theme now says dark
+        wait_idle(page)
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        page.wait_for_timeout(800)
+        look = page.evaluate(
+            """() => { const l = document.querySelector('.js-plotly-plot')._fullLayout;
+                return [l.paper_bgcolor, (l.shapes || []).map(s => s.line.color)]; }"""
+        )
+        app_bg = page.evaluate(
+            "() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]'))"
+            ".backgroundColor"
+        )
+        assert app_bg == "rgb(15, 23, 42)"  # the dark theme's #0f172a (.streamlit/config.toml)
+        assert look[0] == "rgba(0,0,0,0)"  # the page shows through the chart
+        assert "#334155" not in look[1]  # the server swapped the dark inks for light ones
+    finally:
+        ctx.close()
