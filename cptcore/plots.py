@@ -148,6 +148,42 @@ def _base_layout(height: int, legend_right: bool = False) -> dict:
 GRID = dict(showgrid=True, gridcolor="#e2e8f0", zeroline=False)
 
 
+# the light figures' ink and paper -> their dark-theme counterparts (same slate palette as the app)
+DARK_COLORS = {
+    "#ffffff": "#0f172a",
+    "#e2e8f0": "#334155",
+    "#334155": "#cbd5e1",
+    "#0f172a": "#e2e8f0",
+}
+
+
+def _recolor(obj, colors: dict):
+    if isinstance(obj, dict):
+        return {k: _recolor(v, colors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_recolor(v, colors) for v in obj]
+    if isinstance(obj, str):
+        return colors.get(obj.lower(), obj)
+    return obj
+
+
+def see_through(fig: go.Figure) -> go.Figure:
+    """``fig`` with a transparent plot area, so the page's theme shows through (in place)."""
+    return fig.update_layout(plot_bgcolor="rgba(0,0,0,0)")
+
+
+def on_dark(fig: go.Figure) -> go.Figure:
+    """A copy of ``fig`` for a dark page: plotly's dark template, a transparent background and the
+    fixed dark inks (rules, markers, annotations) swapped for light ones (``DARK_COLORS``)."""
+    d = _recolor(fig.to_dict(), DARK_COLORS)
+    d["layout"].pop("template", None)
+    out = go.Figure(d)
+    out.update_layout(
+        template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)"
+    )
+    return out
+
+
 def _layout(fig: go.Figure, height: int, legend_right: bool = False) -> go.Figure:
     fig.update_layout(**_base_layout(height, legend_right))
     fig.update_xaxes(**GRID)
@@ -263,12 +299,20 @@ class _Builder:
             )
         )
 
-    def figure(self, height: int, x_lo: float = 0.0, x_hi: float | None = None) -> go.Figure:
+    def figure(
+        self,
+        height: int,
+        x_lo: float = 0.0,
+        x_hi: float | None = None,
+        y_from: float | None = None,
+    ) -> go.Figure:
         """The figure showing x in [x_lo, x_hi]; rows with ``fit`` traces get a y-range that fits
-        those traces inside the window (the power law is huge in the first steps)."""
+        those traces from x = ``y_from`` (default ``x_lo``) on: the power law is huge in the
+        first steps."""
+        y_from = x_lo if y_from is None else max(x_lo, y_from)
         rows: dict = {}
         for r, x, y in self.fitted:
-            k = (x >= x_lo) & np.isfinite(y)
+            k = (x >= y_from) & np.isfinite(y)
             if k.any():
                 rows.setdefault(r, []).append(y[k])
         for r, ys in rows.items():
@@ -307,10 +351,10 @@ def scenario_figure(
     n = len(titles)
     b = _Builder(titles, [1.0] * (n - 1) + [0.55])
     end = float(view.steps[-1])
-    if window == "cpt":
-        x_lo = float(max(0, view.transfer_step - max(view.cpt_steps, 1)))
-    else:
-        x_lo = 0.03 * end  # the y-range ignores the first steps, where the power law is huge
+    # the y-range ignores the first steps, where the power law is huge (also when a "cpt" window
+    # of a short pre-training reaches back to step 0)
+    y_from = 0.03 * end
+    x_lo = float(max(0, view.transfer_step - max(view.cpt_steps, 1))) if window == "cpt" else y_from
 
     def xs(v: ScenarioView) -> np.ndarray:
         return v.steps
@@ -425,7 +469,7 @@ def scenario_figure(
     b.axis("x", n)["title"] = dict(text="step")
     if markers:
         b.vline(view.transfer_step, "CPT starts", n)
-    return b.figure(height or (230 * (n - 1) + 170), x_lo, end if window == "cpt" else None)
+    return b.figure(height or (230 * (n - 1) + 170), x_lo, end if window == "cpt" else None, y_from)
 
 
 def _general_markers(b: _Builder, view: ScenarioView, row: int) -> None:

@@ -161,7 +161,7 @@ def live() -> None:
                     else ""
                 )
             )
-            b1, b2, _ = st.columns([1, 1, 2])
+            b1 = b2 = st.container(horizontal=True)  # buttons at their own width: never cut
             label = (
                 f"{preset.key}: CPT {w.cpt_kind} {fmt_lr(w.cpt_lr)}, "
                 f"{fmt_steps(w.cpt_steps)} steps, replay {100 * w.replay:.0f} %"
@@ -171,7 +171,6 @@ def live() -> None:
                 key="pin",
                 icon=":material/push_pin:",
                 disabled=len(pins) >= MAX_PINS,
-                width="stretch",
                 help=f"Keep this scenario as a thin line (up to {MAX_PINS}).",
                 on_click=pins.append,
                 args=(view.with_label(f"pin {len(pins) + 1} · {label}"),),
@@ -180,7 +179,6 @@ def live() -> None:
                 "Clear pins",
                 key="clear_pins",
                 disabled=not pins,
-                width="stretch",
                 on_click=pins.clear,
             )
             for p in pins:

@@ -24,7 +24,10 @@ from ui.upload import (
     columns,
     describe,
     digest,
+    group_guess,
+    import_files,
     import_log,
+    one_tag_csvs,
     read_upload,
 )
 from ui.widgets import chart, guard, md
@@ -113,110 +116,138 @@ with side:
     )
 
 
-def mapping_form(name: str, raw: bytes, key: str, info) -> None:
-    """Confirm how a non-canonical log maps onto a run: which metric is which, where CPT starts."""
-    metrics = list(info.metrics)
-    opts = [NONE, *metrics]
+def mapping_controls(key: str, opts: list[str], guess: dict, step_opts: list[str] | None):
+    """The mapping form's controls: which metric (or file) is which, where CPT starts, replay and
+    an optional schedule. Returns (roles, cpt_start or None, replay, schedule, import clicked)."""
 
     def pick(role: str, label: str, help: str) -> str:
-        guess = info.guess.get(role, NONE)
+        g = guess.get(role, NONE)
         return st.selectbox(
-            label,
-            opts,
-            index=opts.index(guess) if guess in opts else 0,
-            key=f"{key}_{role}",
-            help=help,
+            label, opts, index=opts.index(g) if g in opts else 0, key=f"{key}_{role}", help=help
         )
 
+    c = st.columns(4)
+    roles = {}
+    if step_opts is not None:
+        with c[0]:
+            roles["step"] = st.selectbox(
+                LABELS["step"],
+                step_opts,
+                key=f"{key}_step",
+                help="Optimizer steps; detected if left alone.",
+            )
+    with c[1]:
+        roles["lr"] = pick(
+            "lr",
+            LABELS["lr"],
+            "Per-step LR; or rebuild it from a schedule "
+            "below when the log has none or only a few points.",
+        )
+    with c[2]:
+        roles["loss_pt"] = pick(
+            "loss_pt", LABELS["loss_pt"], "Validation loss on the pre-training (general) data."
+        )
+    with c[3]:
+        roles["loss_cpt"] = pick(
+            "loss_cpt", LABELS["loss_cpt"], "Validation loss on the CPT (domain) data."
+        )
+    c = st.columns([1.2, 1, 1, 2], vertical_alignment="bottom")
+    cpt_only = c[0].checkbox(
+        LABELS["cpt_only"],
+        value=True,
+        key=f"{key}_cptonly",
+        help="The log starts at CPT; the fit estimates the PT forward area "
+        f"S1pt (paper §6). Untick it and give the {LABELS['cpt_start']} for a log "
+        "that covers pre-training too.",
+    )
+    start = c[1].number_input(
+        LABELS["cpt_start"], min_value=0, step=1, value=0, key=f"{key}_start", disabled=cpt_only
+    )
+    replay = c[2].number_input(
+        LABELS["replay"], min_value=0.0, max_value=1.0, value=0.0, step=0.05, key=f"{key}_replay"
+    )
+    schedule = c[3].text_input(
+        LABELS["schedule"],
+        key=f"{key}_sched",
+        placeholder=SCHEDULE_EXAMPLE,
+        help="For exports that sample the LR sparsely: one spec, or PT and CPT specs joined "
+        "by ';'. Kinds: constant, wsd, cosine, linear, multistep.",
+    )
+    clicked = st.button("Import", key=f"{key}_add", type="primary", icon=":material/input:")
+    return roles, None if cpt_only else int(start), float(replay), schedule, clicked
+
+
+def _add(key: str, new: list) -> None:
+    for run in new:
+        runs[run.name] = run
+    seen[key] = [r.name for r in new]
+    st.rerun()
+
+
+def mapping_form(name: str, raw: bytes, key: str, info) -> None:
+    """Confirm how a non-canonical log maps onto a run: which metric is which, where CPT starts."""
     with st.container(border=True):
         st.markdown(
             f"**{md(name)}** is not a canonical run CSV; it looks like a "
             f"*{importers.FORMATS[info.format].label}*. Check which metric is which, then import "
             + (f"(it holds {len(info.runs)} runs)." if len(info.runs) > 1 else "it.")
         )
-        c = st.columns(4)
-        roles = {}
-        if info.format == "generic":
-            cols = columns(name, raw)
-            step_opts = [AUTO, *cols]
-            with c[0]:
-                roles["step"] = st.selectbox(
-                    LABELS["step"],
-                    step_opts,
-                    key=f"{key}_step",
-                    help="Optimizer steps; detected if left alone.",
-                )
-        with c[1]:
-            roles["lr"] = pick(
-                "lr",
-                LABELS["lr"],
-                "Per-step LR; or rebuild it from a schedule "
-                "below when the log has none or only a few points.",
-            )
-        with c[2]:
-            roles["loss_pt"] = pick(
-                "loss_pt",
-                LABELS["loss_pt"],
-                "Validation loss on the pre-training (general) data.",
-            )
-        with c[3]:
-            roles["loss_cpt"] = pick(
-                "loss_cpt", LABELS["loss_cpt"], "Validation loss on the CPT (domain) data."
-            )
-        c = st.columns([1.2, 1, 1, 2], vertical_alignment="bottom")
-        cpt_only = c[0].checkbox(
-            LABELS["cpt_only"],
-            value=True,
-            key=f"{key}_cptonly",
-            help="The log starts at CPT; the fit estimates the PT forward area "
-            f"S1pt (paper §6). Untick it and give the {LABELS['cpt_start']} for a log "
-            "that covers pre-training too.",
+        step_opts = [AUTO, *columns(name, raw)] if info.format == "generic" else None
+        roles, start, replay, schedule, clicked = mapping_controls(
+            key, [NONE, *info.metrics], info.guess, step_opts
         )
-        start = c[1].number_input(
-            LABELS["cpt_start"], min_value=0, step=1, value=0, key=f"{key}_start", disabled=cpt_only
-        )
-        replay = c[2].number_input(
-            LABELS["replay"],
-            min_value=0.0,
-            max_value=1.0,
-            value=0.0,
-            step=0.05,
-            key=f"{key}_replay",
-        )
-        schedule = c[3].text_input(
-            LABELS["schedule"],
-            key=f"{key}_sched",
-            placeholder=SCHEDULE_EXAMPLE,
-            help="For exports that sample the LR sparsely: one spec, or PT and CPT specs joined "
-            "by ';'. Kinds: constant, wsd, cosine, linear, multistep.",
-        )
-        if st.button("Import", key=f"{key}_add", type="primary", icon=":material/input:"):
+        if clicked:
             with guard(f"importing {name}"):
-                new = import_log(
-                    name, raw, roles, None if cpt_only else int(start), float(replay), schedule
-                )
-                for run in new:
-                    runs[run.name] = run
-                seen[key] = [r.name for r in new]
-                st.rerun()
+                _add(key, import_log(name, raw, roles, start, replay, schedule))
 
 
-for f in files or []:
-    raw = f.getvalue()
+def group_form(group: list[tuple[str, bytes]], key: str) -> None:
+    """One mapping form for several one-tag TensorBoard CSVs of one run: which file is which."""
+    names = [n for n, _ in group]
+    with st.container(border=True):
+        st.markdown(
+            f"**{len(group)} TensorBoard scalar CSVs** (one tag per file): "
+            f"{md(', '.join(names))}. They are combined into one run: choose which file holds "
+            "which metric, then import."
+        )
+        roles, start, replay, schedule, clicked = mapping_controls(
+            key, [NONE, *names], group_guess(group), None
+        )
+        if clicked:
+            with guard("importing the TensorBoard CSVs"):
+                _add(key, import_files(group, roles, start, replay, schedule))
+
+
+uploads = [(f.name, f.getvalue()) for f in files or []]
+group = one_tag_csvs(uploads) if len(uploads) > 1 else []
+if len(group) > 1:
+    combine = st.toggle(
+        f"Combine the {len(group)} TensorBoard CSVs into one run",
+        value=True,
+        key="tb_combine",
+        help="TensorBoard downloads one tag per CSV file; the files of one run belong together.",
+    )
+    if combine:
+        gkey = "map_" + digest(b"".join(digest(raw).encode() for _, raw in group))[:10]
+        if not (gkey in seen and all(n in runs for n in seen[gkey])):
+            group_form(group, gkey)
+        uploads = [u for u in uploads if u not in group]
+
+for name, raw in uploads:
     key = "map_" + digest(raw)[:10]
     if key in seen and all(n in runs for n in seen[key]):
         continue  # imported earlier in this session
     try:
-        if importers.detect(raw, f.name) == "canonical":
-            run = read_upload(f.name, raw)
+        if importers.detect(raw, name) == "canonical":
+            run = read_upload(name, raw)
             runs[run.name] = run
         else:
-            mapping_form(f.name, raw, key, describe(f.name, raw))
+            mapping_form(name, raw, key, describe(name, raw))
     except InputError as e:
-        st.error(md(e.with_source(f.name)), icon=":material/error:")
+        st.error(md(e.with_source(name)), icon=":material/error:")
     except Exception:  # noqa: BLE001 - never a traceback; the file is just skipped
         st.error(
-            f"{md(f.name)}: could not be read. Check that it is a UTF-8 CSV with a header row.",
+            f"{md(name)}: could not be read. Check that it is a UTF-8 CSV with a header row.",
             icon=":material/error:",
         )
 
@@ -274,11 +305,11 @@ if runs:
     st.session_state["hold_out"] = [
         n for n in st.session_state["hold_out"] if n in runs and n not in st.session_state["fit_on"]
     ]
-    c = st.columns(2)
-    fit_on = c[0].multiselect(
+    # full width, one below the other: side by side, 'Fit on' showed one or two run names
+    fit_on = st.multiselect(
         "Fit on", names, key="fit_on", help="The law is fitted jointly to all these runs."
     )
-    hold_out = c[1].multiselect(
+    hold_out = st.multiselect(
         "Hold out (score only)",
         [n for n in names if n not in fit_on],
         key="hold_out",
@@ -286,24 +317,29 @@ if runs:
     )
     fit_runs = [runs[n] for n in fit_on]
     law_opts = ["auto", *LAWS]
-    c = st.columns([1, 1, 1, 1, 1], vertical_alignment="bottom")
-    law = c[0].selectbox(
+    # fixed widths in a row that wraps: side by side when wide, on two rows in a narrow window
+    # (five columns squeezed the labels and the checkbox to a few letters at 800 px)
+    c = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    law = c.selectbox(
         "Law",
         law_opts,
         index=0,
         key="law",
+        width=150,
         help="- **auto** (default): every form below is fitted and scored by grouped "
         "cross-validation on these runs (runs sharing a CPT setting held out together); the "
         "form that predicts held-out runs best wins\n"
         + "\n".join(f"- **{k}**: {v}" for k, v in LAWS.items()),
     )
-    s2 = c[1].selectbox(
+    s2 = c.selectbox(
         "S2 form",
         list(S2_FORMS),
         key="s2_form",
+        width=150,
         help="\n".join(f"- **{k}**: {v}" for k, v in S2_FORMS.items()),
     )
-    lam = c[2].select_slider(
+    lam_box = c.container(width=240)
+    lam = lam_box.select_slider(
         "λ (S2 momentum)",
         LAMBDA_GRID,
         value=LAMBDA,
@@ -314,7 +350,7 @@ if runs:
         "better. Untick 'choose λ by cross-validation' to set it yourself.",
         disabled=bool(st.session_state.get("fit_lambda_auto")),
     )
-    lam_auto = c[2].checkbox(
+    lam_auto = lam_box.checkbox(
         "choose λ by cross-validation",
         value=True,
         key="fit_lambda_auto",
@@ -325,23 +361,24 @@ if runs:
     )
     if lam_auto:
         lam = "auto"
-    min_step = c[3].number_input(
+    min_step = c.number_input(
         "Fit from step",
         min_value=0,
         value=0,
         step=100,
         key="fit_min_step",
+        width=150,
         help="Losses before this step are neither fitted nor scored (the PT warm-up never is). "
         "Skip the first few hundred steps of a small model: its early transient is not what the "
         "law describes. The bundled sample fit starts at step 500.",
     )
-    start_fit = c[4].button(
+    start_fit = c.button(
         "Fit",
         key="fit_button",
         type="primary",
         disabled=not fit_on,
         icon=":material/play_arrow:",
-        width="stretch",
+        width=110,
     )
     st.caption(
         "The law form and λ that predict held-out runs best are chosen by cross-validation "

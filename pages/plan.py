@@ -25,12 +25,14 @@ from ui.widgets import (
     LRS,
     SELECT_SLIDERS,
     STEPS,
+    WIDE_CARD,
     chart,
     fmt_lr,
     fmt_steps,
     guard,
     load_defaults,
     md,
+    metric_pairs,
     option_of,
     scenario_controls,
     state_of,
@@ -280,22 +282,27 @@ with right, guard("planning", CONTROLS):
         s = r.settings
         cur = rep.current_view
         fam = f"WSD {s.decay_fraction:.0%}" if s.family == "wsd" else s.family
-        row1, row2 = st.columns(3), st.columns(3)
-        row1[0].metric(
+        slot = metric_pairs(4)
+        # the loss changes carry a delta line: cards of their own width, side by side or stacked
+        wide = st.container(horizontal=True, gap="small")
+        slot += [wide, wide]
+        slot[0].metric(
             "CPT schedule", fam, border=True, help="WSD n %: the last n % of the CPT steps decay."
         )
-        row1[1].metric("CPT peak LR", fmt_lr(s.peak_lr), border=True)
-        row1[2].metric("CPT steps", f"{s.steps:,}", border=True)
-        row2[0].metric("Replay", f"{s.replay:.0%}", border=True)
-        row2[1].metric(
+        slot[1].metric("CPT peak LR", fmt_lr(s.peak_lr), border=True)
+        slot[2].metric("CPT steps", f"{s.steps:,}", border=True)
+        slot[3].metric("Replay", f"{s.replay:.0%}", border=True)
+        slot[4].metric(
             "General loss change", f"{r.delta_pt:+.4f}",
             delta=f"{r.delta_pt - cur.delta['pt']:+.4f} vs current", delta_color="inverse",
             border=True, help="End of CPT minus transfer point; positive = forgetting.",
+            width=WIDE_CARD,
         )  # fmt: skip
-        row2[2].metric(
+        slot[5].metric(
             "Domain loss change", f"{r.delta_cpt:+.4f}",
             delta=f"{r.delta_cpt - cur.delta['cpt']:+.4f} vs current", delta_color="inverse",
             border=True, help="End of CPT minus transfer point; negative = learning the domain.",
+            width=WIDE_CARD,
         )  # fmt: skip
     st.markdown(f"**{report.TITLES['curves']}**")
     chart(report.curves_figure(rep, height=560), key="plan_curves")

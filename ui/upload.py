@@ -17,6 +17,7 @@ from cptcore.runs import Run, parse_table, read_run
 from ui.state import UPLOAD_CACHE
 
 NONE = "(none)"
+ONE_TAG = "tb-csv"  # the format whose files each hold one metric of a run
 AUTO = "(detected)"
 # parsed uploads kept per session (the Fit page reads every upload again on each rerun): at most
 # this many, and this much memory in all (a 50 MB canonical CSV of 2M rows is ~70 MB as a Run)
@@ -120,6 +121,30 @@ def columns(filename: str, data: bytes) -> list[str]:
         return []
 
 
+def one_tag_csvs(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The uploads that are one-tag TensorBoard CSV downloads (``Wall time,Step,Value``): several
+    of them are usually the tags of one run, to be combined (``cptcore.importers.read_files``)."""
+    return [(n, raw) for n, raw in files if importers.detect(raw, n) == ONE_TAG]
+
+
+def group_guess(files: list[tuple[str, bytes]]) -> dict[str, str]:
+    """Role -> file name guessed from the files' tags ('run-x-tag-eval_loss_web.csv' -> loss_pt)."""
+    by_tag = {importers.tb_csv.tag_of(n): n for n, _ in files}
+    return {role: by_tag[tag] for role, tag in importers.guess_roles(list(by_tag)).items()}
+
+
+def import_files(
+    files: list[tuple[str, bytes]],
+    roles: dict[str, str],
+    cpt_start: int | None,
+    replay: float,
+    schedule: str,
+) -> list[Run]:
+    """One run from several one-tag files of one run; ``roles`` maps lr / loss_pt / loss_cpt to a
+    file name. Otherwise as ``import_log``."""
+    return _import(files, roles, cpt_start, replay, schedule)
+
+
 def import_log(
     filename: str,
     data: bytes,
@@ -128,23 +153,33 @@ def import_log(
     replay: float,
     schedule: str,
 ) -> list[Run]:
-    """Runs from a non-canonical log with the confirmed mapping (``cptcore.importers.read_any``).
+    """Runs from a non-canonical log with the confirmed mapping (``cptcore.importers.read_files``).
 
     ``roles`` maps step / lr / loss_pt / loss_cpt to a metric or column (``NONE``/``AUTO`` left
     out); ``cpt_start`` None means a CPT-only run with unknown pre-training history (paper §6);
     ``schedule`` (optional) rebuilds the LR, e.g. 'wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2'.
     Messages name the mapping form's controls (``PAGE_ADVICE``), not command-line options.
     """
+    return _import([(filename, data)], roles, cpt_start, replay, schedule)
+
+
+def _import(
+    files: list[tuple[str, bytes]],
+    roles: dict[str, str],
+    cpt_start: int | None,
+    replay: float,
+    schedule: str,
+) -> list[Run]:
+    source = ", ".join(n for n, _ in files)
     mapping = {r: m for r, m in roles.items() if m not in (NONE, AUTO, "", None)}
     if "loss_pt" not in mapping and "loss_cpt" not in mapping:
         raise InputError(
             "choose at least one validation loss",
-            source=filename,
+            source=source,
             fix=f"Pick a metric under '{LABELS['loss_pt']}' or '{LABELS['loss_cpt']}'",
         )
-    return importers.read_any(
-        data,
-        filename,
+    return importers.read_files(
+        files,
         mapping=mapping,
         cpt_start=cpt_start,
         replay=replay,

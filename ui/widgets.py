@@ -13,7 +13,7 @@ import streamlit as st
 
 from cptcore.errors import InputError
 from cptcore.markup import escape_markdown
-from cptcore.plots import ScenarioView
+from cptcore.plots import ScenarioView, on_dark, see_through
 from cptcore.schedules import DECAY_SHAPES, KINDS, format_lr
 from cptcore.whatif import (
     CPT_KINDS,
@@ -288,27 +288,25 @@ def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
         format_func={"zero": "LR 0", "pt_final": "the PT final LR"}.get,
         help="Without a warm-up the CPT LR jumps straight to its peak.",
     )
-    c1, c2 = st.columns(2)
-    with c1:
-        v["cpt_decay"] = st.slider(
-            "CPT anneal (%, WSD)",
-            1.0,
-            60.0,
-            step=0.5,
-            format="%.1f%%",
-            key=k["cpt_decay"],
-            bind=b,
-            disabled=v["cpt_kind"] != "wsd",
-        )
-    with c2:
-        v["cpt_shape"] = st.selectbox(
-            "Anneal shape",
-            SHAPES,
-            key=k["cpt_shape"],
-            bind=b,
-            disabled=v["cpt_kind"] != "wsd",
-            help="\n".join(f"- **{s}**: {DECAY_SHAPES[s]}" for s in SHAPES),
-        )
+    # one below the other: side by side, a narrow controls column cut the shape box to nothing
+    v["cpt_decay"] = st.slider(
+        "CPT anneal (%, WSD)",
+        1.0,
+        60.0,
+        step=0.5,
+        format="%.1f%%",
+        key=k["cpt_decay"],
+        bind=b,
+        disabled=v["cpt_kind"] != "wsd",
+    )
+    v["cpt_shape"] = st.selectbox(
+        "Anneal shape",
+        SHAPES,
+        key=k["cpt_shape"],
+        bind=b,
+        disabled=v["cpt_kind"] != "wsd",
+        help="\n".join(f"- **{s}**: {DECAY_SHAPES[s]}" for s in SHAPES),
+    )
     v["replay"] = st.slider(
         "Replay (% of PT data in the CPT mix)",
         0.0,
@@ -329,8 +327,13 @@ def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
 
 
 def chart(fig, key: str, alt: str | None = None) -> None:
-    """A plotly chart with our toolbar and colours; ``alt`` names it for screen readers."""
-    st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme=None, alt=alt)
+    """A plotly chart with our toolbar and colours, dark when the viewer chose the dark theme
+    (settings menu); ``alt`` names it for screen readers."""
+    # Streamlit's plotly theme follows a switch in the settings menu at once (background, fonts);
+    # our fixed inks (rules, markers, labels) follow from the next rerun on, when
+    # st.context.theme knows the new theme
+    fig = on_dark(fig) if st.context.theme.type == "dark" else see_through(fig)
+    st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme="streamlit", alt=alt)
 
 
 def scenario_alt(view: ScenarioView) -> str:
@@ -349,24 +352,43 @@ def signed(x: float) -> str:
     return f"{x:+.3f}"
 
 
+WIDE_CARD = 230  # px for a card with a delta line: '+0.0092' over '-0.9749 vs current'
+PAIR_WIDTH = 300  # px for two cards: '+0.0092' and 'Turning length (?)' fit, not cut
+
+
+def metric_pairs(n: int) -> list:
+    """Slots for ``n`` ``st.metric`` cards, in pairs that wrap: one row where there is room, two
+    by two (never three and one) in a narrow column, so labels and values are not cut."""
+    row = st.container(horizontal=True, gap="small")
+    pairs = [
+        row.container(horizontal=True, gap="small", wrap=False, width=PAIR_WIDTH)
+        for _ in range((n + 1) // 2)
+    ]
+    return [pairs[i // 2] for i in range(n)]
+
+
+def _card(slot, label: str, value: str, help: str) -> None:
+    slot.metric(label, value, help=help, border=True, width="stretch")
+
+
 def scenario_metrics(view: ScenarioView) -> None:
     """Compact numbers row: general and domain loss change, turning length, loss potential."""
-    cols = st.columns(4)
+    slots = iter(metric_pairs(("pt" in view.delta) + ("cpt" in view.delta) + 2))
     if "pt" in view.delta:
-        cols[0].metric(
-            "General Δ loss",
+        _card(
+            next(slots),
+            "General Δ",
             signed(view.delta["pt"]),
-            help="Predicted D_pt loss at the end of CPT minus at the transfer point "
-            f"({view.start['pt']:.3f}). Positive = forgetting.",
-            border=True,
+            "Change of the general (D_pt) loss: predicted at the end of CPT minus at the "
+            f"transfer point ({view.start['pt']:.3f}). Positive = forgetting.",
         )
     if "cpt" in view.delta:
-        cols[1].metric(
-            "Domain Δ loss",
+        _card(
+            next(slots),
+            "Domain Δ",
             signed(view.delta["cpt"]),
-            help="Predicted D_cpt loss at the end of CPT minus at the transfer point "
-            f"({view.start['cpt']:.3f}). Negative = learning the domain.",
-            border=True,
+            "Change of the domain (D_cpt) loss: predicted at the end of CPT minus at the "
+            f"transfer point ({view.start['cpt']:.3f}). Negative = learning the domain.",
         )
     tl = view.turning_length
     if tl is not None:
@@ -375,18 +397,18 @@ def scenario_metrics(view: ScenarioView) -> None:
         shown = "no rise"
     else:
         shown = f"> {fmt_steps(view.cpt_steps)}"
-    cols[2].metric(
+    _card(
+        next(slots),
         "Turning length",
         shown,
-        help="CPT steps until the general loss, after rising, is back at its transfer-point "
+        "CPT steps until the general loss, after rising, is back at its transfer-point "
         "value (paper §4.3). '> N': not within the N CPT steps shown.",
-        border=True,
     )
-    cols[3].metric(
+    _card(
+        next(slots),
         "Loss potential",
         f"{100 * view.loss_potential:.0f} %",
-        help="Final PT LR / peak PT LR (paper §3.3).",
-        border=True,
+        "Final PT LR / peak PT LR (paper §3.3).",
     )
 
 

@@ -5,7 +5,7 @@ import pytest
 from app_helpers import ROOT, figure, no_exception, open_page, synthetic_csv, trace
 
 from ui import data
-from ui.state import LAST_FIT
+from ui.state import LAST_FIT, RUNS
 
 CSV = "text/csv"
 
@@ -290,3 +290,35 @@ def test_a_table_without_a_step_column_gets_the_mapping_form_and_its_advice():
     no_exception(at)
     assert not at.error, _errors(at)
     assert "log" in at.multiselect(key="fit_on").options
+
+
+def _tb_csv(values) -> bytes:
+    return (
+        "Wall time,Step,Value\n" + "".join(f"{1.7e9 + s},{s},{v}\n" for s, v in values)
+    ).encode()
+
+
+def test_one_tag_tensorboard_csvs_of_one_run_combine_into_one_run_with_one_form():
+    steps = range(0, 1000, 20)
+    files = [
+        ("run-x-tag-learning_rate.csv", _tb_csv((s, 5e-4 if s else 0.0) for s in steps)),
+        ("run-x-tag-eval_loss_web.csv", _tb_csv((s, 3.0 + s / 5000) for s in steps)),
+        ("run-x-tag-eval_loss_math.csv", _tb_csv((s, 2.5 + 1 / (1 + s / 50)) for s in steps)),
+    ]
+    at = _upload(open_page("pages/fit.py"), *[(n, b, CSV) for n, b in files])
+    assert at.toggle(key="tb_combine").value
+    lr_boxes = [s for s in at.selectbox if s.key and s.key.endswith("_lr")]
+    assert len(lr_boxes) == 1  # one form for the group, not one per file
+    key = lr_boxes[0].key[: -len("_lr")]
+    # guessed from the tags: which file is the LR, the general and the domain loss
+    assert at.selectbox(key=f"{key}_lr").value == "run-x-tag-learning_rate.csv"
+    assert at.selectbox(key=f"{key}_loss_pt").value == "run-x-tag-eval_loss_web.csv"
+    assert at.selectbox(key=f"{key}_loss_cpt").value == "run-x-tag-eval_loss_math.csv"
+    at.button(key=f"{key}_add").click().run()
+    no_exception(at)
+    assert not at.error, _errors(at)
+    assert at.multiselect(key="fit_on").options == ["x"]
+    run = at.session_state[RUNS]["x"]
+    assert run.has_target("pt") and run.has_target("cpt")
+    assert np.max(run.lr) == pytest.approx(5e-4)
+    assert not [s for s in at.selectbox if s.key and s.key.endswith("_lr")]  # form gone

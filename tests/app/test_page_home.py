@@ -13,7 +13,7 @@ def test_home_runs_and_draws_the_example_chart():
     assert general.size > 100 and domain.size > 100
     # the domain loss ends below where it started CPT: the example shows a real transfer
     assert domain[-1] < domain[len(domain) // 2 - 50]
-    assert [m.label for m in at.metric][:2] == ["General Δ loss", "Domain Δ loss"]
+    assert [m.label for m in at.metric][:2] == ["General Δ", "Domain Δ"]
 
 
 def test_home_links_to_the_pages():

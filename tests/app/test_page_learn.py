@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from app_helpers import figure, no_exception, open_page, trace
+from app_helpers import figure, no_exception, open_page, trace, values
 
 STEPS = ["hidden", "anneal", "rewarm", "potential", "replay", "critical"]
 
@@ -76,3 +76,23 @@ def test_replay_step_moves_the_curves_with_a_replay_law():
     _, g1 = trace(figure(at), "predicted general loss")
     assert not np.allclose(g0, g1)
     assert g1[-1] < g0[-1]  # more replay, less forgetting (paper §4.2)
+
+
+def test_critical_point_chart_is_not_flattened_by_the_first_steps():
+    # step 6 pre-trains briefly, so its CPT window reaches back to step 0, where the power law is
+    # huge (~37 nats at step 1): the y-range must fit the curves it explains, as Explore's does
+    at = open_page("pages/learn.py")
+    at.radio(key="learn_step").set_value("critical").run()
+    no_exception(at)
+    fig = figure(at)
+    end = trace(fig, "predicted general loss")[0][-1]
+    later = []  # the general-loss panel's curves after the first 3 % of the steps
+    for t in fig["data"]:
+        if t.get("yaxis", "y") == "y" and "x" in t:
+            x, y = values(t["x"]), values(t["y"])
+            later.append(y[(x >= 0.03 * end) & np.isfinite(y)])
+    later = np.concatenate(later)
+    lo, hi = fig["layout"]["yaxis"]["range"]
+    span = later.max() - later.min()
+    assert later.min() - 0.1 * span <= lo <= later.min()
+    assert later.max() <= hi <= later.max() + 0.1 * span

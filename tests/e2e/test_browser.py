@@ -85,7 +85,7 @@ def test_keyboard_on_a_slider_redraws_and_updates_the_url(tab, base_url):
     tab.goto(f"{base_url}/explore")
     wait_idle(tab)
     tab.wait_for_selector(".js-plotly-plot", timeout=60_000)
-    before = _metric(tab, "General Δ loss")
+    before = _metric(tab, "General Δ")
     slider = tab.locator('[data-testid="stSlider"]', has_text="CPT peak LR")
     thumb = slider.locator('input[type="range"]').first  # the slider thumb (react-aria)
     thumb.focus()
@@ -102,7 +102,7 @@ def test_keyboard_on_a_slider_redraws_and_updates_the_url(tab, base_url):
         arg=before,
         timeout=30_000,
     )
-    after = _metric(tab, "General Δ loss")
+    after = _metric(tab, "General Δ")
     assert after != before
     # a lower CPT peak LR forgets less (paper §4.3)
     assert float(after.replace("−", "-")) < float(before.replace("−", "-"))
@@ -113,7 +113,7 @@ def test_keyboard_on_a_slider_redraws_and_updates_the_url(tab, base_url):
     fresh.goto(url)
     wait_idle(fresh)
     fresh.wait_for_selector(".js-plotly-plot", timeout=60_000)
-    assert _metric(fresh, "General Δ loss") == after
+    assert _metric(fresh, "General Δ") == after
     tab.screenshot(path=str(ARTIFACTS / "e2e-explore-slider.png"), full_page=True)
 
 
