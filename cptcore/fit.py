@@ -608,7 +608,7 @@ def fit_target(
         jit = dict(scored[0][1])
         jit["alpha"] = float(np.clip(jit["alpha"] * rng.uniform(0.7, 1.3), 0.02, 4.9))
         starts.append(jit)
-    stopped = False
+    stopped = not starts  # the start grid was cut short (time limit or stop request)
     for k, s in enumerate(starts):
         if (should_stop and should_stop()) or time.perf_counter() - t0 > max_seconds:
             stopped = True
@@ -638,10 +638,7 @@ def fit_target(
             target,
             empty,
             False,
-            "the fit did not run: "
-            + (
-                "stopped before any start finished" if stopped else "every start failed numerically"
-            ),
+            "the fit did not run: " + _why_not(stopped, should_stop, t0, max_seconds),
             (),
             warnings=tuple(warnings),
             lam=lam,
@@ -726,6 +723,18 @@ def fit_target(
         min_step=min_step,
         skip_warmup=skip_warmup,
     )
+
+
+def _why_not(stopped: bool, should_stop, t0: float, max_seconds: float) -> str:
+    """Why no start finished, in words: the time limit, a stop request, or numerical failure."""
+    if not stopped:
+        return "every start failed numerically"
+    if time.perf_counter() - t0 > max_seconds:
+        return (
+            f"the time limit of {max_seconds:g} s ran out before a start finished (a very large "
+            "run: thin its rows, or allow more time)"
+        )
+    return "stopped on request before any start finished"
 
 
 def _lag1_autocorr(resid: np.ndarray, run_index: np.ndarray) -> float:

@@ -334,3 +334,8 @@ def test_the_fitters_row_wise_lr_clock_is_the_law(lr_runs):
     assert res.params.law == "tau-lr"
     again = evaluate(res, runs, held_out=False)
     assert [m.mae for m in again] == pytest.approx([m.mae for m in res.metrics], rel=1e-9)
+
+
+def test_a_time_limit_that_runs_out_says_so_not_that_someone_stopped_it(train_test):
+    res = fit_target(train_test[0], "pt", max_seconds=0.0)
+    assert not res.success and "time limit of 0 s ran out" in res.message
