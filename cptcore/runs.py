@@ -398,11 +398,15 @@ def read_run(path_or_buffer, name: str | None = None) -> Run:
                 received=f"{len(data) / 1e6:.0f} MB",
                 fix=f"Keep runs under {MAX_BYTES // 2**20} MB",
             )
-    name = name or os.path.splitext(src)[0]
+    return run_from_bytes(data, name or os.path.splitext(src)[0], src)
+
+
+def run_from_bytes(data: bytes, name: str, source: str) -> Run:
+    """A ``Run`` from the bytes of a canonical CSV; ``InputError`` naming the cell on any problem."""
     fast = _parse_numbers(data)
     if fast is not None:
-        return run_from_frame(fast, name=name, source=src)
-    return run_from_frame(parse_table(data, src), name=name, source=src)
+        return run_from_frame(fast, name=name, source=source)
+    return run_from_frame(parse_table(data, source), name=name, source=source)
 
 
 def _parse_numbers(data: bytes) -> pd.DataFrame | None:
