@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 LAMBDA = 0.999
 S2_FORMS = {
@@ -92,6 +91,8 @@ class Areas:
 
 def momentum(eta: np.ndarray, lam: float = LAMBDA) -> np.ndarray:
     """m_i = lambda*m_{i-1} + (eta_{i-1} - eta_i), m_0 = 0; O(n) via an IIR filter."""
+    from scipy.signal import lfilter  # here, not at import: scipy.signal costs ~0.5 s to import
+
     eta = np.asarray(eta, dtype=float)
     # numerator [-1, 1] feeds eta_{i-1} - eta_i; the initial state eta_0 makes m_0 = 0
     m, _ = lfilter([-1.0, 1.0], [1.0, -lam], eta, zi=[eta[0]])
