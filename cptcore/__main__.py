@@ -178,9 +178,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     check_writable(args.output)
     ps = load_params(args.params)
     run = load_runs([args.run])[0]
-    preds = ps.predict_run(run, os.path.basename(args.run))
-    out = {"step": run.step}
     full = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
+    preds = ps.predict_run(run, os.path.basename(args.run), full)
+    out = {"step": run.step}
     areas = full.at(run.step)
     setting = setting_of_run(run)
     reasons = outside(ps.envelope, setting) if setting is not None else []

@@ -83,25 +83,25 @@ def _digits(u: np.ndarray, width: int) -> np.ndarray:
     u = u.copy()
     digit = np.empty_like(u)
     for j in range(width - 1, -1, -1):
-        np.remainder(u, 10, out=digit)
+        np.divmod(u, 10, out=(u, digit))
         np.add(digit, 48, out=out[j], casting="unsafe")
-        u //= 10
     return out
 
 
 def _integer_text(u: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """The text of integers ``(-1 if neg) * u`` as a (width, n) byte matrix, right-aligned, with 0
-    bytes (no text) left of each number."""
+    """The text of integers ``(-1 if neg) * u`` as a (width + 1, n) byte matrix, right-aligned, with
+    0 bytes (no text) left of each number; row 0 is room for a minus sign."""
     top = int(u.max()) if len(u) else 0
     width = len(str(top))
     out = np.zeros((width + 1, len(u)), dtype=np.uint8)
     out[1:] = _digits(u, width)
-    nd = np.ones(len(u), dtype=np.intp)  # number of digits of each
-    for k in range(1, width):
-        nd += u >= 10**k
-    out[np.arange(width + 1)[:, None] < (width + 1 - nd)[None, :]] = 0
+    first = np.ones(len(u), dtype=np.intp)  # row of each number's first digit
+    for j in range(1, width):  # row j holds the 10^(width-j) digit; the units digit always shows
+        short = u < 10 ** (width - j)
+        np.copyto(out[j], 0, where=short)
+        first += short
     rows = np.flatnonzero(neg)
-    out[width - nd[rows], rows] = ord("-")
+    out[first[rows] - 1, rows] = ord("-")
     return out
 
 
@@ -163,10 +163,16 @@ def csv_bytes(columns: dict[str, np.ndarray]) -> bytes:
         v = np.asarray(v)
         parts.append(_format_int(v) if v.dtype.kind in "iu" else _format_f6(v))
         end = nl if k == len(columns) - 1 else b","
-        parts.append(np.repeat(np.frombuffer(end, np.uint8)[:, None], len(v), axis=1))
-    body = np.concatenate(parts).T.ravel()  # one row of bytes per CSV row, padded with 0 bytes
+        parts.append(np.frombuffer(end, np.uint8)[:, None])
+    n = len(parts[0][0]) if parts else 0
+    rows = np.empty((n, sum(len(p) for p in parts)), dtype=np.uint8)  # one CSV row per row
+    at = 0
+    for p in parts:
+        rows[:, at : at + len(p)] = p.T
+        at += len(p)
+    body = rows.reshape(-1)
     header = ",".join(columns).encode() + nl
-    return header + body[body != 0].tobytes()
+    return header + body[body != 0].tobytes()  # 0 bytes are padding, not text
 
 
 def write_csv(path: str, columns: dict[str, np.ndarray]) -> None:
