@@ -91,14 +91,15 @@ class Areas:
         return len(self.S1pt)
 
 
-def decay_sum(d: np.ndarray, a: float) -> np.ndarray:
+def decay_sum(d: np.ndarray, a: float, *, overwrite: bool = False) -> np.ndarray:
     """y_i = a*y_{i-1} + d_i with y_{-1} = 0 (a in [0, 1)), in O(n) numpy passes.
 
     The steps are cut into blocks of K, short enough that a^-K <= 2: inside a block
     y_j = a^j * cumsum(a^-i * d_i) loses at most a bit of precision, and the value carried into each
     block is the same recursion over the block ends with factor a^K (solved by a recursive call).
     When a is so small that K would be tiny, rows of sqrt(n) blocks are stepped together instead.
-    Agrees with ``scipy.signal.lfilter([1], [1, -a], d)`` to ~1e-14 relative (tests/test_areas.py)."""
+    Agrees with ``scipy.signal.lfilter([1], [1, -a], d)`` to ~1e-14 relative (tests/test_areas.py).
+    ``overwrite``: the result may be written into ``d`` (a float64 array the caller owns)."""
     d = np.asarray(d, dtype=float)
     n = len(d)
     if n <= 64:  # the carries of a long run: a few dozen values
@@ -110,18 +111,25 @@ def decay_sum(d: np.ndarray, a: float) -> np.ndarray:
         return y
     K = min(n, int(math.log(2.0) / -math.log(a))) if 0.0 < a < 1.0 else 1
     if K >= 16:
-        nb = -(-n // K)
-        Z = np.zeros(nb * K)
-        Z[:n] = d
-        Z = Z.reshape(nb, K)
+        # full blocks in y's own buffer (no padded copy: at 1M steps a new array costs ~1 ms of
+        # page faults), the last partial block as a short array of its own
+        y = d if overwrite else d.copy()
+        nb = n // K
+        Z = y[: nb * K].reshape(nb, K)
         down = a ** np.arange(K, dtype=float)  # a^j, >= 1/2
         Z /= down
         np.cumsum(Z, axis=1, out=Z)
         Z *= down
-        if nb > 1:
-            ends = decay_sum(Z[:, -1].copy(), a**K)  # y at the end of each block
-            Z[1:] += (a * down)[None, :] * ends[:-1, None]
-        return Z.reshape(-1)[:n]
+        ends = decay_sum(Z[:, -1].copy(), a**K)  # y at the end of each full block
+        Z[1:] += (a * down)[None, :] * ends[:-1, None]
+        tail = y[nb * K :]
+        if len(tail):
+            m = len(tail)
+            tail /= down[:m]
+            np.cumsum(tail, out=tail)
+            tail *= down[:m]
+            tail += (a * down[:m]) * ends[-1]
+        return y
     K = int(math.sqrt(n)) + 1  # a small: step the j-th element of every block together
     nb = -(-n // K)
     z = np.zeros(nb * K)
@@ -142,7 +150,7 @@ def momentum(eta: np.ndarray, lam: float = LAMBDA) -> np.ndarray:
     d = np.empty_like(eta)
     d[:1] = 0.0
     np.subtract(eta[:-1], eta[1:], out=d[1:])
-    return decay_sum(d, lam)
+    return decay_sum(d, lam, overwrite=True)
 
 
 def s2_naive(eta: np.ndarray, lam: float = LAMBDA) -> np.ndarray:
