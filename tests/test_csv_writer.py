@@ -39,6 +39,11 @@ def test_csv_writer_matches_pandas_on_nan_negative_large_and_ties():
     assert csv_bytes(cols) == _pandas_text(cols)
 
 
+def test_csv_writer_integer_columns_beyond_32_bits():
+    cols = {"step": np.array([0, 7, -12, 2**40 + 3, 10**15]), "x": np.array([1.0, 2, 3, 4, 5])}
+    assert csv_bytes(cols) == _pandas_text(cols)
+
+
 def test_csv_writer_small_frame_text():
     cols = {"step": np.array([0, 1, 10]), "x": np.array([np.nan, -1.5, 12345.6789012])}
     assert csv_bytes(cols).decode().splitlines() == [
