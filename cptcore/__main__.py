@@ -12,12 +12,11 @@ import sys
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 
 from cptcore.areas import S2_FORMS, run_areas
 from cptcore.envelope import outside, setting_of_run, widening
 from cptcore.errors import InputError
-from cptcore.files import check_writable
+from cptcore.files import check_writable, write_csv
 from cptcore.fit import fit_rows, prediction_band
 from cptcore.forecast import (
     ADAPT,
@@ -197,9 +196,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 fix="Leave --base out for a run with phase 'pt' rows",
             )
         run = replace(run, base=args.base)
-    preds = ps.predict_run(run, os.path.basename(args.run))
-    out = {"step": run.step}
     full = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
+    preds = ps.predict_run(run, os.path.basename(args.run), full)
+    out = {"step": run.step}
     areas = full.at(run.step)
     setting = setting_of_run(run)
     reasons = outside(ps.envelope, setting) if setting is not None else []
@@ -227,8 +226,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 "by hand): the interval reflects parameter uncertainty only; refit to calibrate it",
                 file=sys.stderr,
             )
-    df = pd.DataFrame({c: out[c] for c in cols})
-    df.to_csv(args.output, index=False, float_format="%.6f")
+    write_csv(args.output, {c: out[c] for c in cols})  # as to_csv(float_format="%.6f"), vectorised
     for target in ("pt", "cpt"):
         f = ps.fits.get(target)
         if f is None:
@@ -255,7 +253,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 )
                 line += f"; {inside.mean():.0%} inside the {args.interval:.0%} band"
             print(line)
-    print(f"wrote {args.output} ({len(df)} rows)")
+    print(f"wrote {args.output} ({len(run.step)} rows)")
     return 0
 
 

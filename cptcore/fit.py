@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import least_squares, lsq_linear
 
 from cptcore.areas import LAMBDA, Areas, run_areas
 from cptcore.errors import InputError
@@ -404,6 +403,21 @@ def _grid(law: str, n_unknown: int, data: _Data, has_cpt: bool) -> list[dict]:
     if n_unknown:
         grid = [dict(g, s1mult=m) for g in grid for m in (0.3, 3.0, 30.0)]
     return grid
+
+
+def least_squares(*args, **kwargs):
+    """``scipy.optimize.least_squares``, imported on first use: the CLI's predict and --help never
+    fit, and importing scipy.optimize costs them ~0.4 s."""
+    from scipy.optimize import least_squares as solve
+
+    return solve(*args, **kwargs)
+
+
+def lsq_linear(*args, **kwargs):
+    """``scipy.optimize.lsq_linear``, imported on first use (see ``least_squares``)."""
+    from scipy.optimize import lsq_linear as solve
+
+    return solve(*args, **kwargs)
 
 
 def fit_target(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cptcore.areas import LAMBDA, S2_FORMS, run_areas
+from cptcore.areas import LAMBDA, S2_FORMS, Areas, run_areas
 from cptcore.envelope import Envelope
 from cptcore.errors import InputError
 from cptcore.fit import FitResult, RunMetrics, warmup_end
@@ -47,12 +47,19 @@ class ParamSet:
     def law(self) -> str:
         return next(iter(self.fits.values())).params.law if self.fits else "eq4"
 
-    def predict_run(self, run: Run, source: str | None = None) -> dict[str, np.ndarray]:
+    def predict_run(
+        self, run: Run, source: str | None = None, full: Areas | None = None
+    ) -> dict[str, np.ndarray]:
         """Predicted losses at the run's rows, per validation set this set has (NaN at the initial
         model, where the law is undefined); ``InputError`` when the run is CPT-only and has no fitted
-        S1pt here, or when a prediction is not a plausible loss (``check_predicted``)."""
+        S1pt here, or when a prediction is not a plausible loss (``check_predicted``).
+
+        ``full``: the run's areas at every step with this set's lambda and S2 form, when the caller
+        has them already (computed here otherwise)."""
         src = source or run.name
-        areas = run_areas(run, lam=self.lam, s2_form=self.s2_form, eps=self.eps).at(run.step)
+        if full is None:
+            full = run_areas(run, lam=self.lam, s2_form=self.s2_form, eps=self.eps)
+        areas = full.at(run.step)
         out = {}
         for target, f in self.fits.items():
             S1pt = f.S1pt_for(run)

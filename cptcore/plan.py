@@ -31,8 +31,6 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize, minimize_scalar
-from scipy.signal import lfilter
 
 from cptcore.areas import Areas, compute_areas, momentum, pt_eta_for_s2
 from cptcore.errors import InputError
@@ -444,6 +442,8 @@ class Planner:
         )
 
     def _areas(self, sh: _Shape, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from scipy.signal import lfilter  # not at import: scipy.signal costs ~0.5 s to import
+
         peaks = np.asarray(peaks, float)
         S1 = peaks * sh.G1 + sh.H1
         if sh.g is None or self.ps.s2_form == "paper":
@@ -557,6 +557,8 @@ def _grid_best(pl: Planner, goal: Goal, steps_list, n_lr=9, n_rep=6, n_decay=3):
 def _refine(pl: Planner, goal: Goal, start: PlanSettings, fix_steps: bool = False):
     """Bounded Nelder-Mead from a grid point over the free continuous settings; returns the best
     *feasible* point seen (the penalty only steers the simplex)."""
+    from scipy.optimize import minimize  # here: importing scipy.optimize slows the CLI's start
+
     sp = pl.space
     names, x0, lo, hi = [], [], [], []
 
@@ -969,6 +971,8 @@ def potential_curve(
     at the PT final LR and anneals from there (the paper's §4.1 setting without re-warm-up); with
     ``rewarm`` it is the scenario's CPT unchanged. Final (not changed) loss is compared because the
     starting point itself depends on the potential."""
+    from scipy.optimize import minimize_scalar  # not at import: the CLI starts faster
+
     lambdas = np.round(np.linspace(0.2, 1.0, 9), 4) if lambdas is None else np.asarray(lambdas)
     memo: dict = {}
 

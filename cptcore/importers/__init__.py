@@ -30,7 +30,7 @@ from cptcore.importers._common import (
     quantities,
     val_loss_candidates,
 )
-from cptcore.runs import MAX_BYTES, REQUIRED, Run, parse_table, run_from_frame
+from cptcore.runs import MAX_BYTES, REQUIRED, Run, parse_table, run_from_bytes
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def _parse(
         _check_size(len(data), filename)
         kind = detect(data, filename) if fmt == "auto" else fmt
         if kind == "canonical":
-            runs.append(run_from_frame(parse_table(data, filename), _stem(filename), filename))
+            runs.append(run_from_bytes(bytes(data), _stem(filename), filename))
             continue
         if kind == "generic":  # the one format whose step column the user may have to name
             parsed = generic.parse(bytes(data), filename, step_column=step, advice=advice)
@@ -307,7 +307,7 @@ def load_path(path: str, **options) -> list[Run]:
     fmt = options.get("format", "auto")
     kind = detect(data[:2_000_000], name) if fmt == "auto" else fmt
     if kind in ("canonical", "generic") and not options.get("mapping") and fmt == "auto":
-        return [run_from_frame(parse_table(data, name), _stem(name), name)]  # as read_run(path)
+        return [run_from_bytes(data, _stem(name), name)]  # as read_run(path)
     try:
         return read_files([(os.path.basename(path), data)], **options)
     except InputError as e:

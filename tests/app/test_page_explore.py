@@ -220,7 +220,11 @@ def test_leaving_the_fitted_range_is_said_next_to_the_chart_and_widens_the_band(
     at.select_slider(key="cpt_lr").set_value(3e-4).run()
     no_exception(at)
     lines = [w.value for w in at.warning if "outside the fitted range" in w.value]
-    assert len(lines) == 1 and "peak LR 3e-4 is outside the fitted range 1e-3" in lines[0] and "widened" in lines[0]
+    assert (
+        len(lines) == 1
+        and "peak LR 3e-4 is outside the fitted range 1e-3" in lines[0]
+        and "widened" in lines[0]
+    )
     assert _band_width(at) > 1.5 * band0
 
 
