@@ -288,8 +288,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     cols = ["step", "pred_loss_pt", "pred_loss_cpt"]
     if z is not None:
         cols += ["lo_loss_pt", "hi_loss_pt", "lo_loss_cpt", "hi_loss_cpt"]
-    df = pd.DataFrame({c: out[c] for c in cols})
-    df.to_csv(args.output, index=False, float_format="%.6f")
+    write_csv(args.output, {c: out[c] for c in cols})  # the same text as predict writes
     if fc.last_observed_step is None:
         print("no CPT-phase loss observed yet: the forecast is the base prediction ('predict')")
     else:
@@ -311,7 +310,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         print(
             f"{label}: final loss at step {int(run.step[last]):,}: {tf.pred[last]:.4f}{band}; {fit}"
         )
-    print(f"wrote {args.output} ({len(df)} rows)")
+    print(f"wrote {args.output} ({len(run.step)} rows)")
     return 0
 
 

@@ -84,7 +84,7 @@ def test_an_os_error_without_a_file_name_prints_no_empty_name(files, capsys, mon
     def disk_full(*a, **k):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(cli.pd.DataFrame, "to_csv", disk_full)
+    monkeypatch.setattr(cli, "write_csv", disk_full)
     assert main(["predict", "-p", params, run, "-o", str(files[0] / "p.csv")]) == 2
     line = _one_error_line(capsys)
     assert line == "error: No space left on device. Check the path and permissions.", line
