@@ -37,7 +37,11 @@ def test_plan_page_renders_recommendation_without_exception():
             wait_idle(page, timeout=90_000)
             page.screenshot(path=str(out / "plan.png"), full_page=True)
             assert page.locator('[data-testid="stException"]').count() == 0
-            assert page.locator(".js-plotly-plot").count() >= 4
+            # curves, Pareto, lambda curves, and the two maps unless the search holds the peak LR
+            # at one value (the sample fit saw one: the page says the maps are left out)
+            charts = page.locator(".js-plotly-plot").count()
+            held = page.get_by_text("maps over peak LR are left out").count() > 0
+            assert charts >= 4 or (held and charts >= 3), (charts, held)
             assert page.get_by_text("Plan a continual pre-training run").count() == 1
             assert "/plan" in page.url
         finally:
