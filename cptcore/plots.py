@@ -693,8 +693,21 @@ def forecast_figure(
     the last observed step (dotted) and, on the domain set, the target loss (dashed)."""
     targets = [t for t in ("pt", "cpt") if t in fc.targets]
     fig = make_subplots(rows=len(targets), cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    # the CPT phase and a little before it: the power law's first steps would flatten everything
+    last = int(fc.step[-1])
+    t0 = run.transfer_step if run.pt_history_known and run.has_cpt else 0
+    x_lo = max(0, int(t0 - 0.25 * (last - t0))) if t0 else int(0.03 * last)
     for r, t in enumerate(targets, start=1):
         tf, short, c = fc.targets[t], TARGET_SHORT[t], COLOR[t]
+        win = fc.step >= x_lo
+        vals = [tf.pred[win], run.loss(t)[run.step >= x_lo]]
+        if tf.lo is not None:
+            vals += [tf.lo[win], tf.hi[win]]
+        v = np.concatenate(vals)
+        v = v[np.isfinite(v)]
+        if v.size:
+            pad = 0.06 * max(float(v.max() - v.min()), 1e-3)
+            fig.update_yaxes(range=[float(v.min()) - pad, float(v.max()) + pad], row=r, col=1)
         ok = np.isfinite(tf.pred)
         idx = decimate(fc.step[ok], tf.pred[ok], max_points=1500)
         x = fc.step[ok][idx]
@@ -744,4 +757,5 @@ def forecast_figure(
                 row=r,
             )
     fig.update_xaxes(title_text="step", row=len(targets), col=1)
+    fig.update_xaxes(range=[x_lo, last])
     return _layout(fig, height)

@@ -66,7 +66,7 @@ with guard("forecasting the job"):
     reasons = outside(preset.ps.envelope, setting_of_run(run)) if run.has_cpt else []
     fc = forecast_run(preset.ps, run, z=Z95, widen=widening(reasons), source=name)
     for o in reasons:
-        st.warning(md(o.message), icon=":material/warning:")
+        st.warning(md(o.message[0].upper() + o.message[1:]), icon=":material/warning:")
     last = len(fc.step) - 1
     cols = st.columns(len(fc.targets) + 1)
     for col, (t, tf) in zip(cols, fc.targets.items(), strict=False):
@@ -75,10 +75,12 @@ with guard("forecasting the job"):
             f"{tf.pred[last]:.4f}",
             help=f"{LEVEL:.0%} band {tf.lo[last]:.4f} to {tf.hi[last]:.4f}",
         )
-    observed = (
-        f"{fc.observed_share:.0%} of CPT observed" if fc.last_observed_step is not None else "none"
+    observed = f"{fc.observed_share:.0%}" if fc.last_observed_step is not None else "none"
+    cols[-1].metric(
+        "CPT observed",
+        observed,
+        help="Share of the CPT phase (in summed learning rate) with logged losses so far.",
     )
-    cols[-1].metric("CPT observed", observed)
     tf = fc.targets.get("cpt")
     if target_loss is not None and tf is not None:
         at = step_reaching(fc.step, tf.pred, target_loss, fc.last_observed_step)

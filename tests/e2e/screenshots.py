@@ -19,7 +19,14 @@ from server import (
     wait_idle,
 )  # noqa: E402
 
-PAGES = {"home": "", "explore": "explore", "fit": "fit", "learn": "learn", "plan": "plan"}
+PAGES = {
+    "home": "",
+    "explore": "explore",
+    "fit": "fit",
+    "learn": "learn",
+    "plan": "plan",
+    "track": "track",
+}
 
 
 def main() -> None:
