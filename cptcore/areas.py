@@ -47,6 +47,9 @@ class Areas:
     cpt_from: int | None = None  # index of the first CPT element (None: transfer_step + 1)
     lr: np.ndarray | None = None  # dense per-step LR of the run (index = step), for ``clock``
     rows: np.ndarray | None = None  # step of each element when subsampled (None: index = step)
+    # the run's rows (step, LR), LR linear between them, when the areas were computed per segment
+    # (``areas_at_rows``) and no dense LR was built: the LR clock builds it only when asked
+    knots: tuple[np.ndarray, np.ndarray] | None = None
 
     def clock(self, rho: float | None, eta_ref: float | None) -> np.ndarray:
         """The LR clock of the shift at each element: the generalised CPT forward area
@@ -55,9 +58,13 @@ class Areas:
         It is S1cpt when rho is None or 1, and - the documented default - when the areas carry no
         per-step LR (built by hand from end-of-CPT values): then the clock is S1cpt as if every CPT
         step ran at eta_ref."""
-        if rho is None or rho == 1.0 or self.lr is None:
+        if rho is None or rho == 1.0 or (self.lr is None and self.knots is None):
             return self.S1cpt
-        dense = lr_clock(self.lr, self.transfer_step, rho, eta_ref)
+        lr = self.lr
+        if lr is None:  # per-segment areas: the clock's power has no closed form, so go dense
+            st, v = self.knots
+            lr = np.interp(np.arange(int(st[-1]) + 1), st, v)
+        dense = lr_clock(lr, self.transfer_step, rho, eta_ref)
         return dense if self.rows is None else dense[self.rows]
 
     @property
@@ -85,6 +92,7 @@ class Areas:
             cpt_from,
             self.lr,
             s if self.rows is None else self.rows[s],
+            self.knots,
         )
 
     def __len__(self) -> int:
@@ -239,6 +247,109 @@ def compute_areas(
     return Areas(S1pt, S2pt, S1cpt, S2cpt, transfer, True, lr=lr)
 
 
+def _geometric(lam: float, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """lam^L and 1 + lam + ... + lam^(L-1) = (1 - lam^L) / (1 - lam), for integer L >= 0."""
+    L = np.asarray(L, dtype=float)
+    if lam == 0.0:
+        return (L == 0).astype(float), (L > 0).astype(float)
+    x = L * math.log(lam)
+    return np.exp(x), -np.expm1(x) / (1.0 - lam)
+
+
+def areas_at_rows(
+    steps: np.ndarray,
+    lr: np.ndarray,
+    transfer_step: int | None = None,
+    *,
+    lam: float = LAMBDA,
+    pt_history_known: bool = True,
+    s2_form: str = "paper",
+    eps: float = 0.1,
+    at: np.ndarray | None = None,
+) -> Areas:
+    """``compute_areas(np.interp(range(last+1), steps, lr), ...).at(at)`` without per-step arrays.
+
+    The LR is linear between the rows (``Run.dense_lr``), so per linear segment of length L the
+    forward area grows by an arithmetic sum, and the momentum - whose increment
+    ``eta_{i-1} - eta_i = d`` is constant on the segment - follows a geometric series,
+    ``m_{a+L} = lam^L m_a + d (1 - lam^L) / (1 - lam)``. S2 (paper form) then comes from the summed
+    recursion ``S2(t) = (eta_0 - eta_t - lam m_t) / (1 - lam)``, as in ``compute_areas``. The work
+    is O(rows + len(at)) whatever the number of steps. Conventions as in ``compute_areas``: the PT
+    warm-up (and step 0) count at the PT peak for S2, a CPT-only run starts its momentum from LR 0,
+    the PT areas freeze after ``transfer_step``.
+
+    ``at``: the (increasing) steps to evaluate, any step 0..last (default: the rows). The
+    ``lr-weighted`` S2 form (a sum of m_i * eta_i^eps) has no practical closed form: it falls back
+    to the per-step path. The returned areas keep the rows (``Areas.knots``) for the LR clock."""
+    st = np.asarray(steps, dtype=np.int64)
+    v_rows = np.asarray(lr, dtype=float)
+    last = int(st[-1])
+    at = st if at is None else np.asarray(at, dtype=np.int64)
+    if s2_form == "lr-weighted":
+        dense = np.interp(np.arange(last + 1), st, v_rows)
+        full = compute_areas(
+            dense,
+            transfer_step,
+            lam=lam,
+            pt_history_known=pt_history_known,
+            s2_form=s2_form,
+            eps=eps,
+        )
+        return full.at(at)
+    if s2_form != "paper":
+        raise ValueError(f"unknown S2 form {s2_form!r}; use one of {', '.join(S2_FORMS)}")
+    transfer = (
+        0 if not pt_history_known else (last if transfer_step is None else int(transfer_step))
+    )
+    # knots: the rows, step 0 and 1 (the momentum's first increment), the transfer point and the
+    # requested steps; the LR is linear between consecutive knots
+    extra = [0, min(1, last), transfer]
+    K = np.union1d(np.union1d(st[(st >= 0) & (st <= last)], at), np.array(extra, dtype=np.int64))
+    v = np.interp(K, st, v_rows)  # the same values as the dense LR at these steps
+    L = np.diff(K).astype(float)
+    # S1(t) = sum_{i=1..t} lr_i: per segment L*v_a + (v_b - v_a)*(L+1)/2
+    S1 = np.empty(len(K))
+    S1[0] = 0.0
+    np.cumsum(L * v[:-1] + (v[1:] - v[:-1]) * (L + 1.0) / 2.0, out=S1[1:])
+    # the LR the momentum sees
+    e = v.copy()
+    if not pt_history_known:
+        e[0] = 0.0
+    elif transfer >= 1:
+        pt = (K >= 1) & (K <= transfer)  # the dense PT peak lies on a knot
+        idx = np.flatnonzero(pt)
+        peak = idx[int(np.argmax(v[idx]))]  # first knot at the peak = first step at the peak
+        e[:peak] = v[peak]
+    q, g = _geometric(lam, L)
+    c = (e[:-1] - e[1:]) / np.where(L > 0, L, 1.0) * g  # d * (1 - lam^L) / (1 - lam)
+    m = np.empty(len(K))
+    acc = 0.0
+    m[0] = 0.0
+    for j, (qj, cj) in enumerate(zip(q.tolist(), c.tolist(), strict=True), start=1):
+        acc = qj * acc + cj
+        m[j] = acc
+    S2 = (e[0] - e - lam * m) * (1.0 / (1.0 - lam))
+    i = np.searchsorted(K, at)
+    cpt_from = int(np.searchsorted(at, transfer, side="right"))
+    knots = (st, v_rows)
+    if not pt_history_known:
+        zeros = np.zeros(len(at))
+        return Areas(zeros, zeros, S1[i], S2[i], 0, False, cpt_from, rows=at, knots=knots)
+    it = int(np.searchsorted(K, transfer))
+    after = at > transfer
+    S1pt = np.where(after, S1[it], S1[i])
+    S2pt = np.where(after, S2[it], S2[i])
+    S1cpt = np.where(after, S1[i] - S1[it], 0.0)
+    S2cpt = np.where(after, S2[i] - S2[it], 0.0)
+    return Areas(S1pt, S2pt, S1cpt, S2cpt, transfer, True, cpt_from, rows=at, knots=knots)
+
+
+def is_sparse(run) -> bool:
+    """Whether a run's rows are so sparse (last step > 4 x rows) that its areas are computed per
+    linear segment (``areas_at_rows``) instead of at every step."""
+    return int(run.step[-1]) > 4 * len(run.step)
+
+
 def run_areas(run, *, lam: float = LAMBDA, s2_form: str = "paper", eps: float = 0.1) -> Areas:
     """Areas at every step of a canonical ``Run`` (its LR interpolated to every step first)."""
     lr = run.dense_lr()
@@ -246,3 +357,21 @@ def run_areas(run, *, lam: float = LAMBDA, s2_form: str = "paper", eps: float = 
     return compute_areas(
         lr, transfer, lam=lam, pt_history_known=run.pt_history_known, s2_form=s2_form, eps=eps
     )
+
+
+def row_areas(run, *, lam: float = LAMBDA, s2_form: str = "paper", eps: float = 0.1) -> Areas:
+    """Areas at each row of a canonical ``Run`` (``Areas.rows`` = its steps): per linear segment
+    (``areas_at_rows``, O(rows)) when the rows are sparse (``is_sparse``), else through the
+    per-step arrays (``run_areas``). The same values either way, to ~1e-12 relative."""
+    if is_sparse(run) and s2_form == "paper":
+        transfer = run.transfer_step if run.has_cpt else None
+        return areas_at_rows(
+            run.step,
+            run.lr,
+            transfer,
+            lam=lam,
+            pt_history_known=run.pt_history_known,
+            s2_form=s2_form,
+            eps=eps,
+        )
+    return run_areas(run, lam=lam, s2_form=s2_form, eps=eps).at(run.step)

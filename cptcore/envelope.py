@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cptcore.areas import areas_at_rows, is_sparse
 from cptcore.runs import Run
 from cptcore.schedules import format_lr
 
@@ -126,9 +127,31 @@ def setting_of_run(run: Run) -> Setting | None:
     """Settings of a run with a CPT phase (None for a PT-only run)."""
     if not run.has_cpt:
         return None
-    lr = run.dense_lr()
     transfer = run.transfer_step if run.pt_history_known else 0
-    return setting_of_lr(lr, transfer, run.replay, run.pt_history_known)
+    if not is_sparse(run):
+        return setting_of_lr(run.dense_lr(), transfer, run.replay, run.pt_history_known)
+    # sparse rows: the same numbers from the rows (the LR is linear between them, so its extremes
+    # are on rows or ends, and its sum is S1cpt at the last step) without a per-step array
+    st, v, last = run.step, run.lr, run.last_step
+
+    def lr_max(lo: int, hi: int) -> float:
+        inside = v[(st >= lo) & (st <= hi)]
+        ends = np.interp([lo, hi], st, v)
+        return float(max(ends.max(), inside.max(initial=ends.max())))
+
+    n = last - transfer
+    if n <= 0:
+        return Setting(float(run.replay), 0.0, 0, 0.0, 0.0, None, 0.0)
+    a = areas_at_rows(st, v, transfer, pt_history_known=run.pt_history_known, at=np.array([last]))
+    total = float(a.S1cpt[0])
+    peak = lr_max(transfer + 1, last)
+    final = float(np.interp(last, st, v)) / peak if peak > 0 else 0.0
+    pot = None
+    if run.pt_history_known and transfer > 0:
+        pt_max = lr_max(1, transfer)
+        pot = float(np.interp(transfer, st, v)) / pt_max if pt_max > 0 else None
+    mean = total / n / peak if peak > 0 else 0.0
+    return Setting(float(run.replay), peak, int(n), total, final, pot, mean)
 
 
 def envelope_of(runs: Sequence[Run], lam: float) -> Envelope | None:

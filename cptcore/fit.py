@@ -23,10 +23,11 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
-from cptcore.areas import LAMBDA, Areas, run_areas
+from cptcore.areas import LAMBDA, Areas, row_areas
 from cptcore.errors import InputError
 from cptcore.law import (
     FORMS,
@@ -123,10 +124,21 @@ class _Data:
     base_index: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # per row, -1: known
     # the LR clock (``areas.lr_clock``) at the rows: every run's dense CPT LRs concatenated, and per
     # row the index of its step in that array (-1 before the transfer) and of its run's first step
-    cpt_lr: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # (per run: its rows' steps and LRs, its transfer step and last step; the dense CPT LRs are built
+    # only when a form with an LR clock asks, so sparse runs fit the other forms without them)
+    cpt_rows: tuple = ()
     clock_at: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     clock_from: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     cpt_peaks: tuple[float, ...] = ()  # CPT peak LR of each run with a CPT phase
+
+    @cached_property
+    def cpt_lr(self) -> np.ndarray:
+        """Every run's dense CPT LRs (steps transfer+1..last, linear between rows), concatenated."""
+        parts = [
+            np.maximum(np.interp(np.arange(t + 1, last + 1), st, lr), 0.0)
+            for st, lr, t, last in self.cpt_rows
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
     def clock(self, rho: float, eta_ref: float) -> np.ndarray:
         """S1cpt_rho at every row: one power and one cumulative sum over the dense CPT steps."""
@@ -136,7 +148,34 @@ class _Data:
 
 
 def _areas_for(run: Run, lam: float, s2_form: str, eps: float) -> Areas:
-    return run_areas(run, lam=lam, s2_form=s2_form, eps=eps)
+    """The run's areas at its rows (per linear segment when the rows are sparse)."""
+    return row_areas(run, lam=lam, s2_form=s2_form, eps=eps)
+
+
+def _at_rows(full: Areas, run: Run) -> Areas:
+    """Areas at the run's rows from areas at every step (index = step) or already at the rows."""
+    if full.rows is None:
+        return full.at(run.step)
+    if len(full) != len(run.step) or not np.array_equal(full.rows, run.step):
+        raise ValueError("areas are neither per step nor at the run's rows")
+    return full
+
+
+def _select(a: Areas, ok: np.ndarray) -> Areas:
+    """The elements of row areas ``a`` where ``ok``."""
+    rows = a.rows[ok]
+    return Areas(
+        a.S1pt[ok],
+        a.S2pt[ok],
+        a.S1cpt[ok],
+        a.S2cpt[ok],
+        a.transfer_step,
+        a.pt_history_known,
+        int(np.searchsorted(rows, a.transfer_step, side="right")),
+        a.lr,
+        rows,
+        a.knots,
+    )
 
 
 def warmup_end(run: Run) -> int:
@@ -151,13 +190,15 @@ def warmup_end(run: Run) -> int:
 def fit_rows(
     run: Run, target: str, full: Areas, min_step: int = 0, skip_warmup: bool = True
 ) -> np.ndarray:
-    """Rows of ``run`` the law is fitted/scored on: observed, after the first update (the law is
+    """Rows of ``run`` the law is fitted/scored on (``full``: its areas at every step or at its
+    rows, as ``row_areas`` gives them): observed, after the first update (the law is
     undefined at S1 = 0), at or after ``min_step`` and, with ``skip_warmup``, after the PT warm-up
     (the law describes the loss after the warm-up transient, as in the papers' own fits)."""
     y = run.loss(target)
     ok = np.isfinite(y) & (run.step >= min_step)
     if run.pt_history_known:
-        ok &= full.S1pt[run.step] + full.S1cpt[run.step] > 0
+        a = _at_rows(full, run)
+        ok &= a.S1pt + a.S1cpt > 0
         if skip_warmup:
             ok &= run.step >= warmup_end(run)
     return ok
@@ -174,27 +215,29 @@ def _gather(
 ) -> _Data:
     keys = ("S1pt", "S2pt", "S1cpt", "S2cpt", "replay", "run_index", "y", "clock_at", "clock_from")
     cols = {k: [] for k in keys}
-    names, cpt_lr, peaks = [], [], []
+    names, cpt_rows, peaks = [], [], []
     offset = 0
     for j, run in enumerate(runs):
         full = _areas_for(run, lam, s2_form, eps)
         ok = fit_rows(run, target, full, min_step, skip_warmup)
         steps = run.step[ok]
-        a = full.at(steps)
+        a = _select(full, ok)
         for k in ("S1pt", "S2pt", "S1cpt", "S2cpt"):
             cols[k].append(getattr(a, k))
         cols["replay"].append(np.full(ok.sum(), run.replay))
         cols["run_index"].append(np.full(ok.sum(), j))
         cols["y"].append(run.loss(target)[ok])
         names.append(run.name)
-        lr = np.maximum(full.lr[full.transfer_step + 1 :], 0.0)  # the CPT steps (lr_clock's sum)
-        pos = steps - (full.transfer_step + 1)
+        t, last = full.transfer_step, run.last_step  # the CPT steps t+1..last (lr_clock's sum)
+        pos = steps - (t + 1)
         cols["clock_at"].append(np.where(pos >= 0, pos + offset, -1))
         cols["clock_from"].append(np.full(ok.sum(), offset))
-        cpt_lr.append(lr)
-        offset += len(lr)
-        if run.has_cpt and lr.size:
-            peaks.append(float(np.max(lr)))
+        cpt_rows.append((run.step, run.lr, t, last))
+        offset += max(last - t, 0)
+        if run.has_cpt and last > t:  # the LR is linear between rows: its maximum is on a row
+            inside = run.lr[run.step > t]
+            first = float(np.interp(t + 1, run.step, run.lr))
+            peaks.append(max(max(first, float(np.max(inside, initial=first))), 0.0))
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
     for k in ("run_index", "clock_at", "clock_from"):
         arrays[k] = arrays[k].astype(int)
@@ -206,7 +249,7 @@ def _gather(
         names=tuple(names),
         unknown_pt=unknown,
         base_index=base_index,
-        cpt_lr=np.concatenate(cpt_lr) if cpt_lr else np.zeros(0),
+        cpt_rows=tuple(cpt_rows),
         cpt_peaks=tuple(peaks),
     )
 
@@ -323,7 +366,7 @@ def scored_rows(result: FitResult, runs: Sequence[Run]):
         ok = fit_rows(run, result.target, full, result.min_step, result.skip_warmup)
         if not ok.any():
             continue
-        a = full.at(run.step[ok])
+        a = _select(full, ok)
         S1pt = result.S1pt_for(run)
         if not run.pt_history_known and S1pt is None:
             continue  # a run from a base model that was not fitted has no S1pt to predict with
