@@ -136,9 +136,12 @@ def main() -> None:
             _settle(page)
             t0 = page.evaluate("() => performance.now()")
             page.locator('[data-testid="stSidebarNav"] a', has_text="Explore").first.click()
+            # Home has a chart too: wait for Explore's title and no stale (Home) elements left
             page.wait_for_function(
-                "() => { const g = document.querySelector('.js-plotly-plot');"
-                " return g && g.data && g.data.length && g._fullLayout; }",
+                "() => { const h = document.querySelector('h1');"
+                " const g = document.querySelector('.js-plotly-plot');"
+                " return h && h.innerText.includes('Explore') && g && g._fullData"
+                " && g._fullData.length && !document.querySelector('[data-stale=\"true\"]'); }",
                 timeout=60_000,
             )
             switch.append(page.evaluate("() => performance.now()") - t0)
