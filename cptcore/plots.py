@@ -73,18 +73,28 @@ def scenario_view(
     label: str = "",
     ps: ParamSet | None = None,
     replay: float = 0.0,
+    cpt_share: float = 0.0,
 ) -> ScenarioView:
     """Thin a simulated scenario for plotting (``decimate`` keeps LR corners and loss extrema).
+
+    ``cpt_share``: the share of ``max_points`` spent evenly on the CPT window ("Zoom to the CPT
+    phase": the CPT steps and as many PT steps before them), the rest on the whole run, so the
+    zoomed view stays smooth with fewer points in all.
 
     With ``ps``, uncertainty bands come from its fits' covariances at the kept steps only: the same
     band as ``simulate(..., bands=True)`` at a fraction of the cost (O(points x parameters))."""
     tgts = tuple(curves.curves)
+    n, t0 = len(curves.steps), int(curves.transfer_step)
+    keep = [t0, t0 + 1]
+    if cpt_share > 0 and n > max_points:
+        lo = max(0, t0 - (n - 1 - t0))
+        keep += np.linspace(lo, n - 1, int(cpt_share * max_points)).round().astype(int).tolist()
     idx = decimate(
         curves.steps,
         curves.lr,
         *(curves.curves[t].pred for t in tgts),
         max_points=max_points,
-        keep=(curves.transfer_step, curves.transfer_step + 1),
+        keep=tuple(keep),
     )
     pick = {}
     hp, hc, tm, band, start, delta = {}, {}, {}, {}, {}, {}
@@ -197,6 +207,21 @@ def _ax(row: int) -> str:
 
 def _scatter(**kw) -> dict:
     return dict(type="scatter", **kw)
+
+
+def _compact(trace: dict) -> dict:
+    """``trace`` with its x and y arrays narrowed for the browser: float32 losses and LRs (7
+    significant digits, far more than a chart shows) and int32 steps. Plotly sends numpy arrays as
+    base64 typed arrays, so this halves a chart's JSON and the browser's decoding work."""
+    out = dict(trace)
+    for k in ("x", "y"):
+        a = out.get(k)
+        if isinstance(a, np.ndarray) and a.size:
+            if a.dtype.kind in "iu" and np.abs(a).max() < 2**31:
+                out[k] = a.astype(np.int32)
+            elif a.dtype.kind == "f":
+                out[k] = a.astype(np.float32)
+    return out
 
 
 class _Builder:
@@ -323,7 +348,8 @@ class _Builder:
         if x_hi is not None:
             self.axis("x", self.n)["range"] = [x_lo, x_hi]
         layout = dict(_base_layout(height), shapes=self.shapes, annotations=self.notes, **self.axes)
-        return go.Figure(dict(data=self.traces, layout=layout), _validate=False)
+        data = [_compact(t) for t in self.traces]
+        return go.Figure(dict(data=data, layout=layout), _validate=False)
 
 
 def scenario_figure(

@@ -184,7 +184,9 @@ def default_preset_key(available: dict[str, Preset]) -> str:
 def _view(token: str, w: WhatIf, max_points: int, _ps: ParamSet) -> ScenarioView:
     sc = w.scenario()
     # bands are computed on the thinned steps only (scenario_view), not on every step
-    return scenario_view(simulate(_ps, sc, bands=False), max_points, ps=_ps, replay=sc.replay)
+    return scenario_view(
+        simulate(_ps, sc, bands=False), max_points, ps=_ps, replay=sc.replay, cpt_share=0.5
+    )
 
 
 def view(preset: Preset, w: WhatIf, max_points: int = MAX_POINTS) -> ScenarioView:

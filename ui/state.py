@@ -34,4 +34,4 @@ LINK_PENDING = "cpt_link_pending"
 EXPLORE_PRESET = "preset"
 LEARN_PRESET = "learn_preset"
 MAX_PINS = 4
-MAX_POINTS = 2000  # points per trace sent to the browser (dashboard notes, "Plotting cost")
+MAX_POINTS = 1200  # points per trace sent to the browser, half of them in the CPT window (ui.data)
