@@ -13,11 +13,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from cptcore.areas import S2_FORMS, row_areas, run_areas
+from cptcore.areas import S2_FORMS, run_areas
 from cptcore.envelope import outside, setting_of_run, widening
 from cptcore.errors import InputError
 from cptcore.files import check_writable, write_csv
-from cptcore.fit import fit_rows, prediction_band
+from cptcore.fit import fit_rows, has_fit_rows, prediction_band
 from cptcore.forecast import (
     ADAPT,
     DEFAULT_ADAPT,
@@ -86,7 +86,7 @@ def _check_rows_to_fit(runs: list[Run], args: argparse.Namespace) -> None:
         have = [r for r in runs if r.has_target(target)]
         if not have:
             continue
-        if any(fit_rows(r, target, row_areas(r), args.min_step).any() for r in have):
+        if any(has_fit_rows(r, target, args.min_step) for r in have):
             continue
         last = max(r.last_step for r in have)
         where = f"at or after step {args.min_step:,}" if args.min_step else "after the PT warm-up"

@@ -186,6 +186,11 @@ class Outside:
     message: str
     distance: float  # >= 0; how far beyond the range, in the unit the band widens by
 
+    @property
+    def sentence(self) -> str:
+        """The message as a sentence on its own (capitalised), for the pages' warnings."""
+        return self.message[:1].upper() + self.message[1:]
+
 
 def _fmt_range(lo: float, hi: float, fmt) -> str:
     return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)}–{fmt(hi)}"

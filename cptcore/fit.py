@@ -34,7 +34,6 @@ from cptcore.law import (
     LINEAR,
     LR_CLOCK_FORMS,
     NAMES,
-    REPLAY_NAMES,
     Columns,
     LawParams,
     columns,
@@ -204,6 +203,17 @@ def fit_rows(
     return ok
 
 
+def has_fit_rows(run: Run, target: str, min_step: int = 0) -> bool:
+    """Whether ``run`` has at least one ``target`` loss the fit can use (``fit_rows``); its areas
+    are taken at its rows only (``row_areas``: no per-step arrays for a sparse run)."""
+    return bool(fit_rows(run, target, row_areas(run), min_step).any())
+
+
+def replay_ratios(runs: Sequence[Run]) -> int:
+    """How many distinct replay ratios the runs with a CPT phase have (the replay forms need 2)."""
+    return len({round(r.replay, 6) for r in runs if r.has_cpt})
+
+
 def _gather(
     runs: Sequence[Run],
     target: str,
@@ -297,11 +307,10 @@ def _fit_space_values(init: FitResult, data: _Data) -> dict:
     p = init.params
     v = {k: float(getattr(p, k)) for k in NAMES if k != "E"}
     v["logE"] = math.log(max(p.E, 1e-300))
-    for k in REPLAY_NAMES:
-        if getattr(p, k) is not None:
-            v[k] = float(getattr(p, k))
-    if p.kappa is not None:
-        v["logkappa"] = math.log(max(p.kappa, 1e-300))
+    form = FORMS[p.law]
+    for k in form.extra:  # named and scaled as in ``_fit_space``
+        x = float(getattr(p, k))
+        v[f"log{k}" if k in form.log else k] = math.log(max(x, 1e-300)) if k in form.log else x
     s1c = float(np.max(data.S1cpt)) or 1.0
     for nm in data.unknown_pt:
         v[f"logS1pt:{nm}"] = math.log(init.S1pt.get(nm, s1c))
@@ -420,8 +429,7 @@ def default_law(runs: Sequence[Run]) -> str:
     """The law used without cross-validation (too few runs, or ``fit_runs`` without a law): the
     tau-form when the CPT runs have more than one replay ratio (it is Eq. 4 at replay 0), else Eq. 4.
     The default fit chooses by grouped cross-validation instead (``cptcore.select``)."""
-    ratios = {round(r.replay, 6) for r in runs if r.has_cpt}
-    return "tau" if len(ratios) > 1 else "eq4"
+    return "tau" if replay_ratios(runs) > 1 else "eq4"
 
 
 def _grid(law: str, n_unknown: int, data: _Data, has_cpt: bool) -> list[dict]:

@@ -30,9 +30,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from cptcore.areas import LAMBDA
-from cptcore.envelope import envelope_of
+from cptcore.envelope import envelope_of, setting_of_run
 from cptcore.errors import InputError
-from cptcore.fit import FitResult, calibration, default_law, evaluate, fit_target, scored_rows
+from cptcore.fit import (
+    FitResult,
+    calibration,
+    default_law,
+    evaluate,
+    fit_target,
+    replay_ratios,
+    scored_rows,
+)
 from cptcore.law import FORMS
 from cptcore.runs import Run
 
@@ -109,20 +117,13 @@ def _fmt(x: float) -> str:
 
 
 def cpt_setting(run: Run) -> tuple:
-    """What a run's CPT phase was: (replay, peak LR, length, schedule shape) - the grouping key."""
-    if not run.has_cpt:
+    """What a run's CPT phase was: (replay, peak LR, length, schedule shape) - the grouping key,
+    from the same settings the fitted envelope records (``envelope.setting_of_run``)."""
+    s = setting_of_run(run)
+    if s is None:
         return ("pt-only", run.name)
-    cpt = run.is_cpt
-    steps, lr = run.step[cpt], run.lr[cpt]
-    peak = float(np.max(lr)) if lr.size else 0.0
-    length = int(steps[-1] - steps[0]) if steps.size else 0
-    # the schedule's shape: mean LR over the phase relative to the peak (constant 1, cosine ~0.5)
-    if peak > 0 and steps.size > 1:
-        dense = np.interp(np.arange(steps[0], steps[-1] + 1), steps, lr)
-        shape = round(float(np.mean(dense)) / peak, 2)
-    else:
-        shape = 0.0
-    return (round(run.replay, 4), float(f"{peak:.3g}"), length, shape)
+    peak = float(f"{s.cpt_peak_lr:.3g}")
+    return (round(s.replay, 4), peak, s.cpt_steps, round(s.cpt_mean_lr_fraction, 2))
 
 
 def groups(runs: Sequence[Run]) -> list[list[int]]:
@@ -351,15 +352,11 @@ def _fold_names(runs, folds) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(runs[i].name for i in f) for f in folds)
 
 
-def _replay_ratios(runs: Sequence[Run]) -> int:
-    return len({round(r.replay, 6) for r in runs if r.has_cpt})
-
-
 def _law_candidates(runs: Sequence[Run], laws) -> list[str]:
     if isinstance(laws, str) and laws != "auto":
         laws = [laws]
     if isinstance(laws, str):  # auto
-        return list(CANDIDATE_LAWS) if _replay_ratios(runs) > 1 else ["eq4"]
+        return list(CANDIDATE_LAWS) if replay_ratios(runs) > 1 else ["eq4"]
     for law in laws:
         if law not in FORMS:
             raise InputError(

@@ -137,7 +137,7 @@ def live() -> None:
             view = data.view(preset, w)
             for o in view.outside:
                 st.warning(
-                    f"{o.message[0].upper()}{o.message[1:]}: the prediction extrapolates"
+                    f"{o.sentence}: the prediction extrapolates"
                     + (f" and the band is widened ×{view.widen:.1f}." if bands else "."),
                     icon=":material/warning:",
                 )

@@ -66,7 +66,7 @@ with guard("forecasting the job"):
     reasons = outside(preset.ps.envelope, setting_of_run(run)) if run.has_cpt else []
     fc = forecast_run(preset.ps, run, z=Z95, widen=widening(reasons), source=name)
     for o in reasons:
-        st.warning(md(o.message[0].upper() + o.message[1:]), icon=":material/warning:")
+        st.warning(md(o.sentence), icon=":material/warning:")
     last = len(fc.step) - 1
     cols = st.columns(len(fc.targets) + 1)
     for col, (t, tf) in zip(cols, fc.targets.items(), strict=False):

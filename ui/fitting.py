@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from cptcore.areas import run_areas
 from cptcore.errors import InputError
-from cptcore.fit import FitResult, RunMetrics, evaluate, fit_rows
+from cptcore.fit import FitResult, RunMetrics, evaluate, has_fit_rows
 from cptcore.params_io import ParamSet
 from cptcore.runs import TARGETS, Run
 from cptcore.select import Selection, fit_model
@@ -78,12 +77,8 @@ def check_fit_rows(
     for names, box in ((fitted, "Fit on"), (held_out, "Hold out")):
         for name in names:
             run = runs[name]
-            areas = None
             for t in targets:
-                if not run.has_target(t):
-                    continue
-                areas = areas if areas is not None else run_areas(run)
-                if fit_rows(run, t, areas, min_step).any():
+                if not run.has_target(t) or has_fit_rows(run, t, min_step):
                     continue
                 label = "general losses (loss_pt)" if t == "pt" else "domain losses (loss_cpt)"
                 if min_step:
