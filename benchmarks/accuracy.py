@@ -148,7 +148,7 @@ def band_table(outcome, test, level: float = 0.95) -> list[dict]:
     return rows
 
 
-def _setting(run) -> dict:
+def sample_setting(run) -> dict:
     """Replay, CPT peak LR and CPT schedule of a sample run, from its file name."""
     parts = run.name.split("_")
     return {
@@ -168,12 +168,12 @@ def grouped_cv_table(laws=("eq4", "eq8", "eq8-convex", "tau"), lam: float = 0.98
     for law in laws:
         row = {"law": law, "lam": lam}
         for group in ("replay", "peak LR", "schedule"):
-            values = sorted({_setting(r)[group] for r in runs})
+            values = sorted({sample_setting(r)[group] for r in runs})
             for target in ("pt", "cpt"):
                 errs = []
                 for v in values:
-                    held = [r for r in runs if _setting(r)[group] == v]
-                    fit_on = [r for r in runs if _setting(r)[group] != v]
+                    held = [r for r in runs if sample_setting(r)[group] == v]
+                    fit_on = [r for r in runs if sample_setting(r)[group] != v]
                     res = fit_target(fit_on, target, law, lam=lam, min_step=CPT_MIN_STEP)
                     errs += [m.cpt_mae for m in evaluate(res, held) if np.isfinite(m.cpt_mae)]
                 row[(group, target)] = float(np.mean(errs))

@@ -26,17 +26,11 @@ sys.path.insert(0, ROOT)
 from cptcore.fit import evaluate, fit_target  # noqa: E402
 from cptcore.runs import read_run  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from accuracy import sample_setting  # noqa: E402  (the same grouping as the accuracy benchmark)
+
 KW = {"min_step": 500, "lam": 0.98}
 SAMPLE = os.path.join(ROOT, "sample_data", "cpt")
-
-
-def setting(run) -> dict:
-    parts = run.name.split("_")
-    return {
-        "replay": run.replay,
-        "peak": parts[2].removeprefix("lr"),
-        "schedule": parts[1].split("-")[1],
-    }
 
 
 def load(extra: str | None):
@@ -59,14 +53,14 @@ def fit(runs, target, law):
 def grouped(runs, key, laws, log):
     """Hold out each value of ``key`` in turn; mean CPT-phase MAE over all held-out runs, and over
     the held-out runs at replay 0 only (what the LR clock is about, without replay extrapolation)."""
-    values = sorted({setting(r)[key] for r in runs})
+    values = sorted({sample_setting(r)[key] for r in runs})
     out = {}
     for law in laws:
         for target in ("pt", "cpt"):
             errs, errs0 = [], []
             for v in values:
-                held = [r for r in runs if setting(r)[key] == v]
-                res, secs = fit([r for r in runs if setting(r)[key] != v], target, law)
+                held = [r for r in runs if sample_setting(r)[key] == v]
+                res, secs = fit([r for r in runs if sample_setting(r)[key] != v], target, law)
                 ms = [m for m in evaluate(res, held) if np.isfinite(m.cpt_mae)]
                 e = [m.cpt_mae for m in ms]
                 e0 = [m.cpt_mae for m in ms if m.name.endswith("_replay0")]
@@ -101,7 +95,7 @@ def main() -> None:
     if "1" in parts:
         print("\n## 1. leave one CPT peak LR out (mean held-out CPT-phase MAE)")
         print("| law | general | domain | general, replay-0 runs | domain, replay-0 runs |")
-        res = grouped(runs, "peak", laws, log)
+        res = grouped(runs, "peak LR", laws, log)
         for law in laws:
             print(
                 f"| {law} | {res[(law, 'pt')]:.4f} | {res[(law, 'cpt')]:.4f} | "
@@ -109,7 +103,7 @@ def main() -> None:
             )
     if "2" in parts:
         print("\n## 2. fit on split train + the 2e-3 runs, predict split test")
-        fit_on = train + [r for r in new if setting(r)["peak"] == "2e-3"]
+        fit_on = train + [r for r in new if sample_setting(r)["peak LR"] == "2e-3"]
         for target in ("pt", "cpt"):
             for law in laws:
                 res, secs = fit(fit_on, target, law)
