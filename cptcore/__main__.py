@@ -120,6 +120,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         eps=args.eps,
         seed=args.seed,
         min_step=args.min_step,
+        s1pt=args.s1pt,
     )
     sel, fits = outcome.selection, outcome.fits
     law = sel.law
@@ -161,8 +162,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 if k != "replay_form"
             )
         )
+        shared = ", shared by both validation sets" if f.s1pt_shared else ""
         for nm, v in f.S1pt.items():
-            print(f"  S1pt of base model '{nm}' = {_fmt(v)} (fitted: unknown PT history, paper §6)")
+            print(
+                f"  S1pt of base model '{nm}' = {_fmt(v)} (fitted: unknown PT history, paper §6"
+                f"{shared})"
+            )
         for w in f.warnings:
             print(f"  note: {w}")
         w = max([len(m.name) for m in f.metrics] + [3])
@@ -403,6 +408,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="annealing momentum in (0, 1), or auto (default: chosen with the law by grouped "
         "cross-validation from 0.98, 0.99, 0.995, 0.999; the paper uses 0.999)",
+    )
+    f.add_argument(
+        "--s1pt",
+        choices=["auto", "shared", "per-set"],
+        default="auto",
+        help="CPT-only runs (unknown PT history, paper §6): one fitted S1pt per base model shared "
+        "by both validation sets, one per set, or auto (default: chosen by the same "
+        "cross-validation as the law)",
     )
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(func=cmd_fit)

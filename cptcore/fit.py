@@ -22,7 +22,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -81,6 +81,7 @@ class FitResult:
     min_step: int = 0  # rows before this step were not fitted (and are not scored)
     skip_warmup: bool = True  # rows inside the PT warm-up were not fitted
     calibration: dict | None = None  # residual band from grouped CV (``calibration``)
+    s1pt_shared: bool = False  # S1pt fitted jointly with the other validation set (``fit_shared``)
 
     def S1pt_for(self, run: Run) -> float | None:
         """The fitted PT forward area of a CPT-only run's base model (paper §6): any CPT schedule
@@ -524,96 +525,11 @@ def fit_target(
             s2_form=s2_form,
             eps=eps,
         )
-    n = len(data.y)
-    warnings: list[str] = []
-    has_cpt = bool(np.any(data.S1cpt > 0))
-    peaks = sorted({float(f"{pk:.3g}") for pk in data.cpt_peaks})
-    if law in LR_CLOCK_FORMS and len(peaks) < 2:
-        plain = "tau" if law == "tau-lr" else "eq4"
-        warnings.append(
-            f"{law} needs CPT runs at two or more peak LRs to identify the LR clock's rho; "
-            f"fitted {plain} instead (rho = 1)"
-        )
-        law = plain
-    if FORMS[law].replay_extra and len(np.unique(data.replay[data.S1cpt > 0])) < 2:
-        plain = "eq4-lr" if law in LR_CLOCK_FORMS else "eq4"
-        warnings.append(
-            f"{law} needs CPT runs with at least two replay ratios; fitted "
-            f"{'Eq. 4 with the LR clock' if plain == 'eq4-lr' else 'Eq. 4'} instead"
-        )
-        law = plain
-    ratios = np.unique(data.replay[data.S1cpt > 0])
-    if FORMS[law].replay_extra and len(ratios) < 4:
-        shown = ", ".join(f"{r:g}" for r in ratios)
-        warnings.append(
-            f"the replay terms ({', '.join(FORMS[law].replay_extra)}) rest on {len(ratios)} replay ratios ({shown}): predictions at "
-            "other ratios follow the assumed curve shape; fit runs near the ratios you plan"
-        )
-    eta_ref = None
-    if law in LR_CLOCK_FORMS:
-        eta_ref = init.params.eta_ref if init is not None else None
-        eta_ref = eta_ref or max(data.cpt_peaks)
-        if len(peaks) < 4:
-            shown = ", ".join(f"{pk:g}" for pk in peaks)
-            warnings.append(
-                f"the LR clock (rho) rests on {len(peaks)} CPT peak LRs ({shown}): predictions at "
-                "other peak LRs follow the assumed power eta^rho"
-            )
-    s2pt_varies = (
-        float(np.ptp(data.S2pt)) > 1e-9 * max(float(np.max(np.abs(data.S2pt))), 1e-30)
-        and float(np.max(np.abs(data.S2pt))) > 1e-6
-    )
-    s2cpt_present = has_cpt and float(np.max(np.abs(data.S2cpt))) > 1e-6
-
-    fixed: dict = {}
-    tie_c1 = tie_c2 = False
-    if not has_cpt:
-        fixed.update(B=0.0, logE=0.0, beta=1.0)
-        tie_c2 = True
-        warnings.append(
-            "the fitted runs have no CPT phase: shift terms (B, E, beta) are not identified and set to 0; C2 set equal to C1"
-        )
-    elif not s2pt_varies and s2cpt_present:
-        tie_c1 = True
-        warnings.append(
-            "the fitted runs have no PT annealing the fit can see: C1 is not identified and is set equal to C2"
-        )
-    elif not s2pt_varies and not s2cpt_present:
-        fixed.update(C1=0.0, C2=0.0)
-        warnings.append(
-            "no LR annealing in the fitted runs: C1 and C2 are not identified and set to 0"
-        )
-    order = ["L0", "A", "C1", "C2", "B", *_fit_space(law)]
-    order += [f"logS1pt:{nm}" for nm in data.unknown_pt]
-    free = tuple(
-        k
-        for k in order
-        if k not in fixed and not (tie_c1 and k == "C1") and not (tie_c2 and k == "C2")
-    )
-    spec = _Spec(law, free, fixed, tie_c1, tie_c2, eta_ref)
-
+    law, spec, warnings, has_cpt, lo, hi = _setup(data, target, law, init)
+    free, fixed = spec.free, spec.fixed
+    tie_c1, tie_c2, eta_ref = spec.tie_C1_to_C2, spec.tie_C2_to_C1, spec.eta_ref
     ymax = float(np.max(data.y))
     s1c = float(np.max(data.S1cpt)) or 1.0
-    bounds = {
-        "L0": (0.0, 2 * ymax),
-        "A": (0.0, 1e3 * ymax),
-        "alpha": (0.01, 5.0),
-        "C1": (0.0, 1e4),
-        "C2": (0.0, 1e4),
-        "B": (-ymax, ymax),
-        "logE": (math.log(1e-4 / s1c), math.log(1e7 / s1c)),
-        "beta": (1e-3, 10.0),
-    }
-    form = FORMS[law]
-    for name, b_lo, b_hi in form.bounds:
-        if name in form.log:
-            bounds[f"log{name}"] = (math.log(b_lo), math.log(b_hi))
-        else:
-            bounds[name] = (b_lo, b_hi)
-    for nm in data.unknown_pt:
-        bounds[f"logS1pt:{nm}"] = (math.log(1e-3 * s1c), math.log(1e4 * s1c))
-    lo = np.array([bounds[k][0] for k in free])
-    hi = np.array([bounds[k][1] for k in free])
 
     # --- stage 1: variable projection over a grid of nonlinear parameters ----------------------
     logy = np.log(data.y)
@@ -711,6 +627,114 @@ def fit_target(
             eps=eps,
         )
 
+    return _finish(
+        target, law, spec, data, best, lo, hi, has_cpt, warnings, residuals(best.x),
+        f"{len(used)} run(s)", stopped, t0, lam, s2_form, eps, min_step, skip_warmup,
+    )
+
+
+def _setup(data: _Data, target: str, law: str, init: FitResult | None):
+    """What is free, fixed and tied for these rows, the bounds of the free parameters (fitting
+    space), and the warnings so far: (law actually fitted, spec, warnings, has_cpt, lo, hi)."""
+    warnings: list[str] = []
+    has_cpt = bool(np.any(data.S1cpt > 0))
+    peaks = sorted({float(f"{pk:.3g}") for pk in data.cpt_peaks})
+    if law in LR_CLOCK_FORMS and len(peaks) < 2:
+        plain = "tau" if law == "tau-lr" else "eq4"
+        warnings.append(
+            f"{law} needs CPT runs at two or more peak LRs to identify the LR clock's rho; "
+            f"fitted {plain} instead (rho = 1)"
+        )
+        law = plain
+    if FORMS[law].replay_extra and len(np.unique(data.replay[data.S1cpt > 0])) < 2:
+        plain = "eq4-lr" if law in LR_CLOCK_FORMS else "eq4"
+        warnings.append(
+            f"{law} needs CPT runs with at least two replay ratios; fitted "
+            f"{'Eq. 4 with the LR clock' if plain == 'eq4-lr' else 'Eq. 4'} instead"
+        )
+        law = plain
+    ratios = np.unique(data.replay[data.S1cpt > 0])
+    if FORMS[law].replay_extra and len(ratios) < 4:
+        shown = ", ".join(f"{r:g}" for r in ratios)
+        warnings.append(
+            f"the replay terms ({', '.join(FORMS[law].replay_extra)}) rest on {len(ratios)} replay ratios ({shown}): predictions at "
+            "other ratios follow the assumed curve shape; fit runs near the ratios you plan"
+        )
+    eta_ref = None
+    if law in LR_CLOCK_FORMS:
+        eta_ref = init.params.eta_ref if init is not None else None
+        eta_ref = eta_ref or max(data.cpt_peaks)
+        if len(peaks) < 4:
+            shown = ", ".join(f"{pk:g}" for pk in peaks)
+            warnings.append(
+                f"the LR clock (rho) rests on {len(peaks)} CPT peak LRs ({shown}): predictions at "
+                "other peak LRs follow the assumed power eta^rho"
+            )
+    s2pt_varies = (
+        float(np.ptp(data.S2pt)) > 1e-9 * max(float(np.max(np.abs(data.S2pt))), 1e-30)
+        and float(np.max(np.abs(data.S2pt))) > 1e-6
+    )
+    s2cpt_present = has_cpt and float(np.max(np.abs(data.S2cpt))) > 1e-6
+
+    fixed: dict = {}
+    tie_c1 = tie_c2 = False
+    if not has_cpt:
+        fixed.update(B=0.0, logE=0.0, beta=1.0)
+        tie_c2 = True
+        warnings.append(
+            "the fitted runs have no CPT phase: shift terms (B, E, beta) are not identified and set to 0; C2 set equal to C1"
+        )
+    elif not s2pt_varies and s2cpt_present:
+        tie_c1 = True
+        warnings.append(
+            "the fitted runs have no PT annealing the fit can see: C1 is not identified and is set equal to C2"
+        )
+    elif not s2pt_varies and not s2cpt_present:
+        fixed.update(C1=0.0, C2=0.0)
+        warnings.append(
+            "no LR annealing in the fitted runs: C1 and C2 are not identified and set to 0"
+        )
+    order = ["L0", "A", "C1", "C2", "B", *_fit_space(law)]
+    order += [f"logS1pt:{nm}" for nm in data.unknown_pt]
+    free = tuple(
+        k
+        for k in order
+        if k not in fixed and not (tie_c1 and k == "C1") and not (tie_c2 and k == "C2")
+    )
+    spec = _Spec(law, free, fixed, tie_c1, tie_c2, eta_ref)
+
+    ymax = float(np.max(data.y))
+    s1c = float(np.max(data.S1cpt)) or 1.0
+    bounds = {
+        "L0": (0.0, 2 * ymax),
+        "A": (0.0, 1e3 * ymax),
+        "alpha": (0.01, 5.0),
+        "C1": (0.0, 1e4),
+        "C2": (0.0, 1e4),
+        "B": (-ymax, ymax),
+        "logE": (math.log(1e-4 / s1c), math.log(1e7 / s1c)),
+        "beta": (1e-3, 10.0),
+    }
+    form = FORMS[law]
+    for name, b_lo, b_hi in form.bounds:
+        if name in form.log:
+            bounds[f"log{name}"] = (math.log(b_lo), math.log(b_hi))
+        else:
+            bounds[name] = (b_lo, b_hi)
+    for nm in data.unknown_pt:
+        bounds[f"logS1pt:{nm}"] = (math.log(1e-3 * s1c), math.log(1e4 * s1c))
+    lo = np.array([bounds[k][0] for k in free])
+    hi = np.array([bounds[k][1] for k in free])
+    return law, spec, warnings, has_cpt, lo, hi
+
+
+def _finish(
+    target, law, spec, data, best, lo, hi, has_cpt, warnings, resid, what, stopped, t0,
+    lam, s2_form, eps, min_step, skip_warmup, cov=None,
+) -> FitResult:
+    """The FitResult of solution ``best`` (x, jac, success, cost, message): metrics, warnings,
+    the Laplace covariance (unless ``cov`` is given) and the message."""
+    free, n = spec.free, len(data.y)
     p, s1u = _unpack(best.x, spec, data)
     pred = _model(p, data, target, s1u)
     metrics = tuple(
@@ -742,17 +766,12 @@ def fit_target(
         )
 
     # Laplace covariance, inflated for residual autocorrelation along each curve
-    cov = None
-    J = best.jac
-    resid = residuals(best.x)
-    dof = max(n - len(free), 1)
-    s2 = float(np.sum(resid**2)) / dof
-    rho = _lag1_autocorr(resid, data.run_index)
-    inflate = (1 + rho) / max(1 - rho, 1e-3)
-    try:
-        cov = np.linalg.pinv(J.T @ J) * s2 * inflate
-    except np.linalg.LinAlgError:
-        warnings.append("no uncertainty: the Jacobian is singular")
+    if cov is None and best.jac is not None:
+        J = best.jac
+        try:
+            cov = np.linalg.pinv(J.T @ J) * _noise_scale(resid, data.run_index, len(free))
+        except np.linalg.LinAlgError:
+            warnings.append("no uncertainty: the Jacobian is singular")
     if n <= len(free):
         warnings.append(
             f"only {n} observed points for {len(free)} free parameters: the fit is not determined"
@@ -761,7 +780,7 @@ def fit_target(
     worst = max(metrics, key=lambda m: m.mae)
     ok = bool(best.success) and not stopped and n > len(free)
     msg = (
-        f"fitted {law} on {len(used)} run(s), {n} points: mean abs error {np.mean(np.abs(pred - data.y)):.4f} nats; "
+        f"fitted {law} on {what}, {n} points: mean abs error {np.mean(np.abs(pred - data.y)):.4f} nats; "
         f"worst run {worst.name} (MAE {worst.mae:.4f})"
     )
     if stopped:
@@ -800,6 +819,191 @@ def _why_not(stopped: bool, should_stop, t0: float, max_seconds: float) -> str:
             "run: thin its rows, or allow more time)"
         )
     return "stopped on request before any start finished"
+
+
+S1PT_MODES = ("shared", "per-set")
+
+
+def _huber_cost(resid: np.ndarray) -> float:
+    """The Huber objective ``least_squares`` minimises (loss='huber', f_scale=HUBER_DELTA)."""
+    z = (resid / HUBER_DELTA) ** 2
+    rho = np.where(z <= 1, z, 2 * np.sqrt(z) - 1)
+    return float(0.5 * HUBER_DELTA**2 * np.sum(rho))
+
+
+def fit_shared(
+    runs: Sequence[Run],
+    law: str = "eq4",
+    *,
+    init: dict | None = None,
+    **kw,
+) -> dict[str, FitResult]:
+    """Both validation sets fitted jointly with ONE S1pt per base model (paper §6: one base model
+    has one summed PT learning rate), every other parameter per set (Eq. 4 / Eq. 8 per set).
+
+    Starts: the per-set fits (``fit_target``), their S1pt values and their geometric mean; with
+    ``init`` (a shared fit of related runs, e.g. all runs when this is a CV fold) only that one.
+    Runs with PT history have nothing to share: the per-set fits are returned unchanged, as they
+    are when only one validation set has losses or a per-set fit did not run."""
+    targets = [t for t in ("pt", "cpt") if any(r.has_target(t) for r in runs)]
+    init = init or {}
+    t0 = time.perf_counter()
+    warm = bool(init) and all(t in init for t in targets)
+
+    def per_set() -> dict[str, FitResult]:
+        return {t: fit_target(runs, t, law, init=init.get(t), **kw) for t in targets}
+
+    per = {t: init[t] for t in targets} if warm else per_set()
+    if len(targets) < 2 or not all(math.isfinite(per[t].params.L0) for t in targets):
+        return per_set() if warm else per
+    lam = kw.get("lam", LAMBDA)
+    s2_form, eps = kw.get("s2_form", "paper"), kw.get("eps", 0.1)
+    min_step, skip_warmup = kw.get("min_step", 0), kw.get("skip_warmup", True)
+    probs = {}
+    for t in targets:
+        used = [r for r in runs if r.has_target(t)]
+        data = _gather(used, t, lam, s2_form, eps, min_step, skip_warmup)
+        if not data.unknown_pt:
+            return per_set() if warm else per
+        law_t, spec, warnings, has_cpt, lo, hi = _setup(data, t, law, per[t])
+        probs[t] = (used, data, law_t, spec, warnings, has_cpt, lo, hi)
+    bases = sorted({nm for t in targets for nm in probs[t][1].unknown_pt})
+    # the joint vector: each set's own free parameters, then one log S1pt per base
+    layout, own = {}, []
+    for t in targets:
+        spec = probs[t][3]
+        idx = []
+        for nm in spec.free:
+            if nm.startswith("logS1pt:"):
+                idx.append(None)
+            else:
+                idx.append(len(own))
+                own.append((t, nm))
+        layout[t] = idx
+    n_own = len(own)
+
+    def split(theta: np.ndarray) -> dict:
+        out = {}
+        for t in targets:
+            spec = probs[t][3]
+            out[t] = np.array(
+                [
+                    theta[i] if i is not None else theta[n_own + bases.index(nm.split(":", 1)[1])]
+                    for i, nm in zip(layout[t], spec.free, strict=True)
+                ]
+            )
+        return out
+
+    logy = {t: np.log(probs[t][1].y) for t in targets}
+
+    def residuals_of(t: str, theta_t: np.ndarray) -> np.ndarray:
+        data, spec = probs[t][1], probs[t][3]
+        p, s1u = _unpack(theta_t, spec, data)
+        return np.log(np.maximum(_model(p, data, t, s1u), 1e-6)) - logy[t]
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        parts = split(theta)
+        return np.concatenate([residuals_of(t, parts[t]) for t in targets])
+
+    lo = np.empty(n_own + len(bases))
+    hi = np.empty(n_own + len(bases))
+    for t in targets:
+        spec, lo_t, hi_t = probs[t][3], probs[t][6], probs[t][7]
+        for i, a, b in zip(layout[t], lo_t, hi_t, strict=True):
+            if i is not None:
+                lo[i], hi[i] = a, b
+    for k, nm in enumerate(bases):  # the S1pt range both sets allow
+        rng = [
+            (a, b)
+            for t in targets
+            for nm2, a, b in zip(probs[t][3].free, probs[t][6], probs[t][7], strict=True)
+            if nm2 == f"logS1pt:{nm}"
+        ]
+        lo[n_own + k], hi[n_own + k] = max(a for a, _ in rng), min(b for _, b in rng)
+    x_own = np.empty(n_own)
+    for t in targets:
+        v = _fit_space_values(per[t], probs[t][1])
+        for i, nm in zip(layout[t], probs[t][3].free, strict=True):
+            if i is not None:
+                x_own[i] = v[nm]
+
+    def log_s1(t: str, nm: str) -> float:
+        return math.log(per[t].S1pt.get(nm, float(np.max(probs[t][1].S1cpt)) or 1.0))
+
+    s1_starts = [[float(np.mean([log_s1(t, nm) for t in targets])) for nm in bases]]
+    if not warm:
+        s1_starts += [[log_s1(t, nm) for nm in bases] for t in targets]
+    best, warnings = None, []
+    for s1 in s1_starts:
+        x0 = np.concatenate([x_own, s1])
+        x0 = np.clip(x0, lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo))
+        try:
+            r = least_squares(
+                residuals,
+                x0,
+                bounds=(lo, hi),
+                loss="huber",
+                f_scale=HUBER_DELTA,
+                x_scale="jac",
+                max_nfev=100 * len(x0),
+                method="trf",
+            )
+        except (ValueError, FloatingPointError) as e:
+            warnings.append(f"a shared-S1pt start failed numerically ({e})")
+            continue
+        if best is None or r.cost < best.cost:
+            best = r
+    if best is None:
+        return per_set() if warm else per
+    parts = split(best.x)
+    # joint Laplace covariance: each set's rows weighted by its own residual noise
+    resid = {t: residuals_of(t, parts[t]) for t in targets}
+    ends = np.cumsum([0] + [len(resid[t]) for t in targets])
+    Jw = best.jac.copy()
+    for k, t in enumerate(targets):
+        n_free_t = len(probs[t][3].free)
+        scale = _noise_scale(resid[t], probs[t][1].run_index, n_free_t)
+        Jw[ends[k] : ends[k + 1]] /= math.sqrt(max(scale, 1e-300))
+    try:
+        covj = np.linalg.pinv(Jw.T @ Jw)
+    except np.linalg.LinAlgError:
+        covj = None
+    out = {}
+    other = {"pt": "domain", "cpt": "general"}
+    for t in targets:
+        used, data, law_t, spec, warn_t, has_cpt, lo_t, hi_t = probs[t]
+        jidx = [
+            i if i is not None else n_own + bases.index(nm.split(":", 1)[1])
+            for i, nm in zip(layout[t], spec.free, strict=True)
+        ]
+        cov = covj[np.ix_(jidx, jidx)] if covj is not None else None
+        sol = _Solution(parts[t], best.success, _huber_cost(resid[t]), best.message)
+        res = _finish(
+            t, law_t, spec, data, sol, lo_t, hi_t, has_cpt, list(warn_t) + warnings,
+            resid[t], f"{len(used)} run(s) (S1pt shared with the {other[t]} set)", False,
+            t0, lam, s2_form, eps, min_step, skip_warmup, cov=cov,
+        )
+        out[t] = replace(res, s1pt_shared=True)
+    return out
+
+
+@dataclass(frozen=True)
+class _Solution:
+    """A solution in ``least_squares``' shape for ``_finish`` (a joint fit's one set)."""
+
+    x: np.ndarray
+    success: bool
+    cost: float
+    message: str
+    jac: np.ndarray | None = None
+
+
+def _noise_scale(resid: np.ndarray, run_index: np.ndarray, n_free: int) -> float:
+    """Residual variance per degree of freedom, inflated for the lag-1 autocorrelation of the
+    residuals along each curve (the factor a Laplace covariance is scaled by)."""
+    s2 = float(np.sum(resid**2)) / max(len(resid) - n_free, 1)
+    rho = _lag1_autocorr(resid, run_index)
+    return s2 * (1 + rho) / max(1 - rho, 1e-3)
 
 
 def _lag1_autocorr(resid: np.ndarray, run_index: np.ndarray) -> float:
@@ -886,6 +1090,8 @@ __all__ = [
     "RunMetrics",
     "fit_target",
     "fit_runs",
+    "fit_shared",
+    "S1PT_MODES",
     "evaluate",
     "prediction_band",
     "default_law",

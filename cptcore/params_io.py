@@ -2,9 +2,12 @@
 
 Minimal file (must load): ``{"lambda": 0.999, "pt": {L0, A, alpha, C1, C2, B, E, beta}, "cpt": {...}}``.
 ``a1``/``a2`` present in a section means Eq. 8. Extra keys written by the fitter: ``s2_form``, ``eps``,
-``metrics``, ``uncertainty`` (free parameter names + covariance), ``S1pt`` (CPT-only runs),
+``metrics``, ``uncertainty`` (free parameter names + covariance), ``S1pt`` (CPT-only runs: one per
+base model; ``S1pt_shared``: true when one value per base was fitted for both sets),
 ``warnings``, ``message``, ``provenance``, ``calibration`` (per section: the band from grouped
 cross-validation) and ``envelope`` (top level: what the fitted runs covered, ``cptcore.envelope``).
+Top level ``bases`` (written, not read back: the sections' ``S1pt`` are the source) summarises the
+fitted base models of CPT-only runs (paper §6) for readers of the file (``base_models``).
 Files without the newer keys load (no calibrated band, no envelope warnings).
 """
 
@@ -108,6 +111,51 @@ class ParamSet:
         return cls(fits, lam, "paper", 0.1, dict(provenance or {}))
 
 
+@dataclass(frozen=True)
+class BaseModel:
+    """A fitted base model of CPT-only runs (paper §6): its S1pt per validation set and the
+    Laplace (Jacobian) standard deviation of log S1pt, when the fit has a covariance."""
+
+    name: str
+    S1pt: dict  # target -> fitted S1pt
+    log_sd: dict  # target -> standard deviation of log S1pt (absent: no covariance)
+    shared: bool  # one S1pt for both validation sets
+
+    def range(self, target: str, z: float = 1.96) -> tuple[float, float] | None:
+        """(low, high) of S1pt at ~95 % (z = 1.96): exp(log S1pt -/+ z * sd), or None."""
+        sd = self.log_sd.get(target)
+        if sd is None or not math.isfinite(sd):
+            return None
+        v = self.S1pt[target]
+        return v * math.exp(-z * sd), v * math.exp(z * sd)
+
+    def to_dict(self) -> dict:
+        d: dict = {"S1pt": dict(self.S1pt), "S1pt_shared": self.shared}
+        if self.log_sd:
+            d["log_S1pt_sd"] = {t: float(v) for t, v in self.log_sd.items()}
+            d["uncertainty"] = "Laplace (Jacobian) covariance of the fit, log S1pt"
+        return d
+
+
+def base_models(ps: ParamSet) -> dict[str, BaseModel]:
+    """The fitted base models in ``ps`` (CPT-only runs), by name; {} for fits with PT history."""
+    out: dict[str, BaseModel] = {}
+    names = sorted({nm for f in ps.fits.values() for nm in f.S1pt})
+    for nm in names:
+        s1, sd = {}, {}
+        for t, f in ps.fits.items():
+            if nm not in f.S1pt:
+                continue
+            s1[t] = float(f.S1pt[nm])
+            key = f"logS1pt:{nm}"
+            if f.cov is not None and key in f.free_names:
+                i = f.free_names.index(key)
+                sd[t] = math.sqrt(max(float(f.cov[i, i]), 0.0))
+        shared = all(f.s1pt_shared for f in ps.fits.values() if nm in f.S1pt) and len(s1) > 1
+        out[nm] = BaseModel(nm, s1, sd, shared)
+    return out
+
+
 def to_dict(ps: ParamSet) -> dict:
     d: dict = {"lambda": ps.lam, "s2_form": ps.s2_form, "eps": ps.eps}
     for target, f in ps.fits.items():
@@ -139,9 +187,14 @@ def to_dict(ps: ParamSet) -> dict:
             }
         if f.S1pt:
             sec["S1pt"] = dict(f.S1pt)
+            if f.s1pt_shared:
+                sec["S1pt_shared"] = True
         if f.calibration:
             sec["calibration"] = f.calibration
         d[target] = sec
+    models = base_models(ps)
+    if models:
+        d["bases"] = {nm: b.to_dict() for nm, b in models.items()}
     if ps.envelope is not None:
         d["envelope"] = ps.envelope.to_dict()
     if ps.provenance:
@@ -267,6 +320,7 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
                 ff.get("skip_warmup", True), f"{target}.fit_from.skip_warmup", source
             ),
             calibration=_calibration(sec.get("calibration")),
+            s1pt_shared=_flag(sec.get("S1pt_shared", False), f"{target}.S1pt_shared", source),
         )
     if not fits:
         raise InputError(

@@ -33,10 +33,12 @@ from cptcore.areas import LAMBDA
 from cptcore.envelope import envelope_of, setting_of_run
 from cptcore.errors import InputError
 from cptcore.fit import (
+    S1PT_MODES,
     FitResult,
     calibration,
     default_law,
     evaluate,
+    fit_shared,
     fit_target,
     replay_ratios,
     scored_rows,
@@ -47,6 +49,10 @@ from cptcore.runs import Run
 CANDIDATE_LAWS = ("eq4", "eq8", "eq8-convex", "tau")
 LAMBDA_GRID = (0.98, 0.99, 0.995, 0.999)
 MIN_RUNS_FOR_CV = 3
+# CPT-only runs without cross-validation (fewer than three runs): S1pt per validation set, the mode
+# that predicted the held-out CPT-only sample runs better (README "Open models"; measured by
+# benchmarks/open_model.py: 0.068 vs 0.077 nats mean held-out CPT-phase MAE)
+DEFAULT_S1PT = "per-set"
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class Candidate:
     lam: float
     scores: dict  # target -> mean held-out CPT-phase MAE over folds (NaN: not scored)
     fitted_law: dict  # target -> law actually fitted on all runs (a replay form may fall back)
+    s1pt: str = "per-set"  # CPT-only runs: one S1pt per base per set, or shared by both sets
 
     @property
     def score(self) -> float:
@@ -75,12 +82,14 @@ class Selection:
     folds: tuple[tuple[str, ...], ...]  # run names held out together, per fold
     message: str
     cross_validated: bool
+    s1pt: str | None = None  # how CPT-only runs' S1pt was fitted (``S1PT_MODES``); None: no such runs
 
     def to_dict(self) -> dict:
         return {
             "law": self.law,
             "lambda": self.lam,
             "cross_validated": self.cross_validated,
+            **({"s1pt": self.s1pt} if self.s1pt else {}),
             "message": self.message,
             "score": "mean held-out CPT-phase MAE (nats), grouped cross-validation",
             "folds": [list(f) for f in self.folds],
@@ -88,6 +97,7 @@ class Selection:
                 {
                     "law": c.law,
                     "lambda": c.lam,
+                    **({"s1pt": c.s1pt} if self.s1pt else {}),
                     "score": _num(c.score),
                     **{f"score_{t}": _num(v) for t, v in c.scores.items()},
                 }
@@ -100,7 +110,9 @@ class Selection:
         lines = [f"{'law':<11} {'lambda':>7} {'general':>8} {'domain':>8} {'mean':>8}"]
         ranked = sorted(self.candidates, key=lambda c: (not math.isfinite(c.score), c.score))
         for c in ranked:
-            mark = "  <- chosen" if (c.law, c.lam) == (self.law, self.lam) else ""
+            chosen = (c.law, c.lam) == (self.law, self.lam) and c.s1pt == (self.s1pt or c.s1pt)
+            mark = "  <- chosen" if chosen else ""
+            mark = (" S1pt shared" if c.s1pt == "shared" else "") + mark
             g, d = c.scores.get("pt", math.nan), c.scores.get("cpt", math.nan)
             lines.append(
                 f"{c.law:<11} {c.lam:>7g} {_fmt(g):>8} {_fmt(d):>8} {_fmt(c.score):>8}{mark}"
@@ -150,25 +162,47 @@ def _targets(runs: Sequence[Run]) -> tuple[str, ...]:
     return tuple(t for t in ("pt", "cpt") if any(r.has_target(t) for r in runs))
 
 
-def _candidate(runs: list[Run], folds: list[list[int]], law: str, lam: float, fit_kw: dict):
+def _candidate(
+    runs: list[Run],
+    folds: list[list[int]],
+    law: str,
+    lam: float,
+    fit_kw: dict,
+    s1pt: str = "per-set",
+):
     """Fit one candidate on all runs, then score it on every fold (warm-started). Picklable.
 
-    Returns the candidate, its fits on all runs (with a calibrated band from the folds' held-out
-    errors, ``fit.calibration``) and nothing else."""
+    ``s1pt='shared'``: both validation sets are fitted jointly (``fit.fit_shared``), on all runs
+    and in every fold. Returns the candidate, its fits on all runs (with a calibrated band from the
+    folds' held-out errors, ``fit.calibration``) and nothing else."""
     scores, fitted = {}, {}
     full = {}
     env = envelope_of(runs, lam)
+    shared = fit_shared(runs, law, lam=lam, **fit_kw) if s1pt == "shared" else None
+    shared_folds: dict = {}
+
+    def fold_fit(i: int, train: list[Run], target: str, init) -> FitResult:
+        if shared is None:
+            return fit_target(train, target, law, lam=lam, init=init, **fit_kw)
+        if i not in shared_folds:
+            warm = {t: f for t, f in shared.items() if math.isfinite(f.params.L0)}
+            shared_folds[i] = fit_shared(train, law, lam=lam, init=warm, **fit_kw)
+        return shared_folds[i][target]
+
     for target in _targets(runs):
-        res = fit_target(runs, target, law, lam=lam, **fit_kw)
+        if shared is not None:
+            res = shared[target]
+        else:
+            res = fit_target(runs, target, law, lam=lam, **fit_kw)
         fitted[target] = res.params.law if math.isfinite(res.params.L0) else law
         errs, s1, err = [], [], []
-        for fold in folds:
+        for k, fold in enumerate(folds):
             held = [runs[i] for i in fold if runs[i].has_target(target)]
             train = [r for i, r in enumerate(runs) if i not in fold]
             if not held or not any(r.has_target(target) for r in train):
                 continue
             init = res if math.isfinite(res.params.L0) else None
-            fr = fit_target(train, target, law, lam=lam, init=init, **fit_kw)
+            fr = fold_fit(k, train, target, init)
             if not math.isfinite(fr.params.L0):
                 continue
             errs += _score_runs(evaluate(fr, held))
@@ -186,7 +220,7 @@ def _candidate(runs: list[Run], folds: list[list[int]], law: str, lam: float, fi
             )
             res = replace(res, calibration=cal)
         full[target] = res
-    return Candidate(law, float(lam), scores, fitted), full
+    return Candidate(law, float(lam), scores, fitted, s1pt), full
 
 
 def default_jobs() -> int:
@@ -205,12 +239,17 @@ def select_model(
     *,
     progress: Callable[[float, str], None] | None = None,
     jobs: int | None = None,
+    s1pt: str = "auto",
     **fit_kw,
 ) -> tuple[Selection, dict[str, FitResult] | None]:
     """Choose (law, lambda) by grouped cross-validation; returns the selection and, when it was
     computed along the way, the winner's fits on all runs (else None: fit them yourself).
 
     ``laws``/``lams``: 'auto' for all candidates, or the ones to try (one value: no choice there).
+    ``s1pt``: for CPT-only runs (paper §6), 'per-set' (one S1pt per base and validation set, the
+    paper's Fig. 18), 'shared' (one per base for both sets, ``fit.fit_shared``) or 'auto': the
+    best (law, lambda) found per set is cross-validated once more with S1pt shared, and the better
+    of the two wins (one extra candidate); without cross-validation ``DEFAULT_S1PT``.
     """
     runs = [r for r in runs if r.has_target("pt") or r.has_target("cpt")]
     law_list = _law_candidates(runs, laws)
@@ -220,63 +259,126 @@ def select_model(
             raise InputError(
                 "lambda must be in [0, 1)", column="lambda", received=lam, fix="e.g. 0.999"
             )
+    if s1pt not in ("auto", *S1PT_MODES):
+        raise InputError(
+            "unknown S1pt mode", column="s1pt", received=s1pt, fix="Use auto, shared or per-set"
+        )
+    open_ = has_open_runs(runs)
+    mode = s1pt if (open_ and s1pt != "auto") else "per-set"
+    try_shared = open_ and s1pt == "auto"
     if len(runs) < MIN_RUNS_FOR_CV:
         law = _fallback_law(runs, law_list)
         lam = LAMBDA if LAMBDA in lam_list else float(lam_list[-1])
         if len(law_list) * len(lam_list) == 1:
             law, lam = law_list[0], float(lam_list[0])
+        mode = DEFAULT_S1PT if try_shared else mode
         msg = (
             f"only {len(runs)} run(s) with losses: too few to cross-validate (need "
             f"{MIN_RUNS_FOR_CV}); used {law} with lambda = {lam:g}"
             + ("" if law == law_list[0] and len(law_list) == 1 else " (the documented fallback)")
+            + (f", S1pt {mode}" if open_ else "")
         )
-        return Selection(law, lam, (), (), msg, False), None
+        return Selection(law, lam, (), (), msg, False, mode if open_ else None), None
 
     folds = groups(runs)
     if len(law_list) * len(lam_list) == 1:  # forced: still cross-validated, for its score and band
         law, lam = law_list[0], float(lam_list[0])
-        cand, fits = _candidate(runs, folds, law, lam, fit_kw)
+        tried = [_candidate(runs, folds, law, lam, fit_kw, mode)]
+        if try_shared:
+            tried.append(_candidate(runs, folds, law, lam, fit_kw, "shared"))
+        cand, fits = min(tried, key=lambda cf_: _sort_key(cf_[0]))
         msg = (
             f"{law} with lambda = {lam:g} (as given); grouped cross-validation: held-out "
-            f"CPT-phase MAE {cand.score:.4f} nats"
+            f"CPT-phase MAE {cand.score:.4f} nats" + _s1pt_words(cand.s1pt, open_, try_shared)
         )
-        return Selection(law, lam, (cand,), _fold_names(runs, folds), msg, False), fits
+        sel = Selection(
+            law,
+            lam,
+            tuple(c for c, _ in tried),
+            _fold_names(runs, folds),
+            msg,
+            False,
+            cand.s1pt if open_ else None,
+        )
+        return sel, fits
     t0 = time.perf_counter()
     n_jobs = default_jobs() if jobs is None else max(1, int(jobs))
     results: dict = {}
     # two stages keep the cost down: every law at one lambda, then the best two laws at the rest
     lam0 = float(lam_list[len(lam_list) // 2]) if len(law_list) > 2 else None
-    stage1 = [(law, lam0) for law in law_list] if lam0 is not None else []
+    stage1 = [(law, lam0, mode) for law in law_list] if lam0 is not None else []
     n_total = len(stage1) + (2 * (len(lam_list) - 1) if stage1 else len(law_list) * len(lam_list))
+    n_total += int(try_shared)
     if progress:
         progress(0.0, f"cross-validating up to {n_total} candidates on {len(folds)} folds")
     _run_tasks(stage1, runs, folds, fit_kw, n_jobs, results, progress, n_total)
     if stage1:
         ranked = sorted(stage1, key=lambda t: _sort_key(results[t][0]))
-        keep = [law for law, _ in ranked[:2]]
+        keep = [law for law, _, _ in ranked[:2]]
     else:
         keep = law_list
     stage2 = [
-        (law, float(lam)) for law in keep for lam in lam_list if (law, float(lam)) not in results
+        (law, float(lam), mode)
+        for law in keep
+        for lam in lam_list
+        if (law, float(lam), mode) not in results
     ]
     _run_tasks(stage2, runs, folds, fit_kw, n_jobs, results, progress, n_total)
+    if try_shared:  # stage 3: the best per-set candidate with S1pt shared by both sets
+        scored = [t for t in results if math.isfinite(results[t][0].score)]
+        if scored:
+            law, lam, _ = min(scored, key=lambda t: _sort_key(results[t][0]))
+            _run_tasks([(law, lam, "shared")], runs, folds, fit_kw, 1, results, progress, n_total)
     tasks = list(results)
     cands = tuple(results[t][0] for t in tasks)
     finite = [c for c in cands if math.isfinite(c.score)]
     if not finite:
         law = _fallback_law(runs, law_list)
         msg = f"cross-validation scored nothing; used the documented fallback {law}, lambda = 0.999"
-        sel = Selection(law, LAMBDA, cands, _fold_names(runs, folds), msg, False)
+        sel = Selection(
+            law, LAMBDA, cands, _fold_names(runs, folds), msg, False, mode if open_ else None
+        )
         return sel, None
     best = min(finite, key=_sort_key)
     kind = "leave one CPT setting out" if len(folds) < len(runs) else "leave one run out"
     msg = (
         f"{best.law} with lambda = {best.lam:g} chosen by grouped cross-validation ({kind}, "
         f"{len(folds)} folds, {len(tasks)} candidates, {time.perf_counter() - t0:.0f} s): "
-        f"held-out CPT-phase MAE {best.score:.4f} nats"
+        f"held-out CPT-phase MAE {best.score:.4f} nats" + _s1pt_words(best.s1pt, open_, try_shared)
     )
-    sel = Selection(best.law, best.lam, cands, _fold_names(runs, folds), msg, True)
-    return sel, results[(best.law, best.lam)][1]
+    sel = Selection(
+        best.law,
+        best.lam,
+        cands,
+        _fold_names(runs, folds),
+        msg,
+        True,
+        best.s1pt if open_ else None,
+    )
+    return sel, results[(best.law, best.lam, best.s1pt)][1]
+
+
+def has_open_runs(runs: Sequence[Run]) -> bool:
+    """Whether the S1pt mode matters: CPT-only runs (unknown PT history) with losses on both sets."""
+    return any(not r.pt_history_known for r in runs) and len(_targets(runs)) == 2
+
+
+def _s1pt_words(mode: str, open_: bool, chosen: bool) -> str:
+    if not open_:
+        return ""
+    how = "chosen by the same cross-validation" if chosen else "as given"
+    what = "one per base model, shared by both sets" if mode == "shared" else "one per base and set"
+    return f"; S1pt {what} ({how})"
+
+
+def fit_sets(
+    runs: Sequence[Run], law: str, lam: float, s1pt: str = "per-set", **fit_kw
+) -> dict[str, FitResult]:
+    """Every validation set the runs have, fitted with ``law`` and ``lam``; S1pt of CPT-only runs
+    per set or shared by the sets (``fit.fit_shared``)."""
+    if s1pt == "shared":
+        return fit_shared(runs, law, lam=lam, **fit_kw)
+    return {t: fit_target(runs, t, law, lam=lam, **fit_kw) for t in _targets(runs)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -296,15 +398,14 @@ def fit_model(
     *,
     progress: Callable[[float, str], None] | None = None,
     jobs: int | None = None,
+    s1pt: str = "auto",
     **fit_kw,
 ) -> FitOutcome:
     """Choose the model (``select_model``), fit it on ``runs`` and score ``held_out`` runs: the one
-    fit workflow of the CLI, the Fit page and the benchmarks."""
-    sel, fits = select_model(runs, law, lam, progress=progress, jobs=jobs, **fit_kw)
+    fit workflow of the CLI, the Fit page and the benchmarks. ``s1pt``: see ``select_model``."""
+    sel, fits = select_model(runs, law, lam, progress=progress, jobs=jobs, s1pt=s1pt, **fit_kw)
     if fits is None:
-        fits = {}
-        for target in _targets(runs):
-            fits[target] = fit_target(runs, target, sel.law, lam=sel.lam, **fit_kw)
+        fits = fit_sets(runs, sel.law, sel.lam, sel.s1pt or "per-set", **fit_kw)
     out = {}
     for target, f in fits.items():
         if held_out and math.isfinite(f.params.L0):  # NaN L0: the fit did not run
@@ -325,20 +426,22 @@ def _run_tasks(tasks, runs, folds, fit_kw, n_jobs, results, progress, n_total) -
     def report(task) -> None:
         if progress:
             done = len(results)
+            shared = ", S1pt shared" if task[2] == "shared" else ""
             progress(
-                min(done / n_total, 0.99), f"candidate {done}/{n_total}: {task[0]}, λ {task[1]:g}"
+                min(done / n_total, 0.99),
+                f"candidate {done}/{n_total}: {task[0]}, λ {task[1]:g}{shared}",
             )
 
     if not tasks:
         return
     if n_jobs == 1 or len(tasks) == 1:
         for task in tasks:
-            results[task] = _candidate(runs, folds, *task, fit_kw)
+            results[task] = _candidate(runs, folds, task[0], task[1], fit_kw, task[2])
             report(task)
         return
     ctx = multiprocessing.get_context("spawn")  # safe inside threaded servers (the app)
     with cf.ProcessPoolExecutor(min(n_jobs, len(tasks)), mp_context=ctx) as pool:
-        futs = {pool.submit(_candidate, runs, folds, *t, fit_kw): t for t in tasks}
+        futs = {pool.submit(_candidate, runs, folds, t[0], t[1], fit_kw, t[2]): t for t in tasks}
         try:
             for fut in cf.as_completed(futs):
                 results[futs[fut]] = fut.result()
@@ -375,6 +478,8 @@ __all__ = [
     "Selection",
     "FitOutcome",
     "fit_model",
+    "fit_sets",
+    "has_open_runs",
     "select_model",
     "groups",
     "cpt_setting",

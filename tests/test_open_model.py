@@ -1,0 +1,113 @@
+"""Open models (paper §6): one S1pt per base model shared by both validation sets, its
+params.json round trip, and the S1pt mode in model selection."""
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cptcore.errors import InputError
+from cptcore.fit import evaluate, fit_shared, fit_target
+from cptcore.params_io import ParamSet, base_models, dumps, loads
+from cptcore.select import fit_model, select_model
+from tests.synthetic import PT_CONST, cpt_spec, make_run
+
+
+def _open_runs():
+    runs = []
+    for i, (kind, steps) in enumerate([("wsd", 2000), ("cosine", 1000), ("constant", 1500)]):
+        r, s1 = make_run(kind, PT_CONST, cpt_spec(kind, steps=steps), pt_history=False, seed=3 + i)
+        runs.append(replace(r, base="llama"))
+    return runs, s1
+
+
+@pytest.fixture(scope="module")
+def shared():
+    runs, true_s1 = _open_runs()
+    return runs, true_s1, fit_shared(runs[:2], "eq4")
+
+
+def test_shared_s1pt_is_one_value_for_both_sets_and_recovers_the_base(shared):
+    runs, true_s1, fits = shared
+    s1 = {t: f.S1pt["llama"] for t, f in fits.items()}
+    assert set(s1) == {"pt", "cpt"} and s1["pt"] == s1["cpt"]
+    assert all(f.s1pt_shared and f.success for f in fits.values())
+    assert abs(math.log(s1["pt"] / true_s1)) < math.log(1.3)  # synthetic truth, noise 0.002
+    assert "S1pt shared with the" in fits["pt"].message
+    se = fits["pt"].stderr()["S1pt[llama]"]
+    assert se == pytest.approx(fits["cpt"].stderr()["S1pt[llama]"]) and 0 < se < math.inf
+
+
+def test_shared_s1pt_fit_predicts_a_new_schedule_on_the_base(shared):
+    runs, _, fits = shared
+    for f in fits.values():
+        assert evaluate(f, runs[2:])[0].mae < 0.01
+
+
+def test_runs_with_pt_history_get_the_per_set_fits_unchanged():
+    runs = [
+        make_run("a", PT_CONST, cpt_spec("wsd"), seed=1),
+        make_run("b", PT_CONST, cpt_spec("constant"), seed=2),
+    ]
+    fits = fit_shared(runs, "eq4")
+    for t, f in fits.items():
+        alone = fit_target(runs, t, "eq4")
+        assert f.params == alone.params and not f.s1pt_shared and not f.S1pt
+
+
+def test_params_json_round_trips_the_shared_s1pt_and_lists_the_bases(shared):
+    _, _, fits = shared
+    text = dumps(ParamSet.from_fits(fits))
+    d = json.loads(text)
+    assert d["bases"]["llama"]["S1pt_shared"] is True
+    assert d["bases"]["llama"]["S1pt"]["pt"] == d["bases"]["llama"]["S1pt"]["cpt"]
+    back = loads(text)
+    assert all(back.fits[t].s1pt_shared for t in ("pt", "cpt"))
+    b = base_models(back)["llama"]
+    assert b.shared and b.S1pt == {t: f.S1pt["llama"] for t, f in fits.items()}
+    lo, hi = b.range("cpt")
+    assert lo < b.S1pt["cpt"] < hi
+
+
+def test_files_without_the_shared_flag_still_load_as_per_set(shared):
+    _, _, fits = shared
+    d = json.loads(dumps(ParamSet.from_fits(fits)))
+    for t in ("pt", "cpt"):
+        del d[t]["S1pt_shared"]
+    del d["bases"]
+    back = loads(json.dumps(d))
+    assert not any(f.s1pt_shared for f in back.fits.values())
+    assert not base_models(back)["llama"].shared
+    d["cpt"]["S1pt_shared"] = "yes"
+    with pytest.raises(InputError, match="cpt.S1pt_shared"):
+        loads(json.dumps(d))
+
+
+def test_model_selection_tries_both_s1pt_modes_for_cpt_only_runs_and_keeps_the_better():
+    runs, _ = _open_runs()
+    sel, fits = select_model(runs, "eq4", 0.999, jobs=1)
+    modes = {c.s1pt: c.score for c in sel.candidates}
+    assert set(modes) == {"per-set", "shared"}
+    assert sel.s1pt == min(modes, key=modes.get)
+    assert all(f.s1pt_shared == (sel.s1pt == "shared") for f in fits.values())
+    assert sel.to_dict()["s1pt"] == sel.s1pt and "S1pt" in sel.message
+
+
+def test_s1pt_mode_can_be_forced_and_a_bad_one_is_one_line():
+    runs, _ = _open_runs()
+    out = fit_model(runs[:2], law="eq4", lam=0.999, s1pt="shared", jobs=1)  # too few runs for CV
+    assert out.selection.s1pt == "shared" and all(f.s1pt_shared for f in out.fits.values())
+    with pytest.raises(InputError, match="unknown S1pt mode"):
+        select_model(runs, "eq4", 0.999, s1pt="both")
+
+
+def test_fits_with_pt_history_record_no_s1pt_mode():
+    runs = [
+        make_run(n, PT_CONST, cpt_spec(k), seed=i)
+        for i, (n, k) in enumerate([("a", "wsd"), ("b", "constant")])
+    ]
+    sel, _ = select_model(runs, "eq4", 0.999)
+    assert sel.s1pt is None and "s1pt" not in sel.to_dict()
+    assert not np.isnan(sel.lam)
