@@ -37,7 +37,7 @@ from cptcore.errors import InputError
 from cptcore.law import columns, combine, predict
 from cptcore.params_io import ParamSet, check_predicted
 from cptcore.presets import PAPER_SETTING
-from cptcore.scenario import Scenario, ScenarioCurves, lr_and_areas, simulate
+from cptcore.scenario import Scenario, ScenarioCurves, base_S1pt, lr_and_areas, simulate
 from cptcore.schedules import (
     ScheduleSpec,
     concatenate,
@@ -259,6 +259,7 @@ class PlanResult:
     notes: tuple[str, ...] = ()
     n_evaluations: int = 0
     seconds: float = 0.0
+    base: str | None = None  # the fitted open base model CPT starts from (paper §6); pt unused
 
     @property
     def delta_pt(self) -> float:
@@ -272,11 +273,12 @@ class PlanResult:
         """The recommended PT+CPT scenario (for ``cptcore.scenario.simulate``)."""
         if self.settings is None:
             return None
-        lr_pt = segment(self.pt)
+        pt_final = 0.0 if self.base is not None else float(segment(self.pt)[-1])
         return Scenario(
             self.pt,
-            self.settings.cpt_spec(self.space, float(lr_pt[-1])),
+            self.settings.cpt_spec(self.space, pt_final),
             float(self.settings.replay),
+            self.base,
         )
 
     def to_dict(self) -> dict:
@@ -344,7 +346,15 @@ class _Shape:
 class Planner:
     """Precomputes the fixed PT phase of a parameter set and evaluates CPT plans fast."""
 
-    def __init__(self, ps: ParamSet, pt: ScheduleSpec, space: SearchSpace | None = None):
+    def __init__(
+        self,
+        ps: ParamSet,
+        pt: ScheduleSpec,
+        space: SearchSpace | None = None,
+        base: str | None = None,
+    ):
+        """``base``: plan CPT from a fitted open base model (paper §6) instead of after ``pt``:
+        its fitted S1pt per set, S2pt = 0 and the base annealed to LR 0 (``pt`` is unused)."""
         if "pt" not in ps.fits or "cpt" not in ps.fits:
             raise InputError(
                 "planning needs parameters for both the general ('pt') and the domain ('cpt') set",
@@ -358,13 +368,19 @@ class Planner:
         self.pt = pt.validated()
         self.space = (space or SearchSpace()).validated()
         self.lam = float(ps.lam)
-        lr, T = concatenate(self.pt)
-        a = compute_areas(lr, None, lam=self.lam, s2_form=ps.s2_form, eps=ps.eps)
-        self.T = T
-        self.S1pt = float(a.S1pt[T])
-        self.S2pt = float(a.S2pt[T])
-        self.eta_T = float(lr[T])
-        self.m_T = float(momentum(pt_eta_for_s2(lr, T), self.lam)[T])
+        self.base = base
+        if base is None:
+            lr, T = concatenate(self.pt)
+            a = compute_areas(lr, None, lam=self.lam, s2_form=ps.s2_form, eps=ps.eps)
+            self.T = T
+            self.S1pt = float(a.S1pt[T])
+            self.S2pt = float(a.S2pt[T])
+            self.eta_T = float(lr[T])
+            self.m_T = float(momentum(pt_eta_for_s2(lr, T), self.lam)[T])
+            self.S1pt_of = {"pt": self.S1pt, "cpt": self.S1pt}
+        else:  # the base model: PT areas are its fitted S1pt and 0, LR and momentum 0 (§6)
+            self.S1pt_of = base_S1pt(ps, Scenario(self.pt, self.pt, 0.0, base))
+            self.T, self.S1pt, self.S2pt, self.eta_T, self.m_T = 0, 0.0, 0.0, 0.0, 0.0
         self.replay_modelled = self.p_pt.a1 is not None and self.p_cpt.a1 is not None
         self.n_eval = 0
         self._shapes: dict = {}
@@ -385,7 +401,7 @@ class Planner:
             S2cpt = np.asarray(S2cpt, float)
             out = []
             for p, t, c in ((self.p_pt, "pt", clocks[0]), (self.p_cpt, "cpt", clocks[1])):
-                cols = columns(p, self.S1pt, self.S2pt, S1cpt, S2cpt, float(replay), t, c)
+                cols = columns(p, self.S1pt_of[t], self.S2pt, S1cpt, S2cpt, float(replay), t, c)
                 out.append(combine(p, cols))
             return out[0], out[1]
         a = Areas(
@@ -396,9 +412,10 @@ class Planner:
             0,
             cpt_from=0,
         )  # every element is an end of CPT
+        S1 = self.S1pt_of if self.base is not None else {}
         return (
-            predict(self.p_pt, a, float(replay), "pt"),
-            predict(self.p_cpt, a, float(replay), "cpt"),
+            predict(self.p_pt, a, float(replay), "pt", S1.get("pt")),
+            predict(self.p_cpt, a, float(replay), "cpt", S1.get("cpt")),
         )
 
     def _shape(self, family: str, steps: int, decay: float) -> _Shape:
@@ -656,6 +673,7 @@ def _result(
             tuple(notes),
             pl.n_eval,
             time.perf_counter() - t0,
+            pl.base,
         )
     Lp, Lc = pl.settings_losses(s)
     obj = float(pl.score(goal, np.array(Lp), np.array(Lc)))
@@ -674,6 +692,7 @@ def _result(
         tuple(notes),
         pl.n_eval,
         time.perf_counter() - t0,
+        pl.base,
     )
     return replace(res, summary=summarize(res))
 
@@ -928,7 +947,7 @@ def turning_length_curve(
         steps=int(horizon),
         warmup_steps=min(int(scenario.cpt.warmup_steps), int(horizon)),
     )
-    cur = simulate(ps, Scenario(scenario.pt, cpt, scenario.replay), bands=False)
+    cur = simulate(ps, Scenario(scenario.pt, cpt, scenario.replay, scenario.base), bands=False)
     T = cur.transfer_step
     lp, lc = cur.curves["pt"].pred, cur.curves["cpt"].pred
     out, status = [], []
@@ -957,7 +976,10 @@ def _final_losses(ps: ParamSet, sc: Scenario) -> tuple[float, float]:
     """(L_pt, L_cpt) at the end of a scenario: the areas of every step, the law at the last only."""
     lr, T, a = lr_and_areas(sc, ps.lam, ps.s2_form, ps.eps)
     end = a.at(np.array([len(lr) - 1]))
-    return tuple(float(predict(ps.fits[t].params, end, sc.replay, t)[0]) for t in ("pt", "cpt"))
+    S1 = base_S1pt(ps, sc)
+    return tuple(
+        float(predict(ps.fits[t].params, end, sc.replay, t, S1.get(t))[0]) for t in ("pt", "cpt")
+    )
 
 
 def potential_curve(

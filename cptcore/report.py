@@ -61,9 +61,11 @@ ASSUMPTIONS = (
 SWEEP_LAMBDAS = (0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0)
 
 
-def sweep_for(ps: ParamSet, space: SearchSpace, pt) -> pd.DataFrame:
-    """The balance-mode optimum per lambda1 (paper Fig. 8b/8c) for a search space and PT schedule."""
-    return lambda_sweep(ps, space, pt, lambdas=SWEEP_LAMBDAS)
+def sweep_for(ps: ParamSet, space: SearchSpace, pt, base: str | None = None) -> pd.DataFrame:
+    """The balance-mode optimum per lambda1 (paper Fig. 8b/8c) for a search space and PT schedule
+    (or a fitted open ``base`` model, paper §6)."""
+    pl = Planner(ps, pt, space, base=base) if base is not None else None
+    return lambda_sweep(ps, space, pt, lambdas=SWEEP_LAMBDAS, planner=pl)
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,7 +103,7 @@ def build(
     import time
 
     t0 = time.perf_counter()
-    pl = Planner(ps, current.pt, space)
+    pl = Planner(ps, current.pt, space, base=current.base)
     res = plan(ps, goal, planner=pl)
     cur = scenario_view(simulate(ps, current, bands=False), max_points, label="current scenario")
     pv = None
@@ -116,7 +118,11 @@ def build(
     front = pareto_frontier(pl)
     if lambda_curves:
         turning = turning_length_curve(ps, res.scenario() or current)
-        potential = potential_curve(ps, res.scenario() or current)
+        potential = (  # an open base model's PT is given: no loss potential to choose (§6)
+            potential_curve(ps, res.scenario() or current)
+            if current.base is None
+            else pd.DataFrame(columns=["lambda1", "potential", "composite"])
+        )
         if sweep is None:  # independent of the goal: callers may compute it once (``sweep_for``)
             sweep = lambda_sweep(ps, pl.space, lambdas=SWEEP_LAMBDAS, planner=pl)
     else:
@@ -397,7 +403,12 @@ def goal_rows(rep: PlanReport) -> list[tuple[str, str]]:
         ("CPT steps bounds", f"{sp.steps_min:,} … {sp.steps_max:,}"),
         ("Schedule families", ", ".join(sp.families)),
         ("WSD decay fraction", f"{sp.decay_min:.0%} … {sp.decay_max:.0%}"),
-        ("Pre-training (fixed)", _spec_text(rep.current.pt)),
+        (
+            "Pre-training (fixed)",
+            _spec_text(rep.current.pt)
+            if rep.current.base is None
+            else f"open base model '{rep.current.base}' (unknown PT, fitted S1pt, paper §6)",
+        ),
     ]
     return rows
 

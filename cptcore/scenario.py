@@ -13,6 +13,7 @@ import numpy as np
 
 from cptcore.areas import Areas, compute_areas
 from cptcore.envelope import outside, setting_of_lr, widening
+from cptcore.errors import InputError
 from cptcore.fit import prediction_band
 from cptcore.law import (
     Terms,
@@ -22,14 +23,19 @@ from cptcore.law import (
     turning_length,
 )
 from cptcore.params_io import ParamSet
-from cptcore.schedules import ScheduleSpec, concatenate, loss_potential
+from cptcore.schedules import ScheduleSpec, concatenate, loss_potential, segment
 
 
 @dataclass(frozen=True)
 class Scenario:
+    """A PT and a CPT schedule and a replay ratio; with ``base`` (a fitted open base model of the
+    parameter set, paper §6) the PT part is that model's: ``pt`` is ignored, step 0 is the base
+    model (assumed annealed to LR 0) and its fitted S1pt stands for the PT forward area."""
+
     pt: ScheduleSpec
     cpt: ScheduleSpec
     replay: float = 0.0
+    base: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,21 +85,45 @@ class ScenarioCurves:
 def lr_and_areas(
     sc: Scenario, lam: float, s2_form: str = "paper", eps: float = 0.1
 ) -> tuple[np.ndarray, int, Areas]:
+    if sc.base is not None:  # CPT from an open base model: every step is CPT (paper §6)
+        lr = np.concatenate([np.zeros(1), segment(sc.cpt)])
+        a = compute_areas(lr, 0, lam=lam, pt_history_known=False, s2_form=s2_form, eps=eps)
+        return lr, 0, a
     lr, transfer = concatenate(sc.pt, sc.cpt)
     return lr, transfer, compute_areas(lr, transfer, lam=lam, s2_form=s2_form, eps=eps)
+
+
+def base_S1pt(ps: ParamSet, sc: Scenario) -> dict:
+    """target -> the fitted S1pt of the scenario's base model (empty without a base);
+    ``InputError`` when the parameter set has not fitted that base."""
+    if sc.base is None:
+        return {}
+    got = {t: f.S1pt.get(sc.base) for t, f in ps.fits.items()}
+    if any(v is None for v in got.values()):
+        fitted = ", ".join(sorted({nm for f in ps.fits.values() for nm in f.S1pt})) or "none"
+        raise InputError(
+            f"the base model '{sc.base}' was not fitted in this parameter set",
+            source=ps.source or None,
+            column="base",
+            received=sc.base,
+            fix=f"Choose a fitted base ({fitted}), or fit CPT-only runs from this base",
+        )
+    return got
 
 
 def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
     """Predict both validation sets for a scenario (paper Eq. 4/8 with the scenario's areas)."""
     lr, transfer, a = lr_and_areas(sc, ps.lam, ps.s2_form, ps.eps)
-    reasons = tuple(outside(ps.envelope, setting_of_lr(lr, transfer, sc.replay)))
+    S1pt = base_S1pt(ps, sc)
+    known = sc.base is None
+    reasons = tuple(outside(ps.envelope, setting_of_lr(lr, transfer, sc.replay, known)))
     curves = {}
     for target, fit in ps.fits.items():
         p = fit.params
-        tm = terms(p, a, sc.replay, target)
+        tm = terms(p, a, sc.replay, target, S1pt.get(target))
         pred = tm.total
         band = (
-            prediction_band(fit, a, sc.replay, widen=widening(reasons))
+            prediction_band(fit, a, sc.replay, S1pt.get(target), widen=widening(reasons))
             if bands and has_band(fit)
             else None
         )
@@ -117,7 +147,7 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
         transfer,
         a,
         curves,
-        loss_potential(lr[1 : transfer + 1]),
+        loss_potential(lr[1 : transfer + 1]) if known else 0.0,  # §6: annealed to LR 0
         crit,
         reasons,
     )

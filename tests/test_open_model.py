@@ -111,3 +111,42 @@ def test_fits_with_pt_history_record_no_s1pt_mode():
     sel, _ = select_model(runs, "eq4", 0.999)
     assert sel.s1pt is None and "s1pt" not in sel.to_dict()
     assert not np.isnan(sel.lam)
+
+
+# --- a new CPT schedule on a fitted open base: simulated (Explore) and planned (Plan) ----------
+
+
+def test_a_scenario_on_an_open_base_predicts_what_the_fit_predicts_for_that_schedule(shared):
+    from cptcore.fit import scored_rows
+    from cptcore.plan import default_pt
+    from cptcore.scenario import Scenario, simulate
+
+    runs, _, fits = shared
+    ps = ParamSet.from_fits(fits)
+    assert ps.open_model
+    new = runs[2]  # a constant CPT of 1500 steps (warm-up 50) the fit never saw
+    sc = Scenario(default_pt(), cpt_spec("constant", steps=1500), 0.0, base="llama")
+    cur = simulate(ps, sc)
+    assert cur.transfer_step == 0 and cur.loss_potential == 0.0
+    for t, f in fits.items():
+        ((_, _, pred, a),) = scored_rows(f, [new])
+        np.testing.assert_allclose(cur.curves[t].pred[a.rows], pred, rtol=1e-9)
+        lo, hi = cur.curves[t].band
+        assert np.all(lo[1:] <= cur.curves[t].pred[1:]) and np.all(cur.curves[t].pred[1:] <= hi[1:])
+    with pytest.raises(InputError, match="base model 'mistral' was not fitted"):
+        simulate(ps, Scenario(default_pt(), cpt_spec("constant"), 0.0, base="mistral"))
+
+
+def test_a_plan_on_an_open_base_starts_from_the_base_and_its_scenario_agrees(shared):
+    from cptcore.plan import Goal, Planner, SearchSpace, default_pt, plan, simulate_plan
+
+    _, _, fits = shared
+    ps = ParamSet.from_fits(fits)
+    space = SearchSpace(lr_min=2e-4, lr_max=1e-3, steps_min=500, steps_max=3000, replay_max=0.0)
+    pl = Planner(ps, default_pt(), space, base="llama")
+    r = plan(ps, Goal(0.5), space, planner=pl)
+    assert r.feasible and r.base == "llama" and r.scenario().base == "llama"
+    cur = simulate_plan(ps, r)
+    assert cur.curves["pt"].pred[0] == pytest.approx(r.loss_pt_start, rel=1e-9)
+    assert cur.final("pt") == pytest.approx(r.loss_pt_end, rel=1e-6)
+    assert cur.final("cpt") == pytest.approx(r.loss_cpt_end, rel=1e-6)
