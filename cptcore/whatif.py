@@ -144,6 +144,21 @@ def _decay_kind(seg: np.ndarray, warm: int) -> tuple[str, float]:
 def whatif_from_run(run: Run, base: WhatIf = PAPER_WHATIF) -> WhatIf:
     """The settings of a PT+CPT run (steps, peak LRs, warm-ups, schedule kinds, loss potential)."""
     lr = run.dense_lr()
+    if not run.pt_history_known:  # CPT from an open base model (paper §6): the CPT settings only
+        cpt = lr[1:]
+        if cpt.size < 2:
+            return base
+        warm = _warmup_end(cpt)
+        kind, decay = _decay_kind(cpt, warm)
+        return replace(
+            base,
+            cpt_steps=int(cpt.size),
+            cpt_kind=kind,
+            cpt_lr=float(np.max(cpt)),
+            cpt_warmup=round(warm / cpt.size, 3),
+            cpt_decay=decay,
+            replay=float(run.replay),
+        )
     t = run.transfer_step
     pt, cpt = lr[1 : t + 1], lr[t + 1 :]
     if pt.size < 2 or cpt.size < 2:

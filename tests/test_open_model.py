@@ -150,3 +150,12 @@ def test_a_plan_on_an_open_base_starts_from_the_base_and_its_scenario_agrees(sha
     assert cur.curves["pt"].pred[0] == pytest.approx(r.loss_pt_start, rel=1e-9)
     assert cur.final("pt") == pytest.approx(r.loss_pt_end, rel=1e-6)
     assert cur.final("cpt") == pytest.approx(r.loss_cpt_end, rel=1e-6)
+
+
+def test_the_settings_of_a_cpt_only_run_are_its_cpt_schedule():
+    from cptcore.whatif import whatif_from_run
+
+    runs, _ = _open_runs()
+    w = whatif_from_run(runs[0])  # WSD CPT of 2000 steps, peak 5e-4, warm-up 50
+    assert (w.cpt_kind, w.cpt_steps, w.cpt_lr) == ("wsd", 2000, pytest.approx(5e-4))
+    assert w.cpt_warmup == pytest.approx(0.025, abs=1e-3)
