@@ -1034,8 +1034,11 @@ def prediction_band(
     S1pt: float | None = None,
     z: float = 1.96,
     widen: float = 1.0,
+    base_model: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(lower, upper) band of the predicted loss; ``z`` = 1.96 is ~95 %.
+    """(lower, upper) band of the predicted loss; ``z`` = 1.96 is ~95 %. ``base_model``: the open
+    base model whose S1pt is given (its uncertainty enters the delta-method band: S1pt is strongly
+    correlated with A and alpha, so leaving it out would overstate the band).
 
     With a calibration (``FitResult.calibration``, from grouped cross-validation) the band is the
     measured quantile of held-out |log error| at that CPT progress, times ``widen`` (>= 1 outside
@@ -1058,14 +1061,17 @@ def prediction_band(
     if result.cov is None or not result.free_names:
         return base, base
     grads = []
-    names = [nm for nm in result.free_names if not nm.startswith("logS1pt:")]
+    s1_name = f"logS1pt:{base_model}" if base_model is not None and S1pt is not None else None
+    names = [nm for nm in result.free_names if not nm.startswith("logS1pt:") or nm == s1_name]
     logb = np.log(np.maximum(base, 1e-9))
     for nm in names:
-        h = 1e-6 * max(1.0, abs(_get(p, nm)))
-        q = _set(p, nm, _get(p, nm) + h)
-        grads.append(
-            (np.log(np.maximum(predict(q, areas, replay, result.target, S1pt), 1e-9)) - logb) / h
-        )
+        if nm == s1_name:
+            h = 1e-6
+            moved = predict(p, areas, replay, result.target, S1pt * math.exp(h))
+        else:
+            h = 1e-6 * max(1.0, abs(_get(p, nm)))
+            moved = predict(_set(p, nm, _get(p, nm) + h), areas, replay, result.target, S1pt)
+        grads.append((np.log(np.maximum(moved, 1e-9)) - logb) / h)
     G = np.array(grads)
     idx = [result.free_names.index(nm) for nm in names]
     C = result.cov[np.ix_(idx, idx)]

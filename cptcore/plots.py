@@ -111,7 +111,8 @@ def scenario_view(
         fit = ps.fits.get(t) if ps is not None else None
         if fit is not None and has_band(fit):
             a = curves.areas.at(curves.steps[idx])
-            band[t] = prediction_band(fit, a, replay, widen=curves.widen)
+            S1pt, bm = curves.S1pt.get(t), curves.base  # an open base model's fitted S1pt
+            band[t] = prediction_band(fit, a, replay, S1pt, widen=curves.widen, base_model=bm)
         else:
             band[t] = (c.band[0][idx], c.band[1][idx]) if c.band is not None else None
         start[t] = c.start

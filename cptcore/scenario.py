@@ -7,7 +7,7 @@ turning length. Pure numpy, O(n) in the number of steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -67,6 +67,8 @@ class ScenarioCurves:
     loss_potential: float
     critical_point: float | None  # on the general set (paper Fig. 7c)
     outside: tuple = ()  # cptcore.envelope.Outside: how this scenario leaves the fitted envelope
+    base: str | None = None  # the open base model CPT starts from (paper §6), if any
+    S1pt: dict = field(default_factory=dict)  # target -> that base's fitted S1pt
 
     @property
     def widen(self) -> float:
@@ -123,7 +125,9 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
         tm = terms(p, a, sc.replay, target, S1pt.get(target))
         pred = tm.total
         band = (
-            prediction_band(fit, a, sc.replay, S1pt.get(target), widen=widening(reasons))
+            prediction_band(
+                fit, a, sc.replay, S1pt.get(target), widen=widening(reasons), base_model=sc.base
+            )
             if bands and has_band(fit)
             else None
         )
@@ -150,6 +154,8 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
         loss_potential(lr[1 : transfer + 1]) if known else 0.0,  # §6: annealed to LR 0
         crit,
         reasons,
+        sc.base,
+        S1pt,
     )
 
 

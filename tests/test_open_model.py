@@ -131,8 +131,10 @@ def test_a_scenario_on_an_open_base_predicts_what_the_fit_predicts_for_that_sche
     for t, f in fits.items():
         ((_, _, pred, a),) = scored_rows(f, [new])
         np.testing.assert_allclose(cur.curves[t].pred[a.rows], pred, rtol=1e-9)
-        lo, hi = cur.curves[t].band
+        lo, hi = cur.curves[t].band  # delta method with the base's S1pt (no calibration here)
         assert np.all(lo[1:] <= cur.curves[t].pred[1:]) and np.all(cur.curves[t].pred[1:] <= hi[1:])
+        # S1pt is correlated with A and alpha: with its own uncertainty the band stays narrow
+        assert np.all(hi[1:] / lo[1:] < 1.2), float(np.max(hi[1:] / lo[1:]))
     with pytest.raises(InputError, match="base model 'mistral' was not fitted"):
         simulate(ps, Scenario(default_pt(), cpt_spec("constant"), 0.0, base="mistral"))
 
