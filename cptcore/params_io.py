@@ -47,6 +47,13 @@ class ParamSet:
         return f.params if f is not None else None
 
     @property
+    def open_model(self) -> bool:
+        """Whether this is a fit of CPT-only runs (paper §6): fitted base models and no run with a
+        known PT history in its envelope (older files without an envelope: bases alone decide)."""
+        has_bases = any(f.S1pt for f in self.fits.values())
+        return has_bases and (self.envelope is None or self.envelope.loss_potential is None)
+
+    @property
     def law(self) -> str:
         return next(iter(self.fits.values())).params.law if self.fits else "eq4"
 

@@ -304,6 +304,13 @@ def lambda_figure(rep: PlanReport, height: int = 360) -> go.Figure:
                 1, 1,
             )  # fmt: skip
     p = rep.potential
+    if rep.current.base is not None:  # an open base model: its pre-training is given (paper §6)
+        fig.add_annotation(
+            text="open base model:<br>its pre-training is given,<br>no loss potential to choose",
+            xref="paper", yref="paper", x=sum(fig.layout.xaxis2.domain) / 2, y=0.5,
+            showarrow=False,
+            font=dict(color="#64748b"),
+        )  # fmt: skip
     if len(p):
         fig.add_trace(
             go.Scatter(x=p["lambda1"], y=100 * p["potential"], mode="lines+markers",

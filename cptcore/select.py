@@ -12,6 +12,10 @@ winner on all of them:
 - **speed**: each candidate is fitted once on all runs (full start grid) and each fold starts from
   that fit (``fit_target(init=...)``, no grid); candidates run in parallel processes.
 
+CPT-only runs (unknown PT history, paper §6) add one choice: S1pt per base model fitted per
+validation set or shared by both (``fit.fit_shared``); with ``s1pt='auto'`` the best per-set
+(law, lambda) is cross-validated once more with S1pt shared and the better one wins.
+
 With fewer than three runs nothing can be cross-validated: the documented fallback is the tau-form
 when the runs have two or more replay ratios (it recovers Eq. 4 at replay 0), else Eq. 4, at the
 paper's lambda = 0.999. With one replay ratio the replay forms are all Eq. 4, so only Eq. 4 is tried.

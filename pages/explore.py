@@ -6,6 +6,7 @@ from cptcore.plots import scenario_figure, turning_note
 from cptcore.scenario import has_band
 from cptcore.whatif import LAWS_WITH_REPLAY
 from ui import data, run_through_app
+from ui.openmodel import open_base
 from ui.state import EXPLORE_PRESET, MAX_PINS, PINS
 from ui.widgets import (
     chart,
@@ -83,6 +84,7 @@ st.caption(
     f"{md(preset.note)} Law: {preset.ps.law}, S2 form: {preset.ps.s2_form}, "
     f"λ = {preset.ps.lam:g}.{missing}"
 )
+base = open_base(preset.ps, key="base")  # a CPT-only fit: CPT from its base model (paper §6)
 
 
 @st.fragment
@@ -90,8 +92,10 @@ def live() -> None:
     """The controls and the chart: a slider change reruns only this fragment."""
     left, right = st.columns([1, 2.6], gap="medium")
     with left:
-        cpt_tab, pt_tab, show_tab = st.tabs(["CPT", "Pre-training", "Display"])
-        w = scenario_controls(preset.ps.law in LAWS_WITH_REPLAY, cpt_box=cpt_tab, pt_box=pt_tab)
+        tabs = st.tabs(["CPT", "Display"] if base else ["CPT", "Pre-training", "Display"])
+        cpt_tab, pt_tab, show_tab = tabs[0], tabs[1] if not base else None, tabs[-1]
+        replay_modelled = preset.ps.law in LAWS_WITH_REPLAY
+        w = scenario_controls(replay_modelled, cpt_tab, pt_tab, pt=base is None)
     with left, show_tab:
         hidden = st.toggle(
             "Hidden curves (dashed)", value=True, key="show_hidden", bind="query-params"
@@ -134,14 +138,14 @@ def live() -> None:
         )
     with right:
         with guard("predicting this scenario"):
-            view = data.view(preset, w)
+            view = data.view(preset, w, base=base)
             for o in view.outside:
                 st.warning(
                     f"{o.sentence}: the prediction extrapolates"
                     + (f" and the band is widened ×{view.widen:.1f}." if bands else "."),
                     icon=":material/warning:",
                 )
-            scenario_metrics(view)
+            scenario_metrics(view, base)
             pins = st.session_state.setdefault(PINS, [])
             fig = scenario_figure(
                 view,

@@ -15,6 +15,7 @@ from cptcore.whatif import nearest
 from ui import data, run_through_app
 from ui.fitting import FitOutcome, selection_table
 from ui.fitting import run_fit as fit_selected
+from ui.openmodel import base_editor
 from ui.state import EXPLORE_PRESET, LAST_FIT, LEARN_PRESET, RUNS, SEEN_UPLOADS, YOUR_FIT
 from ui.upload import (
     AUTO,
@@ -282,6 +283,7 @@ else:
         w = r.sparsity_warning()
         if w:
             st.warning(md(w))
+    base_editor(runs)  # CPT-only runs grouped by base model: one fitted S1pt per base (§6)
     names = list(runs)
     kept = [n for n in st.session_state.get("preview_runs", []) if n in runs]
     st.session_state["preview_runs"] = kept or names[:8]

@@ -2,6 +2,7 @@
 as a report (widgets -> cptcore.plan / cptcore.report -> plotly figures)."""
 
 import json
+from dataclasses import replace
 
 import streamlit as st
 
@@ -20,6 +21,7 @@ from cptcore.plan import (
 )
 from cptcore.whatif import LAWS_WITH_REPLAY, WhatIf, nearest
 from ui import data, run_through_app
+from ui.openmodel import open_base
 from ui.widgets import (
     KEYS,
     LRS,
@@ -113,6 +115,7 @@ if "pt" not in ps.fits or "cpt" not in ps.fits:
     st.stop()
 replay_modelled = ps.law in LAWS_WITH_REPLAY
 st.caption(f"{md(note)} Law: {ps.law}, S2 form: {ps.s2_form}.")  # 'Your fit' names runs
+base = open_base(ps, key=P + "base")  # a CPT-only fit: plan CPT from its base model (paper §6)
 
 
 # ---------------------------------------------------------------------- the current scenario
@@ -152,8 +155,8 @@ with st.expander("Your current scenario (the plan keeps its pre-training)", expa
     )
     current = None
     with guard("reading the scenario"):
-        current_w = scenario_controls(replay_modelled, prefix=P, bind=False)
-        sc = current_w.scenario()
+        current_w = scenario_controls(replay_modelled, prefix=P, bind=False, pt=base is None)
+        sc = replace(current_w.scenario(), base=base)
         sc.pt.validated()
         sc.cpt.validated()
         current = sc  # only a valid scenario is planned against
@@ -183,13 +186,13 @@ with left:
         )  # fmt: skip
     if mode == "domain_target":
         with guard("computing the starting loss"):
-            start = Planner(ps, current.pt).start_cpt
+            start = Planner(ps, current.pt, base=base).start_cpt
             st.session_state.setdefault(P + "target", round(start - 0.2, 2))
         target = st.number_input(
             CONTROLS["domain-target"], step=0.01, format="%.3f", key=P + "target",
             persist_state="page",
             help="The predicted domain loss at the transfer point is "
-            f"{Planner(ps, current.pt).start_cpt:.3f}.",
+            f"{Planner(ps, current.pt, base=base).start_cpt:.3f}.",
         )  # fmt: skip
     ood_name = st.selectbox(
         "Judge by an out-of-domain set instead (Eq. 6)",
@@ -259,12 +262,12 @@ with right, guard("planning", CONTROLS):
         st.caption("Inside the fitted range: " + "; ".join(limits) + ".")
 
     @st.cache_data(show_spinner="Planning…", max_entries=16)
-    def _sweep(token, pt, space, _ps):  # independent of the goal: once per search space
-        return report.sweep_for(_ps, space, pt)
+    def _sweep(token, pt, space, base, _ps):  # independent of the goal: once per search space
+        return report.sweep_for(_ps, space, pt, base)
 
     @st.cache_data(show_spinner="Planning…", max_entries=32)
     def _build(token, current, goal, space, label, _ps):
-        sweep = _sweep(token, current.pt, space, _ps)
+        sweep = _sweep(token, current.pt, space, current.base, _ps)
         return report.build(_ps, goal, space, current, label, sweep=sweep)
 
     rep = _build(token, current, goal, space, label, ps)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
@@ -20,11 +20,19 @@ from cptcore.presets import PAPER_FIG3
 from cptcore.runs import Run, read_run
 from cptcore.scenario import simulate
 from cptcore.whatif import PAPER_WHATIF, WhatIf, whatif_from_run
-from ui.state import MAX_POINTS, SAMPLE_CPT, SAMPLE_PARAMS, SAMPLE_SPLIT, YOUR_FIT
+from ui.state import (
+    MAX_POINTS,
+    SAMPLE_CPT,
+    SAMPLE_OPEN_PARAMS,
+    SAMPLE_PARAMS,
+    SAMPLE_SPLIT,
+    YOUR_FIT,
+)
 
-SAMPLE, YOURS, PAPER = "sample", "yours", "paper"
+SAMPLE, YOURS, PAPER, SAMPLE_OPEN = "sample", "yours", "paper", "sample-open"
 PRESET_LABELS = {
     SAMPLE: "Fitted on the sample runs",
+    SAMPLE_OPEN: "Sample runs as open models (CPT only, S1pt fitted)",
     YOURS: "Your fit",
     PAPER: "Paper Fig. 3 (106M, FineWeb→Knowledge-Pile)",
 }
@@ -153,6 +161,18 @@ def presets() -> dict[str, Preset]:
                 sample_defaults(sample_runs()),
                 "Fitted by us on the bundled sample runs (a tiny byte-level GPT on CPU).",
             )
+    if SAMPLE_OPEN_PARAMS.exists():
+        ps = _load_sample_params(str(SAMPLE_OPEN_PARAMS), _mtime(SAMPLE_OPEN_PARAMS))
+        if isinstance(ps, ParamSet):
+            out[SAMPLE_OPEN] = Preset(
+                SAMPLE_OPEN,
+                PRESET_LABELS[SAMPLE_OPEN],
+                ps,
+                "sample-open:" + token_of(ps),
+                sample_defaults(sample_runs()),
+                "Fitted by us on the sample train runs cut to their CPT phase, as if their "
+                "pre-training were unknown (paper §6; benchmarks/open_model.py).",
+            )
     yours = st.session_state.get(YOUR_FIT)
     if isinstance(yours, ActiveFit):
         out[YOURS] = Preset(
@@ -181,14 +201,17 @@ def default_preset_key(available: dict[str, Preset]) -> str:
 
 # ----------------------------------------------------------------------------- simulation
 @st.cache_data(show_spinner=False, max_entries=128)
-def _view(token: str, w: WhatIf, max_points: int, _ps: ParamSet) -> ScenarioView:
-    sc = w.scenario()
+def _view(token: str, w: WhatIf, max_points: int, base: str | None, _ps: ParamSet) -> ScenarioView:
+    sc = replace(w.scenario(), base=base)
     # bands are computed on the thinned steps only (scenario_view), not on every step
     return scenario_view(
         simulate(_ps, sc, bands=False), max_points, ps=_ps, replay=sc.replay, cpt_share=0.5
     )
 
 
-def view(preset: Preset, w: WhatIf, max_points: int = MAX_POINTS) -> ScenarioView:
-    """The scenario ``w`` predicted with ``preset``, thinned for plotting (cached)."""
-    return _view(preset.token, w, max_points, preset.ps)
+def view(
+    preset: Preset, w: WhatIf, max_points: int = MAX_POINTS, base: str | None = None
+) -> ScenarioView:
+    """The scenario ``w`` predicted with ``preset``, thinned for plotting (cached); with ``base``
+    CPT starts from that fitted open base model (paper §6) and ``w``'s PT settings are unused."""
+    return _view(preset.token, w, max_points, base, preset.ps)

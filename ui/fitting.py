@@ -203,6 +203,7 @@ def _fit(
         },
     )
     cands = [r for r in fit_runs if r.has_cpt and r.pt_history_known]
+    cands = cands or [r for r in fit_runs if r.has_cpt]  # CPT-only runs: their CPT settings
     defaults = whatif_from_run(cands[0]) if cands else PAPER_WHATIF
     return FitOutcome(
         fits,
@@ -228,7 +229,8 @@ def selection_table(sel: Selection) -> pd.DataFrame:
             "general (held-out MAE)": c.scores.get("pt", np.nan),
             "domain (held-out MAE)": c.scores.get("cpt", np.nan),
             "mean": c.score,
-            "chosen": (c.law, c.lam) == (sel.law, sel.lam),
+            **({"S1pt": c.s1pt} if sel.s1pt else {}),  # CPT-only runs: shared or per set
+            "chosen": (c.law, c.lam) == (sel.law, sel.lam) and c.s1pt == (sel.s1pt or c.s1pt),
         }
         for c in sel.candidates
     ]

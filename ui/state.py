@@ -20,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CPT = ROOT / "sample_data" / "cpt"
 SAMPLE_PARAMS = SAMPLE_CPT / "params.json"
+# the sample train runs cut to their CPT phase and fitted as open models (benchmarks/open_model.py)
+SAMPLE_OPEN_PARAMS = SAMPLE_CPT / "params_open.json"
 SAMPLE_SPLIT = SAMPLE_CPT / "split.json"
 
 YOUR_FIT = "cpt_your_fit"

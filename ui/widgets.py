@@ -194,10 +194,16 @@ def init_defaults(w: WhatIf, prefix: str = "") -> None:
 
 
 def scenario_controls(
-    replay_modelled: bool, cpt_box=None, pt_box=None, prefix: str = "", bind: bool = True
+    replay_modelled: bool,
+    cpt_box=None,
+    pt_box=None,
+    prefix: str = "",
+    bind: bool = True,
+    pt: bool = True,
 ) -> WhatIf:
     """The CPT and PT schedule controls (drawn into ``cpt_box`` / ``pt_box``, e.g. two tabs);
-    returns the ``WhatIf`` they describe."""
+    returns the ``WhatIf`` they describe. ``pt=False`` (an open base model, paper §6): no PT
+    controls; the PT fields keep their session values (unused by a scenario on a base)."""
     b = "query-params" if bind else None
     if bind:
         _write_link_options_to_url()
@@ -205,8 +211,12 @@ def scenario_controls(
     v = {}
     with cpt_box or st.container():
         _cpt_controls(v, k, b, replay_modelled)
-    with pt_box or st.container():
-        _pt_controls(v, k, b)
+    if pt:
+        with pt_box or st.container():
+            _pt_controls(v, k, b)
+    else:
+        for f in ("pt_steps", "pt_kind", "pt_lr", "pt_warmup", "pt_decay", "potential"):
+            v[f] = st.session_state.get(k[f], state_of(WhatIf())[f])
     w = whatif_of(v)
     return w if replay_modelled else replace(w, replay=0.0)
 
@@ -371,8 +381,9 @@ def _card(slot, label: str, value: str, help: str) -> None:
     slot.metric(label, value, help=help, border=True, width="stretch")
 
 
-def scenario_metrics(view: ScenarioView) -> None:
-    """Compact numbers row: general and domain loss change, turning length, loss potential."""
+def scenario_metrics(view: ScenarioView, base: str | None = None) -> None:
+    """Compact numbers row: general and domain loss change, turning length, loss potential (for
+    an open ``base`` model: assumed annealed, paper §6)."""
     slots = iter(metric_pairs(("pt" in view.delta) + ("cpt" in view.delta) + 2))
     if "pt" in view.delta:
         _card(
@@ -408,7 +419,8 @@ def scenario_metrics(view: ScenarioView) -> None:
         next(slots),
         "Loss potential",
         f"{100 * view.loss_potential:.0f} %",
-        "Final PT LR / peak PT LR (paper §3.3).",
+        "Final PT LR / peak PT LR (paper §3.3)."
+        + (f" The open base model '{base}' is assumed annealed to LR 0 (paper §6)." if base else ""),
     )
 
 

@@ -1,0 +1,95 @@
+"""Open models in the app (paper §6): Explore and Plan with a CPT-only fit (the bundled
+'sample runs as open models' fit, written by benchmarks/open_model.py --write), and the Fit page
+naming the base model of uploaded CPT-only logs."""
+
+import numpy as np
+import pytest
+from app_helpers import figure, no_exception, open_page, trace
+
+from cptcore.params_io import base_models
+from ui import data
+from ui.state import SAMPLE_OPEN_PARAMS
+
+CSV = "text/csv"
+needs_open_fit = pytest.mark.skipif(
+    not SAMPLE_OPEN_PARAMS.exists(), reason="no open-model sample fit (sample_data/cpt)"
+)
+
+
+def _open(page: str, key: str):
+    at = open_page(page)
+    at.selectbox(key=key).set_value(data.SAMPLE_OPEN).run()
+    no_exception(at)
+    return at
+
+
+def _keys(widgets) -> set:
+    return {w.key for w in widgets}
+
+
+@needs_open_fit
+def test_explore_with_a_cpt_only_fit_hides_pt_controls_and_names_the_base_and_its_s1pt():
+    at = _open("pages/explore.py", "preset")
+    assert [t.label for t in at.tabs] == ["CPT", "Display"]
+    assert not {"pt_steps", "pt_lr"} & _keys(at.select_slider)
+    assert not {"potential", "pt_warmup"} & _keys(at.slider)
+    note = " ".join(i.value for i in at.info)
+    bases = sorted(base_models(data.presets()[data.SAMPLE_OPEN].ps))
+    assert bases == ["ptconst", "ptwsd"]
+    assert "Open model" in note and "**ptconst**" in note and "S1pt = " in note
+    assert "95 % range" in note and "Laplace (Jacobian)" in note
+    assert at.metric[3].value == "0 %" and "assumed annealed to LR 0" in at.metric[3].help
+    x, general = trace(figure(at), "predicted general loss")
+    assert x[0] == 0 and np.all(np.isfinite(general))  # step 0 is the base model itself
+    at.selectbox(key="base").set_value("ptwsd").run()
+    no_exception(at)
+    _, other = trace(figure(at), "predicted general loss")
+    assert "**ptwsd**" in " ".join(i.value for i in at.info)
+    assert not np.allclose(general, other)  # another base, another fitted S1pt
+
+
+@needs_open_fit
+def test_explore_predicts_a_new_cpt_schedule_on_the_base():
+    at = _open("pages/explore.py", "preset")
+    _, before = trace(figure(at), "predicted domain loss")
+    at.selectbox(key="cpt_kind").set_value("constant").run()
+    no_exception(at)
+    _, after = trace(figure(at), "predicted domain loss")
+    assert not np.allclose(before, after) and np.all(np.isfinite(after))
+
+
+@needs_open_fit
+def test_plan_with_a_cpt_only_fit_plans_from_the_base():
+    at = _open("pages/plan.py", "plan_preset")
+    assert not at.error, [e.value for e in at.error]
+    assert not {"plan_pt_steps", "plan_pt_lr"} & _keys(at.select_slider)
+    assert any("Open model" in i.value and "S1pt = " in i.value for i in at.info)
+    text = at.success[0].value if at.success else at.warning[0].value
+    assert "peak LR" in text
+    x, general = trace(figure(at, 0), "predicted general loss")
+    assert x[0] == 0 and np.all(np.isfinite(general))
+
+
+def _open_csv(name: str, kind: str, seed: int) -> bytes:
+    from cptcore.runs import run_to_frame
+    from tests.synthetic import PT_WSD, cpt_spec, make_run
+
+    run, _ = make_run(name, PT_WSD, cpt_spec(kind), pt_history=False, seed=seed)
+    return run_to_frame(run).to_csv(index=False, float_format="%.8g").encode()
+
+
+def test_fit_page_groups_uploaded_cpt_only_runs_by_the_base_you_name():
+    at = open_page("pages/fit.py")
+    files = [
+        ("ft_a.csv", _open_csv("ft_a", "wsd", 1), CSV),
+        ("ft_b.csv", _open_csv("ft_b", "cosine", 2), CSV),
+    ]
+    at.file_uploader(key="upload").set_value(files).run()
+    no_exception(at)
+    assert {"base_of_ft_a", "base_of_ft_b"} <= _keys(at.text_input)
+    assert any("Grouped by base: base (2 runs)" in c.value for c in at.caption)
+    at.text_input(key="base_of_ft_a").input("llama-1b").run()
+    no_exception(at)
+    assert any("base (1 run); llama-1b (1 run)" in c.value for c in at.caption)
+    runs = at.session_state["cpt_runs"]
+    assert runs["ft_a"].base == "llama-1b" and runs["ft_b"].base == ""
