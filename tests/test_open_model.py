@@ -161,3 +161,24 @@ def test_the_settings_of_a_cpt_only_run_are_its_cpt_schedule():
     w = whatif_from_run(runs[0])  # WSD CPT of 2000 steps, peak 5e-4, warm-up 50
     assert (w.cpt_kind, w.cpt_steps, w.cpt_lr) == ("wsd", 2000, pytest.approx(5e-4))
     assert w.cpt_warmup == pytest.approx(0.025, abs=1e-3)
+
+
+def test_cli_fits_a_shared_s1pt_and_predicts_a_new_schedule_on_the_base(tmp_path, capsys):
+    from cptcore.__main__ import main
+    from cptcore.runs import write_run
+
+    runs, _ = _open_runs()
+    paths = []
+    for r in runs:
+        paths.append(str(tmp_path / f"{r.name}.csv"))
+        write_run(r, paths[-1])
+    out = tmp_path / "params.json"
+    assert main(["fit", *paths[:2], "--law", "eq4", "--lambda", "0.999", "--s1pt", "shared",
+                 "-o", str(out)]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "S1pt of base model 'llama'" in text and "shared by both validation sets" in text
+    assert json.loads(out.read_text())["bases"]["llama"]["S1pt_shared"] is True
+    pred = tmp_path / "pred.csv"
+    assert main(["predict", "-p", str(out), paths[2], "-o", str(pred)]) == 0
+    with pytest.raises(SystemExit):  # argparse: one line naming the choices
+        main(["fit", *paths[:2], "--s1pt", "both"])
