@@ -31,7 +31,7 @@ from cptcore.law import LAWS
 from cptcore.params_io import ParamSet, dumps
 from cptcore.params_io import load as load_params
 from cptcore.plan import add_plan_command
-from cptcore.runs import Run
+from cptcore.runs import Run, base_of
 from cptcore.select import fit_model
 
 
@@ -220,7 +220,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             out[f"lo_loss_{target}"] = out[f"hi_loss_{target}"] = nan
             continue
         S1pt = f.S1pt_for(run)
-        lo, hi = prediction_band(f, areas, run.replay, S1pt, z=z, widen=widening(reasons))
+        bm = base_of(run) if S1pt is not None else None  # the base's own S1pt uncertainty
+        widen = widening(reasons)
+        lo, hi = prediction_band(f, areas, run.replay, S1pt, z=z, widen=widen, base_model=bm)
         out[f"lo_loss_{target}"], out[f"hi_loss_{target}"] = lo, hi
     cols = ["step", "pred_loss_pt", "pred_loss_cpt"]
     if z is not None:

@@ -30,7 +30,7 @@ from cptcore.fit import fit_rows, prediction_band
 from cptcore.law import LawParams, predict
 from cptcore.markup import escape_markdown
 from cptcore.params_io import ParamSet
-from cptcore.runs import Run
+from cptcore.runs import Run, base_of
 
 # which parameters are re-estimated on the run (fitting space: logE is log E)
 ADAPT = {
@@ -178,7 +178,8 @@ def forecast_run(
         mae = float(np.mean(np.abs(pred[ok] - y))) if ok.any() else float("nan")
         lo = hi = None
         if z is not None:
-            lo, hi = prediction_band(replace(f, params=p), areas, run.replay, S1pt, z, widen)
+            bm = base_of(run) if S1pt is not None else None  # the base's own S1pt uncertainty
+            lo, hi = prediction_band(replace(f, params=p), areas, run.replay, S1pt, z, widen, bm)
         out[target] = TargetForecast(target, p, pred, lo, hi, int(ok.sum()), mae)
     return Forecast(run.step, out, share, last)
 

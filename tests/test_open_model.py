@@ -179,6 +179,11 @@ def test_cli_fits_a_shared_s1pt_and_predicts_a_new_schedule_on_the_base(tmp_path
     assert "S1pt of base model 'llama'" in text and "shared by both validation sets" in text
     assert json.loads(out.read_text())["bases"]["llama"]["S1pt_shared"] is True
     pred = tmp_path / "pred.csv"
-    assert main(["predict", "-p", str(out), paths[2], "-o", str(pred)]) == 0
+    assert main(["predict", "-p", str(out), paths[2], "-o", str(pred), "--interval", "0.95"]) == 0
+    import pandas as pd
+
+    df = pd.read_csv(pred).iloc[1:]  # the band from the covariance (two runs: no calibration)
+    for t in ("pt", "cpt"):  # with the base's own S1pt uncertainty it stays finite and narrow
+        assert np.all(df[f"hi_loss_{t}"] / df[f"lo_loss_{t}"] < 1.2)
     with pytest.raises(SystemExit):  # argparse: one line naming the choices
         main(["fit", *paths[:2], "--s1pt", "both"])
