@@ -452,7 +452,8 @@ if isinstance(outcome, FitOutcome):
                             "parameter": k,
                             "value": fr.S1pt[k.split("[")[1][:-1]],
                             "± std. error": v,
-                            "meaning": "fitted PT forward area of this base model (paper §6)",
+                            "meaning": "fitted PT forward area of this base model (paper §6)"
+                            + (", shared by both validation sets" if fr.s1pt_shared else ""),
                         }
                         for k, v in se.items()
                         if k.startswith("S1pt[")

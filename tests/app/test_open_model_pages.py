@@ -93,3 +93,8 @@ def test_fit_page_groups_uploaded_cpt_only_runs_by_the_base_you_name():
     assert any("base (1 run); llama-1b (1 run)" in c.value for c in at.caption)
     runs = at.session_state["cpt_runs"]
     assert runs["ft_a"].base == "llama-1b" and runs["ft_b"].base == ""
+    at.button(key="fit_button").click().run(timeout=600)  # two bases: one fitted S1pt each
+    no_exception(at)
+    params = [d.value for d in at.dataframe if "parameter" in d.value.columns]
+    fitted = set(params[0]["parameter"])
+    assert {"S1pt[llama-1b]", "S1pt[base]"} <= fitted, fitted
