@@ -34,7 +34,8 @@ st.caption(
     "Six short steps through the CPT scaling law of Wang, Tissue et al. (ICML 2025). Every chart is "
     "the law itself, computed live: move the controls and watch the curves."
 )
-available = data.presets()
+# the tour walks through a PT phase: fits of CPT-only runs (open models, paper §6) have none
+available = {k: p for k, p in data.presets().items() if not p.ps.open_model}
 st.session_state.setdefault(LEARN_PRESET, data.PAPER)
 if st.session_state[LEARN_PRESET] not in available:
     st.session_state[LEARN_PRESET] = data.PAPER

@@ -98,3 +98,12 @@ def test_fit_page_groups_uploaded_cpt_only_runs_by_the_base_you_name():
     params = [d.value for d in at.dataframe if "parameter" in d.value.columns]
     fitted = set(params[0]["parameter"])
     assert {"S1pt[llama-1b]", "S1pt[base]"} <= fitted, fitted
+
+
+@needs_open_fit
+def test_learn_leaves_out_cpt_only_fits_its_tour_needs_a_pt_phase():
+    at = open_page("pages/learn.py")
+    no_exception(at)
+    options = at.selectbox(key="learn_preset").options  # shown labels
+    assert data.PRESET_LABELS[data.PAPER] in options
+    assert data.PRESET_LABELS[data.SAMPLE_OPEN] not in options
