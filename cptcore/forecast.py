@@ -309,6 +309,26 @@ def forecast_markdown(
     return "\n".join(lines) + "\n"
 
 
+def with_planned_schedule(run: Run, lr: np.ndarray, transfer: int | None = None) -> Run:
+    """``run`` continued with a row at every step after its last one to the end of the planned
+    schedule ``lr`` (LR indexed by step; ``transfer``: the last PT step, None for CPT only), losses
+    empty: a running job's log holds its LR only up to now, the forecast needs the rest."""
+    last = run.last_step
+    if last >= len(lr) - 1:
+        return run
+    new = np.arange(last + 1, len(lr), dtype=run.step.dtype)
+    cpt = np.ones(len(new), bool) if transfer is None else new > transfer
+    nan = np.full(len(new), np.nan)
+    return replace(
+        run,
+        step=np.concatenate([run.step, new]),
+        lr=np.concatenate([run.lr, lr[new]]),
+        is_cpt=np.concatenate([run.is_cpt, cpt]),
+        loss_pt=np.concatenate([run.loss_pt, nan]),
+        loss_cpt=np.concatenate([run.loss_cpt, nan]),
+    )
+
+
 def cut_run(run: Run, fraction: float) -> Run:
     """``run`` with its losses removed after ``fraction`` of its CPT phase (in steps): what a job
     that far along has logged. The schedule is kept whole."""
@@ -338,4 +358,5 @@ __all__ = [
     "forecast_markdown",
     "forecast_run",
     "step_reaching",
+    "with_planned_schedule",
 ]

@@ -1,12 +1,16 @@
 """Track: forecast a running CPT job from the losses it has logged so far (cptcore.forecast)."""
 
+import numpy as np
 import streamlit as st
 
+from cptcore import importers
 from cptcore.envelope import outside, setting_of_run, widening
 from cptcore.forecast import cut_run, forecast_markdown, forecast_run, step_reaching
 from cptcore.plots import forecast_figure
 from ui import data
-from ui.upload import read_upload, stem
+from ui.mapping import mapping_form
+from ui.state import TRACK_MAPPINGS
+from ui.upload import describe, read_upload, stem
 from ui.widgets import chart, guard, md
 
 LEVEL = 0.95
@@ -16,10 +20,14 @@ DEMO_RUN, DEMO_CUT = "ptconst_cpt-cos_lr1e-3_replay0", 0.2
 st.title("Track a running job")
 st.markdown(
     "Upload the log of a CPT job that is still running: the **whole planned schedule** (every "
-    "step's LR, phase and replay) with losses only where they have been logged. The base fit is "
-    "adapted to the CPT losses seen so far (an offset, pulled towards the base fit; README, "
+    "step's LR, phase and replay) with losses only where they have been logged, or any log the "
+    "Fit page reads (W&B, TensorBoard, Hugging Face, Megatron, other tables) with the planned "
+    "schedule given in its mapping. Re-upload the file as the run goes on: a mapping you confirmed "
+    "is used again for the same file name. The base fit is adapted to the CPT losses seen so far "
+    "(its offset and the shift's speed, following the latest points; README, "
     '"Forecast a running job") and predicts the rest of the run.'
 )
+mappings: dict = st.session_state.setdefault(TRACK_MAPPINGS, {})
 
 available = data.presets()
 keys = [k for k in (data.SAMPLE, data.YOURS) if k in available] or list(available)
@@ -44,16 +52,57 @@ with right:
     )
 with left:
     upload = st.file_uploader(
-        "The job's log so far (canonical CSV)",
+        "The job's log so far",
         type=None,
         key="track_upload",
-        help="Canonical columns: step, lr, phase (pt/cpt), replay, loss_pt, loss_cpt.",
+        help="A canonical CSV (step, lr, phase, replay, loss_pt, loss_cpt) with the whole planned "
+        "schedule, or a training log: W&B or TensorBoard export, TensorBoard event file, "
+        "trainer_state.json, Megatron log, other table.",
     )
 preset = available[preset_key]
 
+
+
+def _forget_mapping(name: str) -> None:
+    mappings.pop(name, None)
+
+
+def uploaded_run(name: str, raw: bytes):
+    """The job in an upload: a canonical CSV as is; another log through the mapping confirmed
+    for this file name (asked for once, then reused when the file is uploaded again)."""
+    if importers.detect(raw, name) == "canonical":
+        return read_upload(name, raw)
+    if name not in mappings:
+        confirmed = mapping_form(name, raw, "track_map", describe(name, raw))
+        if confirmed is None:
+            st.stop()
+        mappings[name] = confirmed[0]
+    mapping = mappings[name]
+    runs = mapping.runs(name, raw)
+    st.button(
+        f"Change the mapping of {name}",
+        key="track_remap",
+        on_click=_forget_mapping,
+        args=(name,),
+        icon=":material/tune:",
+        help="Read with the mapping you confirmed for this file name. Click to choose it again.",
+    )
+    if len(runs) > 1:
+        pick = st.selectbox("Run in the log", [r.name for r in runs], key="track_run")
+        runs = [r for r in runs if r.name == pick]
+    last = runs[0].loss_pt[-1], runs[0].loss_cpt[-1]
+    if not mapping.schedule.strip() and np.isfinite(last).any():  # a loss at the last row
+        st.info(
+            "The log's LR ends at its last logged step, so there is nothing after it to forecast: "
+            "choose 'Change the mapping' and describe the whole planned schedule under 'rebuild "
+            "the LR from a schedule'."
+        )
+    return mapping.planned(runs[0])
+
+
 with guard("forecasting the job"):
     if upload is not None:
-        run = read_upload(upload.name, upload.getvalue())
+        run = uploaded_run(upload.name, upload.getvalue())
         name = upload.name
     else:
         samples = data.sample_runs()
@@ -95,7 +144,7 @@ with guard("forecasting the job"):
     chart(forecast_figure(fc, run, target_loss), key="track_chart")
     st.caption(
         f"Markers: logged losses. Line: the forecast; shaded: the base fit's calibrated {LEVEL:.0%} "
-        "band around it (in the backtest it covered 83-89 % of the general and 95-100 % of the "
+        "band around it (in the backtest it covered 84-96 % of the general and 91-99 % of the "
         "domain losses). Dotted: the last logged CPT step."
     )
     snippet = forecast_markdown(fc, stem(name), LEVEL, target_loss)

@@ -9,16 +9,19 @@ from dataclasses import dataclass
 import streamlit as st
 
 from cptcore import importers
+from cptcore.forecast import with_planned_schedule
 from cptcore.runs import Run
+from cptcore.schedules import concatenate
 from ui.upload import (
     AUTO,
     LABELS,
     NONE,
+    PAGE_ADVICE,
     SCHEDULE_EXAMPLE,
     columns,
     group_guess,
     import_files,
-    import_log,
+    import_log_once,
 )
 from ui.widgets import guard, md
 
@@ -35,9 +38,18 @@ class Mapping:
 
     def runs(self, filename: str, data: bytes) -> list[Run]:
         """The runs of ``data`` read with this mapping (``InputError`` if it no longer fits)."""
-        return import_log(
+        return import_log_once(
             filename, data, dict(self.roles), self.cpt_start, self.replay, self.schedule
         )
+
+    def planned(self, run: Run) -> Run:
+        """``run`` continued to the end of this mapping's schedule (a running job's log stops at
+        its last logged step); unchanged without a schedule."""
+        if not self.schedule.strip():
+            return run
+        specs = importers.parse_schedule(self.schedule, PAGE_ADVICE.schedule)
+        lr, transfer = concatenate(*specs)
+        return with_planned_schedule(run, lr, transfer if len(specs) == 2 else self.cpt_start)
 
 
 def mapping_controls(key: str, opts: list[str], guess: dict, step_opts: list[str] | None):
