@@ -31,7 +31,7 @@ mappings: dict = st.session_state.setdefault(TRACK_MAPPINGS, {})
 
 available = data.presets()
 keys = [k for k in (data.SAMPLE, data.YOURS) if k in available] or list(available)
-left, right = st.columns([2, 1], gap="medium")
+left, right = st.columns([3, 2], gap="medium")
 with right:
     preset_key = st.selectbox(
         "Base parameters",
@@ -73,10 +73,16 @@ def uploaded_run(name: str, raw: bytes):
     if importers.detect(raw, name) == "canonical":
         return read_upload(name, raw)
     if name not in mappings:
+        st.caption(
+            "A running job's log holds the LR only up to its last step: describe the whole planned "
+            "schedule under 'rebuild the LR from a schedule' (PT and CPT joined by ';') so the "
+            "forecast can run to its end."
+        )
         confirmed = mapping_form(name, raw, "track_map", describe(name, raw))
         if confirmed is None:
             st.stop()
         mappings[name] = confirmed[0]
+        st.rerun()  # without the form: it was drawn before Import was clicked
     mapping = mappings[name]
     runs = mapping.runs(name, raw)
     st.button(
@@ -120,9 +126,11 @@ with guard("forecasting the job"):
     cols = st.columns(len(fc.targets) + 1)
     for col, (t, tf) in zip(cols, fc.targets.items(), strict=False):
         col.metric(
-            f"Final {'general' if t == 'pt' else 'domain'} loss (step {int(fc.step[last]):,})",
+            f"{'General' if t == 'pt' else 'Domain'} at the end",
             f"{tf.pred[last]:.4f}",
-            help=f"{LEVEL:.0%} band {tf.lo[last]:.4f} to {tf.hi[last]:.4f}",
+            help=f"Forecast {'general' if t == 'pt' else 'domain'} loss at the last step of the "
+            f"schedule ({int(fc.step[last]):,}); {LEVEL:.0%} band {tf.lo[last]:.4f} to "
+            f"{tf.hi[last]:.4f}.",
         )
     observed = f"{fc.observed_share:.0%}" if fc.last_observed_step is not None else "none"
     cols[-1].metric(

@@ -87,7 +87,7 @@ def mapping_controls(key: str, opts: list[str], guess: dict, step_opts: list[str
         roles["loss_cpt"] = pick(
             "loss_cpt", LABELS["loss_cpt"], "Validation loss on the CPT (domain) data."
         )
-    c = st.columns([1.2, 1, 1, 2], vertical_alignment="bottom")
+    c = st.columns([1.7, 1, 1, 2], vertical_alignment="bottom")
     cpt_only = c[0].checkbox(
         LABELS["cpt_only"],
         value=True,
