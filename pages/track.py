@@ -62,7 +62,6 @@ with left:
 preset = available[preset_key]
 
 
-
 def _forget_mapping(name: str) -> None:
     mappings.pop(name, None)
 
@@ -84,7 +83,6 @@ def uploaded_run(name: str, raw: bytes):
         mappings[name] = confirmed[0]
         st.rerun()  # without the form: it was drawn before Import was clicked
     mapping = mappings[name]
-    runs = mapping.runs(name, raw)
     st.button(
         f"Change the mapping of {name}",
         key="track_remap",
@@ -93,6 +91,7 @@ def uploaded_run(name: str, raw: bytes):
         icon=":material/tune:",
         help="Read with the mapping you confirmed for this file name. Click to choose it again.",
     )
+    runs = mapping.runs(name, raw)  # before: a mapping that no longer fits can be changed
     if len(runs) > 1:
         pick = st.selectbox("Run in the log", [r.name for r in runs], key="track_run")
         runs = [r for r in runs if r.name == pick]

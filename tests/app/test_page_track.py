@@ -67,9 +67,11 @@ def _wandb_log(run, last_step: int) -> bytes:
     return "\n".join(rows).encode()
 
 
-def test_a_wandb_log_is_mapped_once_and_read_again_when_reuploaded_with_more_rows():
-    run = read_run(SAMPLE / "ptconst_cpt-wsd_lr1e-3_replay0.25.csv")
-    at = _upload(open_page("pages/track.py"), "job.csv", _wandb_log(run, 2700))
+PLANNED = "constant:peak=1e-3,steps=2500,warmup=100;wsd:peak=1e-3,steps=1000,warmup=50,decay=0.2"
+
+
+def _map_wandb(at, schedule: str = PLANNED):
+    """Fill the Track page's mapping form for ``_wandb_log`` and click Import."""
     assert any("is not a canonical run CSV" in m.value for m in at.markdown)
     at.selectbox(key="track_map_lr").set_value("train/lr")
     at.selectbox(key="track_map_loss_pt").set_value("eval/loss_general")
@@ -77,10 +79,13 @@ def test_a_wandb_log_is_mapped_once_and_read_again_when_reuploaded_with_more_row
     at.checkbox(key="track_map_cptonly").uncheck().run()
     at.number_input(key="track_map_start").set_value(2500)
     at.number_input(key="track_map_replay").set_value(0.25)
-    at.text_input(key="track_map_sched").input(
-        "constant:peak=1e-3,steps=2500,warmup=100;wsd:peak=1e-3,steps=1000,warmup=50,decay=0.2"
-    )
-    at.button(key="track_map_add").click().run()
+    at.text_input(key="track_map_sched").input(schedule)
+    return at.button(key="track_map_add").click().run()
+
+
+def test_a_wandb_log_is_mapped_once_and_read_again_when_reuploaded_with_more_rows():
+    run = read_run(SAMPLE / "ptconst_cpt-wsd_lr1e-3_replay0.25.csv")
+    at = _map_wandb(_upload(open_page("pages/track.py"), "job.csv", _wandb_log(run, 2700)))
     no_exception(at)
     assert not at.error, [e.value for e in at.error]
     x_obs, _ = trace(figure(at), "observed (domain)")
@@ -108,3 +113,13 @@ def test_a_canonical_job_reuploaded_with_more_rows_updates_the_forecast():
     x_obs, _ = trace(figure(at), "observed (domain)")
     _, second = trace(figure(at), "forecast (domain)")
     assert x_obs[-1] == 2900 and not np.allclose(first[-1], second[-1])
+
+
+def test_a_planned_schedule_shorter_than_the_log_is_one_line_and_the_form_stays():
+    run = read_run(SAMPLE / "ptconst_cpt-wsd_lr1e-3_replay0.25.csv")
+    at = _upload(open_page("pages/track.py"), "job.csv", _wandb_log(run, 2700))
+    at = _map_wandb(at, PLANNED.replace("steps=1000", "steps=100"))
+    no_exception(at)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "job.csv" in errors[0] and "beyond the end of the schedule" in errors[0]
+    assert any("is not a canonical run CSV" in m.value for m in at.markdown)  # choose again
