@@ -266,6 +266,32 @@ def step_reaching(
     return int(step[np.argmax(ok)]) if ok.any() else None
 
 
+def target_steps(fc: Forecast, target_loss: float) -> tuple[int | None, int | None, int | None]:
+    """(expected, earliest, latest): the first step after the last observed one at which the
+    domain-loss forecast, the lower and the upper edge of its band reach ``target_loss``; None where
+    not within the schedule (earliest/latest None without a band)."""
+    tf = fc.targets["cpt"]
+    after = fc.last_observed_step
+    at = step_reaching(fc.step, tf.pred, target_loss, after)
+    if tf.lo is None:
+        return at, None, None
+    return at, step_reaching(fc.step, tf.lo, target_loss, after), step_reaching(
+        fc.step, tf.hi, target_loss, after
+    )
+
+
+def target_sentence(fc: Forecast, target_loss: float, level: float | None = None) -> str:
+    """When the domain loss is expected to reach ``target_loss``, with the range its band gives."""
+    at, early, late = target_steps(fc, target_loss)
+    band = ""
+    if level is not None and early is not None:
+        end = f"step {late:,}" if late is not None else "after the end of the schedule"
+        band = f" ({level:.0%} band: step {early:,} to {end})"
+    if at is not None:
+        return f"Expected to reach the domain loss {target_loss:.3f} at step {at:,}{band}."
+    return f"The domain loss {target_loss:.3f} is not reached within the planned schedule{band}."
+
+
 def forecast_markdown(
     fc: Forecast, run_name: str, level: float | None = None, target_loss: float | None = None
 ) -> str:
@@ -294,18 +320,8 @@ def forecast_markdown(
         mae = f"{tf.mae_observed:.4f} ({tf.n_observed} points)" if tf.n_observed else "-"
         name = "general (loss_pt)" if target == "pt" else "domain (loss_cpt)"
         lines.append(f"| {name} | {tf.pred[last]:.4f} | {band} | {mae} |")
-    tf = fc.targets.get("cpt")
-    if target_loss is not None and tf is not None:
-        at = step_reaching(fc.step, tf.pred, target_loss, fc.last_observed_step)
-        lines.append("")
-        lines.append(
-            f"Domain loss target {target_loss:.4f}: "
-            + (
-                f"expected at step {at:,}."
-                if at is not None
-                else "not reached within the schedule."
-            )
-        )
+    if target_loss is not None and "cpt" in fc.targets:
+        lines += ["", target_sentence(fc, target_loss, level)]
     return "\n".join(lines) + "\n"
 
 
@@ -358,5 +374,7 @@ __all__ = [
     "forecast_markdown",
     "forecast_run",
     "step_reaching",
+    "target_sentence",
+    "target_steps",
     "with_planned_schedule",
 ]

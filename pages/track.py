@@ -5,7 +5,13 @@ import streamlit as st
 
 from cptcore import importers
 from cptcore.envelope import outside, setting_of_run, widening
-from cptcore.forecast import cut_run, forecast_markdown, forecast_run, step_reaching
+from cptcore.forecast import (
+    cut_run,
+    forecast_markdown,
+    forecast_run,
+    target_sentence,
+    target_steps,
+)
 from cptcore.plots import forecast_figure
 from ui import data
 from ui.mapping import mapping_form
@@ -137,15 +143,10 @@ with guard("forecasting the job"):
         observed,
         help="Share of the CPT phase (in summed learning rate) with logged losses so far.",
     )
-    tf = fc.targets.get("cpt")
-    if target_loss is not None and tf is not None:
-        at = step_reaching(fc.step, tf.pred, target_loss, fc.last_observed_step)
-        if at is not None:
-            st.success(f"Expected to reach the domain loss {target_loss:.3f} at step {at:,}.")
-        else:
-            st.info(
-                f"The domain loss {target_loss:.3f} is not reached within the planned schedule."
-            )
+    if target_loss is not None and "cpt" in fc.targets:
+        sentence = md(target_sentence(fc, target_loss, LEVEL))
+        reached = target_steps(fc, target_loss)[0] is not None
+        (st.success if reached else st.info)(sentence)
     if fc.last_observed_step is None:
         st.caption("No CPT-phase loss logged yet: the forecast is the base prediction.")
     chart(forecast_figure(fc, run, target_loss), key="track_chart")

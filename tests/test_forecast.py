@@ -18,6 +18,7 @@ from cptcore.forecast import (
     forecast_run,
     point_noise,
     step_reaching,
+    target_steps,
 )
 from cptcore.params_io import ParamSet, load
 from cptcore.runs import read_run, write_run
@@ -168,7 +169,8 @@ def test_markdown_snippet_gives_the_final_losses_and_shows_a_run_name_literally(
     text = forecast_markdown(fc, "<img src=x>|run", 0.95, target_loss=10.0)
     assert "\\<img src=x\\>\\|run" in text and "<img" not in text.replace("\\<img", "")
     assert "| domain (loss_cpt) |" in text and "(95%)" in text
-    assert "expected at step" in text  # 10 nats: reached at the first step after the cut
+    assert "Expected to reach the domain loss 10.000 at step" in text  # at the first step after
+    assert "(95% band: step " in text
 
 
 def test_point_noise_recovers_the_scatter_of_points_on_a_smooth_trend():
@@ -201,3 +203,14 @@ def test_default_forecast_of_a_sample_run_at_another_peak_lr_beats_the_base_pred
         y = run.loss(target)[rest]
         e_fc = np.mean(np.abs(fc.targets[target].pred[rest] - y))
         assert e_fc < 0.5 * np.mean(np.abs(pred[target][rest] - y)), target
+
+
+def test_the_band_brackets_the_step_a_target_is_reached_at(ps):
+    run = read_run(os.path.join(SAMPLE, "ptconst_cpt-wsd_lr1e-3_replay0.25.csv"))
+    fc = forecast_run(ps, cut_run(run, 0.2), z=1.96)
+    final = fc.targets["cpt"].pred[-1]
+    at, early, late = target_steps(fc, final + 0.02)
+    assert early is not None and at is not None and early <= at  # the lower edge gets there first
+    assert late is None or at <= late
+    assert target_steps(fc, final - 1.0) == (None, None, None)  # far below: never, even the band
+    assert target_steps(forecast_run(ps, cut_run(run, 0.2)), final + 0.02)[1:] == (None, None)

@@ -47,7 +47,7 @@ def test_uploaded_job_is_forecast_and_the_target_step_is_given():
     assert f"Expected to reach the domain loss {target:.3f} at step" in msg
     snippet = at.code[0].value
     assert snippet.startswith("**Forecast of job**") and "domain (loss_cpt)" in snippet
-    assert "expected at step" in snippet
+    assert "Expected to reach the domain loss" in snippet and "95% band: step" in msg
 
 
 def test_a_log_without_cpt_rows_is_one_line_and_the_page_stays():

@@ -49,7 +49,9 @@ def test_uploaded_partial_job_shows_its_forecast_and_the_step_it_reaches_a_targe
         box = page.get_by_label("Domain loss to reach (nats)")
         box.fill(f"{target:.3f}")
         box.press("Enter")
-        message = page.get_by_text(re.compile(r"Expected to reach the domain loss .* at step"))
+        message = page.locator('[data-testid="stAlertContentSuccess"]').get_by_text(
+            re.compile(r"Expected to reach the domain loss .* at step [\d,]+")
+        )
         message.wait_for(timeout=60_000)
         wait_idle(page)
         assert f"{target:.3f}" in message.inner_text()
