@@ -391,10 +391,10 @@ def scenario_metrics(view: ScenarioView) -> None:
             f"transfer point ({view.start['cpt']:.3f}). Negative = learning the domain.",
         )
     tl = view.turning_length
-    if tl is not None:
-        shown = f"{tl:,}"
-    elif "pt" in view.pred and view.pred["pt"].max() <= view.start["pt"]:
+    if tl == 0:
         shown = "no rise"
+    elif tl is not None:
+        shown = f"{tl:,}"
     else:
         shown = f"> {fmt_steps(view.cpt_steps)}"
     _card(
