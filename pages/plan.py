@@ -19,7 +19,7 @@ from cptcore.plan import (
     study,
     within_envelope,
 )
-from cptcore.whatif import LAWS_WITH_REPLAY, WhatIf, nearest
+from cptcore.whatif import WhatIf, nearest
 from ui import data, run_through_app
 from ui.widgets import (
     KEYS,
@@ -112,7 +112,7 @@ if "pt" not in ps.fits or "cpt" not in ps.fits:
         icon=":material/error:",
     )
     st.stop()
-replay_modelled = ps.law in LAWS_WITH_REPLAY
+replay_modelled = ps.models_replay
 st.caption(f"{md(note)} Law: {ps.law}, S2 form: {ps.s2_form}.")  # 'Your fit' names runs
 
 

@@ -279,6 +279,27 @@ def test_eq4_parameters_hold_replay_and_say_so():
     assert any("do not model replay" in n for n in r.notes)
 
 
+def test_replay_is_modelled_only_when_every_set_has_replay_parameters():
+    eq8_pt = replace(PAPER_FIG3["pt"], a1=0.05, a2=2.0)
+    eq8_cpt = replace(PAPER_FIG3["cpt"], a1=0.0, a2=1.0)
+    clock = {t: replace(q, rho=1.5, eta_ref=2e-4, replay_form="lr") for t, q in PAPER_FIG3.items()}
+    assert ParamSet.from_params({"pt": eq8_pt, "cpt": eq8_cpt}).models_replay
+    # the LR clock alone (eq4-lr) has an extra parameter but no replay term
+    assert not ParamSet.from_params(clock).models_replay
+    # one set without replay: the other's replay term cannot be planned on (page, planner, report)
+    mixed = ParamSet.from_params({"pt": eq8_pt, "cpt": PAPER_FIG3["cpt"]})
+    assert mixed.law == "eq8" and not mixed.models_replay
+    assert not Planner(mixed, default_pt()).replay_modelled
+
+
+def test_plan_families_and_what_if_kinds_are_the_schedule_kinds_given_by_corners():
+    from cptcore.schedules import CORNER_KINDS, KINDS
+    from cptcore.whatif import CPT_KINDS, PT_KINDS
+
+    assert tuple(FAMILIES) == CORNER_KINDS == PT_KINDS == CPT_KINDS
+    assert {k: KINDS[k] for k in CORNER_KINDS} == FAMILIES  # one description per kind
+
+
 def test_plan_is_deterministic_and_fast():
     space = SearchSpace(steps_min=5_000, steps_max=50_000, families=("wsd", "cosine", "linear"))
     t = time.perf_counter()

@@ -18,14 +18,9 @@ from dataclasses import asdict, dataclass, replace
 from cptcore.errors import InputError
 from cptcore.presets import PAPER_SETTING
 from cptcore.scenario import Scenario
-from cptcore.schedules import ScheduleSpec, format_lr, segment
+from cptcore.schedules import CORNER_KINDS, KINDS, ScheduleSpec, format_lr, segment
 
-FAMILIES = {
-    "wsd": "Warmup-Stable-Decay: constant at the peak, then a linear decay over the last fraction",
-    "cosine": "cosine decay from the peak to the final LR",
-    "linear": "linear decay from the peak to the final LR",
-    "constant": "constant at the peak LR (no annealing)",
-}
+FAMILIES = {k: KINDS[k] for k in CORNER_KINDS}  # the CPT schedule kinds a plan may use
 MODES = {
     "balance": "minimise lambda1*(general loss change) + lambda2*(domain loss change) (paper Eq. 5)",
     "max_general_rise": "the general loss may rise by at most x; minimise the domain loss",
