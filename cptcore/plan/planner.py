@@ -1,10 +1,14 @@
 """The fast end-of-CPT evaluation behind every plan (``Planner``).
 
 The PT phase is fixed, so its areas and its annealing momentum at the transfer point are computed
-once. For one CPT schedule shape (family, steps, decay fraction) the CPT LR is affine in the peak LR,
-``lr = peak*g + h`` (h is the part of a warm-up that ramps from the PT final LR), so the final S1cpt
-and S2cpt are affine in the peak too (closed form of the momentum sum, notes §1.2). One pass per
-shape, then every peak LR and replay ratio is O(1) through the law (paper Eq. 4 / Eq. 8).
+once. A candidate CPT schedule is given by its corners (warm-up, peak, decay start, final LR; the plan
+families are piecewise linear, or linear then a half cosine), so its final S1cpt and S2cpt come
+without per-step arrays (``cpt_areas``): per linear segment in closed form (``areas.areas_at_rows``,
+notes §1.2) and the cosine piece as a geometric series of a complex ratio. For one shape (family,
+steps, decay fraction) the LR is affine in the peak LR, ``lr = peak*g + h`` (h is the part of a warm-up
+that ramps from the PT final LR), so the final areas are affine in the peak too: two evaluations per
+shape, then every peak LR and replay ratio is O(1) through the law (paper Eq. 4 / Eq. 8). Only the
+LR clock and the lr-weighted S2 (sums of powers of the LR) keep per-step arrays.
 """
 
 from __future__ import annotations
@@ -14,12 +18,67 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cptcore.areas import Areas, compute_areas, momentum, pt_eta_for_s2
+from cptcore.areas import (
+    Areas,
+    areas_at_rows,
+    compute_areas,
+    decay_sum,
+    momentum,
+    pt_eta_for_s2,
+)
 from cptcore.errors import InputError
 from cptcore.law import columns, combine, predict
 from cptcore.params_io import ParamSet, check_predicted
 from cptcore.plan.goal import Goal, PlanSettings, SearchSpace
-from cptcore.schedules import ScheduleSpec, concatenate, segment
+from cptcore.schedules import ScheduleSpec, concatenate, corners, lr_at, segment
+
+
+def cpt_areas(spec: ScheduleSpec, eta_T: float, m_T: float, lam: float) -> tuple[float, float]:
+    """Final (S1cpt, S2cpt) of the CPT schedule ``spec`` after a PT that ended at LR ``eta_T`` with
+    annealing momentum ``m_T`` (paper Eq. 1, S2 in the paper's form), from its corners in O(corners):
+    ``compute_areas`` of the concatenated per-step LR to ~1e-12 relative, at any number of steps.
+
+    ``spec`` must be given by its corners (``schedules.corners``: the kinds in ``CORNER_KINDS``, a WSD
+    decay linear). The linear pieces go through ``areas_at_rows`` as a run whose step 0 is the
+    transfer point (momentum 0 there; the PT's momentum decays as m_T*lam^t on top), the half cosine
+    through ``_cosine_piece``. S2cpt = sum of m_i over CPT = (eta_T - eta_n + lam*(m_T - m_n))/(1-lam)
+    (the summed recursion, as in ``compute_areas``)."""
+    knots, c = corners(spec)
+    n = int(spec.steps)
+    q_n = math.exp(n * math.log(lam))
+    if c == n:  # piecewise linear throughout
+        a = areas_at_rows(np.r_[0, knots], np.r_[eta_T, lr_at(spec, knots)], 0, lam=lam, at=[n])
+        return float(a.S1cpt[0]), float(a.S2cpt[0]) + m_T * lam * (1.0 - q_n) / (1.0 - lam)
+    S1, m, v_c = 0.0, m_T, eta_T  # at update c: S1cpt, momentum, LR
+    if c >= 1:  # the linear warm-up before the cosine
+        v = np.r_[eta_T, lr_at(spec, knots)]
+        a = areas_at_rows(np.r_[0, knots], v, 0, lam=lam, at=[c])
+        S1, v_c = float(a.S1cpt[0]), float(v[-1])
+        # the momentum at c from the summed recursion of its zero-start part, plus the PT's carry
+        m = (eta_T - v_c - (1.0 - lam) * float(a.S2cpt[0])) / lam + m_T * math.exp(
+            c * math.log(lam)
+        )
+    dS1, m = _cosine_piece(m, v_c, spec.peak_lr, spec.final_lr, n - c, lam)
+    return S1 + dS1, (eta_T - spec.final_lr + lam * (m_T - m)) / (1.0 - lam)
+
+
+def _cosine_piece(m: float, v0: float, peak: float, final: float, L: int, lam: float):
+    """(sum of the LR, momentum at the end) over L updates of a half cosine from ``peak`` to
+    ``final``, g_j = final + (peak-final)/2*(1 + cos(pi*j/L)), j = 1..L, entered with momentum ``m``
+    at LR ``v0`` (the drop v0 - g_0 counts at j = 1).
+
+    Closed forms: sum_j cos(pi*j/L) = -1, and the momentum's sum of the drops
+    g_{j-1} - g_j = (peak-final)/2*(cos(theta*(j-1)) - cos(theta*j)), theta = pi/L, weighted by
+    lam^(L-j), is the real part of (peak-final)/2*(e^(-i*theta) - 1)*Z with
+    Z = sum_j lam^(L-j)*e^(i*theta*j) = -(1 + lam^L)/(1 - lam*e^(-i*theta)) (a geometric series;
+    e^(i*theta*L) = -1)."""
+    amp, theta = peak - final, math.pi / L
+    q_L = math.exp(L * math.log(lam))
+    s2 = math.sin(theta / 2.0) ** 2  # 1 - cos(theta) = 2*sin^2(theta/2), without cancellation
+    Z = -(1.0 + q_L) / complex((1.0 - lam) + 2.0 * lam * s2, lam * math.sin(theta))
+    drops = 0.5 * amp * (complex(-2.0 * s2, -math.sin(theta)) * Z).real
+    m_end = q_L * m + q_L / lam * (v0 - peak) + drops
+    return L * (final + 0.5 * amp) - 0.5 * amp, m_end
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +122,6 @@ class Planner:
         self.replay_modelled = ps.models_replay
         self.n_eval = 0
         self._shapes: dict = {}
-        self._weights: dict = {}
         lp, lc = self.losses(np.zeros(1), np.zeros(1), 0.0)
         for t, x in (("pt", lp), ("cpt", lc)):
             check_predicted(x, t, ps.source, lambda i: "at the transfer point (end of PT)")
@@ -101,26 +159,17 @@ class Planner:
         hit = self._shapes.get(key)
         if hit is not None:
             return hit
-        n = key[1]
-        st = PlanSettings(family, 1.0, 0.0, n, key[2])
-        lr1 = segment(st.cpt_spec(self.space, self.eta_T))
-        lr_half = segment(replace(st, peak_lr=0.5).cpt_spec(self.space, self.eta_T))
-        g = 2.0 * (lr1 - lr_half)  # exact: the segment is affine in the peak LR
-        h = lr1 - g
-        lam = self.lam
-        # S2cpt(n) = m_T*lam*(1-lam^n)/(1-lam) + sum_j d_j*(1-lam^(n-j+1))/(1-lam)   (notes §1.2)
-        w = self._weights.get(n)
-        if w is None:  # momentum weights of each step's LR drop, shared by shapes of n steps
-            w = -np.expm1(np.arange(n, 0, -1) * math.log(lam)) / (1.0 - lam)
-            self._weights = {n: w} if len(self._weights) > 64 else {**self._weights, n: w}
-        dg = np.empty(n)
-        dh = np.empty(n)
-        dg[0], dh[0] = -g[0], self.eta_T - h[0]
-        dg[1:], dh[1:] = g[:-1] - g[1:], h[:-1] - h[1:]
-        carry = self.m_T * lam * -math.expm1(n * math.log(lam)) / (1.0 - lam)
-        sh = _Shape(float(g.sum()), float(h.sum()), float(dg @ w), float(dh @ w) + carry)
+        st = PlanSettings(family, 1.0, 0.0, key[1], key[2])
+        one = st.cpt_spec(self.space, self.eta_T)
+        half = replace(st, peak_lr=0.5).cpt_spec(self.space, self.eta_T)
+        (S1_1, S2_1), (S1_h, S2_h) = (
+            cpt_areas(x, self.eta_T, self.m_T, self.lam) for x in (one, half)
+        )
+        G1, G2 = 2.0 * (S1_1 - S1_h), 2.0 * (S2_1 - S2_h)  # exact: the areas are affine in the peak
+        sh = _Shape(G1, S1_1 - G1, G2, S2_1 - G2)
         if self.ps.s2_form != "paper" or self.p_pt.clocked or self.p_cpt.clocked:
-            sh = replace(sh, g=g, h=h)
+            g = 2.0 * (segment(one) - segment(half))  # sums of LR powers: per step
+            sh = replace(sh, g=g, h=segment(one) - g)
         if len(self._shapes) > 4096:
             self._shapes.clear()
         self._shapes[key] = sh
@@ -137,8 +186,6 @@ class Planner:
         )
 
     def _areas(self, sh: _Shape, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from scipy.signal import lfilter  # not at import: scipy.signal costs ~0.5 s to import
-
         peaks = np.asarray(peaks, float)
         S1 = peaks * sh.G1 + sh.H1
         if sh.g is None or self.ps.s2_form == "paper":
@@ -150,7 +197,7 @@ class Planner:
         d[:, 1:] = lr[:, :-1] - lr[:, 1:]
         n = lr.shape[1]
         carry = self.m_T * self.lam ** np.arange(1, n + 1)
-        m = lfilter([1.0], [1.0, -self.lam], d, axis=1) + carry[None, :]
+        m = np.stack([decay_sum(row, self.lam) for row in d]) + carry[None, :]
         return S1, np.sum(m * np.power(np.maximum(lr, 0.0), self.ps.eps), axis=1)
 
     def evaluate(self, family: str, steps: int, decay: float, peaks, replays):
