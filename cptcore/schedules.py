@@ -23,6 +23,7 @@ KINDS = {
 # The kinds given by their corners (warm-up, peak, decay start, final LR): the what-if controls and
 # the planner offer these (multistep also needs milestones and a factor, which they do not ask for)
 CORNER_KINDS = ("wsd", "cosine", "linear", "constant")
+WARMUP_FROM = ("zero", "pt_final")  # a CPT warm-up ramps from LR 0 or from the PT final LR
 # The longest run or schedule, in steps. S1/S2 are computed at every step (README, "Limits"): about
 # 50 bytes per step at the peak (the dense LR, the momentum and four area arrays), so 5 million steps
 # take ~240 MB on top of the ~180 MB the libraries need: a fit or a prediction stays under ~500 MB.

@@ -18,7 +18,6 @@ from cptcore.schedules import CORNER_KINDS, ScheduleSpec, pt_spec_for_potential
 
 PT_KINDS = CORNER_KINDS  # PT schedules (the loss potential applies to all but constant)
 CPT_KINDS = CORNER_KINDS
-WARMUP_FROM = ("zero", "pt_final")  # a CPT warm-up ramps from LR 0 or from the PT final LR
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,10 @@ import streamlit as st
 from cptcore.errors import InputError
 from cptcore.markup import escape_markdown
 from cptcore.plots import ScenarioView, on_dark, see_through
-from cptcore.schedules import DECAY_SHAPES, KINDS, format_lr
+from cptcore.schedules import DECAY_SHAPES, KINDS, WARMUP_FROM, format_lr
 from cptcore.whatif import (
     CPT_KINDS,
     PT_KINDS,
-    WARMUP_FROM,
     WhatIf,
     lr_options,
     nearest,

@@ -130,7 +130,7 @@ def _pt_of(args) -> ScheduleSpec:
 
 def _write_report(args, ps, goal: Goal, space: SearchSpace, pt: ScheduleSpec):
     """Plan with every figure's data and write the report files asked for; returns the result."""
-    # not at import: plotly (the figures) costs every other command's start ~0.5 s
+    # not at import: plotly and the figures would add ~0.3 s to every other command's start
     from cptcore import report
     from cptcore.plan.study import build
 

@@ -18,7 +18,14 @@ from dataclasses import asdict, dataclass, replace
 from cptcore.errors import InputError
 from cptcore.presets import PAPER_SETTING
 from cptcore.scenario import Scenario
-from cptcore.schedules import CORNER_KINDS, KINDS, ScheduleSpec, format_lr, segment
+from cptcore.schedules import (
+    CORNER_KINDS,
+    KINDS,
+    WARMUP_FROM,
+    ScheduleSpec,
+    format_lr,
+    segment,
+)
 
 FAMILIES = {k: KINDS[k] for k in CORNER_KINDS}  # the CPT schedule kinds a plan may use
 MODES = {
@@ -26,7 +33,6 @@ MODES = {
     "max_general_rise": "the general loss may rise by at most x; minimise the domain loss",
     "domain_target": "reach domain loss y in the fewest CPT steps",
 }
-WARMUP_FROM = ("zero", "pt_final")
 # Paper Fig. 21 (notes §2.6): OOD set -> (lambda1' on D_pt = FineWeb, lambda2' on D_cpt = Knowledge-Pile)
 OOD_EXAMPLES = {
     "C4 (RedPajama)": (0.867, 0.152),
