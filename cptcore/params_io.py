@@ -21,10 +21,12 @@ from cptcore.areas import LAMBDA, S2_FORMS, Areas, run_areas
 from cptcore.envelope import Envelope
 from cptcore.errors import InputError
 from cptcore.fit import FitResult, RunMetrics, warmup_end
+from cptcore.inputs import decode, load_json, read_at_most, too_large
 from cptcore.law import LawParams, predict
-from cptcore.runs import MAX_STEPS, Run, base_of, load_json
+from cptcore.runs import MAX_STEPS, Run, base_of
 
 MAX_PARAMS_BYTES = 5 * 1024 * 1024
+_REWRITE = "Use the params.json written by 'python -m cptcore fit'"
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,22 +168,10 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
     """Parse a params.json; ``InputError`` naming the key and the fix on any problem."""
     if isinstance(text, bytes):
         if len(text) > MAX_PARAMS_BYTES:
-            raise InputError(
-                "file too large for a parameter file",
-                source=source,
-                received=f"{len(text) / 1e6:.1f} MB",
-                fix="Use the params.json written by 'python -m cptcore fit'",
-            )
-        try:
-            utf16 = text[:2] in (b"\xff\xfe", b"\xfe\xff")
-            text = text.decode("utf-16" if utf16 else "utf-8-sig")
-        except UnicodeDecodeError:
-            raise InputError(
-                "not a text file (unreadable bytes)",
-                source=source,
-                fix="Use the params.json written by 'python -m cptcore fit'",
-            ) from None
-    d = load_json(text, source, fix="Use the params.json written by 'python -m cptcore fit'")
+            problem = "file too large for a parameter file"
+            raise too_large(len(text), source, _REWRITE, problem, decimals=1)
+        text = decode(text, source, fix=_REWRITE, guess_utf16=False)
+    d = load_json(text, source, fix=_REWRITE)
     if not isinstance(d, dict):
         raise InputError(
             "expected a JSON object",
@@ -409,8 +399,7 @@ def load(path: str) -> ParamSet:
     import os
 
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_PARAMS_BYTES + 1)
+        data = read_at_most(path, MAX_PARAMS_BYTES)
     except OSError as e:
         raise InputError(
             "cannot open the parameter file",

@@ -14,9 +14,7 @@ Canonical CSV columns: ``step, lr, phase, replay, loss_pt, loss_cpt`` (README, "
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -24,12 +22,20 @@ import numpy as np
 import pandas as pd
 
 from cptcore.errors import InputError
+from cptcore.inputs import (
+    MAX_BYTES,  # re-exported: the largest run file
+    TableRules,
+    check_size,
+    read_file,
+    read_table,
+    text_of,
+    to_float,
+)
 from cptcore.schedules import MAX_STEPS  # re-exported: the longest run
 
 COLUMNS = ("step", "lr", "phase", "replay", "loss_pt", "loss_cpt")
 REQUIRED = ("step", "lr", "phase")
 TARGETS = ("pt", "cpt")  # the two validation sets: general (D_pt) and domain (D_cpt)
-MAX_BYTES = 200 * 1024 * 1024
 MIN_LOSS = 1e-6  # nats: a validation loss below this is a unit or export error, not a real loss
 
 
@@ -153,25 +159,8 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
 
     def numeric(col: str, allow_empty: bool) -> np.ndarray:
         raw = df[col]
-        if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
-            # a frame built by an importer: NaN is 'not logged' (no per-cell strings: millions of
-            # rows would cost hundreds of MB)
-            values = raw.to_numpy(dtype=float)
-            blank = np.isnan(values)
-        else:
-            values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-            blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
-        bad = np.isnan(values) & ~blank
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise _fail(
-                "not a number",
-                source=src,
-                column=col,
-                row=i + 2,
-                received=str(raw.iloc[i]),
-                fix="Use plain decimal numbers such as 0.0003 or 3e-4",
-            )
+        values = to_float(raw, src, col, blanks=("",))  # 'nan' is not a number in a canonical run
+        blank = np.isnan(values)
         if not allow_empty and blank.any():
             i = int(np.argmax(blank))
             raise _fail(
@@ -391,39 +380,12 @@ def read_run(path_or_buffer, name: str | None = None) -> Run:
     """Read a canonical run CSV from a path, bytes or a file object; ``InputError`` on any problem."""
     if isinstance(path_or_buffer, (str, os.PathLike)):
         src = os.path.basename(str(path_or_buffer))
-        try:
-            size = os.path.getsize(path_or_buffer)
-        except OSError as e:
-            raise InputError(
-                "cannot open the file",
-                source=str(path_or_buffer),
-                received=e.strerror,
-                fix="Check the path",
-            ) from None
-        if size > MAX_BYTES:
-            raise InputError(
-                "file too large",
-                source=src,
-                received=f"{size / 1e6:.0f} MB",
-                fix=f"Keep runs under {MAX_BYTES // 2**20} MB: one row per step or sparser",
-            )
-        try:
-            with open(path_or_buffer, "rb") as f:
-                data = f.read()
-        except OSError as e:  # a folder, a permission problem
-            raise InputError(
-                "cannot read the file", source=src, received=e.strerror, fix="Check the path"
-            ) from None
+        fix = f"Keep runs under {MAX_BYTES // 2**20} MB: one row per step or sparser"
+        data = read_file(path_or_buffer, MAX_BYTES, fix=fix)
     else:
         data = path_or_buffer if isinstance(path_or_buffer, bytes) else path_or_buffer.read()
         src = name or "uploaded file"
-        if len(data) > MAX_BYTES:
-            raise InputError(
-                "file too large",
-                source=src,
-                received=f"{len(data) / 1e6:.0f} MB",
-                fix=f"Keep runs under {MAX_BYTES // 2**20} MB",
-            )
+        check_size(len(data), MAX_BYTES, src, fix=f"Keep runs under {MAX_BYTES // 2**20} MB")
     return run_from_bytes(data, name or os.path.splitext(src)[0], src)
 
 
@@ -478,130 +440,24 @@ def _parse_numbers(data: bytes) -> pd.DataFrame | None:
     return df
 
 
-def decode_text(data: bytes, source: str) -> str:
-    """Bytes → text, accepting UTF-8 (with or without BOM) and UTF-16 with BOM."""
-    if not data.strip():
-        raise InputError(
-            "the file is empty",
-            source=source,
-            fix="Upload a CSV with a header row and at least two data rows",
-        )
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    elif len(data) >= 8 and b"\x00" in data[:64]:
-        # UTF-16 without a BOM (some Windows tools): every other byte of ASCII text is zero
-        head = data[:2000]
-        for enc, zeros in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
-            if zeros.count(0) > 0.9 * len(zeros):
-                try:
-                    return data.decode(enc)
-                except UnicodeDecodeError:
-                    break
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(
-            "not a text file (unreadable bytes)", source=source, fix="Save the table as a UTF-8 CSV"
-        ) from None
-
-
-def load_json(text: str, source: str, fix: str = "Upload the file as saved"):
-    """``json.loads`` with every failure (syntax, nesting bombs, huge integers) as ``InputError``."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            "not valid JSON", source=source, row=e.lineno, received=e.msg, fix=fix
-        ) from None
-    except (RecursionError, ValueError) as e:  # nesting bombs, integers with thousands of digits
-        raise InputError(
-            "unreadable JSON", source=source, received=str(e).split(";")[0][:60], fix=fix
-        ) from None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def check_unique_header(first_line: str, sep: str, source: str) -> None:
-    """``InputError`` naming a column the header row gives twice.
-
-    Checked on the header as written: pandas would rename the second ``loss_pt`` to ``loss_pt.1``
-    and one of the two columns would be silently ignored."""
-    try:
-        names = next(csv.reader([first_line.rstrip("\r")], delimiter=sep), [])
-    except csv.Error:
-        return  # an unparsable header is reported by the table parser itself
-    seen: set[str] = set()
-    for name in (n.strip().lstrip("\ufeff") for n in names):
-        if not name or _is_number(name):  # blank (trailing commas) or a data row, not a header:
-            continue  # the missing-column checks say what is wrong
-        if name in seen:
-            raise InputError(
-                "a column is given twice",
-                source=source,
-                column=name,
-                fix="Keep one column per name (rename or delete the other one)",
-            )
-        seen.add(name)
+RUN_TABLE = TableRules(
+    max_header_chars=100_000,
+    max_separators=1000,
+    header_in_columns=False,
+    header_fix="A run needs only the columns step,lr,phase,replay,loss_pt,loss_cpt",
+    not_a_table_fix="The canonical header is step,lr,phase,replay,loss_pt,loss_cpt",
+    one_line_ok=False,  # a text log or a web page, not a table: do not parse it all
+    parse_problem="cannot parse as CSV",
+    parse_fix="Check that every row has the same number of comma-separated fields",
+    strip_names=False,  # run_from_frame matches names stripped and in any case
+    max_columns=1000,
+)
 
 
 def parse_table(data: bytes, source: str) -> pd.DataFrame:
-    """Parse CSV bytes (comma, tab or semicolon separated) into strings-as-objects DataFrame."""
-    text = decode_text(data, source)
-    if "\x00" in text:
-        raise InputError(
-            "binary content, not a CSV", source=source, fix="Save the table as a UTF-8 CSV"
-        )
-    first = text.split("\n", 1)[0]
-    sep = max([",", "\t", ";"], key=first.count)
-    if len(first) > 100_000 or first.count(sep) > 1000:
-        raise InputError(
-            "the header row is far too long",
-            source=source,
-            received=f"{len(first):,} characters",
-            fix="A run needs only the columns step,lr,phase,replay,loss_pt,loss_cpt",
-        )
-    if first.count(sep) == 0:  # a text log or a web page, not a table: do not parse it all
-        raise InputError(
-            "not a table: the first line has no comma, tab or semicolon",
-            source=source,
-            received=first.strip()[:40],
-            fix="The canonical header is step,lr,phase,replay,loss_pt,loss_cpt",
-        )
-    check_unique_header(first, sep, source)
-    try:
-        df = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=True,
-            comment=None,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
-        msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise InputError(
-            "cannot parse as CSV",
-            source=source,
-            received=msg[:80],
-            fix="Check that every row has the same number of comma-separated fields",
-        ) from None
-    if df.shape[1] > 1000:
-        raise InputError(
-            "too many columns",
-            source=source,
-            received=df.shape[1],
-            fix="Keep only step,lr,phase,replay,loss_pt,loss_cpt",
-        )
-    return df
+    """Parse canonical CSV bytes (comma, tab or semicolon separated), every cell a string."""
+    text = text_of(data, source, "binary content, not a CSV", fix="Save the table as a UTF-8 CSV")
+    return read_table(text, source, RUN_TABLE)
 
 
 def phase_labels(is_cpt: np.ndarray) -> np.ndarray:
