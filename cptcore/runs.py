@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,20 +119,206 @@ class Run:
         )
 
 
-def _fail(problem: str, **kw) -> InputError:
-    return InputError(problem, **kw)
+NUMERIC = ("step", "lr", "replay", "loss_pt", "loss_cpt")
+LOSSES = ("loss_pt", "loss_cpt")
+_STEP_UNITS = (
+    f"Runs up to {MAX_STEPS:,} steps are supported; count steps in units of larger batches"
+)
+_SORT = "Sort the rows by step and keep one row per step"
+_NATS = "Give the validation cross-entropy loss in nats"
+
+
+def _value(v: np.ndarray, raw: pd.Series, i: int):
+    return v[i]
+
+
+def _cell(v: np.ndarray, raw: pd.Series, i: int) -> str:
+    return str(raw.iloc[i])
+
+
+def _cell_text(v: np.ndarray, raw: pd.Series, i: int) -> str:
+    return str(raw.iloc[i]).strip()
+
+
+def _int(v: np.ndarray, raw: pd.Series, i: int) -> int:
+    return int(v[i])
+
+
+def _rise(v: np.ndarray) -> np.ndarray:
+    """Each row's value minus the previous row's (NaN for the first row)."""
+    return np.diff(v, prepend=np.nan)
+
+
+def _unsorted(v: np.ndarray) -> np.ndarray:
+    """Only the first row that does not come after the previous one (its problem is named)."""
+    out = np.zeros(len(v), dtype=bool)
+    late = np.flatnonzero(_rise(v) <= 0)
+    out[late[:1]] = True
+    return out
+
+
+def _largest(v: np.ndarray) -> np.ndarray:
+    """Rows holding the largest value, when any value exceeds 50 nats (NaN rows never hide it)."""
+    return v == np.nanmax(v) if np.any(v > 50) else np.zeros(len(v), dtype=bool)
+
+
+def _pt_after_cpt(kind: np.ndarray) -> np.ndarray:
+    """'pt' rows after the first 'cpt' row (``kind``: 0 pt, 1 cpt, -1 anything else)."""
+    return (kind == 0) & np.maximum.accumulate(kind == 1)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule of the canonical table: the rows of a column where ``bad(values)`` holds are refused
+    with ``problem`` and ``fix``, naming the first such row and showing ``received(values, cells,
+    i)``; ``row=False``: ``bad`` says whether the column as a whole is refused."""
+
+    columns: tuple[str, ...]
+    problem: str
+    bad: Callable[[np.ndarray], np.ndarray]
+    fix: str
+    received: Callable[[np.ndarray, pd.Series, int], object] | None = _value
+    row: bool = True
+
+
+# In the order they are checked, per column (a table's columns are checked step, lr, phase, replay,
+# loss_pt, loss_cpt). Cells that are not numbers are refused while reading (``inputs.to_float``).
+CHECKS = (
+    Check(("step",), "empty cell", np.isnan, "Fill in 'step' on every row", None),
+    Check(("lr",), "empty cell", np.isnan, "Fill in 'lr' on every row", None),
+    Check(NUMERIC, "infinite value", np.isinf, "Use finite numbers", _cell),
+    # before the cast to int64, which would wrap around
+    Check(("step",), "too many steps", lambda v: v > MAX_STEPS, _STEP_UNITS, _cell_text),
+    Check(
+        ("step",),
+        "steps must be whole numbers >= 0",
+        lambda v: (v != np.round(v)) | (v < 0),
+        "Count optimizer steps from 0",
+    ),
+    Check(("step",), "duplicated step", lambda v: _unsorted(v) & (_rise(v) == 0), _SORT, _int),
+    Check(("step",), "steps go backwards", lambda v: _unsorted(v) & (_rise(v) < 0), _SORT, _int),
+    Check(("lr",), "negative learning rate", lambda v: v < 0, "Learning rates must be >= 0"),
+    Check(
+        ("lr",),
+        "every learning rate is zero",
+        lambda v: not np.any(v > 0),
+        "Give the LR used at each step (e.g. 3e-4), not zeros",
+        None,
+        row=False,
+    ),
+    Check(
+        ("lr",),
+        "learning rate above 1",
+        lambda v: v > 1.0,
+        "Give the LR itself (e.g. 3e-4), not a percentage or a scale factor",
+    ),
+    Check(
+        ("phase",),
+        "phase must be 'pt' or 'cpt'",
+        lambda kind: kind < 0,
+        "Mark pre-training rows 'pt' and continual-pre-training rows 'cpt'",
+        _cell,
+    ),
+    Check(
+        ("phase",),
+        "a 'pt' row comes after CPT started",
+        _pt_after_cpt,
+        "All 'pt' rows must come before the first 'cpt' row",
+        None,
+    ),
+    Check(
+        ("replay",),
+        "replay ratio outside 0..1",
+        lambda v: (v < 0) | (v > 1),
+        "Give the share of pre-training data in the CPT mix, e.g. 0.25 for 25%",
+    ),
+    Check(
+        ("replay",),
+        "replay ratio changes within the run",
+        lambda v: np.abs(v - v[np.argmax(~np.isnan(v))]) > 1e-9,
+        "Use one replay ratio per run; split runs with different ratios into separate files",
+    ),
+    Check(
+        LOSSES,
+        "loss must be > 0",
+        lambda v: v <= 0,
+        f"{_NATS} (not accuracy or log-loss differences)",
+    ),
+    Check(
+        LOSSES,
+        "loss is implausibly small",
+        lambda v: v < MIN_LOSS,
+        f"{_NATS} (at least {MIN_LOSS:g}), not a probability or a difference",
+    ),
+    Check(
+        LOSSES,
+        "loss is implausibly large",
+        _largest,
+        "Give the loss in nats per token, not perplexity",
+    ),
+)
 
 
 def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Run:
     """Validate a canonical table and build a ``Run``; raise ``InputError`` naming column/row."""
     src = source or name
+    df = _canonical_columns(df, src)
+    step = _checked(to_float(df["step"], src, "step", blanks=("",)), df["step"], "step", src)
+    lr = _column(df, "lr", src)
+    is_cpt = _phases(df, step, src)
+    replay = 0.0
+    if "replay" in df.columns:
+        rv = _column(df, "replay", src)
+        present = rv[~np.isnan(rv)]
+        replay = float(present[0]) if present.size else 0.0
+    losses = {c: _column(df, c, src) for c in LOSSES if c in df.columns}
+    base = _base_column(df, src)
+    return Run(
+        name=name,
+        step=step.astype(np.int64),
+        lr=lr,
+        is_cpt=is_cpt,
+        replay=replay,
+        **losses,
+        base=base,
+    )
+
+
+def _column(df: pd.DataFrame, column: str, src: str) -> np.ndarray:
+    """A numeric column read (empty cells NaN; 'nan' is not a number in a canonical run) and
+    checked against ``CHECKS``."""
+    return _checked(to_float(df[column], src, column, blanks=("",)), df[column], column, src)
+
+
+def _checked(values: np.ndarray, cells: pd.Series, column: str, src: str) -> np.ndarray:
+    """``values`` when every rule of ``CHECKS`` for ``column`` passes; else the first failure."""
+    for c in CHECKS:
+        if column not in c.columns:
+            continue
+        bad = c.bad(values)
+        if not c.row:
+            if bad:
+                raise InputError(c.problem, source=src, column=column, fix=c.fix)
+            continue
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            shown = c.received(values, cells, i) if c.received else None
+            raise InputError(
+                c.problem, source=src, column=column, row=i + 2, received=shown, fix=c.fix
+            )
+    return values
+
+
+def _canonical_columns(df: pd.DataFrame, src: str) -> pd.DataFrame:
+    """The table with its columns named in lower case; ``InputError`` for a column given twice
+    (names are matched stripped and in any case), a missing required column or fewer than 2 rows."""
     cols = {str(c).strip().lower().lstrip("\ufeff"): c for c in df.columns}
     if len(cols) < len(df.columns):  # e.g. 'step' and 'Step': which one is meant?
         seen: dict[str, object] = {}
         for c in df.columns:
             key = str(c).strip().lower().lstrip("\ufeff")
             if key in seen:
-                raise _fail(
+                raise InputError(
                     "a column is given twice",
                     source=src,
                     column=key,
@@ -141,7 +328,7 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
             seen[key] = c
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
-        raise _fail(
+        raise InputError(
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
             source=src,
             received=", ".join(str(c) for c in list(df.columns)[:8]) or "no columns",
@@ -150,134 +337,24 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
         )
     df = df.rename(columns={v: k for k, v in cols.items()})
     if len(df) < 2:
-        raise _fail(
+        raise InputError(
             "a run needs at least two rows",
             source=src,
             received=f"{len(df)} row(s)",
             fix="Give the LR from step 0 to the last step, one row per step or per schedule corner",
         )
+    return df
 
-    def numeric(col: str, allow_empty: bool) -> np.ndarray:
-        raw = df[col]
-        values = to_float(raw, src, col, blanks=("",))  # 'nan' is not a number in a canonical run
-        blank = np.isnan(values)
-        if not allow_empty and blank.any():
-            i = int(np.argmax(blank))
-            raise _fail(
-                "empty cell", source=src, column=col, row=i + 2, fix=f"Fill in '{col}' on every row"
-            )
-        if np.isinf(values).any():
-            i = int(np.argmax(np.isinf(values)))
-            raise _fail(
-                "infinite value",
-                source=src,
-                column=col,
-                row=i + 2,
-                received=str(raw.iloc[i]),
-                fix="Use finite numbers",
-            )
-        return values
 
-    step_f = numeric("step", allow_empty=False)
-    if step_f.max() > MAX_STEPS:  # before the cast to int64, which would wrap around
-        i = int(np.argmax(step_f > MAX_STEPS))
-        raise _fail(
-            "too many steps",
-            source=src,
-            column="step",
-            row=i + 2,
-            received=str(df["step"].iloc[i]).strip(),
-            fix=f"Runs up to {MAX_STEPS:,} steps are supported; count steps in units of larger batches",
-        )
-    if np.any(step_f != np.round(step_f)) or np.any(step_f < 0):
-        i = int(np.argmax((step_f != np.round(step_f)) | (step_f < 0)))
-        raise _fail(
-            "steps must be whole numbers >= 0",
-            source=src,
-            column="step",
-            row=i + 2,
-            received=step_f[i],
-            fix="Count optimizer steps from 0",
-        )
-    step = step_f.astype(np.int64)
-    d = np.diff(step)
-    if np.any(d <= 0):
-        i = int(np.argmax(d <= 0)) + 1
-        what = "duplicated step" if d[i - 1] == 0 else "steps go backwards"
-        raise _fail(
-            what,
-            source=src,
-            column="step",
-            row=i + 2,
-            received=int(step[i]),
-            fix="Sort the rows by step and keep one row per step",
-        )
-    if step[-1] > MAX_STEPS:
-        raise _fail(
-            "too many steps",
-            source=src,
-            column="step",
-            received=int(step[-1]),
-            fix=f"Runs up to {MAX_STEPS:,} steps are supported; count steps in units of larger batches",
-        )
-
-    lr = numeric("lr", allow_empty=False)
-    if np.any(lr < 0):
-        i = int(np.argmax(lr < 0))
-        raise _fail(
-            "negative learning rate",
-            source=src,
-            column="lr",
-            row=i + 2,
-            received=lr[i],
-            fix="Learning rates must be >= 0",
-        )
-    if not np.any(lr > 0):
-        raise _fail(
-            "every learning rate is zero",
-            source=src,
-            column="lr",
-            fix="Give the LR used at each step (e.g. 3e-4), not zeros",
-        )
-    if lr.max() > 1.0:
-        i = int(np.argmax(lr > 1.0))
-        raise _fail(
-            "learning rate above 1",
-            source=src,
-            column="lr",
-            row=i + 2,
-            received=lr[i],
-            fix="Give the LR itself (e.g. 3e-4), not a percentage or a scale factor",
-        )
-
+def _phases(df: pd.DataFrame, step: np.ndarray, src: str) -> np.ndarray:
+    """``is_cpt`` per row from the checked phase labels; a run with PT rows starts at step 0."""
     # the few distinct labels are normalised once, not per row (a run may have millions of rows)
     codes, labels = pd.factorize(df["phase"], use_na_sentinel=False)
     labels = np.array([str(x).strip().lower() for x in labels], dtype=object)
-    ok = np.isin(labels, ["pt", "cpt"])[codes]
-    if not ok.all():
-        i = int(np.argmax(~ok))
-        raise _fail(
-            "phase must be 'pt' or 'cpt'",
-            source=src,
-            column="phase",
-            row=i + 2,
-            received=str(df["phase"].iloc[i]),
-            fix="Mark pre-training rows 'pt' and continual-pre-training rows 'cpt'",
-        )
-    is_cpt = (labels == "cpt")[codes]
-    if is_cpt.any() and not is_cpt.all():
-        first_cpt = int(np.argmax(is_cpt))
-        if not is_cpt[first_cpt:].all():
-            i = first_cpt + int(np.argmax(~is_cpt[first_cpt:]))
-            raise _fail(
-                "a 'pt' row comes after CPT started",
-                source=src,
-                column="phase",
-                row=i + 2,
-                fix="All 'pt' rows must come before the first 'cpt' row",
-            )
+    kind = np.select([labels == "pt", labels == "cpt"], [0, 1], -1)[codes]
+    is_cpt = _checked(kind, df["phase"], "phase", src) == 1
     if not is_cpt[0] and step[0] != 0:
-        raise _fail(
+        raise InputError(
             "a run with pre-training rows must start at step 0 (the initial model)",
             source=src,
             column="step",
@@ -285,71 +362,7 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
             received=int(step[0]),
             fix="Add a first row '0,0,pt,...'; the LR between rows is interpolated linearly",
         )
-
-    replay = 0.0
-    if "replay" in df.columns:
-        rv = numeric("replay", allow_empty=True)
-        present = rv[~np.isnan(rv)]
-        if present.size:
-            if np.any((present < 0) | (present > 1)):
-                i = int(np.argmax((rv < 0) | (rv > 1)))
-                raise _fail(
-                    "replay ratio outside 0..1",
-                    source=src,
-                    column="replay",
-                    row=i + 2,
-                    received=rv[i],
-                    fix="Give the share of pre-training data in the CPT mix, e.g. 0.25 for 25%",
-                )
-            if np.ptp(present) > 1e-9:
-                i = int(np.argmax(np.abs(rv - present[0]) > 1e-9))
-                raise _fail(
-                    "replay ratio changes within the run",
-                    source=src,
-                    column="replay",
-                    row=i + 2,
-                    received=rv[i],
-                    fix="Use one replay ratio per run; split runs with different ratios into separate files",
-                )
-            replay = float(present[0])
-
-    losses = {}
-    for col in ("loss_pt", "loss_cpt"):
-        if col in df.columns:
-            v = numeric(col, allow_empty=True)
-            if np.any(v <= 0):
-                i = int(np.argmax(v <= 0))
-                raise _fail(
-                    "loss must be > 0",
-                    source=src,
-                    column=col,
-                    row=i + 2,
-                    received=v[i],
-                    fix="Give the validation cross-entropy loss in nats (not accuracy or log-loss differences)",
-                )
-            if np.any(v < MIN_LOSS):
-                i = int(np.argmax(v < MIN_LOSS))
-                raise _fail(
-                    "loss is implausibly small",
-                    source=src,
-                    column=col,
-                    row=i + 2,
-                    received=v[i],
-                    fix=f"Give the validation cross-entropy loss in nats (at least {MIN_LOSS:g}), not a probability or a difference",
-                )
-            if np.any(v > 50):  # NaN (not evaluated) rows must not hide the check
-                i = int(np.nanargmax(v))
-                raise _fail(
-                    "loss is implausibly large",
-                    source=src,
-                    column=col,
-                    row=i + 2,
-                    received=v[i],
-                    fix="Give the loss in nats per token, not perplexity",
-                )
-            losses[col] = v
-    base = _base_column(df, src)
-    return Run(name=name, step=step, lr=lr, is_cpt=is_cpt, replay=replay, **losses, base=base)
+    return is_cpt
 
 
 DEFAULT_BASE = "base"
@@ -366,7 +379,7 @@ def _base_column(df: pd.DataFrame, src: str) -> str:
         return ""
     vals = {str(v).strip() for v in df["base"].dropna()} - {""}
     if len(vals) > 1:
-        raise _fail(
+        raise InputError(
             "a run starts from one base model",
             source=src,
             column="base",
