@@ -11,6 +11,7 @@ Every problem is an ``InputError`` with one user-facing line; nothing is unpickl
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -68,7 +69,7 @@ def detect(data: bytes, filename: str) -> str:
         try:
             if imp.sniff(data, filename):
                 return name
-        except Exception:  # a sniffer only peeks at a few bytes; junk simply does not match
+        except (ValueError, struct.error):  # a sniffer peeks at a few bytes: junk does not match
             continue
     return "generic"
 
