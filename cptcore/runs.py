@@ -144,17 +144,23 @@ def _int(v: np.ndarray, raw: pd.Series, i: int) -> int:
     return int(v[i])
 
 
-def _rise(v: np.ndarray) -> np.ndarray:
-    """Each row's value minus the previous row's (NaN for the first row)."""
-    return np.diff(v, prepend=np.nan)
-
-
-def _unsorted(v: np.ndarray) -> np.ndarray:
-    """Only the first row that does not come after the previous one (its problem is named)."""
+def _unsorted(v: np.ndarray, same: bool) -> np.ndarray:
+    """The first row that does not come after the previous one, when it repeats the previous
+    value (``same``) or when it is below it (only the first such row is named)."""
     out = np.zeros(len(v), dtype=bool)
-    late = np.flatnonzero(_rise(v) <= 0)
-    out[late[:1]] = True
+    rise = np.diff(v)
+    late = rise <= 0
+    if late.any():
+        i = int(np.argmax(late))
+        out[i + 1] = (rise[i] == 0) == same
     return out
+
+
+def _changes(v: np.ndarray) -> np.ndarray:
+    """Rows whose value differs from the first one given (by more than 1e-9)."""
+    if not np.nanmax(v, initial=-np.inf) - np.nanmin(v, initial=np.inf) > 1e-9:
+        return np.zeros(len(v), dtype=bool)  # the common case, without a mask of every row
+    return np.abs(v - v[np.argmax(~np.isnan(v))]) > 1e-9
 
 
 def _largest(v: np.ndarray) -> np.ndarray:
@@ -195,8 +201,8 @@ CHECKS = (
         lambda v: (v != np.round(v)) | (v < 0),
         "Count optimizer steps from 0",
     ),
-    Check(("step",), "duplicated step", lambda v: _unsorted(v) & (_rise(v) == 0), _SORT, _int),
-    Check(("step",), "steps go backwards", lambda v: _unsorted(v) & (_rise(v) < 0), _SORT, _int),
+    Check(("step",), "duplicated step", lambda v: _unsorted(v, same=True), _SORT, _int),
+    Check(("step",), "steps go backwards", lambda v: _unsorted(v, same=False), _SORT, _int),
     Check(("lr",), "negative learning rate", lambda v: v < 0, "Learning rates must be >= 0"),
     Check(
         ("lr",),
@@ -235,7 +241,7 @@ CHECKS = (
     Check(
         ("replay",),
         "replay ratio changes within the run",
-        lambda v: np.abs(v - v[np.argmax(~np.isnan(v))]) > 1e-9,
+        _changes,
         "Use one replay ratio per run; split runs with different ratios into separate files",
     ),
     Check(
