@@ -378,8 +378,7 @@ def _min_step(v, where: str, source: str) -> int:
     ok = (
         isinstance(v, (int, float))
         and not isinstance(v, bool)
-        and math.isfinite(v)  # Infinity/NaN: int() would raise OverflowError/ValueError
-        and 0 <= v <= MAX_STEPS
+        and 0 <= v <= MAX_STEPS  # first: NaN, Infinity and huge JSON integers fail here
         and v == int(v)
     )
     if not ok:
