@@ -4,7 +4,6 @@ import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
 from cptcore.scenario import has_band
-from cptcore.whatif import LAWS_WITH_REPLAY
 from ui import data, run_through_app
 from ui.openmodel import open_base
 from ui.state import EXPLORE_PRESET, MAX_PINS, PINS
@@ -94,8 +93,7 @@ def live() -> None:
     with left:
         tabs = st.tabs(["CPT", "Display"] if base else ["CPT", "Pre-training", "Display"])
         cpt_tab, pt_tab, show_tab = tabs[0], tabs[1] if not base else None, tabs[-1]
-        replay_modelled = preset.ps.law in LAWS_WITH_REPLAY
-        w = scenario_controls(replay_modelled, cpt_tab, pt_tab, pt=base is None)
+        w = scenario_controls(preset.ps.models_replay, cpt_tab, pt_tab, pt=base is None)
     with left, show_tab:
         hidden = st.toggle(
             "Hidden curves (dashed)", value=True, key="show_hidden", bind="query-params"

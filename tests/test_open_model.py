@@ -140,7 +140,8 @@ def test_a_scenario_on_an_open_base_predicts_what_the_fit_predicts_for_that_sche
 
 
 def test_a_plan_on_an_open_base_starts_from_the_base_and_its_scenario_agrees(shared):
-    from cptcore.plan import Goal, Planner, SearchSpace, default_pt, plan, simulate_plan
+    from cptcore.plan import Goal, Planner, SearchSpace, default_pt, plan
+    from cptcore.scenario import simulate
 
     _, _, fits = shared
     ps = ParamSet.from_fits(fits)
@@ -148,7 +149,7 @@ def test_a_plan_on_an_open_base_starts_from_the_base_and_its_scenario_agrees(sha
     pl = Planner(ps, default_pt(), space, base="llama")
     r = plan(ps, Goal(0.5), space, planner=pl)
     assert r.feasible and r.base == "llama" and r.scenario().base == "llama"
-    cur = simulate_plan(ps, r)
+    cur = simulate(ps, r.scenario(), bands=False)
     assert cur.curves["pt"].pred[0] == pytest.approx(r.loss_pt_start, rel=1e-9)
     assert cur.final("pt") == pytest.approx(r.loss_pt_end, rel=1e-6)
     assert cur.final("cpt") == pytest.approx(r.loss_cpt_end, rel=1e-6)
