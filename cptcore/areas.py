@@ -99,6 +99,23 @@ class Areas:
             self.knots,
         )
 
+    def select(self, ok: np.ndarray) -> Areas:
+        """The elements where ``ok`` (a mask over this array's elements) of areas at given steps
+        (``rows`` set, as ``at`` or ``row_areas`` give them)."""
+        rows = self.rows[ok]
+        return Areas(
+            self.S1pt[ok],
+            self.S2pt[ok],
+            self.S1cpt[ok],
+            self.S2cpt[ok],
+            self.transfer_step,
+            self.pt_history_known,
+            int(np.searchsorted(rows, self.transfer_step, side="right")),
+            self.lr,
+            rows,
+            self.knots,
+        )
+
     def __len__(self) -> int:
         return len(self.S1pt)
 
@@ -452,10 +469,19 @@ def run_areas(run, *, lam: float = LAMBDA, s2_form: str = "paper", eps: float = 
     )
 
 
-def row_areas(run, *, lam: float = LAMBDA, s2_form: str = "paper", eps: float = 0.1) -> Areas:
-    """Areas at each row of a canonical ``Run`` (``Areas.rows`` = its steps): per linear segment
-    (``areas_at_rows``, O(rows)) when the rows are sparse (``is_sparse``), else through the
-    per-step arrays (``run_areas``). The same values either way, to ~1e-12 relative."""
+def row_areas(
+    run,
+    *,
+    lam: float = LAMBDA,
+    s2_form: str = "paper",
+    eps: float = 0.1,
+    at: np.ndarray | None = None,
+) -> Areas:
+    """Areas at each row of a canonical ``Run`` (``Areas.rows`` = its steps), or at the steps
+    ``at`` (increasing, any of 0..last step): per linear segment (``areas_at_rows``,
+    O(rows + len(at))) when the rows are sparse (``is_sparse``), else through the per-step arrays
+    (``run_areas``). The same values either way, to ~1e-12 relative."""
+    steps = run.step if at is None else np.asarray(at, dtype=np.int64)
     if is_sparse(run) and s2_form == "paper":
         transfer = run.transfer_step if run.has_cpt else None
         return areas_at_rows(
@@ -466,5 +492,6 @@ def row_areas(run, *, lam: float = LAMBDA, s2_form: str = "paper", eps: float = 
             pt_history_known=run.pt_history_known,
             s2_form=s2_form,
             eps=eps,
+            at=steps,
         )
-    return run_areas(run, lam=lam, s2_form=s2_form, eps=eps).at(run.step)
+    return run_areas(run, lam=lam, s2_form=s2_form, eps=eps).at(steps)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import least_squares
 
-from cptcore.areas import Areas, run_areas
+from cptcore.areas import Areas, row_areas
 from cptcore.errors import InputError
 from cptcore.fit import fit_rows, prediction_band
 from cptcore.law import LawParams, predict
@@ -113,10 +113,11 @@ def adapt(
 
 
 def _cpt_share(areas: Areas, step: int | None) -> float:
+    """S1cpt at ``step`` over S1cpt at the end; ``areas`` at the run's rows (``step`` is one)."""
     total = float(areas.S1cpt[-1])
     if step is None or not total > 0:
         return 0.0
-    return float(areas.S1cpt[min(step, len(areas.S1cpt) - 1)]) / total
+    return float(areas.S1cpt[int(np.searchsorted(areas.rows, step))]) / total
 
 
 def check_forecastable(ps: ParamSet, run: Run, source: str) -> None:
@@ -158,22 +159,22 @@ def forecast_run(
     src = source or run.name
     check_forecastable(ps, run, src)
     names = ADAPT[DEFAULT_ADAPT] if names is None else names
-    base_preds = ps.predict_run(run, src)  # checks S1pt of CPT-only runs and plausibility
-    full = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
-    areas = full.at(run.step)
+    # the areas at the run's rows only (per linear segment when the rows are sparse)
+    areas = row_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
+    base_preds = ps.predict_run(run, src, areas)  # checks S1pt of CPT-only runs and plausibility
     last = None
     for target in ps.fits:
-        ok = fit_rows(run, target, full, ps.fits[target].min_step, ps.fits[target].skip_warmup)
+        ok = fit_rows(run, target, areas, ps.fits[target].min_step, ps.fits[target].skip_warmup)
         ok &= areas.S1cpt > 0
         if ok.any():
             last = max(last or 0, int(run.step[ok][-1]))
-    share = _cpt_share(full, last)
+    share = _cpt_share(areas, last)
     out = {}
     for target, f in ps.fits.items():
         S1pt = f.S1pt_for(run)
-        ok = fit_rows(run, target, full, f.min_step, f.skip_warmup) & (areas.S1cpt > 0)
+        ok = fit_rows(run, target, areas, f.min_step, f.skip_warmup) & (areas.S1cpt > 0)
         y = run.loss(target)[ok]
-        p = adapt(f.params, full.at(run.step[ok]), y, run.replay, target, S1pt, names, strength)
+        p = adapt(f.params, areas.select(ok), y, run.replay, target, S1pt, names, strength)
         pred = base_preds[target] if p is f.params else predict(p, areas, run.replay, target, S1pt)
         mae = float(np.mean(np.abs(pred[ok] - y))) if ok.any() else float("nan")
         lo = hi = None

@@ -340,11 +340,12 @@ def columns(
         X = S1pt + S1cpt  # a fresh array (or a number): the power is computed in its place
         undefined = ~(X > 0)
         with np.errstate(divide="ignore", invalid="ignore"):  # X = 0: the law is undefined there
-            power = (
-                np.power(X, -p.alpha, out=X)
-                if isinstance(X, np.ndarray)
-                else np.power(X, -p.alpha)
-            )
+            if isinstance(X, np.ndarray):  # exp(-alpha log X) as in predict_sets, to the bit
+                power = np.log(X, out=X)
+                power *= -p.alpha
+                np.exp(power, out=power)
+            else:
+                power = np.power(X, -p.alpha)
         power[undefined] = np.nan
     f_anneal, f_shift = replay_factors(p, replay, target)
     shape = shift_shape(shift_clock(p, S1cpt, replay, clock), p.E, p.beta)

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from cptcore.areas import run_areas
+from cptcore.areas import is_sparse, row_areas
 from cptcore.decimate import decimate
 from cptcore.fit import FitResult, prediction_band
 from cptcore.forecast import Forecast
@@ -622,15 +622,20 @@ def run_fit(fit: FitResult, run: Run, held_out: bool, max_points: int = 1500) ->
     S1pt = fit.S1pt_for(run)
     if not run.pt_history_known and S1pt is None:
         return None
-    a = run_areas(run, lam=fit.lam, s2_form=fit.s2_form, eps=fit.eps)
-    dense = predict(fit.params, a, run.replay, fit.target, S1pt)
-    steps = np.arange(len(dense))
-    lr = run.dense_lr()
     lo = int(run.step[0])
-    idx = decimate(steps[lo:], lr[lo:], dense[lo:], max_points=max_points) + lo
-    at = dense[run.step[ok]]
+    if is_sparse(run):
+        # the law only where it is drawn: the rows (the LR's corners) and an even sample between
+        steps = np.union1d(run.step, np.linspace(lo, run.last_step, max_points).round())
+    else:
+        steps = np.arange(lo, run.last_step + 1)
+    steps = steps.astype(np.int64)
+    a = row_areas(run, lam=fit.lam, s2_form=fit.s2_form, eps=fit.eps, at=steps)
+    curve = predict(fit.params, a, run.replay, fit.target, S1pt)
+    lr = np.interp(steps, run.step, run.lr)  # as Run.dense_lr
+    idx = decimate(steps, lr, curve, max_points=max_points)
+    at = curve[np.searchsorted(steps, run.step[ok])]
     return RunFit(
-        run.name, fit.target, held_out, steps[idx], dense[idx], run.step[ok], y[ok], at - y[ok]
+        run.name, fit.target, held_out, steps[idx], curve[idx], run.step[ok], y[ok], at - y[ok]
     )
 
 
