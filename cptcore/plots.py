@@ -1,7 +1,7 @@
 """Plotly figures shared by the pages (no streamlit): scenarios, fitted runs, residuals.
 
-Pages call ``scenario_view`` once per setting (cheap to cache: a few thousand points per curve) and
-``scenario_figure`` to draw it; the Fit page uses ``runs_figure`` and ``fit_figure``.
+Pages get a thinned scenario from ``cptcore.scenario.view`` (cheap to cache: a few thousand points
+per curve) and draw it with ``scenario_figure``; the Fit page uses ``runs_figure`` and ``fit_figure``.
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from plotly.subplots import make_subplots
 
 from cptcore.areas import is_sparse, row_areas
 from cptcore.decimate import decimate
-from cptcore.fit import FitResult, prediction_band
+from cptcore.fit import FitResult
 from cptcore.forecast import Forecast
 from cptcore.law import predict
 from cptcore.markup import plotly_text
-from cptcore.params_io import ParamSet
 from cptcore.runs import Run
-from cptcore.scenario import ScenarioCurves, has_band
+from cptcore.scenario import ScenarioView, scenario_view  # noqa: F401  (re-exported for pages)
 
 TARGET_LABEL = {"pt": "General loss (D_pt)", "cpt": "Domain loss (D_cpt)"}
 TARGET_SHORT = {"pt": "general", "cpt": "domain"}
@@ -35,107 +34,6 @@ TERM_LABEL = {
 TERM_COLOR = {"power": "#0891b2", "anneal": "#ea580c", "shift": "#9333ea"}
 PIN_COLORS = ("#64748b", "#a16207", "#0f766e", "#be185d")
 RUN_COLORS = qualitative.D3 + qualitative.Set2
-
-
-@dataclass(frozen=True, eq=False)
-class ScenarioView:
-    """A simulated scenario thinned to at most ~``max_points`` points per curve, plus its numbers."""
-
-    steps: np.ndarray
-    lr: np.ndarray
-    transfer_step: int
-    cpt_steps: int
-    pred: dict  # target -> loss per kept step
-    hidden_pt: dict
-    hidden_cpt: dict
-    terms: dict  # target -> {"power", "anneal", "shift"} -> array
-    band: dict  # target -> (lower, upper) or None
-    start: dict  # target -> loss at the transfer point
-    delta: dict  # target -> end of CPT minus transfer point
-    turning_length: int | None  # general set, CPT steps
-    critical_point: float | None
-    loss_potential: float
-    label: str = ""
-    outside: tuple = ()  # cptcore.envelope.Outside: where the scenario leaves the fitted range
-    widen: float = 1.0  # the band's widening for it
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        return tuple(self.pred)
-
-    def with_label(self, label: str) -> ScenarioView:
-        return ScenarioView(**{**self.__dict__, "label": label})
-
-
-def scenario_view(
-    curves: ScenarioCurves,
-    max_points: int = 2000,
-    label: str = "",
-    ps: ParamSet | None = None,
-    replay: float = 0.0,
-    cpt_share: float = 0.0,
-) -> ScenarioView:
-    """Thin a simulated scenario for plotting (``decimate`` keeps LR corners and loss extrema).
-
-    ``cpt_share``: the share of ``max_points`` spent evenly on the CPT window ("Zoom to the CPT
-    phase": the CPT steps and as many PT steps before them), the rest on the whole run, so the
-    zoomed view stays smooth with fewer points in all.
-
-    With ``ps``, uncertainty bands come from its fits' covariances at the kept steps only: the same
-    band as ``simulate(..., bands=True)`` at a fraction of the cost (O(points x parameters))."""
-    tgts = tuple(curves.curves)
-    n, t0 = len(curves.steps), int(curves.transfer_step)
-    keep = [t0, t0 + 1]
-    if cpt_share > 0 and n > max_points:
-        lo = max(0, t0 - (n - 1 - t0))
-        keep += np.linspace(lo, n - 1, int(cpt_share * max_points)).round().astype(int).tolist()
-    idx = decimate(
-        curves.steps,
-        curves.lr,
-        *(curves.curves[t].pred for t in tgts),
-        max_points=max_points,
-        keep=tuple(keep),
-    )
-    pick = {}
-    hp, hc, tm, band, start, delta = {}, {}, {}, {}, {}, {}
-    for t in tgts:
-        c = curves.curves[t]
-        pick[t] = c.pred[idx]
-        hp[t] = c.hidden_pt[idx]
-        hc[t] = c.hidden_cpt[idx]
-        tm[t] = {
-            "power": np.asarray(c.terms.power)[idx],
-            "anneal": (np.asarray(c.terms.anneal_pt) + np.asarray(c.terms.anneal_cpt))[idx],
-            "shift": np.asarray(c.terms.shift)[idx],
-        }
-        fit = ps.fits.get(t) if ps is not None else None
-        if fit is not None and has_band(fit):
-            a = curves.areas.at(curves.steps[idx])
-            band[t] = prediction_band(fit, a, replay, widen=curves.widen)
-        else:
-            band[t] = (c.band[0][idx], c.band[1][idx]) if c.band is not None else None
-        start[t] = c.start
-        delta[t] = curves.delta(t)
-    tl = curves.curves["pt"].turning_length if "pt" in curves.curves else None
-    return ScenarioView(
-        steps=curves.steps[idx],
-        lr=curves.lr[idx],
-        transfer_step=int(curves.transfer_step),
-        cpt_steps=int(len(curves.steps) - 1 - curves.transfer_step),
-        pred=pick,
-        hidden_pt=hp,
-        hidden_cpt=hc,
-        terms=tm,
-        band=band,
-        start=start,
-        delta=delta,
-        turning_length=tl,
-        critical_point=curves.critical_point,
-        loss_potential=float(curves.loss_potential),
-        label=label,
-        outside=tuple(curves.outside),
-        widen=curves.widen,
-    )
 
 
 def _base_layout(height: int, legend_right: bool = False) -> dict:
