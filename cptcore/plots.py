@@ -274,126 +274,120 @@ def scenario_figure(
     titles.append("Learning rate")
     n = len(titles)
     b = _Builder(titles, [1.0] * (n - 1) + [0.55])
+    for r, t in enumerate(tgts, start=1):
+        _loss_panel(b, view, t, r, hidden=hidden, bands=bands, pins=pins, markers=markers)
+    if terms_of and terms_of in view.terms:
+        _terms_panel(b, view, terms_of, len(tgts) + 1)
+    _lr_panel(b, view, pins, n, markers)
     end = float(view.steps[-1])
     # the y-range ignores the first steps, where the power law is huge (also when a "cpt" window
     # of a short pre-training reaches back to step 0)
     y_from = 0.03 * end
     x_lo = float(max(0, view.transfer_step - max(view.cpt_steps, 1))) if window == "cpt" else y_from
+    return b.figure(height or (230 * (n - 1) + 170), x_lo, end if window == "cpt" else None, y_from)
 
-    def xs(v: ScenarioView) -> np.ndarray:
-        return v.steps
 
-    x = xs(view)
-    for r, t in enumerate(tgts, start=1):
-        band = view.band.get(t)
-        if bands and band is not None:
-            b.add(
-                _scatter(x=x, y=band[1], line=dict(width=0), showlegend=False, hoverinfo="skip"),
-                r,
-            )
-            b.add(
-                _scatter(
-                    x=x,
-                    y=band[0],
-                    line=dict(width=0),
-                    fill="tonexty",
-                    name="~95% band",
-                    fillcolor="rgba(100,116,139,0.25)",
-                    hoverinfo="skip",
-                    legendgroup="band",
-                    showlegend=r == 1,
-                ),
-                r,
-            )
-        if hidden:
-            b.add(
-                _scatter(
-                    x=x,
-                    y=view.hidden_pt[t],
-                    name="hidden: continue PT on D_pt",
-                    line=dict(color="#94a3b8", dash="dash", width=1.5),
-                    legendgroup="hpt",
-                    showlegend=r == 1,
-                ),
-                r,
-                fit=True,
-            )
-            b.add(
-                _scatter(
-                    x=x,
-                    y=view.hidden_cpt[t],
-                    name="hidden: trained on D_cpt",
-                    line=dict(color="#f59e0b", dash="dot", width=1.5),
-                    legendgroup="hcpt",
-                    showlegend=r == 1,
-                ),
-                r,
-                fit=True,
-            )
-        for k, pin in enumerate(pins):
-            if t in pin.pred:
-                b.add(
-                    _scatter(
-                        x=xs(pin),
-                        y=pin.pred[t],
-                        name=pin.label or f"pin {k + 1}",
-                        line=dict(color=PIN_COLORS[k % len(PIN_COLORS)], width=1),
-                        opacity=0.8,
-                        legendgroup=f"pin{k}",
-                        showlegend=r == 1,
-                    ),
-                    r,
-                    fit=True,
-                )
-        b.add(
-            _scatter(
-                x=x,
-                y=view.pred[t],
-                name=f"predicted {TARGET_SHORT[t]} loss",
-                line=dict(color=COLOR[t], width=2.5),
-            ),
-            r,
-            fit=True,
-        )
-        if markers and t == "pt":
-            _general_markers(b, view, r)
-    if terms_of and terms_of in view.terms:
-        r = len(tgts) + 1
-        for name, y in view.terms[terms_of].items():
-            b.add(
-                _scatter(
-                    x=x, y=y, name=TERM_LABEL[name], line=dict(color=TERM_COLOR[name], width=1.5)
-                ),
-                r,
-                fit=True,
-            )
+def _loss_panel(
+    b: _Builder,
+    view: ScenarioView,
+    t: str,
+    row: int,
+    *,
+    hidden: bool,
+    bands: bool,
+    pins: Sequence[ScenarioView],
+    markers: bool,
+) -> None:
+    """One validation set's panel: band, hidden curves, pinned scenarios, the predicted loss and,
+    on the general set, the transfer point, critical point and turning length."""
+    band = view.band.get(t)
+    if bands and band is not None:
+        _band(b, view.steps, band, row)
+    if hidden:
+        _hidden(b, view, t, row)
     for k, pin in enumerate(pins):
-        b.add(
-            _scatter(
-                x=xs(pin),
-                y=pin.lr,
-                showlegend=False,
-                legendgroup=f"pin{k}",
-                line=dict(color=PIN_COLORS[k % len(PIN_COLORS)], width=1),
-                name=pin.label or f"pin {k + 1}",
-            ),
-            n,
-        )
+        if t in pin.pred:
+            pin_line = _pin_line(pin, k, pin.pred[t], showlegend=row == 1, opacity=0.8)
+            b.add(pin_line, row, fit=True)
+    line = dict(color=COLOR[t], width=2.5)
+    b.add(
+        _scatter(x=view.steps, y=view.pred[t], name=f"predicted {TARGET_SHORT[t]} loss", line=line),
+        row,
+        fit=True,
+    )
+    if markers and t == "pt":
+        _general_markers(b, view, row)
+
+
+def _band(b: _Builder, x: np.ndarray, band: tuple, row: int) -> None:
+    """The ~95 % band: its upper edge, then the lower edge filled up to it."""
+    b.add(_scatter(x=x, y=band[1], line=dict(width=0), showlegend=False, hoverinfo="skip"), row)
     b.add(
         _scatter(
             x=x,
-            y=view.lr,
-            name="learning rate",
-            showlegend=False,
-            line=dict(color=COLOR["lr"], width=2),
+            y=band[0],
+            line=dict(width=0),
+            fill="tonexty",
+            name="~95% band",
+            fillcolor="rgba(100,116,139,0.25)",
+            hoverinfo="skip",
+            legendgroup="band",
+            showlegend=row == 1,
         ),
-        n,
+        row,
     )
-    b.axis("y", n)["exponentformat"] = "e"
-    b.axis("x", n)["title"] = dict(text="step")
+
+
+def _hidden(b: _Builder, view: ScenarioView, t: str, row: int) -> None:
+    """The hidden curves (paper §2.2): continue PT on D_pt (dashed), trained on D_cpt (dotted)."""
+    for y, name, color, dash, group in (
+        (view.hidden_pt[t], "hidden: continue PT on D_pt", "#94a3b8", "dash", "hpt"),
+        (view.hidden_cpt[t], "hidden: trained on D_cpt", "#f59e0b", "dot", "hcpt"),
+    ):
+        line = dict(color=color, dash=dash, width=1.5)
+        trace = _scatter(x=view.steps, y=y, name=name, line=line, legendgroup=group)
+        trace["showlegend"] = row == 1
+        b.add(trace, row, fit=True)
+
+
+def _pin_line(
+    pin: ScenarioView, k: int, y: np.ndarray, *, showlegend: bool, opacity: float | None = None
+) -> dict:
+    """A pinned scenario's thin line (its loss or its LR), grouped with its legend entry."""
+    trace = _scatter(
+        x=pin.steps,
+        y=y,
+        name=pin.label or f"pin {k + 1}",
+        line=dict(color=PIN_COLORS[k % len(PIN_COLORS)], width=1),
+        legendgroup=f"pin{k}",
+        showlegend=showlegend,
+    )
+    if opacity is not None:
+        trace["opacity"] = opacity
+    return trace
+
+
+def _terms_panel(b: _Builder, view: ScenarioView, target: str, row: int) -> None:
+    """The law's terms of one validation set: power law, annealing, distribution shift."""
+    for name, y in view.terms[target].items():
+        line = dict(color=TERM_COLOR[name], width=1.5)
+        b.add(_scatter(x=view.steps, y=y, name=TERM_LABEL[name], line=line), row, fit=True)
+
+
+def _lr_panel(
+    b: _Builder, view: ScenarioView, pins: Sequence[ScenarioView], row: int, markers: bool
+) -> None:
+    """The LR schedules (pinned ones thin) in the bottom panel, the step axis and the CPT start."""
+    for k, pin in enumerate(pins):
+        b.add(_pin_line(pin, k, pin.lr, showlegend=False), row)
+    line = dict(color=COLOR["lr"], width=2)
+    b.add(
+        _scatter(x=view.steps, y=view.lr, name="learning rate", showlegend=False, line=line), row
+    )
+    b.axis("y", row)["exponentformat"] = "e"
+    b.axis("x", row)["title"] = dict(text="step")
     if markers:
-        b.vline(view.transfer_step, "CPT starts", n)
-    return b.figure(height or (230 * (n - 1) + 170), x_lo, end if window == "cpt" else None, y_from)
+        b.vline(view.transfer_step, "CPT starts", row)
 
 
 def _general_markers(b: _Builder, view: ScenarioView, row: int) -> None:
