@@ -20,8 +20,7 @@ from cptcore.files import check_writable, write_csv
 from cptcore.fit import fit_rows, has_fit_rows, prediction_band
 from cptcore.forecast import (
     ADAPT,
-    DEFAULT_ADAPT,
-    DEFAULT_STRENGTH,
+    adaptation_with,
     check_forecastable,
     forecast_run,
 )
@@ -271,8 +270,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     fc = forecast_run(
         ps,
         run,
-        names=ADAPT[args.adapt],
-        strength=args.prior_strength,
+        adaptation=adaptation_with(
+            ADAPT[args.adapt] if args.adapt is not None else None, args.prior_strength
+        ),
         z=z,
         widen=widening(reasons),
         source=name,
@@ -439,17 +439,17 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument(
         "--adapt",
         choices=list(ADAPT),
-        default=DEFAULT_ADAPT,
-        help=f"which parameters adapt to the run (default {DEFAULT_ADAPT}: best in the sample "
-        "backtest; 'shift' (B, E) when the law fits your runs closely)",
+        default=None,
+        help="which parameters adapt to the run (default offset+speed: L0 and the shift's speed "
+        "E, best in the grouped sample backtest; 'shift' (B, E) when the law fits your runs closely)",
     )
     fc.add_argument(
         "--prior-strength",
         type=_strength_arg,
-        default=DEFAULT_STRENGTH,
+        default=None,
         metavar="S",
-        help=f"pull towards the base fit (default {DEFAULT_STRENGTH:g}; 1: a parameter moved by its "
-        "prior scale costs as much as one point off by 0.01 in log loss)",
+        help="pull towards the base fit (default 3 general, 1 domain; 1: a parameter moved by its "
+        "prior scale costs as much as one point off by one sd of the run's own scatter)",
     )
     fc.set_defaults(func=cmd_forecast)
     add_import_command(sub)

@@ -5,12 +5,15 @@ the job has logged some CPT-phase losses, a few run-specific parameters are re-e
 the base fit as a prior, and the law (same form, same kernel ``law.columns``) then predicts every
 row. The objective is a maximum-a-posteriori least squares in log loss:
 
-    sum_i ((log pred_i - log y_i) / NOISE)^2 + strength^2 * sum_k ((theta_k - base_k) / SCALE_k)^2
+    sum_i w_i ((log pred_i - log y_i) / sigma)^2 + strength^2 * sum_k ((theta_k - base_k) / SCALE_k)^2
 
-so one parameter moved by its prior scale costs as much as one point off by ``NOISE``: with a
-handful of observed points the run's own data dominate, with none the forecast is the base
-prediction exactly. Which parameters adapt and the prior strength were chosen by backtesting on the
-sample runs (``benchmarks/forecast.py``, README "Forecast a running job").
+sigma is the scatter of single evaluations, estimated from the observed points (``point_noise``),
+so one parameter moved by its prior scale costs as much as one point off by one sd; w_i halves
+every ``halflife`` of the observed window, so the forecast follows where the run is now rather than
+its first, transient steps. With no observed point the forecast is the base prediction exactly.
+Which parameters adapt, the strength and the half-life (``DEFAULT``, per validation set) were chosen
+by a grouped backtest on the sample runs (``benchmarks/forecast.py``, README "Forecast a running
+job").
 
 Only CPT-phase losses are used: the PT phase is what the base fit already saw in most uses, and the
 shift parameters (B, E) do not act there.
@@ -35,19 +38,50 @@ from cptcore.runs import Run
 # which parameters are re-estimated on the run (fitting space: logE is log E)
 ADAPT = {
     "offset": ("L0",),
+    "offset+speed": ("L0", "logE"),
     "shift": ("B", "logE"),
     "shift+offset": ("L0", "B", "logE"),
+    "offset+anneal": ("L0", "C2"),
 }
-DEFAULT_ADAPT = "offset"  # chosen by the backtest (README, "Forecast a running job")
-DEFAULT_STRENGTH = 10.0
-NOISE = 0.01  # typical |log error| of one evaluation on the sample runs (README, "Accuracy")
-# prior scales: L0 in nats, B relative to |B| (plus a floor), log E in e-folds
+NOISE = 0.01  # |log error| of one evaluation when too few points to estimate it (README, "Accuracy")
+# prior scales: L0 in nats, B and C2 relative to their size (plus a floor), log E in e-folds
 _SCALE = {
     "L0": lambda p: 0.05,
     "beta": lambda p: 0.3 * p.beta,
     "B": lambda p: 0.3 * abs(p.B) + 0.02,
     "logE": lambda p: 1.0,
+    "C2": lambda p: 0.3 * abs(p.C2) + 0.02,
 }
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """How a base fit bends to a running job: which parameters (``names``), the prior's strength,
+    the per-point noise (None: estimated from the observed points' scatter, ``point_noise``), and a
+    half-life (share of the observed CPT window, in summed LR) that down-weights older points."""
+
+    names: tuple[str, ...]
+    strength: float
+    noise: float | None = None
+    halflife: float | None = None
+
+
+# chosen per validation set by the grouped backtest (benchmarks/forecast.py, README "Forecast a
+# running job"): the offset and the shift's speed E, following the most recent points
+DEFAULT = {
+    "pt": Adaptation(ADAPT["offset+speed"], 3.0, None, 0.08),
+    "cpt": Adaptation(ADAPT["offset+speed"], 1.0, None, 0.15),
+}
+
+
+def point_noise(log_residual: np.ndarray) -> float:
+    """The scatter (sd, in log loss) of single evaluations: a robust sd of consecutive differences
+    of ``log_residual`` (observed vs base prediction) over sqrt(2), so a smooth trend barely counts;
+    ``NOISE`` with fewer than four points."""
+    d = np.diff(np.asarray(log_residual, float))
+    if len(d) < 3:
+        return NOISE
+    return max(1.4826 * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2.0), 1e-3)
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,21 +125,29 @@ def adapt(
     replay: float,
     target: str,
     S1pt: float | None = None,
-    names: tuple[str, ...] = ADAPT[DEFAULT_ADAPT],
-    strength: float = DEFAULT_STRENGTH,
+    names: tuple[str, ...] = ADAPT["offset"],
+    strength: float = 10.0,
+    noise: float = NOISE,
+    halflife: float | None = None,
 ) -> LawParams:
     """The parameters ``names`` re-estimated on observed losses ``y`` at ``areas`` (rows of one run),
-    with a Gaussian prior at the base values (scales ``_SCALE``, times 1/``strength``)."""
+    with a Gaussian prior at the base values (scales ``_SCALE``, times 1/``strength``); ``noise``
+    is the |log error| one point is trusted to; ``halflife`` (share of the observed CPT window in
+    summed LR) down-weights older points."""
     if len(y) == 0 or not names:
         return base
     x0 = np.array([_get(base, k) for k in names])
     scale = np.array([_SCALE[k](base) for k in names]) / max(strength, 1e-12)
     logy = np.log(y)
+    sw = np.ones(len(y))
+    if halflife is not None:
+        s = np.asarray(areas.S1cpt, float)
+        sw = np.sqrt(0.5 ** ((s[-1] - s) / max(halflife * s[-1], 1e-12)))
 
     def residuals(theta: np.ndarray) -> np.ndarray:
         p = _with(base, dict(zip(names, theta, strict=True)))
         pred = predict(p, areas, replay, target, S1pt)
-        r_data = (np.log(np.maximum(pred, 1e-6)) - logy) / NOISE
+        r_data = sw * (np.log(np.maximum(pred, 1e-6)) - logy) / noise
         return np.concatenate([r_data, (theta - x0) / scale])
 
     r = least_squares(residuals, x0, method="trf", x_scale=scale, max_nfev=200 * len(names))
@@ -145,20 +187,19 @@ def forecast_run(
     ps: ParamSet,
     run: Run,
     *,
-    names: tuple[str, ...] | None = None,
-    strength: float = DEFAULT_STRENGTH,
+    adaptation: Adaptation | dict | None = None,
     z: float | None = None,
     widen: float = 1.0,
     source: str | None = None,
 ) -> Forecast:
     """Forecast every row of ``run`` (the whole planned schedule; losses where observed so far):
-    the base fit adapted to the run's observed CPT-phase losses (``adapt``). With ``z`` a band:
+    the base fit adapted to the run's observed CPT-phase losses (``adapt``; ``adaptation`` one for
+    both validation sets or one per set, default ``DEFAULT``). With ``z`` a band:
     the base fit's band (calibrated by cross-validation, widened outside the fitted range by
     ``widen``) around the forecast, not narrowed: narrowing it by the share of CPT observed lost
     coverage in the backtest (README, "Forecast a running job")."""
     src = source or run.name
     check_forecastable(ps, run, src)
-    names = ADAPT[DEFAULT_ADAPT] if names is None else names
     # the areas at the run's rows only (per linear segment when the rows are sparse)
     areas = row_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
     base_preds = ps.predict_run(run, src, areas)  # checks S1pt of CPT-only runs and plausibility
@@ -174,7 +215,22 @@ def forecast_run(
         S1pt = f.S1pt_for(run)
         ok = fit_rows(run, target, areas, f.min_step, f.skip_warmup) & (areas.S1cpt > 0)
         y = run.loss(target)[ok]
-        p = adapt(f.params, areas.select(ok), y, run.replay, target, S1pt, names, strength)
+        how = _adaptation_of(adaptation, target)
+        noise = how.noise
+        if noise is None:
+            noise = point_noise(np.log(y) - np.log(base_preds[target][ok])) if ok.any() else NOISE
+        p = adapt(
+            f.params,
+            areas.select(ok),
+            y,
+            run.replay,
+            target,
+            S1pt,
+            how.names,
+            how.strength,
+            noise,
+            how.halflife,
+        )
         pred = base_preds[target] if p is f.params else predict(p, areas, run.replay, target, S1pt)
         mae = float(np.mean(np.abs(pred[ok] - y))) if ok.any() else float("nan")
         lo = hi = None
@@ -182,6 +238,22 @@ def forecast_run(
             lo, hi = prediction_band(replace(f, params=p), areas, run.replay, S1pt, z, widen)
         out[target] = TargetForecast(target, p, pred, lo, hi, int(ok.sum()), mae)
     return Forecast(run.step, out, share, last)
+
+
+def _adaptation_of(adaptation: Adaptation | dict | None, target: str) -> Adaptation:
+    if adaptation is None:
+        return DEFAULT[target]
+    return adaptation if isinstance(adaptation, Adaptation) else adaptation[target]
+
+
+def adaptation_with(names: tuple[str, ...] | None = None, strength: float | None = None) -> dict:
+    """``DEFAULT`` per validation set with the parameters and/or the prior strength replaced (the
+    CLI's ``--adapt`` / ``--prior-strength``)."""
+    out = {}
+    for target, how in DEFAULT.items():
+        kw = {k: v for k, v in (("names", names), ("strength", strength)) if v is not None}
+        out[target] = replace(how, **kw)
+    return out
 
 
 def step_reaching(
@@ -193,6 +265,32 @@ def step_reaching(
     if after is not None:
         ok &= step > after
     return int(step[np.argmax(ok)]) if ok.any() else None
+
+
+def target_steps(fc: Forecast, target_loss: float) -> tuple[int | None, int | None, int | None]:
+    """(expected, earliest, latest): the first step after the last observed one at which the
+    domain-loss forecast, the lower and the upper edge of its band reach ``target_loss``; None where
+    not within the schedule (earliest/latest None without a band)."""
+    tf = fc.targets["cpt"]
+    after = fc.last_observed_step
+    at = step_reaching(fc.step, tf.pred, target_loss, after)
+    if tf.lo is None:
+        return at, None, None
+    return at, step_reaching(fc.step, tf.lo, target_loss, after), step_reaching(
+        fc.step, tf.hi, target_loss, after
+    )
+
+
+def target_sentence(fc: Forecast, target_loss: float, level: float | None = None) -> str:
+    """When the domain loss is expected to reach ``target_loss``, with the range its band gives."""
+    at, early, late = target_steps(fc, target_loss)
+    band = ""
+    if level is not None and early is not None:
+        end = f"step {late:,}" if late is not None else "after the end of the schedule"
+        band = f" ({level:.0%} band: step {early:,} to {end})"
+    if at is not None:
+        return f"Expected to reach the domain loss {target_loss:.3f} at step {at:,}{band}."
+    return f"The domain loss {target_loss:.3f} is not reached within the planned schedule{band}."
 
 
 def forecast_markdown(
@@ -223,19 +321,29 @@ def forecast_markdown(
         mae = f"{tf.mae_observed:.4f} ({tf.n_observed} points)" if tf.n_observed else "-"
         name = "general (loss_pt)" if target == "pt" else "domain (loss_cpt)"
         lines.append(f"| {name} | {tf.pred[last]:.4f} | {band} | {mae} |")
-    tf = fc.targets.get("cpt")
-    if target_loss is not None and tf is not None:
-        at = step_reaching(fc.step, tf.pred, target_loss, fc.last_observed_step)
-        lines.append("")
-        lines.append(
-            f"Domain loss target {target_loss:.4f}: "
-            + (
-                f"expected at step {at:,}."
-                if at is not None
-                else "not reached within the schedule."
-            )
-        )
+    if target_loss is not None and "cpt" in fc.targets:
+        lines += ["", target_sentence(fc, target_loss, level)]
     return "\n".join(lines) + "\n"
+
+
+def with_planned_schedule(run: Run, lr: np.ndarray, transfer: int | None = None) -> Run:
+    """``run`` continued with a row at every step after its last one to the end of the planned
+    schedule ``lr`` (LR indexed by step; ``transfer``: the last PT step, None for CPT only), losses
+    empty: a running job's log holds its LR only up to now, the forecast needs the rest."""
+    last = run.last_step
+    if last >= len(lr) - 1:
+        return run
+    new = np.arange(last + 1, len(lr), dtype=run.step.dtype)
+    cpt = np.ones(len(new), bool) if transfer is None else new > transfer
+    nan = np.full(len(new), np.nan)
+    return replace(
+        run,
+        step=np.concatenate([run.step, new]),
+        lr=np.concatenate([run.lr, lr[new]]),
+        is_cpt=np.concatenate([run.is_cpt, cpt]),
+        loss_pt=np.concatenate([run.loss_pt, nan]),
+        loss_cpt=np.concatenate([run.loss_cpt, nan]),
+    )
 
 
 def cut_run(run: Run, fraction: float) -> Run:
@@ -255,7 +363,10 @@ def cut_run(run: Run, fraction: float) -> Run:
 
 __all__ = [
     "ADAPT",
-    "DEFAULT_ADAPT",
+    "DEFAULT",
+    "Adaptation",
+    "adaptation_with",
+    "point_noise",
     "Forecast",
     "TargetForecast",
     "adapt",
@@ -264,4 +375,7 @@ __all__ = [
     "forecast_markdown",
     "forecast_run",
     "step_reaching",
+    "target_sentence",
+    "target_steps",
+    "with_planned_schedule",
 ]

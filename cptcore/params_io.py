@@ -47,6 +47,12 @@ class ParamSet:
     def law(self) -> str:
         return next(iter(self.fits.values())).params.law if self.fits else "eq4"
 
+    @property
+    def models_replay(self) -> bool:
+        """Whether predictions depend on the replay ratio: every validation set's law models it
+        (``LawParams.models_replay``). The one answer the pages, the planner and the report use."""
+        return bool(self.fits) and all(f.params.models_replay for f in self.fits.values())
+
     def predict_run(
         self, run: Run, source: str | None = None, full: Areas | None = None
     ) -> dict[str, np.ndarray]:

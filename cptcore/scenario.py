@@ -49,7 +49,7 @@ class TargetCurves:
     hidden_cpt: np.ndarray  # trained on D_cpt (shift saturated)
     terms: Terms
     band: tuple[np.ndarray, np.ndarray] | None
-    turning_length: int | None  # CPT steps until the loss returns to its transfer value
+    turning_length: int | None  # CPT steps back to the transfer value (0: never rose, None: not back)
     transfer_step: int = 0
 
     @property
@@ -155,7 +155,7 @@ class ScenarioView:
     band: dict  # target -> (lower, upper) or None
     start: dict  # target -> loss at the transfer point
     delta: dict  # target -> end of CPT minus transfer point
-    turning_length: int | None  # general set, CPT steps
+    turning_length: int | None  # general set, CPT steps (0: never rose; law.turning_length)
     critical_point: float | None
     loss_potential: float
     label: str = ""

@@ -20,6 +20,10 @@ KINDS = {
     "linear": "Linear decay from the peak to a final LR",
     "multistep": "Step decay: multiply by gamma at each milestone",
 }
+# The kinds given by their corners (warm-up, peak, decay start, final LR): the what-if controls and
+# the planner offer these (multistep also needs milestones and a factor, which they do not ask for)
+CORNER_KINDS = ("wsd", "cosine", "linear", "constant")
+WARMUP_FROM = ("zero", "pt_final")  # a CPT warm-up ramps from LR 0 or from the PT final LR
 # The longest run or schedule, in steps. S1/S2 are computed at every step (README, "Limits"): about
 # 50 bytes per step at the peak (the dense LR, the momentum and four area arrays), so 5 million steps
 # take ~240 MB on top of the ~180 MB the libraries need: a fit or a prediction stays under ~500 MB.
@@ -117,10 +121,16 @@ def _decay(progress: np.ndarray, peak: float, final: float, shape: str) -> np.nd
 
 def segment(spec: ScheduleSpec) -> np.ndarray:
     """Per-update LR for one phase: array of length ``spec.steps`` (updates 1..steps)."""
+    return lr_at(spec, np.arange(1, int(spec.steps) + 1, dtype=float))
+
+
+def lr_at(spec: ScheduleSpec, i: np.ndarray) -> np.ndarray:
+    """The LR of the given updates (numbers in 1..steps) of one phase: ``segment(spec)[i - 1]``
+    without the other updates."""
     spec.validated()
     n, w, peak = int(spec.steps), int(spec.warmup_steps), float(spec.peak_lr)
-    i = np.arange(1, n + 1, dtype=float)
-    lr = np.full(n, peak)
+    i = np.asarray(i, dtype=float)
+    lr = np.full(i.shape, peak)
     if spec.kind == "wsd":
         n_decay = int(round(spec.decay_fraction * (n - w)))
         start = n - n_decay
@@ -134,7 +144,7 @@ def segment(spec: ScheduleSpec) -> np.ndarray:
         k = i > w
         lr[k] = _decay((i[k] - w) / max(n - w, 1), peak, spec.final_lr, "linear")
     elif spec.kind == "multistep":
-        drops = np.zeros(n)
+        drops = np.zeros(i.shape)
         for m in sorted(spec.milestones):
             drops += i > w + m * (n - w)
         lr = peak * spec.gamma**drops
@@ -142,6 +152,28 @@ def segment(spec: ScheduleSpec) -> np.ndarray:
         k = i <= w
         lr[k] = spec.warmup_start + (peak - spec.warmup_start) * i[k] / w
     return lr
+
+
+def corners(spec: ScheduleSpec) -> tuple[np.ndarray, int] | None:
+    """The schedule by its corners (warm-up end, decay start, last update): ``(knots, c)`` such that
+    the LR is linear in the update number between consecutive knots (updates 1..c; ``knots[-1] == c``
+    when c >= 1) and, when c < steps, a half cosine from update c to the last (the cosine kind after
+    its warm-up; its value at c taken as the peak). None for a schedule with other curved pieces
+    (a WSD decay of another shape, the steps of multistep)."""
+    spec.validated()
+    n, w = int(spec.steps), int(spec.warmup_steps)
+    pts = [1, w, n]
+    c = n
+    if spec.kind == "wsd":
+        if spec.decay_shape != "linear" and spec.decay_fraction > 0:
+            return None
+        pts.append(n - int(round(spec.decay_fraction * (n - w))))  # the decay's start
+    elif spec.kind == "cosine":
+        c = w
+    elif spec.kind not in ("constant", "linear"):
+        return None
+    knots = np.unique(np.array([p for p in pts if 1 <= p <= c], dtype=np.int64))
+    return knots, c
 
 
 def concatenate(pt: ScheduleSpec, cpt: ScheduleSpec | None = None) -> tuple[np.ndarray, int]:

@@ -15,21 +15,9 @@ from cptcore.whatif import nearest
 from ui import data, run_through_app
 from ui.fitting import FitOutcome, selection_table
 from ui.fitting import run_fit as fit_selected
+from ui.mapping import group_form, mapping_form
 from ui.state import EXPLORE_PRESET, LAST_FIT, LEARN_PRESET, RUNS, SEEN_UPLOADS, YOUR_FIT
-from ui.upload import (
-    AUTO,
-    LABELS,
-    NONE,
-    SCHEDULE_EXAMPLE,
-    columns,
-    describe,
-    digest,
-    group_guess,
-    import_files,
-    import_log,
-    one_tag_csvs,
-    read_upload,
-)
+from ui.upload import describe, digest, one_tag_csvs, read_upload
 from ui.widgets import chart, guard, md
 
 MEANING = {
@@ -116,106 +104,11 @@ with side:
     )
 
 
-def mapping_controls(key: str, opts: list[str], guess: dict, step_opts: list[str] | None):
-    """The mapping form's controls: which metric (or file) is which, where CPT starts, replay and
-    an optional schedule. Returns (roles, cpt_start or None, replay, schedule, import clicked)."""
-
-    def pick(role: str, label: str, help: str) -> str:
-        g = guess.get(role, NONE)
-        return st.selectbox(
-            label, opts, index=opts.index(g) if g in opts else 0, key=f"{key}_{role}", help=help
-        )
-
-    c = st.columns(4)
-    roles = {}
-    if step_opts is not None:
-        with c[0]:
-            roles["step"] = st.selectbox(
-                LABELS["step"],
-                step_opts,
-                key=f"{key}_step",
-                help="Optimizer steps; detected if left alone.",
-            )
-    with c[1]:
-        roles["lr"] = pick(
-            "lr",
-            LABELS["lr"],
-            "Per-step LR; or rebuild it from a schedule "
-            "below when the log has none or only a few points.",
-        )
-    with c[2]:
-        roles["loss_pt"] = pick(
-            "loss_pt", LABELS["loss_pt"], "Validation loss on the pre-training (general) data."
-        )
-    with c[3]:
-        roles["loss_cpt"] = pick(
-            "loss_cpt", LABELS["loss_cpt"], "Validation loss on the CPT (domain) data."
-        )
-    c = st.columns([1.2, 1, 1, 2], vertical_alignment="bottom")
-    cpt_only = c[0].checkbox(
-        LABELS["cpt_only"],
-        value=True,
-        key=f"{key}_cptonly",
-        help="The log starts at CPT; the fit estimates the PT forward area "
-        f"S1pt (paper §6). Untick it and give the {LABELS['cpt_start']} for a log "
-        "that covers pre-training too.",
-    )
-    start = c[1].number_input(
-        LABELS["cpt_start"], min_value=0, step=1, value=0, key=f"{key}_start", disabled=cpt_only
-    )
-    replay = c[2].number_input(
-        LABELS["replay"], min_value=0.0, max_value=1.0, value=0.0, step=0.05, key=f"{key}_replay"
-    )
-    schedule = c[3].text_input(
-        LABELS["schedule"],
-        key=f"{key}_sched",
-        placeholder=SCHEDULE_EXAMPLE,
-        help="For exports that sample the LR sparsely: one spec, or PT and CPT specs joined "
-        "by ';'. Kinds: constant, wsd, cosine, linear, multistep.",
-    )
-    clicked = st.button("Import", key=f"{key}_add", type="primary", icon=":material/input:")
-    return roles, None if cpt_only else int(start), float(replay), schedule, clicked
-
-
 def _add(key: str, new: list) -> None:
     for run in new:
         runs[run.name] = run
     seen[key] = [r.name for r in new]
     st.rerun()
-
-
-def mapping_form(name: str, raw: bytes, key: str, info) -> None:
-    """Confirm how a non-canonical log maps onto a run: which metric is which, where CPT starts."""
-    with st.container(border=True):
-        st.markdown(
-            f"**{md(name)}** is not a canonical run CSV; it looks like a "
-            f"*{importers.FORMATS[info.format].label}*. Check which metric is which, then import "
-            + (f"(it holds {len(info.runs)} runs)." if len(info.runs) > 1 else "it.")
-        )
-        step_opts = [AUTO, *columns(name, raw)] if info.format == "generic" else None
-        roles, start, replay, schedule, clicked = mapping_controls(
-            key, [NONE, *info.metrics], info.guess, step_opts
-        )
-        if clicked:
-            with guard(f"importing {name}"):
-                _add(key, import_log(name, raw, roles, start, replay, schedule))
-
-
-def group_form(group: list[tuple[str, bytes]], key: str) -> None:
-    """One mapping form for several one-tag TensorBoard CSVs of one run: which file is which."""
-    names = [n for n, _ in group]
-    with st.container(border=True):
-        st.markdown(
-            f"**{len(group)} TensorBoard scalar CSVs** (one tag per file): "
-            f"{md(', '.join(names))}. They are combined into one run: choose which file holds "
-            "which metric, then import."
-        )
-        roles, start, replay, schedule, clicked = mapping_controls(
-            key, [NONE, *names], group_guess(group), None
-        )
-        if clicked:
-            with guard("importing the TensorBoard CSVs"):
-                _add(key, import_files(group, roles, start, replay, schedule))
 
 
 uploads = [(f.name, f.getvalue()) for f in files or []]
@@ -230,7 +123,9 @@ if len(group) > 1:
     if combine:
         gkey = "map_" + digest(b"".join(digest(raw).encode() for _, raw in group))[:10]
         if not (gkey in seen and all(n in runs for n in seen[gkey])):
-            group_form(group, gkey)
+            new = group_form(group, gkey)
+            if new:
+                _add(gkey, new)
         uploads = [u for u in uploads if u not in group]
 
 for name, raw in uploads:
@@ -242,7 +137,9 @@ for name, raw in uploads:
             run = read_upload(name, raw)
             runs[run.name] = run
         else:
-            mapping_form(name, raw, key, describe(name, raw))
+            confirmed = mapping_form(name, raw, key, describe(name, raw))
+            if confirmed:
+                _add(key, confirmed[1])
     except InputError as e:
         st.error(md(e.with_source(name)), icon=":material/error:")
     except Exception:  # noqa: BLE001 - never a traceback; the file is just skipped

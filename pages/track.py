@@ -1,12 +1,22 @@
 """Track: forecast a running CPT job from the losses it has logged so far (cptcore.forecast)."""
 
+import numpy as np
 import streamlit as st
 
+from cptcore import importers
 from cptcore.envelope import outside, setting_of_run, widening
-from cptcore.forecast import cut_run, forecast_markdown, forecast_run, step_reaching
+from cptcore.forecast import (
+    cut_run,
+    forecast_markdown,
+    forecast_run,
+    target_sentence,
+    target_steps,
+)
 from cptcore.plots import forecast_figure
 from ui import data
-from ui.upload import read_upload, stem
+from ui.mapping import mapping_form
+from ui.state import TRACK_MAPPINGS
+from ui.upload import describe, read_upload, stem
 from ui.widgets import chart, guard, md
 
 LEVEL = 0.95
@@ -16,14 +26,18 @@ DEMO_RUN, DEMO_CUT = "ptconst_cpt-cos_lr1e-3_replay0", 0.2
 st.title("Track a running job")
 st.markdown(
     "Upload the log of a CPT job that is still running: the **whole planned schedule** (every "
-    "step's LR, phase and replay) with losses only where they have been logged. The base fit is "
-    "adapted to the CPT losses seen so far (an offset, pulled towards the base fit; README, "
+    "step's LR, phase and replay) with losses only where they have been logged, or any log the "
+    "Fit page reads (W&B, TensorBoard, Hugging Face, Megatron, other tables) with the planned "
+    "schedule given in its mapping. Re-upload the file as the run goes on: a mapping you confirmed "
+    "is used again for the same file name. The base fit is adapted to the CPT losses seen so far "
+    "(its offset and the shift's speed, following the latest points; README, "
     '"Forecast a running job") and predicts the rest of the run.'
 )
+mappings: dict = st.session_state.setdefault(TRACK_MAPPINGS, {})
 
 available = data.presets()
 keys = [k for k in (data.SAMPLE, data.YOURS) if k in available] or list(available)
-left, right = st.columns([2, 1], gap="medium")
+left, right = st.columns([3, 2], gap="medium")
 with right:
     preset_key = st.selectbox(
         "Base parameters",
@@ -44,16 +58,62 @@ with right:
     )
 with left:
     upload = st.file_uploader(
-        "The job's log so far (canonical CSV)",
+        "The job's log so far",
         type=None,
         key="track_upload",
-        help="Canonical columns: step, lr, phase (pt/cpt), replay, loss_pt, loss_cpt.",
+        help="A canonical CSV (step, lr, phase, replay, loss_pt, loss_cpt) with the whole planned "
+        "schedule, or a training log: W&B or TensorBoard export, TensorBoard event file, "
+        "trainer_state.json, Megatron log, other table.",
     )
 preset = available[preset_key]
 
+
+def _forget_mapping(name: str) -> None:
+    mappings.pop(name, None)
+
+
+def uploaded_run(name: str, raw: bytes):
+    """The job in an upload: a canonical CSV as is; another log through the mapping confirmed
+    for this file name (asked for once, then reused when the file is uploaded again)."""
+    if importers.detect(raw, name) == "canonical":
+        return read_upload(name, raw)
+    if name not in mappings:
+        st.caption(
+            "A running job's log holds the LR only up to its last step: describe the whole planned "
+            "schedule under 'rebuild the LR from a schedule' (PT and CPT joined by ';') so the "
+            "forecast can run to its end."
+        )
+        confirmed = mapping_form(name, raw, "track_map", describe(name, raw))
+        if confirmed is None:
+            st.stop()
+        mappings[name] = confirmed[0]
+        st.rerun()  # without the form: it was drawn before Import was clicked
+    mapping = mappings[name]
+    st.button(
+        f"Change the mapping of {name}",
+        key="track_remap",
+        on_click=_forget_mapping,
+        args=(name,),
+        icon=":material/tune:",
+        help="Read with the mapping you confirmed for this file name. Click to choose it again.",
+    )
+    runs = mapping.runs(name, raw)  # before: a mapping that no longer fits can be changed
+    if len(runs) > 1:
+        pick = st.selectbox("Run in the log", [r.name for r in runs], key="track_run")
+        runs = [r for r in runs if r.name == pick]
+    last = runs[0].loss_pt[-1], runs[0].loss_cpt[-1]
+    if not mapping.schedule.strip() and np.isfinite(last).any():  # a loss at the last row
+        st.info(
+            "The log's LR ends at its last logged step, so there is nothing after it to forecast: "
+            "choose 'Change the mapping' and describe the whole planned schedule under 'rebuild "
+            "the LR from a schedule'."
+        )
+    return mapping.planned(runs[0])
+
+
 with guard("forecasting the job"):
     if upload is not None:
-        run = read_upload(upload.name, upload.getvalue())
+        run = uploaded_run(upload.name, upload.getvalue())
         name = upload.name
     else:
         samples = data.sample_runs()
@@ -71,9 +131,11 @@ with guard("forecasting the job"):
     cols = st.columns(len(fc.targets) + 1)
     for col, (t, tf) in zip(cols, fc.targets.items(), strict=False):
         col.metric(
-            f"Final {'general' if t == 'pt' else 'domain'} loss (step {int(fc.step[last]):,})",
+            f"{'General' if t == 'pt' else 'Domain'} at the end",
             f"{tf.pred[last]:.4f}",
-            help=f"{LEVEL:.0%} band {tf.lo[last]:.4f} to {tf.hi[last]:.4f}",
+            help=f"Forecast {'general' if t == 'pt' else 'domain'} loss at the last step of the "
+            f"schedule ({int(fc.step[last]):,}); {LEVEL:.0%} band {tf.lo[last]:.4f} to "
+            f"{tf.hi[last]:.4f}.",
         )
     observed = f"{fc.observed_share:.0%}" if fc.last_observed_step is not None else "none"
     cols[-1].metric(
@@ -81,21 +143,16 @@ with guard("forecasting the job"):
         observed,
         help="Share of the CPT phase (in summed learning rate) with logged losses so far.",
     )
-    tf = fc.targets.get("cpt")
-    if target_loss is not None and tf is not None:
-        at = step_reaching(fc.step, tf.pred, target_loss, fc.last_observed_step)
-        if at is not None:
-            st.success(f"Expected to reach the domain loss {target_loss:.3f} at step {at:,}.")
-        else:
-            st.info(
-                f"The domain loss {target_loss:.3f} is not reached within the planned schedule."
-            )
+    if target_loss is not None and "cpt" in fc.targets:
+        sentence = md(target_sentence(fc, target_loss, LEVEL))
+        reached = target_steps(fc, target_loss)[0] is not None
+        (st.success if reached else st.info)(sentence)
     if fc.last_observed_step is None:
         st.caption("No CPT-phase loss logged yet: the forecast is the base prediction.")
     chart(forecast_figure(fc, run, target_loss), key="track_chart")
     st.caption(
         f"Markers: logged losses. Line: the forecast; shaded: the base fit's calibrated {LEVEL:.0%} "
-        "band around it (in the backtest it covered 83-89 % of the general and 95-100 % of the "
+        "band around it (in the backtest it covered 84-96 % of the general and 91-99 % of the "
         "domain losses). Dotted: the last logged CPT step."
     )
     snippet = forecast_markdown(fc, stem(name), LEVEL, target_loss)

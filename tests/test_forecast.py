@@ -8,14 +8,17 @@ import pandas as pd
 import pytest
 
 from cptcore.__main__ import main
+from cptcore.areas import run_areas
 from cptcore.forecast import (
     ADAPT,
-    DEFAULT_STRENGTH,
+    Adaptation,
     adapt,
     cut_run,
     forecast_markdown,
     forecast_run,
+    point_noise,
     step_reaching,
+    target_steps,
 )
 from cptcore.params_io import ParamSet, load
 from cptcore.runs import read_run, write_run
@@ -73,23 +76,23 @@ def test_forecast_from_20_percent_beats_predict_on_the_rest_of_a_shifted_run():
     partial = cut_run(full, 0.2)
     pred = base.predict_run(full)
     rest = full.is_cpt & ~np.isfinite(partial.loss_pt) & np.isfinite(full.loss_pt)
-    # the default (an offset, strong prior: chosen on the noisy sample runs) helps a little; letting
-    # the shift (B, E) adapt with a weak prior recovers a run that follows the law (noise 0.002)
-    for names, strength, gain in ((None, DEFAULT_STRENGTH, 0.9), (ADAPT["shift"], 1.0, 0.25)):
-        fc = forecast_run(base, partial, names=names, strength=strength)
+    # the default (offset and speed, recent points: chosen on the noisy sample runs) helps; letting
+    # the shift (B, E) adapt on every point recovers a run that follows the law (noise 0.002)
+    for how, gain in ((None, 0.9), (Adaptation(ADAPT["shift"], 1.0), 0.25)):
+        fc = forecast_run(base, partial, adaptation=how)
         for target in ("pt", "cpt"):
             y = full.loss(target)[rest]
             e_fc = np.mean(np.abs(fc.targets[target].pred[rest] - y))
             e_pred = np.mean(np.abs(pred[target][rest] - y))
-            assert e_fc < gain * e_pred, (names, target, e_fc, e_pred)
+            assert e_fc < gain * e_pred, (how, target, e_fc, e_pred)
             assert fc.targets[target].n_observed > 3
 
 
 def test_a_strong_prior_keeps_the_base_parameters_and_a_weak_one_follows_the_data():
     base = ParamSet.from_params(dict(TRUE))
     partial = cut_run(_shifted_runs(), 0.2)
-    strong = forecast_run(base, partial, strength=1e6).targets["pt"].params
-    weak = forecast_run(base, partial, strength=1e-3).targets["pt"].params
+    strong = forecast_run(base, partial, adaptation=Adaptation(("L0",), 1e6)).targets["pt"].params
+    weak = forecast_run(base, partial, adaptation=Adaptation(("L0",), 1e-3)).targets["pt"].params
     assert strong.L0 == pytest.approx(TRUE["pt"].L0, abs=1e-6)
     assert weak.L0 > TRUE["pt"].L0 + 0.01  # the larger shift raises the general loss
     assert adapt(TRUE["pt"], None, np.array([]), 0.0, "pt") is TRUE["pt"]  # nothing observed
@@ -166,4 +169,48 @@ def test_markdown_snippet_gives_the_final_losses_and_shows_a_run_name_literally(
     text = forecast_markdown(fc, "<img src=x>|run", 0.95, target_loss=10.0)
     assert "\\<img src=x\\>\\|run" in text and "<img" not in text.replace("\\<img", "")
     assert "| domain (loss_cpt) |" in text and "(95%)" in text
-    assert "expected at step" in text  # 10 nats: reached at the first step after the cut
+    assert "Expected to reach the domain loss 10.000 at step" in text  # at the first step after
+    assert "(95% band: step " in text
+
+
+def test_point_noise_recovers_the_scatter_of_points_on_a_smooth_trend():
+    rng = np.random.default_rng(0)
+    trend = 0.05 * np.exp(-np.linspace(0.0, 3.0, 400))  # a residual that drifts, as early in CPT
+    sd = point_noise(trend + rng.normal(0.0, 0.01, 400))
+    assert sd == pytest.approx(0.01, rel=0.15)  # 400 points: the robust sd is within ~10 %
+    assert point_noise(np.array([0.1, 0.2, 0.3])) == 0.01  # too few points: the fixed NOISE
+
+
+def test_a_half_life_makes_the_offset_follow_the_recent_points_not_an_early_transient():
+    base = TRUE["pt"]
+    run = cut_run(make_run("job", PT_CONST, cpt_spec("wsd", decay_fraction=0.2), noise=0.0), 0.3)
+    ok = run.is_cpt & np.isfinite(run.loss_pt)
+    a = run_areas(run).at(run.step[ok])
+    # the law exactly, except 0.1 above it over the first half of the observed CPT points
+    y = run.loss_pt[ok] * np.exp(np.where(np.arange(ok.sum()) < ok.sum() // 2, 0.1, 0.0))
+    every = adapt(base, a, y, 0.0, "pt", names=("L0",), strength=1e-3)
+    recent = adapt(base, a, y, 0.0, "pt", names=("L0",), strength=1e-3, halflife=0.08)
+    assert abs(recent.L0 - base.L0) < 0.2 * abs(every.L0 - base.L0)
+
+
+def test_default_forecast_of_a_sample_run_at_another_peak_lr_beats_the_base_prediction(ps):
+    run = read_run(os.path.join(SAMPLE, "ptwsd_cpt-wsd_lr3e-4_replay0.csv"))
+    partial = cut_run(run, 0.2)
+    fc, pred = forecast_run(ps, partial), ps.predict_run(run)
+    for target in ("pt", "cpt"):
+        rest = run.is_cpt & np.isfinite(run.loss(target)) & ~np.isfinite(partial.loss(target))
+        rest &= run.step >= 500  # the rows a fit scores (min_step)
+        y = run.loss(target)[rest]
+        e_fc = np.mean(np.abs(fc.targets[target].pred[rest] - y))
+        assert e_fc < 0.5 * np.mean(np.abs(pred[target][rest] - y)), target
+
+
+def test_the_band_brackets_the_step_a_target_is_reached_at(ps):
+    run = read_run(os.path.join(SAMPLE, "ptconst_cpt-wsd_lr1e-3_replay0.25.csv"))
+    fc = forecast_run(ps, cut_run(run, 0.2), z=1.96)
+    final = fc.targets["cpt"].pred[-1]
+    at, early, late = target_steps(fc, final + 0.02)
+    assert early is not None and at is not None and early <= at  # the lower edge gets there first
+    assert late is None or at <= late
+    assert target_steps(fc, final - 1.0) == (None, None, None)  # far below: never, even the band
+    assert target_steps(forecast_run(ps, cut_run(run, 0.2)), final + 0.02)[1:] == (None, None)

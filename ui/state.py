@@ -8,6 +8,8 @@
 - ``LINK_NOTES``: what Explore could not take from its link as given (shown until the preset
   changes); ``LINK_SEEN``: the link values already read, so each is read once per session;
   ``LINK_PENDING``: numbers a link gave the sliders, still to be written back to the URL.
+- ``TRACK_MAPPINGS``: on the Track page, file name -> the mapping confirmed for it (``ui.mapping``),
+  so a log re-uploaded as the run goes on is read the same way.
 - ``EXPLORE_PRESET`` / ``LEARN_PRESET``: the preset selectors of Explore and Learn (widget keys; the
   Fit page sets both to "yours" when the user makes a fit active). Explore's widget keys are also
   its URL query parameters (``bind="query-params"``), so they are short: see ``ui.widgets.KEYS``.
@@ -31,6 +33,7 @@ PINS = "cpt_pins"
 LINK_NOTES = "cpt_link_notes"
 LINK_SEEN = "cpt_link_seen"
 LINK_PENDING = "cpt_link_pending"
+TRACK_MAPPINGS = "cpt_track_mappings"
 EXPLORE_PRESET = "preset"
 LEARN_PRESET = "learn_preset"
 MAX_PINS = 4

@@ -69,6 +69,8 @@ def _nbytes(value: object) -> int:
     if isinstance(value, Run):
         arrays = (value.step, value.lr, value.is_cpt, value.loss_pt, value.loss_cpt)
         return sum(a.nbytes for a in arrays) + 1000
+    if isinstance(value, list):
+        return sum(_nbytes(v) for v in value) + 1000
     if isinstance(value, importers.LogInfo):
         names = (*value.runs, *value.metrics, *value.val_losses)
         return sum(100 + 2 * len(n) for n in names) + 1000
@@ -161,6 +163,23 @@ def import_log(
     Messages name the mapping form's controls (``PAGE_ADVICE``), not command-line options.
     """
     return _import([(filename, data)], roles, cpt_start, replay, schedule)
+
+
+def import_log_once(
+    filename: str,
+    data: bytes,
+    roles: dict[str, str],
+    cpt_start: int | None,
+    replay: float,
+    schedule: str,
+) -> list[Run]:
+    """``import_log``, read once per session for the same bytes and mapping (the Track page reruns
+    on every widget change)."""
+    mapping = repr((sorted(roles.items()), cpt_start, replay, schedule))
+    return _cached(
+        "import:" + digest(data) + filename + mapping,
+        lambda: import_log(filename, data, roles, cpt_start, replay, schedule),
+    )
 
 
 def _import(

@@ -47,7 +47,7 @@ def test_uploaded_job_is_forecast_and_the_target_step_is_given():
     assert f"Expected to reach the domain loss {target:.3f} at step" in msg
     snippet = at.code[0].value
     assert snippet.startswith("**Forecast of job**") and "domain (loss_cpt)" in snippet
-    assert "expected at step" in snippet
+    assert "Expected to reach the domain loss" in snippet and "95% band: step" in msg
 
 
 def test_a_log_without_cpt_rows_is_one_line_and_the_page_stays():
@@ -56,3 +56,70 @@ def test_a_log_without_cpt_rows_is_one_line_and_the_page_stays():
     no_exception(at)
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "no CPT rows" in errors[0] and "pt-only.csv" in errors[0]
+
+
+def _wandb_log(run, last_step: int) -> bytes:
+    """A W&B panel export of ``run`` up to ``last_step``: only rows where a loss was logged."""
+    rows = ["Step,job - train/lr,job - eval/loss_general,job - eval/loss_domain"]
+    ok = (run.step <= last_step) & (np.isfinite(run.loss_pt) | np.isfinite(run.loss_cpt))
+    for s, lr, g, d in zip(run.step[ok], run.lr[ok], run.loss_pt[ok], run.loss_cpt[ok], strict=True):
+        rows.append(f"{s},{lr},{'' if np.isnan(g) else g},{'' if np.isnan(d) else d}")
+    return "\n".join(rows).encode()
+
+
+PLANNED = "constant:peak=1e-3,steps=2500,warmup=100;wsd:peak=1e-3,steps=1000,warmup=50,decay=0.2"
+
+
+def _map_wandb(at, schedule: str = PLANNED):
+    """Fill the Track page's mapping form for ``_wandb_log`` and click Import."""
+    assert any("is not a canonical run CSV" in m.value for m in at.markdown)
+    at.selectbox(key="track_map_lr").set_value("train/lr")
+    at.selectbox(key="track_map_loss_pt").set_value("eval/loss_general")
+    at.selectbox(key="track_map_loss_cpt").set_value("eval/loss_domain")
+    at.checkbox(key="track_map_cptonly").uncheck().run()
+    at.number_input(key="track_map_start").set_value(2500)
+    at.number_input(key="track_map_replay").set_value(0.25)
+    at.text_input(key="track_map_sched").input(schedule)
+    return at.button(key="track_map_add").click().run()
+
+
+def test_a_wandb_log_is_mapped_once_and_read_again_when_reuploaded_with_more_rows():
+    run = read_run(SAMPLE / "ptconst_cpt-wsd_lr1e-3_replay0.25.csv")
+    at = _map_wandb(_upload(open_page("pages/track.py"), "job.csv", _wandb_log(run, 2700)))
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    x_obs, _ = trace(figure(at), "observed (domain)")
+    x_fc, first = trace(figure(at), "forecast (domain)")
+    assert x_obs[-1] == 2700 and x_fc[-1] == 3500  # forecast to the end of the planned schedule
+    # the job went on: the same file name with more rows is read with the same mapping
+    at = _upload(at, "job.csv", _wandb_log(run, 2900))
+    no_exception(at)
+    assert not any("is not a canonical run CSV" in m.value for m in at.markdown)
+    x_obs, _ = trace(figure(at), "observed (domain)")
+    x_fc, second = trace(figure(at), "forecast (domain)")
+    assert x_obs[-1] == 2900 and x_fc[-1] == 3500
+    assert not np.allclose(first[-1], second[-1])  # the forecast follows the new points
+    at = _upload(at, "job.csv", _wandb_log(run, 3100))  # and once more
+    x_obs, _ = trace(figure(at), "observed (domain)")
+    assert x_obs[-1] == 3100 and not at.error
+
+
+def test_a_canonical_job_reuploaded_with_more_rows_updates_the_forecast():
+    run = read_run(SAMPLE / "ptconst_cpt-wsd_lr1e-3_replay0.25.csv")
+    at = _upload(open_page("pages/track.py"), "job.csv", _csv(cut_run(run, 0.2)))
+    _, first = trace(figure(at), "forecast (domain)")
+    at = _upload(at, "job.csv", _csv(cut_run(run, 0.4)))
+    no_exception(at)
+    x_obs, _ = trace(figure(at), "observed (domain)")
+    _, second = trace(figure(at), "forecast (domain)")
+    assert x_obs[-1] == 2900 and not np.allclose(first[-1], second[-1])
+
+
+def test_a_planned_schedule_shorter_than_the_log_is_one_line_and_the_form_stays():
+    run = read_run(SAMPLE / "ptconst_cpt-wsd_lr1e-3_replay0.25.csv")
+    at = _upload(open_page("pages/track.py"), "job.csv", _wandb_log(run, 2700))
+    at = _map_wandb(at, PLANNED.replace("steps=1000", "steps=100"))
+    no_exception(at)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "job.csv" in errors[0] and "beyond the end of the schedule" in errors[0]
+    assert any("is not a canonical run CSV" in m.value for m in at.markdown)  # choose again
