@@ -230,7 +230,9 @@ def compute_areas(
     lr = np.asarray(lr, dtype=float).view()
     lr.flags.writeable = False
     n = len(lr)
-    transfer = 0 if not pt_history_known else (n - 1 if transfer_step is None else int(transfer_step))
+    transfer = (
+        0 if not pt_history_known else (n - 1 if transfer_step is None else int(transfer_step))
+    )
     if s2_form == "paper":
         S1, S2 = _blocked_s1_s2(lr, transfer, lam, pt_history_known)
     elif s2_form == "lr-weighted":

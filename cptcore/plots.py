@@ -381,9 +381,7 @@ def _lr_panel(
     for k, pin in enumerate(pins):
         b.add(_pin_line(pin, k, pin.lr, showlegend=False), row)
     line = dict(color=COLOR["lr"], width=2)
-    b.add(
-        _scatter(x=view.steps, y=view.lr, name="learning rate", showlegend=False, line=line), row
-    )
+    b.add(_scatter(x=view.steps, y=view.lr, name="learning rate", showlegend=False, line=line), row)
     b.axis("y", row)["exponentformat"] = "e"
     b.axis("x", row)["title"] = dict(text="step")
     if markers:

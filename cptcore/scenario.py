@@ -299,5 +299,3 @@ def scenario_view(
         outside=tuple(curves.outside),
         widen=curves.widen,
     )
-
-
