@@ -7,6 +7,7 @@ the transfer point is step ``pt.steps``. Everything here is vectorised numpy: O(
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -209,3 +210,90 @@ def format_lr(v: float) -> str:
     mantissa, exponent = f"{v:.2e}".split("e")
     mantissa = mantissa.rstrip("0").rstrip(".")
     return f"{mantissa}e{int(exponent)}"
+
+
+# ------------------------------------------------------------------------- schedules written as text
+
+_SPEC_KEYS = {
+    "peak": "peak_lr", "peak_lr": "peak_lr", "lr": "peak_lr",
+    "steps": "steps",
+    "warmup": "warmup_steps", "warmup_steps": "warmup_steps",
+    "warmup_start": "warmup_start", "start": "warmup_start",
+    "decay": "decay_fraction", "decay_fraction": "decay_fraction",
+    "shape": "decay_shape", "decay_shape": "decay_shape",
+    "final": "final_lr", "final_lr": "final_lr", "min_lr": "final_lr",
+    "milestones": "milestones", "gamma": "gamma",
+}  # fmt: skip
+
+
+def parse_schedule(
+    text: str | ScheduleSpec | Sequence[ScheduleSpec], source: str = "--schedule"
+) -> tuple[ScheduleSpec, ...]:
+    """'wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2' (one phase) or two such specs joined by ';'
+    (pre-training then CPT) -> validated ``ScheduleSpec``s. Errors name ``source`` (the option or
+    control the text came from)."""
+    if isinstance(text, ScheduleSpec):
+        return (text.validated(),)
+    if not isinstance(text, str):
+        specs = tuple(text)
+        for s in specs:
+            s.validated()
+        return specs
+    parts = [p.strip() for p in text.split(";") if p.strip()]
+    if not 1 <= len(parts) <= 2:
+        raise InputError(
+            "a schedule is one spec, or two joined by ';' (pre-training; CPT)",
+            source=source,
+            received=text,
+            fix="e.g. 'wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2'",
+        )
+    specs = []
+    for part in parts:
+        kind, _, rest = part.partition(":")
+        kw: dict = {"kind": kind.strip().lower()}
+        for item in filter(None, (x.strip() for x in rest.split(","))):
+            k, eq, v = item.partition("=")
+            key = _SPEC_KEYS.get(k.strip().lower())
+            if not eq or key is None:
+                raise InputError(
+                    "unknown schedule setting",
+                    source=source,
+                    received=item,
+                    fix="Use peak, steps, warmup, warmup_start, decay, shape, final, milestones (0.5/0.75), gamma",
+                )
+            v = v.strip()
+            try:
+                if key == "decay_shape":
+                    kw[key] = v.lower()
+                elif key == "milestones":
+                    kw[key] = tuple(float(x) for x in v.split("/") if x)
+                elif key in ("steps", "warmup_steps"):
+                    kw[key] = int(float(v))
+                else:
+                    kw[key] = float(v)
+            except (ValueError, OverflowError):
+                raise InputError(
+                    "not a number", source=source, column=k.strip(), received=v
+                ) from None
+        if "steps" not in kw:
+            raise InputError(
+                "the schedule needs its number of steps",
+                source=source,
+                received=part,
+                fix="Add steps=N (the phase's number of optimizer steps)",
+            )
+        spec = ScheduleSpec(**kw)
+        try:
+            spec.validated()
+        except InputError as e:
+            raise e.with_source(source) from None
+        specs.append(spec)
+    return tuple(specs)
+
+
+def schedule_lr(specs: tuple[ScheduleSpec, ...]) -> tuple[np.ndarray, int | None]:
+    """LR indexed by step (``lr[0] = 0``) and the transfer step when a PT and a CPT spec are given."""
+    if len(specs) == 2:
+        return concatenate(specs[0], specs[1])
+    lr, _ = concatenate(specs[0])
+    return lr, None

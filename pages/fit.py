@@ -18,7 +18,7 @@ from ui.fitting import run_fit as fit_selected
 from ui.mapping import group_form, mapping_form
 from ui.state import EXPLORE_PRESET, LAST_FIT, LEARN_PRESET, RUNS, SEEN_UPLOADS, YOUR_FIT
 from ui.upload import describe, digest, one_tag_csvs, read_upload
-from ui.widgets import chart, guard, md
+from ui.widgets import chart, guard, log, md
 
 MEANING = {
     "L0": "loss floor (irreducible loss)",
@@ -143,6 +143,7 @@ for name, raw in uploads:
     except InputError as e:
         st.error(md(e.with_source(name)), icon=":material/error:")
     except Exception:  # noqa: BLE001 - never a traceback; the file is just skipped
+        log.exception("could not read the upload %s", name)
         st.error(
             f"{md(name)}: could not be read. Check that it is a UTF-8 CSV with a header row.",
             icon=":material/error:",
