@@ -1,9 +1,11 @@
 """Per-rerun server compute of the Explore page's live path, for 10k / 100k / 1M-step scenarios.
 
-What one slider release costs on the server: simulate the scenario (cptcore.scenario.simulate),
-thin it for plotting (cptcore.plots.scenario_view -> cptcore.decimate), build the plotly figure
-(cptcore.plots.scenario_figure) and serialise it (fig.to_json, what Streamlit sends). The app caches
-the simulated view per setting (st.cache_data), so revisiting a setting costs only the figure.
+What one slider release costs on the server: the thinned scenario (cptcore.scenario.view: simulate
+-> thin -> band, the predicted losses at every step, terms and band at the kept points), the plotly
+figure (cptcore.plots.scenario_figure) and its serialisation (fig.to_json, what Streamlit sends).
+The app caches the view per setting (st.cache_data), so revisiting a setting costs only the figure.
+The column "before" is the path the app took before scenario.view: simulate every curve at every
+step, then thin (scenario_view(simulate(...))).
 
     python benchmarks/app_speed.py            # paper Fig. 3 parameters
 """
@@ -23,9 +25,9 @@ import plotly.io as pio  # noqa: E402
 
 from cptcore.fit import FitResult  # noqa: E402
 from cptcore.params_io import ParamSet  # noqa: E402
-from cptcore.plots import scenario_figure, scenario_view  # noqa: E402
+from cptcore.plots import scenario_figure  # noqa: E402
 from cptcore.presets import PAPER_FIG3  # noqa: E402
-from cptcore.scenario import simulate  # noqa: E402
+from cptcore.scenario import scenario_view, simulate, view  # noqa: E402
 from cptcore.whatif import PAPER_WHATIF  # noqa: E402
 
 REPEATS = 5
@@ -53,23 +55,24 @@ def _with_covariance() -> ParamSet:
 
 def table(ps: ParamSet, title: str) -> None:
     print(title)
-    head = f"{'steps':>9} {'simulate':>9} {'thin+band':>9} {'figure':>8} {'to_json':>8}"
-    print(head + f" {'total':>7} {'cached':>7} {'points':>7} {'JSON kB':>8}")
+    head = f"{'steps':>9} {'view':>8} {'figure':>8} {'to_json':>8} {'total':>7} {'cached':>7}"
+    print(head + f" {'points':>7} {'JSON kB':>8} {'before':>8}")
     for n in (10_000, 100_000, 1_000_000):
         w = replace(PAPER_WHATIF, pt_steps=int(0.8 * n), cpt_steps=int(0.2 * n))
         sc = w.scenario()
         reps = 3 if n >= 1_000_000 else REPEATS
-        # the app's path (ui.data.view): no full-length bands, bands on the kept points only
-        t_sim, curves = _ms(lambda sc=sc: simulate(ps, sc, bands=False), reps)
-        t_dec, view = _ms(lambda c=curves, r=sc.replay: scenario_view(c, ps=ps, replay=r))
-        t_fig, fig = _ms(lambda v=view: scenario_figure(v, terms_of="pt"))
+        t_view, v = _ms(lambda w=w: view(ps, w, cpt_share=0.5), reps)
+        t_old, _ = _ms(
+            lambda sc=sc: scenario_view(simulate(ps, sc, bands=False), ps=ps, cpt_share=0.5), reps
+        )
+        t_fig, fig = _ms(lambda v=v: scenario_figure(v, terms_of="pt"))
         # what st.plotly_chart does with a Figure: to_dict, then to_json without validation
         t_json, js = _ms(lambda f=fig: pio.to_json(f.to_dict(), validate=False))
-        total = t_sim + t_dec + t_fig + t_json
+        total = t_view + t_fig + t_json
         cached = t_fig + t_json  # the view comes from st.cache_data
         print(
-            f"{n:>9,} {t_sim:>9.1f} {t_dec:>9.1f} {t_fig:>8.1f} {t_json:>8.1f} {total:>7.1f} "
-            f"{cached:>7.1f} {len(view.steps):>7,} {len(js) / 1e3:>8.0f}"
+            f"{n:>9,} {t_view:>8.1f} {t_fig:>8.1f} {t_json:>8.1f} {total:>7.1f} {cached:>7.1f} "
+            f"{len(v.steps):>7,} {len(js) / 1e3:>8.0f} {t_old:>8.1f}"
         )
     print()
 
@@ -77,7 +80,7 @@ def table(ps: ParamSet, title: str) -> None:
 def main() -> None:
     ps = ParamSet.from_params(PAPER_FIG3)
     # warm up imports and plotly's validators once
-    scenario_figure(scenario_view(simulate(ps, PAPER_WHATIF.scenario()))).to_dict()
+    scenario_figure(view(ps, PAPER_WHATIF)).to_dict()
     print("Explore live path, server compute per rerun in ms (median of", REPEATS, "runs).")
     print(
         "PT WSD to 0 (80 % of steps) + CPT cosine (20 %), both validation sets, terms panel on.\n"

@@ -11,8 +11,15 @@ Issue 13 (every figure best of N; the machine may be shared, so ratios matter mo
 - ``predict`` CLI on a 1M-row run vs ``pandas.read_csv`` of the same file, both as fresh processes
   (target: within 2x, at most 3x);
 - the law on one validation set vs one numpy pass (``x * 2.0``) over an array of the same length;
-- areas and areas + both sets at 1M steps (target < 20 ms);
+- areas and areas + both sets at 1M steps (target < 20 ms), and the floor below them: writing the
+  six 1M-element arrays they return (four areas, two losses) into new memory;
+- areas of a 1M-step schedule given by its corners at the ~1,200 points a chart draws
+  (``row_areas``, per linear segment) vs the per-step areas of the same schedule;
+- a new Explore setting (``scenario.view``: simulate -> thin -> band) at 100k and 1M steps vs the
+  path before it (``scenario_view(simulate(...))``);
 - cold ``python -m cptcore --help`` vs ``python -c "import pandas, scipy.optimize"`` (target 1.3x).
+
+The load average is printed first: with other jobs on the machine every figure grows.
 """
 
 from __future__ import annotations
@@ -28,9 +35,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from cptcore.areas import compute_areas, s2_naive  # noqa: E402
+from cptcore.areas import compute_areas, row_areas, s2_naive  # noqa: E402
 from cptcore.fit import fit_target  # noqa: E402
-from cptcore.law import predict  # noqa: E402
+from cptcore.law import predict, predict_sets  # noqa: E402
 from cptcore.presets import PAPER_FIG3  # noqa: E402
 from cptcore.schedules import ScheduleSpec, concatenate  # noqa: E402
 
@@ -53,9 +60,7 @@ def predict_rows():
         lr, t = concatenate(pt, cpt)
 
         def run(lr=lr, t=t):
-            a = compute_areas(lr, t)
-            predict(PAPER_FIG3["pt"], a, 0.0, "pt")
-            predict(PAPER_FIG3["cpt"], a, 0.0, "cpt")
+            predict_sets(PAPER_FIG3, compute_areas(lr, t))
 
         fast = best_of(run)
         areas_t = best_of(lambda lr=lr, t=t: compute_areas(lr, t))
@@ -151,21 +156,61 @@ def ratio_rows(repeat: int) -> list[tuple[str, float, str, float]]:
     one_pass = best_of(lambda: lr * 2.0, 4 * repeat)
     law = best_of(lambda: predict(PAPER_FIG3["pt"], a, 0.0, "pt"), 4 * repeat)
     rows.append(("law, one set, 1M steps", law, "one numpy pass (x * 2.0), 1M", one_pass))
+    sets = best_of(lambda: predict_sets(PAPER_FIG3, a), 4 * repeat)
+    rows.append(
+        ("law, both sets (predict_sets), 1M", sets, "one numpy pass (x * 2.0), 1M", one_pass)
+    )
     areas = best_of(lambda: compute_areas(lr, t), 4 * repeat)
     rows.append(("areas, 1M steps", areas, "one numpy pass (x * 2.0), 1M", one_pass))
-
-    def both():
-        b = compute_areas(lr, t)
-        predict(PAPER_FIG3["pt"], b, 0.0, "pt")
-        predict(PAPER_FIG3["cpt"], b, 0.0, "cpt")
-
-    rows.append(("areas + both sets, 1M steps", best_of(both, 4 * repeat), "target 20 ms", 0.020))
+    both = best_of(lambda: predict_sets(PAPER_FIG3, compute_areas(lr, t)), 4 * repeat)
+    rows.append(("areas + both sets, 1M steps", both, "target 20 ms", 0.020))
+    floor = best_of(lambda: [np.multiply(lr, 2.0) for _ in range(6)], 4 * repeat)
+    rows.append(
+        ("areas + both sets, 1M steps", both, "floor: 6 new 1M arrays, one pass each", floor)
+    )
+    rows.append(sparse_row(repeat))
+    rows += app_rows(repeat)
     helptime = best_wall([py, "-m", "cptcore", "--help"], repeat)
     imports = best_wall([py, "-c", "import pandas, scipy.optimize"], repeat)
     rows.append(
         ("cold python -m cptcore --help", helptime, "import pandas, scipy.optimize", imports)
     )
     return rows
+
+
+def sparse_row(repeat: int) -> tuple[str, float, str, float]:
+    """A 1M-step schedule given by its 7 corners: areas at the rows and ~1,200 drawn points
+    (per linear segment) vs at every step."""
+    from cptcore.runs import Run
+
+    st = np.array([0, 10_000, 700_000, 800_000, 805_000, 950_000, 1_000_000])
+    run = Run("corners", st, np.array([0, 2e-4, 2e-4, 0, 2e-4, 2e-4, 0.0]), st > 800_000)
+    drawn = np.union1d(st, np.linspace(0, 1_000_000, 1200).round()).astype(np.int64)
+    sparse = best_of(lambda: row_areas(run, at=drawn), 4 * repeat)
+    dense = best_of(lambda: compute_areas(run.dense_lr(), 800_000), repeat)
+    return ("areas at ~1,200 drawn points, 7 corners", sparse, "per-step areas (1M steps)", dense)
+
+
+def app_rows(repeat: int) -> list[tuple[str, float, str, float]]:
+    """A new Explore setting (not cached): scenario.view vs the path before it."""
+    from dataclasses import replace
+
+    from cptcore.params_io import ParamSet
+    from cptcore.scenario import scenario_view, simulate, view
+    from cptcore.whatif import PAPER_WHATIF
+
+    ps = ParamSet.from_params(PAPER_FIG3)
+    out = []
+    for n in (100_000, 1_000_000):
+        w = replace(PAPER_WHATIF, pt_steps=int(0.8 * n), cpt_steps=int(0.2 * n))
+        sc = w.scenario()
+        new = best_of(lambda w=w: view(ps, w, cpt_share=0.5), repeat)
+        old = best_of(
+            lambda sc=sc: scenario_view(simulate(ps, sc, bands=False), ps=ps, cpt_share=0.5),
+            repeat,
+        )
+        out.append((f"scenario.view, {n:,} steps", new, "scenario_view(simulate(...))", old))
+    return out
 
 
 def _t(sec: float) -> str:
@@ -176,6 +221,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5, help="best of N (default 5)")
     args = ap.parse_args()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Load average (1, 5, 15 min): {load} on {os.cpu_count()} CPUs\n")
     print(f"## Issue 13: each figure next to its baseline (best of {args.repeat})\n")
     print("| figure | time | baseline | time | ratio |")
     print("|---|---|---|---|---|")

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from cptcore.areas import S2_FORMS, run_areas
+from cptcore.areas import S2_FORMS, row_areas
 from cptcore.envelope import outside, setting_of_run, widening
 from cptcore.errors import InputError
 from cptcore.files import check_writable, write_csv
@@ -200,10 +200,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 fix="Leave --base out for a run with phase 'pt' rows",
             )
         run = replace(run, base=args.base)
-    full = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
-    preds = ps.predict_run(run, os.path.basename(args.run), full)
+    # the areas at the rows written only (per linear segment when the rows are sparse)
+    areas = row_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
+    preds = ps.predict_run(run, os.path.basename(args.run), areas)
     out = {"step": run.step}
-    areas = full.at(run.step)
     setting = setting_of_run(run)
     reasons = outside(ps.envelope, setting) if setting is not None else []
     for o in reasons:
@@ -238,7 +238,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if f is None:
             continue
         # score the rows the fit scores: observed, after the PT warm-up and the fit's min_step
-        ok = fit_rows(run, target, full, f.min_step, f.skip_warmup)
+        ok = fit_rows(run, target, areas, f.min_step, f.skip_warmup)
         y, pred = run.loss(target), out[f"pred_loss_{target}"]
         ok &= np.isfinite(pred)
         if ok.any():

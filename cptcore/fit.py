@@ -163,19 +163,7 @@ def _at_rows(full: Areas, run: Run) -> Areas:
 
 def _select(a: Areas, ok: np.ndarray) -> Areas:
     """The elements of row areas ``a`` where ``ok``."""
-    rows = a.rows[ok]
-    return Areas(
-        a.S1pt[ok],
-        a.S2pt[ok],
-        a.S1cpt[ok],
-        a.S2cpt[ok],
-        a.transfer_step,
-        a.pt_history_known,
-        int(np.searchsorted(rows, a.transfer_step, side="right")),
-        a.lr,
-        rows,
-        a.knots,
-    )
+    return a.select(ok)
 
 
 def warmup_end(run: Run) -> int:

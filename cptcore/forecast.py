@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import least_squares
 
-from cptcore.areas import Areas, run_areas
+from cptcore.areas import Areas, row_areas
 from cptcore.errors import InputError
 from cptcore.fit import fit_rows, prediction_band
 from cptcore.law import LawParams, predict
@@ -155,10 +155,11 @@ def adapt(
 
 
 def _cpt_share(areas: Areas, step: int | None) -> float:
+    """S1cpt at ``step`` over S1cpt at the end; ``areas`` at the run's rows (``step`` is one)."""
     total = float(areas.S1cpt[-1])
     if step is None or not total > 0:
         return 0.0
-    return float(areas.S1cpt[min(step, len(areas.S1cpt) - 1)]) / total
+    return float(areas.S1cpt[int(np.searchsorted(areas.rows, step))]) / total
 
 
 def check_forecastable(ps: ParamSet, run: Run, source: str) -> None:
@@ -199,20 +200,20 @@ def forecast_run(
     coverage in the backtest (README, "Forecast a running job")."""
     src = source or run.name
     check_forecastable(ps, run, src)
-    base_preds = ps.predict_run(run, src)  # checks S1pt of CPT-only runs and plausibility
-    full = run_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
-    areas = full.at(run.step)
+    # the areas at the run's rows only (per linear segment when the rows are sparse)
+    areas = row_areas(run, lam=ps.lam, s2_form=ps.s2_form, eps=ps.eps)
+    base_preds = ps.predict_run(run, src, areas)  # checks S1pt of CPT-only runs and plausibility
     last = None
     for target in ps.fits:
-        ok = fit_rows(run, target, full, ps.fits[target].min_step, ps.fits[target].skip_warmup)
+        ok = fit_rows(run, target, areas, ps.fits[target].min_step, ps.fits[target].skip_warmup)
         ok &= areas.S1cpt > 0
         if ok.any():
             last = max(last or 0, int(run.step[ok][-1]))
-    share = _cpt_share(full, last)
+    share = _cpt_share(areas, last)
     out = {}
     for target, f in ps.fits.items():
         S1pt = f.S1pt_for(run)
-        ok = fit_rows(run, target, full, f.min_step, f.skip_warmup) & (areas.S1cpt > 0)
+        ok = fit_rows(run, target, areas, f.min_step, f.skip_warmup) & (areas.S1cpt > 0)
         y = run.loss(target)[ok]
         how = _adaptation_of(adaptation, target)
         noise = how.noise
@@ -220,7 +221,7 @@ def forecast_run(
             noise = point_noise(np.log(y) - np.log(base_preds[target][ok])) if ok.any() else NOISE
         p = adapt(
             f.params,
-            full.at(run.step[ok]),
+            areas.select(ok),
             y,
             run.replay,
             target,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cptcore.areas import LAMBDA, S2_FORMS, Areas, run_areas
+from cptcore.areas import LAMBDA, S2_FORMS, Areas, row_areas
 from cptcore.envelope import Envelope
 from cptcore.errors import InputError
 from cptcore.fit import FitResult, RunMetrics, warmup_end
@@ -72,12 +72,13 @@ class ParamSet:
         model, where the law is undefined); ``InputError`` when the run is CPT-only and has no fitted
         S1pt here, or when a prediction is not a plausible loss (``check_predicted``).
 
-        ``full``: the run's areas at every step with this set's lambda and S2 form, when the caller
-        has them already (computed here otherwise)."""
+        ``full``: the run's areas with this set's lambda and S2 form, at every step or at its rows,
+        when the caller has them already (computed here otherwise, per linear segment when the
+        rows are sparse: ``row_areas``)."""
         src = source or run.name
         if full is None:
-            full = run_areas(run, lam=self.lam, s2_form=self.s2_form, eps=self.eps)
-        areas = full.at(run.step)
+            full = row_areas(run, lam=self.lam, s2_form=self.s2_form, eps=self.eps)
+        areas = full.at(run.step) if full.rows is None else full
         out = {}
         for target, f in self.fits.items():
             S1pt = f.S1pt_for(run)

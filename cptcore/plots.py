@@ -1,7 +1,7 @@
 """Plotly figures shared by the pages (no streamlit): scenarios, fitted runs, residuals.
 
-Pages call ``scenario_view`` once per setting (cheap to cache: a few thousand points per curve) and
-``scenario_figure`` to draw it; the Fit page uses ``runs_figure`` and ``fit_figure``.
+Pages get a thinned scenario from ``cptcore.scenario.view`` (cheap to cache: a few thousand points
+per curve) and draw it with ``scenario_figure``; the Fit page uses ``runs_figure`` and ``fit_figure``.
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from cptcore.areas import run_areas
+from cptcore.areas import is_sparse, row_areas
 from cptcore.decimate import decimate
-from cptcore.fit import FitResult, prediction_band
+from cptcore.fit import FitResult
 from cptcore.forecast import Forecast
 from cptcore.law import predict
 from cptcore.markup import plotly_text
-from cptcore.params_io import ParamSet
 from cptcore.runs import Run
-from cptcore.scenario import ScenarioCurves, has_band
+from cptcore.scenario import ScenarioView, scenario_view  # noqa: F401  (re-exported for pages)
 
 TARGET_LABEL = {"pt": "General loss (D_pt)", "cpt": "Domain loss (D_cpt)"}
 TARGET_SHORT = {"pt": "general", "cpt": "domain"}
@@ -35,108 +34,6 @@ TERM_LABEL = {
 TERM_COLOR = {"power": "#0891b2", "anneal": "#ea580c", "shift": "#9333ea"}
 PIN_COLORS = ("#64748b", "#a16207", "#0f766e", "#be185d")
 RUN_COLORS = qualitative.D3 + qualitative.Set2
-
-
-@dataclass(frozen=True, eq=False)
-class ScenarioView:
-    """A simulated scenario thinned to at most ~``max_points`` points per curve, plus its numbers."""
-
-    steps: np.ndarray
-    lr: np.ndarray
-    transfer_step: int
-    cpt_steps: int
-    pred: dict  # target -> loss per kept step
-    hidden_pt: dict
-    hidden_cpt: dict
-    terms: dict  # target -> {"power", "anneal", "shift"} -> array
-    band: dict  # target -> (lower, upper) or None
-    start: dict  # target -> loss at the transfer point
-    delta: dict  # target -> end of CPT minus transfer point
-    turning_length: int | None  # general set, CPT steps (0: never rose; law.turning_length)
-    critical_point: float | None
-    loss_potential: float
-    label: str = ""
-    outside: tuple = ()  # cptcore.envelope.Outside: where the scenario leaves the fitted range
-    widen: float = 1.0  # the band's widening for it
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        return tuple(self.pred)
-
-    def with_label(self, label: str) -> ScenarioView:
-        return ScenarioView(**{**self.__dict__, "label": label})
-
-
-def scenario_view(
-    curves: ScenarioCurves,
-    max_points: int = 2000,
-    label: str = "",
-    ps: ParamSet | None = None,
-    replay: float = 0.0,
-    cpt_share: float = 0.0,
-) -> ScenarioView:
-    """Thin a simulated scenario for plotting (``decimate`` keeps LR corners and loss extrema).
-
-    ``cpt_share``: the share of ``max_points`` spent evenly on the CPT window ("Zoom to the CPT
-    phase": the CPT steps and as many PT steps before them), the rest on the whole run, so the
-    zoomed view stays smooth with fewer points in all.
-
-    With ``ps``, uncertainty bands come from its fits' covariances at the kept steps only: the same
-    band as ``simulate(..., bands=True)`` at a fraction of the cost (O(points x parameters))."""
-    tgts = tuple(curves.curves)
-    n, t0 = len(curves.steps), int(curves.transfer_step)
-    keep = [t0, t0 + 1]
-    if cpt_share > 0 and n > max_points:
-        lo = max(0, t0 - (n - 1 - t0))
-        keep += np.linspace(lo, n - 1, int(cpt_share * max_points)).round().astype(int).tolist()
-    idx = decimate(
-        curves.steps,
-        curves.lr,
-        *(curves.curves[t].pred for t in tgts),
-        max_points=max_points,
-        keep=tuple(keep),
-    )
-    pick = {}
-    hp, hc, tm, band, start, delta = {}, {}, {}, {}, {}, {}
-    for t in tgts:
-        c = curves.curves[t]
-        pick[t] = c.pred[idx]
-        hp[t] = c.hidden_pt[idx]
-        hc[t] = c.hidden_cpt[idx]
-        tm[t] = {
-            "power": np.asarray(c.terms.power)[idx],
-            "anneal": (np.asarray(c.terms.anneal_pt) + np.asarray(c.terms.anneal_cpt))[idx],
-            "shift": np.asarray(c.terms.shift)[idx],
-        }
-        fit = ps.fits.get(t) if ps is not None else None
-        if fit is not None and has_band(fit):
-            a = curves.areas.at(curves.steps[idx])
-            S1pt, bm = curves.S1pt.get(t), curves.base  # an open base model's fitted S1pt
-            band[t] = prediction_band(fit, a, replay, S1pt, widen=curves.widen, base_model=bm)
-        else:
-            band[t] = (c.band[0][idx], c.band[1][idx]) if c.band is not None else None
-        start[t] = c.start
-        delta[t] = curves.delta(t)
-    tl = curves.curves["pt"].turning_length if "pt" in curves.curves else None
-    return ScenarioView(
-        steps=curves.steps[idx],
-        lr=curves.lr[idx],
-        transfer_step=int(curves.transfer_step),
-        cpt_steps=int(len(curves.steps) - 1 - curves.transfer_step),
-        pred=pick,
-        hidden_pt=hp,
-        hidden_cpt=hc,
-        terms=tm,
-        band=band,
-        start=start,
-        delta=delta,
-        turning_length=tl,
-        critical_point=curves.critical_point,
-        loss_potential=float(curves.loss_potential),
-        label=label,
-        outside=tuple(curves.outside),
-        widen=curves.widen,
-    )
 
 
 def _base_layout(height: int, legend_right: bool = False) -> dict:
@@ -377,126 +274,118 @@ def scenario_figure(
     titles.append("Learning rate")
     n = len(titles)
     b = _Builder(titles, [1.0] * (n - 1) + [0.55])
+    for r, t in enumerate(tgts, start=1):
+        _loss_panel(b, view, t, r, hidden=hidden, bands=bands, pins=pins, markers=markers)
+    if terms_of and terms_of in view.terms:
+        _terms_panel(b, view, terms_of, len(tgts) + 1)
+    _lr_panel(b, view, pins, n, markers)
     end = float(view.steps[-1])
     # the y-range ignores the first steps, where the power law is huge (also when a "cpt" window
     # of a short pre-training reaches back to step 0)
     y_from = 0.03 * end
     x_lo = float(max(0, view.transfer_step - max(view.cpt_steps, 1))) if window == "cpt" else y_from
+    return b.figure(height or (230 * (n - 1) + 170), x_lo, end if window == "cpt" else None, y_from)
 
-    def xs(v: ScenarioView) -> np.ndarray:
-        return v.steps
 
-    x = xs(view)
-    for r, t in enumerate(tgts, start=1):
-        band = view.band.get(t)
-        if bands and band is not None:
-            b.add(
-                _scatter(x=x, y=band[1], line=dict(width=0), showlegend=False, hoverinfo="skip"),
-                r,
-            )
-            b.add(
-                _scatter(
-                    x=x,
-                    y=band[0],
-                    line=dict(width=0),
-                    fill="tonexty",
-                    name="~95% band",
-                    fillcolor="rgba(100,116,139,0.25)",
-                    hoverinfo="skip",
-                    legendgroup="band",
-                    showlegend=r == 1,
-                ),
-                r,
-            )
-        if hidden:
-            b.add(
-                _scatter(
-                    x=x,
-                    y=view.hidden_pt[t],
-                    name="hidden: continue PT on D_pt",
-                    line=dict(color="#94a3b8", dash="dash", width=1.5),
-                    legendgroup="hpt",
-                    showlegend=r == 1,
-                ),
-                r,
-                fit=True,
-            )
-            b.add(
-                _scatter(
-                    x=x,
-                    y=view.hidden_cpt[t],
-                    name="hidden: trained on D_cpt",
-                    line=dict(color="#f59e0b", dash="dot", width=1.5),
-                    legendgroup="hcpt",
-                    showlegend=r == 1,
-                ),
-                r,
-                fit=True,
-            )
-        for k, pin in enumerate(pins):
-            if t in pin.pred:
-                b.add(
-                    _scatter(
-                        x=xs(pin),
-                        y=pin.pred[t],
-                        name=pin.label or f"pin {k + 1}",
-                        line=dict(color=PIN_COLORS[k % len(PIN_COLORS)], width=1),
-                        opacity=0.8,
-                        legendgroup=f"pin{k}",
-                        showlegend=r == 1,
-                    ),
-                    r,
-                    fit=True,
-                )
-        b.add(
-            _scatter(
-                x=x,
-                y=view.pred[t],
-                name=f"predicted {TARGET_SHORT[t]} loss",
-                line=dict(color=COLOR[t], width=2.5),
-            ),
-            r,
-            fit=True,
-        )
-        if markers and t == "pt":
-            _general_markers(b, view, r)
-    if terms_of and terms_of in view.terms:
-        r = len(tgts) + 1
-        for name, y in view.terms[terms_of].items():
-            b.add(
-                _scatter(
-                    x=x, y=y, name=TERM_LABEL[name], line=dict(color=TERM_COLOR[name], width=1.5)
-                ),
-                r,
-                fit=True,
-            )
+def _loss_panel(
+    b: _Builder,
+    view: ScenarioView,
+    t: str,
+    row: int,
+    *,
+    hidden: bool,
+    bands: bool,
+    pins: Sequence[ScenarioView],
+    markers: bool,
+) -> None:
+    """One validation set's panel: band, hidden curves, pinned scenarios, the predicted loss and,
+    on the general set, the transfer point, critical point and turning length."""
+    band = view.band.get(t)
+    if bands and band is not None:
+        _band(b, view.steps, band, row)
+    if hidden:
+        _hidden(b, view, t, row)
     for k, pin in enumerate(pins):
-        b.add(
-            _scatter(
-                x=xs(pin),
-                y=pin.lr,
-                showlegend=False,
-                legendgroup=f"pin{k}",
-                line=dict(color=PIN_COLORS[k % len(PIN_COLORS)], width=1),
-                name=pin.label or f"pin {k + 1}",
-            ),
-            n,
-        )
+        if t in pin.pred:
+            pin_line = _pin_line(pin, k, pin.pred[t], showlegend=row == 1, opacity=0.8)
+            b.add(pin_line, row, fit=True)
+    line = dict(color=COLOR[t], width=2.5)
+    b.add(
+        _scatter(x=view.steps, y=view.pred[t], name=f"predicted {TARGET_SHORT[t]} loss", line=line),
+        row,
+        fit=True,
+    )
+    if markers and t == "pt":
+        _general_markers(b, view, row)
+
+
+def _band(b: _Builder, x: np.ndarray, band: tuple, row: int) -> None:
+    """The ~95 % band: its upper edge, then the lower edge filled up to it."""
+    b.add(_scatter(x=x, y=band[1], line=dict(width=0), showlegend=False, hoverinfo="skip"), row)
     b.add(
         _scatter(
             x=x,
-            y=view.lr,
-            name="learning rate",
-            showlegend=False,
-            line=dict(color=COLOR["lr"], width=2),
+            y=band[0],
+            line=dict(width=0),
+            fill="tonexty",
+            name="~95% band",
+            fillcolor="rgba(100,116,139,0.25)",
+            hoverinfo="skip",
+            legendgroup="band",
+            showlegend=row == 1,
         ),
-        n,
+        row,
     )
-    b.axis("y", n)["exponentformat"] = "e"
-    b.axis("x", n)["title"] = dict(text="step")
+
+
+def _hidden(b: _Builder, view: ScenarioView, t: str, row: int) -> None:
+    """The hidden curves (paper §2.2): continue PT on D_pt (dashed), trained on D_cpt (dotted)."""
+    for y, name, color, dash, group in (
+        (view.hidden_pt[t], "hidden: continue PT on D_pt", "#94a3b8", "dash", "hpt"),
+        (view.hidden_cpt[t], "hidden: trained on D_cpt", "#f59e0b", "dot", "hcpt"),
+    ):
+        line = dict(color=color, dash=dash, width=1.5)
+        trace = _scatter(x=view.steps, y=y, name=name, line=line, legendgroup=group)
+        trace["showlegend"] = row == 1
+        b.add(trace, row, fit=True)
+
+
+def _pin_line(
+    pin: ScenarioView, k: int, y: np.ndarray, *, showlegend: bool, opacity: float | None = None
+) -> dict:
+    """A pinned scenario's thin line (its loss or its LR), grouped with its legend entry."""
+    trace = _scatter(
+        x=pin.steps,
+        y=y,
+        name=pin.label or f"pin {k + 1}",
+        line=dict(color=PIN_COLORS[k % len(PIN_COLORS)], width=1),
+        legendgroup=f"pin{k}",
+        showlegend=showlegend,
+    )
+    if opacity is not None:
+        trace["opacity"] = opacity
+    return trace
+
+
+def _terms_panel(b: _Builder, view: ScenarioView, target: str, row: int) -> None:
+    """The law's terms of one validation set: power law, annealing, distribution shift."""
+    for name, y in view.terms[target].items():
+        line = dict(color=TERM_COLOR[name], width=1.5)
+        b.add(_scatter(x=view.steps, y=y, name=TERM_LABEL[name], line=line), row, fit=True)
+
+
+def _lr_panel(
+    b: _Builder, view: ScenarioView, pins: Sequence[ScenarioView], row: int, markers: bool
+) -> None:
+    """The LR schedules (pinned ones thin) in the bottom panel, the step axis and the CPT start."""
+    for k, pin in enumerate(pins):
+        b.add(_pin_line(pin, k, pin.lr, showlegend=False), row)
+    line = dict(color=COLOR["lr"], width=2)
+    b.add(_scatter(x=view.steps, y=view.lr, name="learning rate", showlegend=False, line=line), row)
+    b.axis("y", row)["exponentformat"] = "e"
+    b.axis("x", row)["title"] = dict(text="step")
     if markers:
-        b.vline(view.transfer_step, "CPT starts", n)
-    return b.figure(height or (230 * (n - 1) + 170), x_lo, end if window == "cpt" else None, y_from)
+        b.vline(view.transfer_step, "CPT starts", row)
 
 
 def _general_markers(b: _Builder, view: ScenarioView, row: int) -> None:
@@ -623,15 +512,20 @@ def run_fit(fit: FitResult, run: Run, held_out: bool, max_points: int = 1500) ->
     S1pt = fit.S1pt_for(run)
     if not run.pt_history_known and S1pt is None:
         return None
-    a = run_areas(run, lam=fit.lam, s2_form=fit.s2_form, eps=fit.eps)
-    dense = predict(fit.params, a, run.replay, fit.target, S1pt)
-    steps = np.arange(len(dense))
-    lr = run.dense_lr()
     lo = int(run.step[0])
-    idx = decimate(steps[lo:], lr[lo:], dense[lo:], max_points=max_points) + lo
-    at = dense[run.step[ok]]
+    if is_sparse(run):
+        # the law only where it is drawn: the rows (the LR's corners) and an even sample between
+        steps = np.union1d(run.step, np.linspace(lo, run.last_step, max_points).round())
+    else:
+        steps = np.arange(lo, run.last_step + 1)
+    steps = steps.astype(np.int64)
+    a = row_areas(run, lam=fit.lam, s2_form=fit.s2_form, eps=fit.eps, at=steps)
+    curve = predict(fit.params, a, run.replay, fit.target, S1pt)
+    lr = np.interp(steps, run.step, run.lr)  # as Run.dense_lr
+    idx = decimate(steps, lr, curve, max_points=max_points)
+    at = curve[np.searchsorted(steps, run.step[ok])]
     return RunFit(
-        run.name, fit.target, held_out, steps[idx], dense[idx], run.step[ok], y[ok], at - y[ok]
+        run.name, fit.target, held_out, steps[idx], curve[idx], run.step[ok], y[ok], at - y[ok]
     )
 
 

@@ -3,6 +3,10 @@
 This is what the Explore, Learn and Plan pages draw: predicted general (D_pt) and domain (D_cpt)
 loss per step, the two hidden curves, the term decomposition, uncertainty bands, critical point and
 turning length. Pure numpy, O(n) in the number of steps.
+
+A page reads its controls, calls ``view(params, whatif)`` (simulate -> thin -> band: a few thousand
+points per curve, cheap to cache) and draws the result with ``plots.scenario_figure``. ``simulate``
+keeps every step of every curve (the report and the planner use it).
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cptcore.areas import Areas, compute_areas
+from cptcore.decimate import decimate
 from cptcore.envelope import outside, setting_of_lr, widening
 from cptcore.errors import InputError
 from cptcore.fit import prediction_band
 from cptcore.law import (
+    LawParams,
     Terms,
     critical_point,
+    predict,
+    predict_sets,
     shift_limit,
     terms,
     turning_length,
@@ -134,11 +142,7 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
         curves[target] = TargetCurves(
             target,
             pred,
-            # the hidden curves from the terms already computed: the same sums as
-            # hidden_pt_curve / hidden_cpt_curve without evaluating the law twice more per set
-            # (at 1M steps each evaluation is ~0.1 s of a slider rerun)
-            (hidden := tm.L0 + tm.power + tm.anneal_pt + tm.anneal_cpt),
-            hidden + p.B * shift_limit(p, sc.replay, target),
+            *hidden_curves(p, tm, sc.replay, target),
             tm,
             band,
             turning_length(pred, transfer),
@@ -162,3 +166,185 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
 def has_band(fit) -> bool:
     """Whether a fit can draw a band: a calibration (measured) or a covariance (parameters only)."""
     return fit.calibration is not None or fit.cov is not None
+
+
+def hidden_curves(
+    p: LawParams, tm: Terms, replay: float, target: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The hidden curves (continue PT on D_pt; trained on D_cpt) from terms already computed: the
+    same sums as ``law.hidden_pt_curve`` / ``hidden_cpt_curve`` without evaluating the law again."""
+    hidden = tm.L0 + tm.power + tm.anneal_pt + tm.anneal_cpt
+    return hidden, hidden + p.B * shift_limit(p, replay, target)
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioView:
+    """A simulated scenario thinned to at most ~``max_points`` points per curve, plus its numbers."""
+
+    steps: np.ndarray
+    lr: np.ndarray
+    transfer_step: int
+    cpt_steps: int
+    pred: dict  # target -> loss per kept step
+    hidden_pt: dict
+    hidden_cpt: dict
+    terms: dict  # target -> {"power", "anneal", "shift"} -> array
+    band: dict  # target -> (lower, upper) or None
+    start: dict  # target -> loss at the transfer point
+    delta: dict  # target -> end of CPT minus transfer point
+    turning_length: int | None  # general set, CPT steps (0: never rose; law.turning_length)
+    critical_point: float | None
+    loss_potential: float
+    label: str = ""
+    outside: tuple = ()  # cptcore.envelope.Outside: where the scenario leaves the fitted range
+    widen: float = 1.0  # the band's widening for it
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(self.pred)
+
+    def with_label(self, label: str) -> ScenarioView:
+        return ScenarioView(**{**self.__dict__, "label": label})
+
+
+def _keep(
+    steps: np.ndarray, lr: np.ndarray, preds: dict, transfer: int, max_points: int, cpt_share: float
+) -> np.ndarray:
+    """Indices of the steps a chart of the scenario keeps (``decimate``: LR corners, the losses'
+    extrema, the transfer point), with ``cpt_share`` of the budget spent evenly on the CPT window
+    (the CPT steps and as many PT steps before them)."""
+    n, t0 = len(steps), int(transfer)
+    keep = [t0, t0 + 1]
+    if cpt_share > 0 and n > max_points:
+        lo = max(0, t0 - (n - 1 - t0))
+        keep += np.linspace(lo, n - 1, int(cpt_share * max_points)).round().astype(int).tolist()
+    return decimate(steps, lr, *preds.values(), max_points=max_points, keep=tuple(keep))
+
+
+def view(
+    ps: ParamSet,
+    scenario,
+    max_points: int = 2000,
+    *,
+    label: str = "",
+    cpt_share: float = 0.0,
+) -> ScenarioView:
+    """What a page draws for ``scenario`` (a ``Scenario`` or a ``whatif.WhatIf``) with ``ps``:
+    simulate -> thin -> band in one call.
+
+    The predicted loss is evaluated at every step (``law.predict_sets``: the thinning keeps its
+    extrema, the turning length needs every step); the terms, the hidden curves and the band only
+    at the kept points (O(points)). The same numbers as ``scenario_view(simulate(ps, sc), ps=ps)``
+    (tests/app/test_plot_helpers.py) at a fraction of the cost for long schedules."""
+    sc = scenario if isinstance(scenario, Scenario) else scenario.scenario()
+    lr, transfer, a = lr_and_areas(sc, ps.lam, ps.s2_form, ps.eps)
+    S1pt = base_S1pt(ps, sc)  # an open base model's fitted S1pt (paper §6), else empty
+    known = sc.base is None
+    reasons = tuple(outside(ps.envelope, setting_of_lr(lr, transfer, sc.replay, known)))
+    if known:
+        preds = predict_sets({t: f.params for t, f in ps.fits.items()}, a, sc.replay)
+    else:
+        preds = {t: predict(f.params, a, sc.replay, t, S1pt.get(t)) for t, f in ps.fits.items()}
+    steps = np.arange(len(lr))
+    idx = _keep(steps, lr, preds, transfer, max_points, cpt_share)
+    kept = a.at(steps[idx])
+    widen = widening(reasons)
+    hp, hc, tm, band = {}, {}, {}, {}
+    for t, fit in ps.fits.items():
+        p = fit.params
+        tt = terms(p, kept, sc.replay, t, S1pt.get(t))
+        hp[t], hc[t] = hidden_curves(p, tt, sc.replay, t)
+        tm[t] = _term_panel(tt)
+        band[t] = (
+            prediction_band(
+                fit, kept, sc.replay, S1pt.get(t), widen=widen, base_model=sc.base
+            )
+            if has_band(fit)
+            else None
+        )
+    return ScenarioView(
+        steps=steps[idx],
+        lr=lr[idx],
+        transfer_step=int(transfer),
+        cpt_steps=int(len(lr) - 1 - transfer),
+        pred={t: y[idx] for t, y in preds.items()},
+        hidden_pt=hp,
+        hidden_cpt=hc,
+        terms=tm,
+        band=band,
+        start={t: float(y[transfer]) for t, y in preds.items()},
+        delta={t: float(y[-1] - y[transfer]) for t, y in preds.items()},
+        turning_length=turning_length(preds["pt"], transfer) if "pt" in preds else None,
+        critical_point=critical_point(ps.fits["pt"].params, sc.replay) if "pt" in ps.fits else None,
+        loss_potential=loss_potential(lr[1 : transfer + 1]) if known else 0.0,  # §6: annealed
+        label=label,
+        outside=reasons,
+        widen=widen,
+    )
+
+
+def _term_panel(tm: Terms) -> dict:
+    """The three terms a chart's decomposition panel shows (the two annealing terms summed)."""
+    return {
+        "power": np.asarray(tm.power),
+        "anneal": np.asarray(tm.anneal_pt) + np.asarray(tm.anneal_cpt),
+        "shift": np.asarray(tm.shift),
+    }
+
+
+def scenario_view(
+    curves: ScenarioCurves,
+    max_points: int = 2000,
+    label: str = "",
+    ps: ParamSet | None = None,
+    replay: float = 0.0,
+    cpt_share: float = 0.0,
+) -> ScenarioView:
+    """Thin a simulated scenario for plotting (``decimate`` keeps LR corners and loss extrema).
+
+    ``cpt_share``: the share of ``max_points`` spent evenly on the CPT window ("Zoom to the CPT
+    phase": the CPT steps and as many PT steps before them), the rest on the whole run, so the
+    zoomed view stays smooth with fewer points in all.
+
+    With ``ps``, uncertainty bands come from its fits' covariances at the kept steps only: the same
+    band as ``simulate(..., bands=True)`` at a fraction of the cost (O(points x parameters))."""
+    tgts = tuple(curves.curves)
+    preds = {t: curves.curves[t].pred for t in tgts}
+    idx = _keep(curves.steps, curves.lr, preds, curves.transfer_step, max_points, cpt_share)
+    pick = {}
+    hp, hc, tm, band, start, delta = {}, {}, {}, {}, {}, {}
+    for t in tgts:
+        c = curves.curves[t]
+        pick[t] = c.pred[idx]
+        hp[t] = c.hidden_pt[idx]
+        hc[t] = c.hidden_cpt[idx]
+        tm[t] = {k: v[idx] for k, v in _term_panel(c.terms).items()}
+        fit = ps.fits.get(t) if ps is not None else None
+        if fit is not None and has_band(fit):
+            a = curves.areas.at(curves.steps[idx])
+            S1pt, bm = curves.S1pt.get(t), curves.base  # an open base model's fitted S1pt
+            band[t] = prediction_band(fit, a, replay, S1pt, widen=curves.widen, base_model=bm)
+        else:
+            band[t] = (c.band[0][idx], c.band[1][idx]) if c.band is not None else None
+        start[t] = c.start
+        delta[t] = curves.delta(t)
+    tl = curves.curves["pt"].turning_length if "pt" in curves.curves else None
+    return ScenarioView(
+        steps=curves.steps[idx],
+        lr=curves.lr[idx],
+        transfer_step=int(curves.transfer_step),
+        cpt_steps=int(len(curves.steps) - 1 - curves.transfer_step),
+        pred=pick,
+        hidden_pt=hp,
+        hidden_cpt=hc,
+        terms=tm,
+        band=band,
+        start=start,
+        delta=delta,
+        turning_length=tl,
+        critical_point=curves.critical_point,
+        loss_potential=float(curves.loss_potential),
+        label=label,
+        outside=tuple(curves.outside),
+        widen=curves.widen,
+    )

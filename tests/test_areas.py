@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cptcore.areas import compute_areas, decay_sum, momentum, s2_naive
+from cptcore.areas import compute_areas, decay_sum, momentum, pt_eta_for_s2, s2_naive
 from cptcore.schedules import ScheduleSpec, concatenate
 
 
@@ -103,3 +103,64 @@ def test_lr_weighted_s2_stops_growing_at_zero_lr():
     weighted = compute_areas(lr, s2_form="lr-weighted").S2pt
     assert paper[-1] > paper[3000] * 1.001  # the momentum residue keeps adding area (paper §6)
     assert weighted[-1] == pytest.approx(weighted[3000], rel=1e-9)
+
+
+def _plain_areas(lr, transfer, lam, known):
+    """S1 and S2 (paper form) by the recursion itself: cumsum of the LR and of the momentum."""
+    n = len(lr)
+    if known:
+        eta = pt_eta_for_s2(lr, n - 1 if transfer is None else transfer)
+    else:
+        eta = np.array(lr, dtype=float)
+        eta[0] = 0.0
+    return np.r_[0.0, np.cumsum(lr[1:])], np.cumsum(momentum(eta, lam))
+
+
+def _split_back(a):
+    """S1 and S2 over the whole run from the PT/CPT split (S1 = S1pt + S1cpt after the transfer)."""
+    return a.S1pt + a.S1cpt, a.S2pt + a.S2cpt
+
+
+@pytest.mark.parametrize("lam", [0.999, 0.98, 0.5, 0.0])
+@pytest.mark.parametrize("known", [True, False])
+def test_blocked_areas_equal_the_plain_recursion_at_every_length(lam, known):
+    # the row-blocked matrix products (rows of 16 steps) against cumsum + the momentum recursion,
+    # for lengths around the row size and transfer points anywhere (1e-12 of the largest value:
+    # both sum the same numbers in a different order)
+    rng = np.random.default_rng(int(lam * 100) + known)
+    for n in [1, 2, 3, 15, 16, 17, 31, 33, 100, 1023, 4099, 40_000]:
+        lr = np.abs(rng.normal(1e-3, 3e-4, n))
+        lr[: min(n, 3)] = [0.0, 2e-4, 5e-4][: min(n, 3)]  # a warm-up from 0
+        transfer = int(rng.integers(0, n)) if known else None
+        a = compute_areas(lr, transfer, lam=lam, pt_history_known=known)
+        S1, S2 = _plain_areas(lr, transfer, lam, known)
+        got1, got2 = _split_back(a)
+        if known:
+            t = a.transfer_step
+            got1[t + 1 :] = a.S1pt[t] + a.S1cpt[t + 1 :]
+            got2[t + 1 :] = a.S2pt[t] + a.S2cpt[t + 1 :]
+        for got, want in ((got1, S1), (got2, S2)):
+            scale = max(np.abs(want).max(), 1e-300)
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale)
+
+
+def test_blocked_areas_at_a_million_steps_match_the_recursion_to_1e_9():
+    lr, t = concatenate(
+        ScheduleSpec("wsd", 2e-4, 800_000, warmup_steps=10_000, decay_fraction=0.1),
+        ScheduleSpec("cosine", 2e-4, 200_000, warmup_steps=5_000),
+    )
+    a = compute_areas(lr, t)
+    S1, S2 = _plain_areas(lr, t, 0.999, True)
+    for got, want in ((a.S1pt[: t + 1], S1[: t + 1]), (a.S2pt[: t + 1], S2[: t + 1])):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+    for got, want in ((a.S1cpt, S1 - S1[t]), (a.S2cpt, S2 - S2[t])):
+        np.testing.assert_allclose(
+            got[t + 1 :], want[t + 1 :], rtol=1e-9, atol=1e-9 * np.abs(want).max()
+        )
+    assert np.all(a.S1cpt[: t + 1] == 0) and np.all(a.S2pt[t:] == a.S2pt[t])
+
+
+def test_areas_keep_the_lr_without_copying_and_read_only():
+    lr, t = concatenate(ScheduleSpec("wsd", 1e-3, 2000), ScheduleSpec("constant", 5e-4, 500))
+    a = compute_areas(lr, t)
+    assert np.shares_memory(a.lr, lr) and not a.lr.flags.writeable

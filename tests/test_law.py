@@ -353,3 +353,26 @@ def test_lr_clock_params_need_their_reference_lr():
     del d["eta_ref"]
     with pytest.raises(InputError, match="eta_ref"):
         LawParams.from_dict(d, "pt")
+
+
+@pytest.mark.parametrize("form", list(FORM_PARAMS))
+@pytest.mark.parametrize("replay", [0.0, 0.3])
+@pytest.mark.parametrize("known", [True, False])
+def test_per_step_prediction_of_both_sets_equals_the_kernel(form, replay, known):
+    # predict_sets (chunks, one log S1 for both sets, no CPT terms before the transfer) against
+    # combine(columns(...)) on the same per-step areas: the same sums in another order
+    from cptcore.law import columns, combine, predict_sets
+
+    lr, t = concatenate(
+        ScheduleSpec("wsd", 2e-4, 70_000, warmup_steps=500, decay_fraction=0.1),
+        ScheduleSpec("wsd", 3e-4, 30_000, warmup_steps=300, decay_fraction=0.2),
+    )
+    a = compute_areas(lr, t, pt_history_known=known)
+    fits = {g: PAPER_FIG3[g].with_values(**FORM_PARAMS[form]) for g in ("pt", "cpt")}
+    got = predict_sets(fits, a, replay)
+    for g, p in fits.items():
+        clock = a.clock(p.rho, p.eta_ref) if p.clocked else None
+        want = combine(p, columns(p, a.S1pt, a.S2pt, a.S1cpt, a.S2cpt, replay, g, clock))
+        assert np.isnan(got[g][0]) and np.isnan(want[0])
+        np.testing.assert_allclose(got[g][1:], want[1:], rtol=1e-12, atol=1e-12)  # losses ~1
+        np.testing.assert_array_equal(predict(p, a, replay, g), got[g])

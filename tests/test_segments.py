@@ -111,3 +111,83 @@ def test_a_sparse_5m_step_run_fits_without_per_step_arrays(tmp_path):
     sec, mb, rc = measure(path, str(tmp_path / "params.json"))
     assert rc == 0
     assert mb < 250, f"{mb:.0f} MB"
+
+
+def _sparse_run(last: int = 100_000) -> Run:
+    """A PT+CPT run given by its LR corners and a few logged losses (rows << steps)."""
+    f = last / 100_000
+    st = (np.array([0, 1000, 20_000, 30_000, 30_500, 60_000, 100_000]) * f).astype(np.int64)
+    lr = np.array([0.0, 1e-3, 1e-3, 1e-4, 5e-4, 5e-4, 0.0])
+    y_pt = np.array([np.nan, 6.0, 3.3, 3.1, 3.2, 3.25, np.nan])
+    y_cpt = np.array([np.nan, 6.5, 3.6, 3.5, 3.3, np.nan, np.nan])
+    return Run("sparse", st, lr, st > st[3], 0.1, y_pt, y_cpt)
+
+
+def _dense_reference(monkeypatch) -> None:
+    """Make every caller take the per-step path (the reference) for sparse runs too."""
+    import cptcore.areas
+    import cptcore.plots
+
+    monkeypatch.setattr(cptcore.areas, "is_sparse", lambda run: False)
+    monkeypatch.setattr(cptcore.plots, "is_sparse", lambda run: False)
+
+
+def test_predictions_forecasts_and_fit_curves_of_a_sparse_run_equal_the_per_step_path(
+    monkeypatch,
+):
+    from cptcore.forecast import forecast_run
+    from cptcore.params_io import load
+    from cptcore.plots import run_fit
+
+    ps = load(os.path.join(ROOT, "sample_data", "cpt", "params.json"))
+    run = _sparse_run()
+
+    def everything():
+        fc = forecast_run(ps, run, z=1.96)
+        curves = {t: run_fit(f, run, held_out=False) for t, f in ps.fits.items()}
+        return ps.predict_run(run), fc, curves
+
+    got = everything()
+    _dense_reference(monkeypatch)
+    want = everything()
+    for t in ps.fits:
+        _close(got[0][t][1:], want[0][t][1:], 1.0)  # losses ~1: 1e-9 of a nat
+        g, w = got[1].targets[t], want[1].targets[t]
+        # the forecast re-estimates L0 by least squares: the optimiser stops within ~1e-8 of
+        # the optimum, so 1e-9-level differences of the areas move it by a few 1e-9 nats
+        for k in ("pred", "lo", "hi"):
+            np.testing.assert_allclose(getattr(g, k)[1:], getattr(w, k)[1:], rtol=0, atol=1e-7)
+        assert g.params.L0 == pytest.approx(w.params.L0, abs=1e-7)
+        assert g.n_observed == w.n_observed
+        # the fit page's curve: its residuals at the observed rows are the same numbers
+        _close(got[2][t].residual, want[2][t].residual, 1.0)
+        assert len(got[2][t].steps) <= 1500 + len(run.step)
+    assert got[1].observed_share == pytest.approx(want[1].observed_share, rel=1e-12)
+
+
+def test_a_5m_step_run_given_by_its_corners_is_never_expanded_per_step(monkeypatch, tmp_path):
+    # predict (CLI and library), forecast and the fit page's curve evaluate the law at the rows
+    # written or the points drawn only (5M steps: the most a file may have; 40 MB per array)
+    import cptcore.areas
+    from cptcore.__main__ import main
+    from cptcore.forecast import forecast_run
+    from cptcore.params_io import load
+    from cptcore.plots import run_fit
+    from cptcore.runs import write_run
+
+    def refuse(*a, **k):
+        raise AssertionError("built a per-step array")
+
+    run = _sparse_run(5_000_000)
+    path = str(tmp_path / "big.csv")
+    write_run(run, path)
+    monkeypatch.setattr(Run, "dense_lr", refuse)
+    monkeypatch.setattr(cptcore.areas, "compute_areas", refuse)
+    ps = load(os.path.join(ROOT, "sample_data", "cpt", "params.json"))
+    assert np.isfinite(ps.predict_run(run)["cpt"][1:]).all()
+    assert np.isfinite(forecast_run(ps, run, z=1.96).targets["pt"].hi[1:]).all()
+    assert run_fit(ps.fits["pt"], run, held_out=True) is not None
+    params = os.path.join(ROOT, "sample_data", "cpt", "params.json")
+    out = str(tmp_path / "pred.csv")
+    assert main(["predict", "-p", params, path, "-o", out, "--interval", "0.9"]) == 0
+    assert len(open(out).read().splitlines()) == 1 + len(run.step)

@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
+from cptcore import scenario
 from cptcore.errors import InputError
 from cptcore.params_io import ParamSet, dumps, load
-from cptcore.plots import ScenarioView, scenario_view
 from cptcore.presets import PAPER_FIG3
 from cptcore.runs import Run, read_run
-from cptcore.scenario import simulate
+from cptcore.scenario import ScenarioView
 from cptcore.whatif import PAPER_WHATIF, WhatIf, whatif_from_run
 from ui.state import (
     MAX_POINTS,
@@ -202,11 +202,8 @@ def default_preset_key(available: dict[str, Preset]) -> str:
 # ----------------------------------------------------------------------------- simulation
 @st.cache_data(show_spinner=False, max_entries=128)
 def _view(token: str, w: WhatIf, max_points: int, base: str | None, _ps: ParamSet) -> ScenarioView:
-    sc = replace(w.scenario(), base=base)
-    # bands are computed on the thinned steps only (scenario_view), not on every step
-    return scenario_view(
-        simulate(_ps, sc, bands=False), max_points, ps=_ps, replay=sc.replay, cpt_share=0.5
-    )
+    # simulate -> thin -> band; terms and bands at the kept points only
+    return scenario.view(_ps, replace(w.scenario(), base=base), max_points, cpt_share=0.5)
 
 
 def view(

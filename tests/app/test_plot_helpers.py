@@ -135,6 +135,42 @@ def test_bands_on_the_thinned_steps_equal_the_full_bands():
         assert np.all(lo[k] <= fast.pred[t][k]) and np.all(fast.pred[t][k] <= hi[k])
 
 
+@pytest.mark.parametrize("source", ["sample", "covariance"])
+def test_view_is_simulate_then_thin_then_band(source):
+    # scenario.view evaluates the terms, hidden curves and band at the kept points only; the
+    # numbers are those of the full simulation thinned (scenario_view(simulate(...)))
+    import os
+
+    from cptcore.params_io import load
+    from cptcore.scenario import view
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if source == "sample":
+        ps = load(os.path.join(root, "sample_data", "cpt", "params.json"))
+        w = replace(PAPER_WHATIF, pt_steps=4000, cpt_steps=1000, cpt_kind="wsd", replay=0.1)
+    else:
+        ps, w = _with_covariance(), replace(PAPER_WHATIF, pt_steps=80_000, cpt_steps=20_000)
+    sc = w.scenario()
+    got = view(ps, w, 1500, label="x", cpt_share=0.5)
+    want = scenario_view(simulate(ps, sc, bands=False), 1500, "x", ps, sc.replay, cpt_share=0.5)
+    assert np.array_equal(got.steps, want.steps) and np.array_equal(got.lr, want.lr)
+    for k in ("transfer_step", "cpt_steps", "turning_length", "label", "outside", "widen"):
+        assert getattr(got, k) == getattr(want, k), k
+    for k in ("critical_point", "loss_potential"):
+        assert getattr(got, k) == pytest.approx(getattr(want, k), rel=1e-12), k
+    for t in ps.fits:
+        assert got.start[t] == pytest.approx(want.start[t], rel=1e-12)
+        assert got.delta[t] == pytest.approx(want.delta[t], rel=1e-9, abs=1e-12)
+        close = dict(rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got.pred[t], want.pred[t], **close)
+        np.testing.assert_allclose(got.hidden_pt[t], want.hidden_pt[t], **close)
+        np.testing.assert_allclose(got.hidden_cpt[t], want.hidden_cpt[t], **close)
+        for name in ("power", "anneal", "shift"):
+            np.testing.assert_allclose(got.terms[t][name], want.terms[t][name], **close)
+        for g, w_ in zip(got.band[t], want.band[t], strict=True):
+            np.testing.assert_allclose(g, w_, **close)
+
+
 def test_a_general_loss_that_never_rises_is_said_so():
     # CPT goes on at the PT's constant LR on a general set without forgetting (B = 0): after the
     # transfer point the general loss only falls, so there is no turning length to wait for
