@@ -26,7 +26,9 @@ samples = data.sample_runs()
 
 # ---------------------------------------------------------------------------- 1. add runs
 st.subheader("1 · Add runs")
-up, side = st.columns([2, 1], gap="medium")
+# a row that wraps: the buttons beside the uploader when wide, below it in a narrow window
+# (a third of 800 px cut 'Use the N bundled sample runs' to a few letters)
+up, side = fitpage.upload_row()
 with up:
     files = st.file_uploader(
         "Upload one or more runs or training logs",

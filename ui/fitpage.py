@@ -65,6 +65,13 @@ def clear_runs(runs: dict[str, Run], seen: dict) -> None:
     st.session_state["fit_on"], st.session_state["hold_out"] = [], []
 
 
+def upload_row():
+    """Two boxes in a row that wraps: the uploader's and the buttons'. Fixed widths, so that a
+    narrow window wraps them instead of squeezing the uploader."""
+    row = st.container(horizontal=True, gap="medium")
+    return row.container(width=600), row.container(width=300)
+
+
 def sample_buttons(runs: dict[str, Run], seen: dict, samples: dict[str, Run]) -> None:
     """'Use the N bundled sample runs' (or why there are none) and 'Remove all runs'."""
     if samples:
@@ -391,27 +398,28 @@ def result_tabs(outcome: FitOutcome, runs: dict[str, Run]) -> None:
 
 def use_or_download(outcome: FitOutcome) -> None:
     """'Download params.json' and 'Use this fit on Explore and Learn' (then a link to Explore)."""
-    c = st.columns([1, 1.4, 1.6], vertical_alignment="center")
-    c[0].download_button(
+    # a row that wraps: in columns, 800 px cut both labels to a few letters
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row.download_button(
         "Download params.json",
         data=dumps(outcome.param_set),
         file_name="params.json",
         mime="application/json",
         key="download_params",
         icon=":material/download:",
-        width="stretch",
+        width="content",
     )
-    if c[1].button(
+    if row.button(
         "Use this fit on Explore and Learn",
         key="use_fit",
         type="primary",
         icon=":material/check_circle:",
-        width="stretch",
+        width="content",
     ):
         st.session_state[YOUR_FIT] = outcome.active()
         st.session_state[EXPLORE_PRESET] = data.YOURS
         st.session_state[LEARN_PRESET] = data.YOURS
     active = st.session_state.get(YOUR_FIT)
     if active is not None and active.token == outcome.token:
-        c[2].success("This fit is active as “Your fit”.", icon=":material/check:")
+        row.success("This fit is active as “Your fit”.", icon=":material/check:", width=320)
         st.page_link("pages/explore.py", label="Explore it", icon=":material/tune:")
