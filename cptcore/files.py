@@ -1,11 +1,8 @@
-"""Reading the user's input files and checking output paths, for the CLI.
+"""Output files of the CLI (reading input files is ``cptcore.inputs``).
 
-- ``read_file``: a file's bytes, read **once** (a named pipe or ``/dev/stdin`` cannot be opened a
-  second time: the second open hangs or reads nothing) and never more than a byte cap.
 - ``check_writable``: whether an output path can be written, checked *before* the work (a fit takes
-  minutes; it should not fail at the end because ``-o`` names a folder).
-
-Both raise ``InputError`` with one line naming the file.
+  minutes; it should not fail at the end because ``-o`` names a folder); ``InputError`` with one
+  line naming the file.
 
 - ``write_csv``: numeric columns to a CSV, byte for byte what ``DataFrame.to_csv(index=False,
   float_format="%.6f")`` writes, formatted by numpy (pandas formats each float in Python: ~5 s for
@@ -19,35 +16,6 @@ import os
 import numpy as np
 
 from cptcore.errors import InputError
-
-
-def read_file(path: str, limit: int, fix: str = "Check the path") -> bytes:
-    """The bytes of ``path`` (at most ``limit``; more is refused as 'file too large')."""
-    name = os.path.basename(str(path))
-    try:
-        size = os.path.getsize(path)  # 0 for pipes: their length is only known once read
-    except OSError as e:
-        raise InputError(
-            "cannot open the file", source=str(path), received=e.strerror, fix="Check the path"
-        ) from None
-    too_large = InputError(
-        "file too large",
-        source=name,
-        received=f"{max(size, limit + 1) / 1e6:.0f} MB",
-        fix=fix,
-    )
-    if size > limit:  # refused from its size alone, nothing is read
-        raise too_large
-    try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    except OSError as e:  # a folder, a permission problem
-        raise InputError(
-            "cannot read the file", source=name, received=e.strerror, fix="Check the path"
-        ) from None
-    if len(data) > limit:  # a pipe longer than the cap
-        raise too_large
-    return data
 
 
 def check_writable(path: str) -> None:

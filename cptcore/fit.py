@@ -22,7 +22,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -471,6 +471,23 @@ def lsq_linear(*args, **kwargs):
     return solve(*args, **kwargs)
 
 
+# Why a fit ended, in words: each status's message (as scipy's ``least_squares`` maps its status to
+# a message). ``{summary}`` is the fitted law, runs, points and errors (``_summary``).
+MESSAGES = {
+    "no runs": "no run has {label} losses to fit",
+    "no rows": "no {label} losses {where} to fit",
+    "every start failed": "the fit did not run: every start failed numerically",
+    "out of time": (
+        "the fit did not run: the time limit of {max_seconds:g} s ran out before a start finished "
+        "(a very large run: thin its rows, or allow more time)"
+    ),
+    "stop requested": "the fit did not run: stopped on request before any start finished",
+    "stopped": "stopped early (time limit or user); best so far: {summary}",
+    "not converged": "did not converge ({solver}); best so far: {summary}",
+    "converged": "{summary}",
+}
+
+
 def fit_target(
     runs: Sequence[Run],
     target: str,
@@ -497,36 +514,64 @@ def fit_target(
         raise InputError("target must be 'pt' or 'cpt'", received=target)
     if law not in FORMS:
         raise InputError("unknown law", received=law, fix=f"Use one of {', '.join(FORMS)}")
+    settings = {"lam": lam, "s2_form": s2_form, "eps": eps}
     used = [r for r in runs if r.has_target(target)]
     label = "general (loss_pt)" if target == "pt" else "domain (loss_cpt)"
-    empty = LawParams(float("nan"), 0, 0, 0, 0, 0, 1, 1)
     if not used:
-        return FitResult(
-            target,
-            empty,
-            False,
-            f"no run has {label} losses to fit",
-            (),
-            lam=lam,
-            s2_form=s2_form,
-            eps=eps,
-        )
+        return _failed(target, "no runs", settings, label=label)
     data = _gather(used, target, lam, s2_form, eps, min_step, skip_warmup)
     if len(data.y) == 0:
         where = f"at or after step {min_step}" if min_step else "after the PT warm-up"
-        return FitResult(
-            target,
-            empty,
-            False,
-            f"no {label} losses {where} to fit",
-            (),
-            lam=lam,
-            s2_form=s2_form,
-            eps=eps,
-        )
-    n = len(data.y)
+        return _failed(target, "no rows", settings, label=label, where=where)
+
+    def halt() -> bool:
+        return bool((should_stop and should_stop()) or time.perf_counter() - t0 > max_seconds)
+
     warnings: list[str] = []
-    has_cpt = bool(np.any(data.S1cpt > 0))
+    spec = _spec(data, law, init, warnings)
+    grid = [] if init is not None else _grid(spec.law, len(data.unknown_pt), data, _has_cpt(data))
+    scored = _scan(grid, data, target, spec, halt, progress)
+    starts = _starts(scored, n_starts, init, data, seed)
+    best, stopped = _refine(starts, data, target, spec, init is not None, halt, progress, warnings)
+    if best is None:
+        status = _not_run(stopped, t0, max_seconds)
+        return _failed(target, status, settings, warnings, max_seconds=max_seconds)
+    result = _diagnose(best, stopped, data, target, spec, len(used), warnings)
+    return replace(
+        result,
+        **settings,
+        seconds=time.perf_counter() - t0,
+        min_step=min_step,
+        skip_warmup=skip_warmup,
+    )
+
+
+def _failed(target: str, status: str, settings: dict, warnings=(), **words) -> FitResult:
+    """The result of a fit that found no parameters: ``MESSAGES[status]`` says why."""
+    empty = LawParams(float("nan"), 0, 0, 0, 0, 0, 1, 1)
+    message = MESSAGES[status].format(**words)
+    return FitResult(target, empty, False, message, (), warnings=tuple(warnings), **settings)
+
+
+def _not_run(stopped: bool, t0: float, max_seconds: float) -> str:
+    """Why no start finished: the time limit, a stop request, or numerical failure."""
+    if not stopped:
+        return "every start failed"
+    if time.perf_counter() - t0 > max_seconds:
+        return "out of time"
+    return "stop requested"
+
+
+def _has_cpt(data: _Data) -> bool:
+    return bool(np.any(data.S1cpt > 0))
+
+
+# --- data: what the fitted rows identify ---------------------------------------------------------
+
+
+def _identified_law(data: _Data, law: str, init: FitResult | None, warnings: list) -> tuple:
+    """The law the rows can identify (a form needing two peak LRs or two replay ratios falls back
+    to a simpler one) and the LR clock's reference LR; the reasons are appended to ``warnings``."""
     peaks = sorted({float(f"{pk:.3g}") for pk in data.cpt_peaks})
     if law in LR_CLOCK_FORMS and len(peaks) < 2:
         plain = "tau" if law == "tau-lr" else "eq4"
@@ -559,6 +604,14 @@ def fit_target(
                 f"the LR clock (rho) rests on {len(peaks)} CPT peak LRs ({shown}): predictions at "
                 "other peak LRs follow the assumed power eta^rho"
             )
+    return law, eta_ref
+
+
+def _spec(data: _Data, law: str, init: FitResult | None, warnings: list) -> _Spec:
+    """Free, fixed and tied parameters: what the rows cannot identify is fixed or tied, and
+    ``warnings`` says so."""
+    law, eta_ref = _identified_law(data, law, init, warnings)
+    has_cpt = _has_cpt(data)
     s2pt_varies = (
         float(np.ptp(data.S2pt)) > 1e-9 * max(float(np.max(np.abs(data.S2pt))), 1e-30)
         and float(np.max(np.abs(data.S2pt))) > 1e-6
@@ -590,8 +643,11 @@ def fit_target(
         for k in order
         if k not in fixed and not (tie_c1 and k == "C1") and not (tie_c2 and k == "C2")
     )
-    spec = _Spec(law, free, fixed, tie_c1, tie_c2, eta_ref)
+    return _Spec(law, free, fixed, tie_c1, tie_c2, eta_ref)
 
+
+def _bounds(data: _Data, spec: _Spec) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of the free parameters, scaled to the observed losses and areas."""
     ymax = float(np.max(data.y))
     s1c = float(np.max(data.S1cpt)) or 1.0
     bounds = {
@@ -604,7 +660,7 @@ def fit_target(
         "logE": (math.log(1e-4 / s1c), math.log(1e7 / s1c)),
         "beta": (1e-3, 10.0),
     }
-    form = FORMS[law]
+    form = FORMS[spec.law]
     for name, b_lo, b_hi in form.bounds:
         if name in form.log:
             bounds[f"log{name}"] = (math.log(b_lo), math.log(b_hi))
@@ -612,83 +668,113 @@ def fit_target(
             bounds[name] = (b_lo, b_hi)
     for nm in data.unknown_pt:
         bounds[f"logS1pt:{nm}"] = (math.log(1e-3 * s1c), math.log(1e4 * s1c))
-    lo = np.array([bounds[k][0] for k in free])
-    hi = np.array([bounds[k][1] for k in free])
+    lo = np.array([bounds[k][0] for k in spec.free])
+    hi = np.array([bounds[k][1] for k in spec.free])
+    return lo, hi
 
-    # --- stage 1: variable projection over a grid of nonlinear parameters ----------------------
-    logy = np.log(data.y)
-    w = 1.0 / data.y  # linear residuals weighted to approximate log residuals
-    lin_lo = np.array([0.0, 0.0, 0.0, 0.0, -ymax])
-    lin_hi = np.array([2 * ymax, 1e3 * ymax, 1e4, 1e4, ymax])
-    grid = [] if init is not None else _grid(law, len(data.unknown_pt), data, has_cpt)
+
+# --- grid: variable projection over the nonlinear parameters ------------------------------------
+
+
+def _scan(grid: list[dict], data: _Data, target: str, spec: _Spec, halt, progress) -> list:
+    """(cost, start) of each grid point until ``halt()``, best first."""
     scored = []
     for k, g in enumerate(grid):
-        if (should_stop and should_stop()) or time.perf_counter() - t0 > max_seconds:
+        if halt():
             break
-        s1u = np.full(len(data.unknown_pt), g.get("s1mult", 1.0) * s1c)
-        M = _basis(g, data, target, law, s1u, eta_ref)
-        keep = [i for i, nm in enumerate(LINEAR) if nm not in fixed]
-        Mk = M[:, keep].copy()
-        if tie_c1:  # C1 column folds into C2's
-            Mk[:, keep.index(3)] += M[:, 2]
-            keep_names = [LINEAR[i] for i in keep if i != 2]
-            Mk = np.delete(Mk, keep.index(2), axis=1)
-        elif tie_c2:
-            Mk[:, keep.index(2)] += M[:, 3]
-            keep_names = [LINEAR[i] for i in keep if i != 3]
-            Mk = np.delete(Mk, keep.index(3), axis=1)
-        else:
-            keep_names = [LINEAR[i] for i in keep]
-        idx = [LINEAR.index(nm) for nm in keep_names]
-        col_scale = np.maximum(np.abs(Mk).max(axis=0), 1e-30)
-        res = lsq_linear(
-            (Mk * w[:, None]) / col_scale,
-            data.y * w,
-            bounds=(lin_lo[idx] * col_scale, lin_hi[idx] * col_scale),
-            method="bvls",
-        )
-        coef = dict(zip(keep_names, res.x / col_scale, strict=True))
-        start = {**coef, **{k: v for k, v in g.items() if k != "s1mult"}}
-        for nm in data.unknown_pt:
-            start[f"logS1pt:{nm}"] = math.log(g.get("s1mult", 1.0) * s1c)
-        scored.append((float(res.cost), start))
+        scored.append(_project(g, data, target, spec))
         if progress and k % 20 == 0:
             progress(0.4 * k / max(len(grid), 1), f"scanning starting points {k}/{len(grid)}")
     scored.sort(key=lambda t: t[0])
+    return scored
 
-    # --- stage 2: refine the best starts on the Huber objective on log loss ---------------------
-    rng = np.random.default_rng(seed)
 
-    def residuals(theta: np.ndarray) -> np.ndarray:
-        p, s1u = _unpack(theta, spec, data)
-        pred = _model(p, data, target, s1u)
-        return np.log(np.maximum(pred, 1e-6)) - logy
+def _project(g: dict, data: _Data, target: str, spec: _Spec) -> tuple[float, dict]:
+    """One grid point: the bounded linear solve for (L0, A, C1, C2, B) with the nonlinear
+    parameters ``g`` fixed (linear residuals weighted to approximate log residuals)."""
+    fixed = spec.fixed
+    ymax = float(np.max(data.y))
+    s1c = float(np.max(data.S1cpt)) or 1.0
+    w = 1.0 / data.y
+    lin_lo = np.array([0.0, 0.0, 0.0, 0.0, -ymax])
+    lin_hi = np.array([2 * ymax, 1e3 * ymax, 1e4, 1e4, ymax])
+    s1u = np.full(len(data.unknown_pt), g.get("s1mult", 1.0) * s1c)
+    M = _basis(g, data, target, spec.law, s1u, spec.eta_ref)
+    keep = [i for i, nm in enumerate(LINEAR) if nm not in fixed]
+    Mk = M[:, keep].copy()
+    if spec.tie_C1_to_C2:  # C1 column folds into C2's
+        Mk[:, keep.index(3)] += M[:, 2]
+        keep_names = [LINEAR[i] for i in keep if i != 2]
+        Mk = np.delete(Mk, keep.index(2), axis=1)
+    elif spec.tie_C2_to_C1:
+        Mk[:, keep.index(2)] += M[:, 3]
+        keep_names = [LINEAR[i] for i in keep if i != 3]
+        Mk = np.delete(Mk, keep.index(3), axis=1)
+    else:
+        keep_names = [LINEAR[i] for i in keep]
+    idx = [LINEAR.index(nm) for nm in keep_names]
+    col_scale = np.maximum(np.abs(Mk).max(axis=0), 1e-30)
+    res = lsq_linear(
+        (Mk * w[:, None]) / col_scale,
+        data.y * w,
+        bounds=(lin_lo[idx] * col_scale, lin_hi[idx] * col_scale),
+        method="bvls",
+    )
+    coef = dict(zip(keep_names, res.x / col_scale, strict=True))
+    start = {**coef, **{k: v for k, v in g.items() if k != "s1mult"}}
+    for nm in data.unknown_pt:
+        start[f"logS1pt:{nm}"] = math.log(g.get("s1mult", 1.0) * s1c)
+    return float(res.cost), start
 
-    best = None
-    starts = [s for _, s in scored[: max(n_starts, 1)]]
+
+# --- refine: trust-region on the Huber objective on log loss -------------------------------------
+
+
+def _starts(scored: list, n_starts: int, init: FitResult | None, data: _Data, seed: int) -> list:
+    """The best grid points and one jittered copy of the best (it guards against a grid
+    artefact); a warm start's only start is ``init``."""
     if init is not None:
-        starts = [_fit_space_values(init, data)]
-    elif scored:
-        # one jittered copy of the best start guards against a grid artefact
+        return [_fit_space_values(init, data)]
+    starts = [s for _, s in scored[: max(n_starts, 1)]]
+    if scored:
+        rng = np.random.default_rng(seed)
         jit = dict(scored[0][1])
         jit["alpha"] = float(np.clip(jit["alpha"] * rng.uniform(0.7, 1.3), 0.02, 4.9))
         starts.append(jit)
+    return starts
+
+
+def _residuals(theta: np.ndarray, data: _Data, target: str, spec: _Spec) -> np.ndarray:
+    """log(predicted) - log(observed) at every fitted row."""
+    p, s1u = _unpack(theta, spec, data)
+    pred = _model(p, data, target, s1u)
+    return np.log(np.maximum(pred, 1e-6)) - np.log(data.y)
+
+
+def _refine(
+    starts: list, data, target: str, spec: _Spec, warm: bool, halt, progress, warnings: list
+) -> tuple:
+    """The best ``least_squares`` solution over the starts (None when none finished) and whether
+    the fit was cut short (time limit or stop request)."""
+    lo, hi = _bounds(data, spec)
+    best = None
     stopped = not starts  # the start grid was cut short (time limit or stop request)
     for k, s in enumerate(starts):
-        if (should_stop and should_stop()) or time.perf_counter() - t0 > max_seconds:
+        if halt():
             stopped = True
             break
-        x0 = np.array([s.get(nm, fixed.get(nm, 0.0)) for nm in free], dtype=float)
+        x0 = np.array([s.get(nm, spec.fixed.get(nm, 0.0)) for nm in spec.free], dtype=float)
         x0 = np.clip(x0, lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo))
         try:
             r = least_squares(
-                residuals,
+                _residuals,
                 x0,
+                args=(data, target, spec),
                 bounds=(lo, hi),
                 loss="huber",
                 f_scale=HUBER_DELTA,
                 x_scale="jac",
-                max_nfev=(100 if init is not None else 400) * len(free),
+                max_nfev=(100 if warm else 400) * len(spec.free),
                 method="trf",
             )
         except (ValueError, FloatingPointError) as e:  # numerical trouble in one start is not fatal
@@ -698,19 +784,16 @@ def fit_target(
             best = r
         if progress:
             progress(0.4 + 0.6 * (k + 1) / len(starts), f"refining start {k + 1}/{len(starts)}")
-    if best is None:
-        return FitResult(
-            target,
-            empty,
-            False,
-            "the fit did not run: " + _why_not(stopped, should_stop, t0, max_seconds),
-            (),
-            warnings=tuple(warnings),
-            lam=lam,
-            s2_form=s2_form,
-            eps=eps,
-        )
+    return best, stopped
 
+
+# --- diagnose: metrics, what is not pinned down, uncertainty, the message ------------------------
+
+
+def _diagnose(
+    best, stopped: bool, data: _Data, target: str, spec: _Spec, n_runs: int, warnings: list
+) -> FitResult:
+    """The fitted parameters with per-run metrics, warnings, covariance and the message."""
     p, s1u = _unpack(best.x, spec, data)
     pred = _model(p, data, target, s1u)
     metrics = tuple(
@@ -722,84 +805,69 @@ def fit_target(
         )
         for j, nm in enumerate(data.names)
     )
-
-    # bounds hit, weak identifiability
-    at_bound = [
-        nm
-        for nm, x, lb, h in zip(free, best.x, lo, hi, strict=True)
-        if (x - lb) < 1e-6 * (h - lb) or (h - x) < 1e-6 * (h - lb)
-    ]
-    at_bound = [
-        nm for nm in at_bound if not (nm in ("C1", "C2", "A") and abs(getattr(p, nm)) < 1e-12)
-    ]  # 0 is a legitimate value for these
-    for nm in at_bound:
-        warnings.append(
-            f"{nm.replace('logE', 'E').replace('logkappa', 'kappa')} ended at its bound: the data do not pin it down"
-        )
-    if has_cpt and p.beta < 0.02:
-        warnings.append(
-            "beta is near 0: B and beta trade off (the shift tends to B*beta*ln(1+E*S1cpt)); extrapolation beyond the fitted steps is uncertain"
-        )
-
-    # Laplace covariance, inflated for residual autocorrelation along each curve
-    cov = None
-    J = best.jac
-    resid = residuals(best.x)
-    dof = max(n - len(free), 1)
-    s2 = float(np.sum(resid**2)) / dof
-    rho = _lag1_autocorr(resid, data.run_index)
-    inflate = (1 + rho) / max(1 - rho, 1e-3)
-    try:
-        cov = np.linalg.pinv(J.T @ J) * s2 * inflate
-    except np.linalg.LinAlgError:
-        warnings.append("no uncertainty: the Jacobian is singular")
+    warnings.extend(_pinning_warnings(best.x, p, data, spec))
+    cov = _covariance(best, data, target, spec, warnings)
+    n, free = len(data.y), spec.free
     if n <= len(free):
         warnings.append(
             f"only {n} observed points for {len(free)} free parameters: the fit is not determined"
         )
-
     worst = max(metrics, key=lambda m: m.mae)
-    ok = bool(best.success) and not stopped and n > len(free)
-    msg = (
-        f"fitted {law} on {len(used)} run(s), {n} points: mean abs error {np.mean(np.abs(pred - data.y)):.4f} nats; "
+    summary = (
+        f"fitted {spec.law} on {n_runs} run(s), {n} points: mean abs error {np.mean(np.abs(pred - data.y)):.4f} nats; "
         f"worst run {worst.name} (MAE {worst.mae:.4f})"
     )
-    if stopped:
-        msg = "stopped early (time limit or user); best so far: " + msg
-    elif not best.success:
-        msg = f"did not converge ({best.message}); best so far: " + msg
-    s1_map = {nm: float(v) for nm, v in zip(data.unknown_pt, s1u, strict=True)}
+    status = "stopped" if stopped else "converged" if best.success else "not converged"
     return FitResult(
         target=target,
         params=p,
-        success=ok,
-        message=msg,
+        success=bool(best.success) and not stopped and n > len(free),
+        message=MESSAGES[status].format(summary=summary, solver=best.message),
         metrics=metrics,
         free_names=free,
         cov=cov,
-        S1pt=s1_map,
+        S1pt={nm: float(v) for nm, v in zip(data.unknown_pt, s1u, strict=True)},
         warnings=tuple(warnings),
         objective=float(best.cost),
         n_points=n,
-        lam=lam,
-        s2_form=s2_form,
-        eps=eps,
-        seconds=time.perf_counter() - t0,
-        min_step=min_step,
-        skip_warmup=skip_warmup,
     )
 
 
-def _why_not(stopped: bool, should_stop, t0: float, max_seconds: float) -> str:
-    """Why no start finished, in words: the time limit, a stop request, or numerical failure."""
-    if not stopped:
-        return "every start failed numerically"
-    if time.perf_counter() - t0 > max_seconds:
-        return (
-            f"the time limit of {max_seconds:g} s ran out before a start finished (a very large "
-            "run: thin its rows, or allow more time)"
+def _pinning_warnings(x: np.ndarray, p: LawParams, data: _Data, spec: _Spec) -> list[str]:
+    """Parameters the data do not pin down: those ended at a bound, and beta near 0."""
+    lo, hi = _bounds(data, spec)
+    at_bound = [
+        nm
+        for nm, v, lb, h in zip(spec.free, x, lo, hi, strict=True)
+        if (v - lb) < 1e-6 * (h - lb) or (h - v) < 1e-6 * (h - lb)
+    ]
+    at_bound = [
+        nm for nm in at_bound if not (nm in ("C1", "C2", "A") and abs(getattr(p, nm)) < 1e-12)
+    ]  # 0 is a legitimate value for these
+    out = [
+        f"{nm.replace('logE', 'E').replace('logkappa', 'kappa')} ended at its bound: the data do not pin it down"
+        for nm in at_bound
+    ]
+    if _has_cpt(data) and p.beta < 0.02:
+        out.append(
+            "beta is near 0: B and beta trade off (the shift tends to B*beta*ln(1+E*S1cpt)); extrapolation beyond the fitted steps is uncertain"
         )
-    return "stopped on request before any start finished"
+    return out
+
+
+def _covariance(best, data: _Data, target: str, spec: _Spec, warnings: list) -> np.ndarray | None:
+    """Laplace covariance of the free parameters, inflated for residual autocorrelation along each
+    curve."""
+    resid = _residuals(best.x, data, target, spec)
+    dof = max(len(data.y) - len(spec.free), 1)
+    s2 = float(np.sum(resid**2)) / dof
+    rho = _lag1_autocorr(resid, data.run_index)
+    inflate = (1 + rho) / max(1 - rho, 1e-3)
+    try:
+        return np.linalg.pinv(best.jac.T @ best.jac) * s2 * inflate
+    except np.linalg.LinAlgError:
+        warnings.append("no uncertainty: the Jacobian is singular")
+        return None
 
 
 def _lag1_autocorr(resid: np.ndarray, run_index: np.ndarray) -> float:

@@ -146,6 +146,12 @@ class LawParams:
         return "eq8" if self.replay_form == "paper" else _FORM_OF.get(self.replay_form, "eq8")
 
     @property
+    def models_replay(self) -> bool:
+        """Whether the replay ratio enters this set's law (its form has replay parameters: Eq. 8,
+        the convex or tau forms; not Eq. 4 nor the LR clock alone)."""
+        return bool(FORMS[self.law].replay_extra)
+
+    @property
     def clocked(self) -> bool:
         """Whether the shift runs on the LR clock S1cpt_rho rather than S1cpt."""
         return self.rho is not None
@@ -437,12 +443,16 @@ def turning_length(
     pred: np.ndarray, transfer_index: int, steps: np.ndarray | None = None
 ) -> int | None:
     """Turning length (paper §4.3): CPT steps until the loss, after rising, first returns to its value
-    at the transfer point. None when it does not return within the given horizon (or never rose)."""
+    at the transfer point. 0 when it never rises above that value (nothing to return from, Fig. 13);
+    None when it rises and does not return within the given horizon."""
     start = pred[transfer_index]
     after = pred[transfer_index + 1 :]
     if after.size == 0:
         return None
-    rose = np.cumsum(after > start + 1e-12) > 0
+    above = after > start + 1e-12
+    if not above.any():
+        return 0
+    rose = np.cumsum(above) > 0
     back = rose & (after <= start)
     if not back.any():
         return None

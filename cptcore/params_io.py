@@ -21,10 +21,12 @@ from cptcore.areas import LAMBDA, S2_FORMS, Areas, run_areas
 from cptcore.envelope import Envelope
 from cptcore.errors import InputError
 from cptcore.fit import FitResult, RunMetrics, warmup_end
+from cptcore.inputs import decode, load_json, read_at_most, too_large
 from cptcore.law import LawParams, predict
-from cptcore.runs import MAX_STEPS, Run, base_of, load_json
+from cptcore.runs import MAX_STEPS, Run, base_of
 
 MAX_PARAMS_BYTES = 5 * 1024 * 1024
+_REWRITE = "Use the params.json written by 'python -m cptcore fit'"
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +48,12 @@ class ParamSet:
     @property
     def law(self) -> str:
         return next(iter(self.fits.values())).params.law if self.fits else "eq4"
+
+    @property
+    def models_replay(self) -> bool:
+        """Whether predictions depend on the replay ratio: every validation set's law models it
+        (``LawParams.models_replay``). The one answer the pages, the planner and the report use."""
+        return bool(self.fits) and all(f.params.models_replay for f in self.fits.values())
 
     def predict_run(
         self, run: Run, source: str | None = None, full: Areas | None = None
@@ -164,24 +172,32 @@ def save(ps: ParamSet, path: str) -> None:
 
 def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
     """Parse a params.json; ``InputError`` naming the key and the fix on any problem."""
+    d = _json_object(text, source)
+    lam, s2_form, eps = _settings(d, source)
+    fits = {
+        target: _fit_section(d[target], target, lam, s2_form, eps, source)
+        for target in ("pt", "cpt")
+        if target in d
+    }
+    if not fits:
+        raise InputError(
+            "no 'pt' or 'cpt' parameter section",
+            source=source,
+            fix='Give at least one of "pt": {...} and "cpt": {...} with L0, A, alpha, C1, C2, B, E, beta',
+        )
+    prov = d.get("provenance") if isinstance(d.get("provenance"), dict) else {}
+    envelope = Envelope.from_dict(d.get("envelope"))
+    return ParamSet(fits, lam, s2_form, eps, prov, envelope, source)
+
+
+def _json_object(text: str | bytes, source: str) -> dict:
+    """The file's top-level JSON object (bytes: at most ``MAX_PARAMS_BYTES``, UTF-8 or UTF-16)."""
     if isinstance(text, bytes):
         if len(text) > MAX_PARAMS_BYTES:
-            raise InputError(
-                "file too large for a parameter file",
-                source=source,
-                received=f"{len(text) / 1e6:.1f} MB",
-                fix="Use the params.json written by 'python -m cptcore fit'",
-            )
-        try:
-            utf16 = text[:2] in (b"\xff\xfe", b"\xfe\xff")
-            text = text.decode("utf-16" if utf16 else "utf-8-sig")
-        except UnicodeDecodeError:
-            raise InputError(
-                "not a text file (unreadable bytes)",
-                source=source,
-                fix="Use the params.json written by 'python -m cptcore fit'",
-            ) from None
-    d = load_json(text, source, fix="Use the params.json written by 'python -m cptcore fit'")
+            problem = "file too large for a parameter file"
+            raise too_large(len(text), source, _REWRITE, problem, decimals=1)
+        text = decode(text, source, fix=_REWRITE, guess_utf16=False)
+    d = load_json(text, source, fix=_REWRITE)
     if not isinstance(d, dict):
         raise InputError(
             "expected a JSON object",
@@ -189,6 +205,12 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
             received=type(d).__name__,
             fix='Start the file with {"lambda": 0.999, "pt": {...}, "cpt": {...}}',
         )
+    return d
+
+
+def _settings(d: dict, source: str) -> tuple[float, str, float]:
+    """The areas' settings shared by both sections: lambda, the S2 form and eps (defaults when
+    absent)."""
     lam = d.get("lambda", LAMBDA)
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not (0 < lam < 1):
         raise InputError(
@@ -210,73 +232,72 @@ def loads(text: str | bytes, source: str = "params.json") -> ParamSet:
     eps = d.get("eps", 0.1)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (0 <= eps <= 1):
         raise InputError("eps must be a number in 0..1", source=source, column="eps", received=eps)
-    fits = {}
-    for target in ("pt", "cpt"):
-        if target not in d:
-            continue
-        sec = d[target]
-        try:
-            p = LawParams.from_dict(sec, where=target)
-        except InputError as e:
-            raise e.with_source(source) from None
-        cov, free = None, ()
-        unc = sec.get("uncertainty") if isinstance(sec, dict) else None
-        if isinstance(unc, dict):
-            try:
-                free = tuple(str(x) for x in unc["free"])
-                cov = np.array(unc["cov"], dtype=float)
-                if cov.shape != (len(free), len(free)) or not np.all(np.isfinite(cov)):
-                    cov, free = None, ()
-            except (KeyError, TypeError, ValueError, OverflowError):
-                cov, free = None, ()
-        metrics = ()
-        if isinstance(sec.get("metrics"), list):
-            try:
-                metrics = tuple(
-                    RunMetrics(
-                        str(m["run"]),
-                        int(m["n"]),
-                        float(m["r2"]) if m.get("r2") is not None else float("nan"),
-                        float(m["mae"]),
-                        float(m["max_error"]),
-                        bool(m.get("held_out", False)),
-                        float(m["cpt_mae"]) if m.get("cpt_mae") is not None else float("nan"),
-                        int(m.get("cpt_points", 0)),
-                    )
-                    for m in sec["metrics"]
-                )
-            except (KeyError, TypeError, ValueError, OverflowError):
-                metrics = ()
-        ff = sec.get("fit_from") if isinstance(sec.get("fit_from"), dict) else {}
-        warnings = sec.get("warnings") if isinstance(sec.get("warnings"), list) else []
-        fits[target] = FitResult(
-            target,
-            p,
-            _flag(sec.get("success", True), f"{target}.success", source),
-            str(sec.get("message", f"loaded from {source}")),
-            metrics,
-            free_names=free,
-            cov=cov,
-            S1pt=_s1pt(sec.get("S1pt"), target, source),
-            warnings=tuple(w for w in warnings if isinstance(w, str)),
-            lam=float(lam),
-            s2_form=s2_form,
-            eps=float(eps),
-            min_step=_min_step(ff.get("min_step", 0), f"{target}.fit_from.min_step", source),
-            skip_warmup=_flag(
-                ff.get("skip_warmup", True), f"{target}.fit_from.skip_warmup", source
-            ),
-            calibration=_calibration(sec.get("calibration")),
+    return float(lam), s2_form, float(eps)
+
+
+def _fit_section(sec, target: str, lam: float, s2_form: str, eps: float, source: str) -> FitResult:
+    """One validation set's section: parameters and fit settings checked strictly, diagnostics
+    (metrics, uncertainty, warnings) kept when readable."""
+    try:
+        p = LawParams.from_dict(sec, where=target)
+    except InputError as e:
+        raise e.with_source(source) from None
+    free, cov = _uncertainty(sec.get("uncertainty") if isinstance(sec, dict) else None)
+    ff = sec.get("fit_from") if isinstance(sec.get("fit_from"), dict) else {}
+    warnings = sec.get("warnings") if isinstance(sec.get("warnings"), list) else []
+    return FitResult(
+        target,
+        p,
+        _flag(sec.get("success", True), f"{target}.success", source),
+        str(sec.get("message", f"loaded from {source}")),
+        _run_metrics(sec.get("metrics")),
+        free_names=free,
+        cov=cov,
+        S1pt=_s1pt(sec.get("S1pt"), target, source),
+        warnings=tuple(w for w in warnings if isinstance(w, str)),
+        lam=lam,
+        s2_form=s2_form,
+        eps=eps,
+        min_step=_min_step(ff.get("min_step", 0), f"{target}.fit_from.min_step", source),
+        skip_warmup=_flag(ff.get("skip_warmup", True), f"{target}.fit_from.skip_warmup", source),
+        calibration=_calibration(sec.get("calibration")),
+    )
+
+
+def _uncertainty(unc) -> tuple[tuple[str, ...], np.ndarray | None]:
+    """The free parameters' names and covariance, or ``((), None)`` when missing or malformed."""
+    if not isinstance(unc, dict):
+        return (), None
+    try:
+        free = tuple(str(x) for x in unc["free"])
+        cov = np.array(unc["cov"], dtype=float)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return (), None
+    if cov.shape != (len(free), len(free)) or not np.all(np.isfinite(cov)):
+        return (), None
+    return free, cov
+
+
+def _run_metrics(rows) -> tuple[RunMetrics, ...]:
+    """Per-run fit metrics, or ``()`` when missing or malformed."""
+    if not isinstance(rows, list):
+        return ()
+    try:
+        return tuple(
+            RunMetrics(
+                str(m["run"]),
+                int(m["n"]),
+                float(m["r2"]) if m.get("r2") is not None else float("nan"),
+                float(m["mae"]),
+                float(m["max_error"]),
+                bool(m.get("held_out", False)),
+                float(m["cpt_mae"]) if m.get("cpt_mae") is not None else float("nan"),
+                int(m.get("cpt_points", 0)),
+            )
+            for m in rows
         )
-    if not fits:
-        raise InputError(
-            "no 'pt' or 'cpt' parameter section",
-            source=source,
-            fix='Give at least one of "pt": {...} and "cpt": {...} with L0, A, alpha, C1, C2, B, E, beta',
-        )
-    prov = d.get("provenance") if isinstance(d.get("provenance"), dict) else {}
-    envelope = Envelope.from_dict(d.get("envelope"))
-    return ParamSet(fits, float(lam), s2_form, float(eps), prov, envelope, source)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return ()
 
 
 def _calibration(c) -> dict | None:
@@ -363,8 +384,7 @@ def _min_step(v, where: str, source: str) -> int:
     ok = (
         isinstance(v, (int, float))
         and not isinstance(v, bool)
-        and math.isfinite(v)  # Infinity/NaN: int() would raise OverflowError/ValueError
-        and 0 <= v <= MAX_STEPS
+        and 0 <= v <= MAX_STEPS  # first: NaN, Infinity and huge JSON integers fail here
         and v == int(v)
     )
     if not ok:
@@ -409,8 +429,7 @@ def load(path: str) -> ParamSet:
     import os
 
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_PARAMS_BYTES + 1)
+        data = read_at_most(path, MAX_PARAMS_BYTES)
     except OSError as e:
         raise InputError(
             "cannot open the parameter file",

@@ -52,7 +52,7 @@ class ScenarioView:
     band: dict  # target -> (lower, upper) or None
     start: dict  # target -> loss at the transfer point
     delta: dict  # target -> end of CPT minus transfer point
-    turning_length: int | None  # general set, CPT steps
+    turning_length: int | None  # general set, CPT steps (0: never rose; law.turning_length)
     critical_point: float | None
     loss_potential: float
     label: str = ""
@@ -516,7 +516,7 @@ def _general_markers(b: _Builder, view: ScenarioView, row: int) -> None:
         b.hline(
             view.critical_point, row, COLOR["crit"], f"critical point {view.critical_point:.3f}"
         )
-    if view.turning_length is not None:
+    if view.turning_length:  # 0: never rose, nothing to mark
         b.add(
             _scatter(
                 x=[t0 + view.turning_length],
@@ -534,13 +534,13 @@ def _general_markers(b: _Builder, view: ScenarioView, row: int) -> None:
 
 def turning_note(view: ScenarioView) -> str:
     """One sentence on whether the general loss returns to its value at the transfer point."""
+    if view.turning_length == 0:
+        return "The general loss never rises above its starting value in this scenario."
     if view.turning_length is not None:
         return (
             f"The general loss returns to its starting value after {view.turning_length:,} CPT "
             "steps (the turning length)."
         )
-    if "pt" in view.delta and view.delta["pt"] <= 0 and view.pred["pt"].max() <= view.start["pt"]:
-        return "The general loss never rises above its starting value in this scenario."
     return (
         f"The general loss does not return to its starting value within the {view.cpt_steps:,} "
         "CPT steps shown: no turning length within this horizon."

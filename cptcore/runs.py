@@ -14,22 +14,29 @@ Canonical CSV columns: ``step, lr, phase, replay, loss_pt, loss_cpt`` (README, "
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from cptcore.errors import InputError
+from cptcore.inputs import (
+    MAX_BYTES,  # re-exported: the largest run file
+    TableRules,
+    check_size,
+    read_file,
+    read_table,
+    text_of,
+    to_float,
+)
 from cptcore.schedules import MAX_STEPS  # re-exported: the longest run
 
 COLUMNS = ("step", "lr", "phase", "replay", "loss_pt", "loss_cpt")
 REQUIRED = ("step", "lr", "phase")
 TARGETS = ("pt", "cpt")  # the two validation sets: general (D_pt) and domain (D_cpt)
-MAX_BYTES = 200 * 1024 * 1024
 MIN_LOSS = 1e-6  # nats: a validation loss below this is a unit or export error, not a real loss
 
 
@@ -112,20 +119,212 @@ class Run:
         )
 
 
-def _fail(problem: str, **kw) -> InputError:
-    return InputError(problem, **kw)
+NUMERIC = ("step", "lr", "replay", "loss_pt", "loss_cpt")
+LOSSES = ("loss_pt", "loss_cpt")
+_STEP_UNITS = (
+    f"Runs up to {MAX_STEPS:,} steps are supported; count steps in units of larger batches"
+)
+_SORT = "Sort the rows by step and keep one row per step"
+_NATS = "Give the validation cross-entropy loss in nats"
+
+
+def _value(v: np.ndarray, raw: pd.Series, i: int):
+    return v[i]
+
+
+def _cell(v: np.ndarray, raw: pd.Series, i: int) -> str:
+    return str(raw.iloc[i])
+
+
+def _cell_text(v: np.ndarray, raw: pd.Series, i: int) -> str:
+    return str(raw.iloc[i]).strip()
+
+
+def _int(v: np.ndarray, raw: pd.Series, i: int) -> int:
+    return int(v[i])
+
+
+def _unsorted(v: np.ndarray, same: bool) -> np.ndarray:
+    """The first row that does not come after the previous one, when it repeats the previous
+    value (``same``) or when it is below it (only the first such row is named)."""
+    out = np.zeros(len(v), dtype=bool)
+    rise = np.diff(v)
+    late = rise <= 0
+    if late.any():
+        i = int(np.argmax(late))
+        out[i + 1] = (rise[i] == 0) == same
+    return out
+
+
+def _changes(v: np.ndarray) -> np.ndarray:
+    """Rows whose value differs from the first one given (by more than 1e-9)."""
+    if not np.nanmax(v, initial=-np.inf) - np.nanmin(v, initial=np.inf) > 1e-9:
+        return np.zeros(len(v), dtype=bool)  # the common case, without a mask of every row
+    return np.abs(v - v[np.argmax(~np.isnan(v))]) > 1e-9
+
+
+def _largest(v: np.ndarray) -> np.ndarray:
+    """Rows holding the largest value, when any value exceeds 50 nats (NaN rows never hide it)."""
+    return v == np.nanmax(v) if np.any(v > 50) else np.zeros(len(v), dtype=bool)
+
+
+def _pt_after_cpt(kind: np.ndarray) -> np.ndarray:
+    """'pt' rows after the first 'cpt' row (``kind``: 0 pt, 1 cpt, -1 anything else)."""
+    return (kind == 0) & np.maximum.accumulate(kind == 1)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule of the canonical table: the rows of a column where ``bad(values)`` holds are refused
+    with ``problem`` and ``fix``, naming the first such row and showing ``received(values, cells,
+    i)``; ``row=False``: ``bad`` says whether the column as a whole is refused."""
+
+    columns: tuple[str, ...]
+    problem: str
+    bad: Callable[[np.ndarray], np.ndarray]
+    fix: str
+    received: Callable[[np.ndarray, pd.Series, int], object] | None = _value
+    row: bool = True
+
+
+# In the order they are checked, per column (a table's columns are checked step, lr, phase, replay,
+# loss_pt, loss_cpt). Cells that are not numbers are refused while reading (``inputs.to_float``).
+CHECKS = (
+    Check(("step",), "empty cell", np.isnan, "Fill in 'step' on every row", None),
+    Check(("lr",), "empty cell", np.isnan, "Fill in 'lr' on every row", None),
+    Check(NUMERIC, "infinite value", np.isinf, "Use finite numbers", _cell),
+    # before the cast to int64, which would wrap around
+    Check(("step",), "too many steps", lambda v: v > MAX_STEPS, _STEP_UNITS, _cell_text),
+    Check(
+        ("step",),
+        "steps must be whole numbers >= 0",
+        lambda v: (v != np.round(v)) | (v < 0),
+        "Count optimizer steps from 0",
+    ),
+    Check(("step",), "duplicated step", lambda v: _unsorted(v, same=True), _SORT, _int),
+    Check(("step",), "steps go backwards", lambda v: _unsorted(v, same=False), _SORT, _int),
+    Check(("lr",), "negative learning rate", lambda v: v < 0, "Learning rates must be >= 0"),
+    Check(
+        ("lr",),
+        "every learning rate is zero",
+        lambda v: not np.any(v > 0),
+        "Give the LR used at each step (e.g. 3e-4), not zeros",
+        None,
+        row=False,
+    ),
+    Check(
+        ("lr",),
+        "learning rate above 1",
+        lambda v: v > 1.0,
+        "Give the LR itself (e.g. 3e-4), not a percentage or a scale factor",
+    ),
+    Check(
+        ("phase",),
+        "phase must be 'pt' or 'cpt'",
+        lambda kind: kind < 0,
+        "Mark pre-training rows 'pt' and continual-pre-training rows 'cpt'",
+        _cell,
+    ),
+    Check(
+        ("phase",),
+        "a 'pt' row comes after CPT started",
+        _pt_after_cpt,
+        "All 'pt' rows must come before the first 'cpt' row",
+        None,
+    ),
+    Check(
+        ("replay",),
+        "replay ratio outside 0..1",
+        lambda v: (v < 0) | (v > 1),
+        "Give the share of pre-training data in the CPT mix, e.g. 0.25 for 25%",
+    ),
+    Check(
+        ("replay",),
+        "replay ratio changes within the run",
+        _changes,
+        "Use one replay ratio per run; split runs with different ratios into separate files",
+    ),
+    Check(
+        LOSSES,
+        "loss must be > 0",
+        lambda v: v <= 0,
+        f"{_NATS} (not accuracy or log-loss differences)",
+    ),
+    Check(
+        LOSSES,
+        "loss is implausibly small",
+        lambda v: v < MIN_LOSS,
+        f"{_NATS} (at least {MIN_LOSS:g}), not a probability or a difference",
+    ),
+    Check(
+        LOSSES,
+        "loss is implausibly large",
+        _largest,
+        "Give the loss in nats per token, not perplexity",
+    ),
+)
 
 
 def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Run:
     """Validate a canonical table and build a ``Run``; raise ``InputError`` naming column/row."""
     src = source or name
+    df = _canonical_columns(df, src)
+    step = _checked(to_float(df["step"], src, "step", blanks=("",)), df["step"], "step", src)
+    lr = _column(df, "lr", src)
+    is_cpt = _phases(df, step, src)
+    replay = 0.0
+    if "replay" in df.columns:
+        rv = _column(df, "replay", src)
+        present = rv[~np.isnan(rv)]
+        replay = float(present[0]) if present.size else 0.0
+    losses = {c: _column(df, c, src) for c in LOSSES if c in df.columns}
+    base = _base_column(df, src)
+    return Run(
+        name=name,
+        step=step.astype(np.int64),
+        lr=lr,
+        is_cpt=is_cpt,
+        replay=replay,
+        **losses,
+        base=base,
+    )
+
+
+def _column(df: pd.DataFrame, column: str, src: str) -> np.ndarray:
+    """A numeric column read (empty cells NaN; 'nan' is not a number in a canonical run) and
+    checked against ``CHECKS``."""
+    return _checked(to_float(df[column], src, column, blanks=("",)), df[column], column, src)
+
+
+def _checked(values: np.ndarray, cells: pd.Series, column: str, src: str) -> np.ndarray:
+    """``values`` when every rule of ``CHECKS`` for ``column`` passes; else the first failure."""
+    for c in CHECKS:
+        if column not in c.columns:
+            continue
+        bad = c.bad(values)
+        if not c.row:
+            if bad:
+                raise InputError(c.problem, source=src, column=column, fix=c.fix)
+            continue
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            shown = c.received(values, cells, i) if c.received else None
+            raise InputError(
+                c.problem, source=src, column=column, row=i + 2, received=shown, fix=c.fix
+            )
+    return values
+
+
+def _canonical_columns(df: pd.DataFrame, src: str) -> pd.DataFrame:
+    """The table with its columns named in lower case; ``InputError`` for a column given twice
+    (names are matched stripped and in any case), a missing required column or fewer than 2 rows."""
     cols = {str(c).strip().lower().lstrip("\ufeff"): c for c in df.columns}
     if len(cols) < len(df.columns):  # e.g. 'step' and 'Step': which one is meant?
         seen: dict[str, object] = {}
         for c in df.columns:
             key = str(c).strip().lower().lstrip("\ufeff")
             if key in seen:
-                raise _fail(
+                raise InputError(
                     "a column is given twice",
                     source=src,
                     column=key,
@@ -135,7 +334,7 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
             seen[key] = c
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
-        raise _fail(
+        raise InputError(
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
             source=src,
             received=", ".join(str(c) for c in list(df.columns)[:8]) or "no columns",
@@ -144,151 +343,24 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
         )
     df = df.rename(columns={v: k for k, v in cols.items()})
     if len(df) < 2:
-        raise _fail(
+        raise InputError(
             "a run needs at least two rows",
             source=src,
             received=f"{len(df)} row(s)",
             fix="Give the LR from step 0 to the last step, one row per step or per schedule corner",
         )
+    return df
 
-    def numeric(col: str, allow_empty: bool) -> np.ndarray:
-        raw = df[col]
-        if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
-            # a frame built by an importer: NaN is 'not logged' (no per-cell strings: millions of
-            # rows would cost hundreds of MB)
-            values = raw.to_numpy(dtype=float)
-            blank = np.isnan(values)
-        else:
-            values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-            blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
-        bad = np.isnan(values) & ~blank
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise _fail(
-                "not a number",
-                source=src,
-                column=col,
-                row=i + 2,
-                received=str(raw.iloc[i]),
-                fix="Use plain decimal numbers such as 0.0003 or 3e-4",
-            )
-        if not allow_empty and blank.any():
-            i = int(np.argmax(blank))
-            raise _fail(
-                "empty cell", source=src, column=col, row=i + 2, fix=f"Fill in '{col}' on every row"
-            )
-        if np.isinf(values).any():
-            i = int(np.argmax(np.isinf(values)))
-            raise _fail(
-                "infinite value",
-                source=src,
-                column=col,
-                row=i + 2,
-                received=str(raw.iloc[i]),
-                fix="Use finite numbers",
-            )
-        return values
 
-    step_f = numeric("step", allow_empty=False)
-    if step_f.max() > MAX_STEPS:  # before the cast to int64, which would wrap around
-        i = int(np.argmax(step_f > MAX_STEPS))
-        raise _fail(
-            "too many steps",
-            source=src,
-            column="step",
-            row=i + 2,
-            received=str(df["step"].iloc[i]).strip(),
-            fix=f"Runs up to {MAX_STEPS:,} steps are supported; count steps in units of larger batches",
-        )
-    if np.any(step_f != np.round(step_f)) or np.any(step_f < 0):
-        i = int(np.argmax((step_f != np.round(step_f)) | (step_f < 0)))
-        raise _fail(
-            "steps must be whole numbers >= 0",
-            source=src,
-            column="step",
-            row=i + 2,
-            received=step_f[i],
-            fix="Count optimizer steps from 0",
-        )
-    step = step_f.astype(np.int64)
-    d = np.diff(step)
-    if np.any(d <= 0):
-        i = int(np.argmax(d <= 0)) + 1
-        what = "duplicated step" if d[i - 1] == 0 else "steps go backwards"
-        raise _fail(
-            what,
-            source=src,
-            column="step",
-            row=i + 2,
-            received=int(step[i]),
-            fix="Sort the rows by step and keep one row per step",
-        )
-    if step[-1] > MAX_STEPS:
-        raise _fail(
-            "too many steps",
-            source=src,
-            column="step",
-            received=int(step[-1]),
-            fix=f"Runs up to {MAX_STEPS:,} steps are supported; count steps in units of larger batches",
-        )
-
-    lr = numeric("lr", allow_empty=False)
-    if np.any(lr < 0):
-        i = int(np.argmax(lr < 0))
-        raise _fail(
-            "negative learning rate",
-            source=src,
-            column="lr",
-            row=i + 2,
-            received=lr[i],
-            fix="Learning rates must be >= 0",
-        )
-    if not np.any(lr > 0):
-        raise _fail(
-            "every learning rate is zero",
-            source=src,
-            column="lr",
-            fix="Give the LR used at each step (e.g. 3e-4), not zeros",
-        )
-    if lr.max() > 1.0:
-        i = int(np.argmax(lr > 1.0))
-        raise _fail(
-            "learning rate above 1",
-            source=src,
-            column="lr",
-            row=i + 2,
-            received=lr[i],
-            fix="Give the LR itself (e.g. 3e-4), not a percentage or a scale factor",
-        )
-
+def _phases(df: pd.DataFrame, step: np.ndarray, src: str) -> np.ndarray:
+    """``is_cpt`` per row from the checked phase labels; a run with PT rows starts at step 0."""
     # the few distinct labels are normalised once, not per row (a run may have millions of rows)
     codes, labels = pd.factorize(df["phase"], use_na_sentinel=False)
     labels = np.array([str(x).strip().lower() for x in labels], dtype=object)
-    ok = np.isin(labels, ["pt", "cpt"])[codes]
-    if not ok.all():
-        i = int(np.argmax(~ok))
-        raise _fail(
-            "phase must be 'pt' or 'cpt'",
-            source=src,
-            column="phase",
-            row=i + 2,
-            received=str(df["phase"].iloc[i]),
-            fix="Mark pre-training rows 'pt' and continual-pre-training rows 'cpt'",
-        )
-    is_cpt = (labels == "cpt")[codes]
-    if is_cpt.any() and not is_cpt.all():
-        first_cpt = int(np.argmax(is_cpt))
-        if not is_cpt[first_cpt:].all():
-            i = first_cpt + int(np.argmax(~is_cpt[first_cpt:]))
-            raise _fail(
-                "a 'pt' row comes after CPT started",
-                source=src,
-                column="phase",
-                row=i + 2,
-                fix="All 'pt' rows must come before the first 'cpt' row",
-            )
+    kind = np.select([labels == "pt", labels == "cpt"], [0, 1], -1)[codes]
+    is_cpt = _checked(kind, df["phase"], "phase", src) == 1
     if not is_cpt[0] and step[0] != 0:
-        raise _fail(
+        raise InputError(
             "a run with pre-training rows must start at step 0 (the initial model)",
             source=src,
             column="step",
@@ -296,71 +368,7 @@ def run_from_frame(df: pd.DataFrame, name: str, source: str | None = None) -> Ru
             received=int(step[0]),
             fix="Add a first row '0,0,pt,...'; the LR between rows is interpolated linearly",
         )
-
-    replay = 0.0
-    if "replay" in df.columns:
-        rv = numeric("replay", allow_empty=True)
-        present = rv[~np.isnan(rv)]
-        if present.size:
-            if np.any((present < 0) | (present > 1)):
-                i = int(np.argmax((rv < 0) | (rv > 1)))
-                raise _fail(
-                    "replay ratio outside 0..1",
-                    source=src,
-                    column="replay",
-                    row=i + 2,
-                    received=rv[i],
-                    fix="Give the share of pre-training data in the CPT mix, e.g. 0.25 for 25%",
-                )
-            if np.ptp(present) > 1e-9:
-                i = int(np.argmax(np.abs(rv - present[0]) > 1e-9))
-                raise _fail(
-                    "replay ratio changes within the run",
-                    source=src,
-                    column="replay",
-                    row=i + 2,
-                    received=rv[i],
-                    fix="Use one replay ratio per run; split runs with different ratios into separate files",
-                )
-            replay = float(present[0])
-
-    losses = {}
-    for col in ("loss_pt", "loss_cpt"):
-        if col in df.columns:
-            v = numeric(col, allow_empty=True)
-            if np.any(v <= 0):
-                i = int(np.argmax(v <= 0))
-                raise _fail(
-                    "loss must be > 0",
-                    source=src,
-                    column=col,
-                    row=i + 2,
-                    received=v[i],
-                    fix="Give the validation cross-entropy loss in nats (not accuracy or log-loss differences)",
-                )
-            if np.any(v < MIN_LOSS):
-                i = int(np.argmax(v < MIN_LOSS))
-                raise _fail(
-                    "loss is implausibly small",
-                    source=src,
-                    column=col,
-                    row=i + 2,
-                    received=v[i],
-                    fix=f"Give the validation cross-entropy loss in nats (at least {MIN_LOSS:g}), not a probability or a difference",
-                )
-            if np.any(v > 50):  # NaN (not evaluated) rows must not hide the check
-                i = int(np.nanargmax(v))
-                raise _fail(
-                    "loss is implausibly large",
-                    source=src,
-                    column=col,
-                    row=i + 2,
-                    received=v[i],
-                    fix="Give the loss in nats per token, not perplexity",
-                )
-            losses[col] = v
-    base = _base_column(df, src)
-    return Run(name=name, step=step, lr=lr, is_cpt=is_cpt, replay=replay, **losses, base=base)
+    return is_cpt
 
 
 DEFAULT_BASE = "base"
@@ -377,7 +385,7 @@ def _base_column(df: pd.DataFrame, src: str) -> str:
         return ""
     vals = {str(v).strip() for v in df["base"].dropna()} - {""}
     if len(vals) > 1:
-        raise _fail(
+        raise InputError(
             "a run starts from one base model",
             source=src,
             column="base",
@@ -391,39 +399,12 @@ def read_run(path_or_buffer, name: str | None = None) -> Run:
     """Read a canonical run CSV from a path, bytes or a file object; ``InputError`` on any problem."""
     if isinstance(path_or_buffer, (str, os.PathLike)):
         src = os.path.basename(str(path_or_buffer))
-        try:
-            size = os.path.getsize(path_or_buffer)
-        except OSError as e:
-            raise InputError(
-                "cannot open the file",
-                source=str(path_or_buffer),
-                received=e.strerror,
-                fix="Check the path",
-            ) from None
-        if size > MAX_BYTES:
-            raise InputError(
-                "file too large",
-                source=src,
-                received=f"{size / 1e6:.0f} MB",
-                fix=f"Keep runs under {MAX_BYTES // 2**20} MB: one row per step or sparser",
-            )
-        try:
-            with open(path_or_buffer, "rb") as f:
-                data = f.read()
-        except OSError as e:  # a folder, a permission problem
-            raise InputError(
-                "cannot read the file", source=src, received=e.strerror, fix="Check the path"
-            ) from None
+        fix = f"Keep runs under {MAX_BYTES // 2**20} MB: one row per step or sparser"
+        data = read_file(path_or_buffer, MAX_BYTES, fix=fix)
     else:
         data = path_or_buffer if isinstance(path_or_buffer, bytes) else path_or_buffer.read()
         src = name or "uploaded file"
-        if len(data) > MAX_BYTES:
-            raise InputError(
-                "file too large",
-                source=src,
-                received=f"{len(data) / 1e6:.0f} MB",
-                fix=f"Keep runs under {MAX_BYTES // 2**20} MB",
-            )
+        check_size(len(data), MAX_BYTES, src, fix=f"Keep runs under {MAX_BYTES // 2**20} MB")
     return run_from_bytes(data, name or os.path.splitext(src)[0], src)
 
 
@@ -478,130 +459,24 @@ def _parse_numbers(data: bytes) -> pd.DataFrame | None:
     return df
 
 
-def decode_text(data: bytes, source: str) -> str:
-    """Bytes → text, accepting UTF-8 (with or without BOM) and UTF-16 with BOM."""
-    if not data.strip():
-        raise InputError(
-            "the file is empty",
-            source=source,
-            fix="Upload a CSV with a header row and at least two data rows",
-        )
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    elif len(data) >= 8 and b"\x00" in data[:64]:
-        # UTF-16 without a BOM (some Windows tools): every other byte of ASCII text is zero
-        head = data[:2000]
-        for enc, zeros in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
-            if zeros.count(0) > 0.9 * len(zeros):
-                try:
-                    return data.decode(enc)
-                except UnicodeDecodeError:
-                    break
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(
-            "not a text file (unreadable bytes)", source=source, fix="Save the table as a UTF-8 CSV"
-        ) from None
-
-
-def load_json(text: str, source: str, fix: str = "Upload the file as saved"):
-    """``json.loads`` with every failure (syntax, nesting bombs, huge integers) as ``InputError``."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            "not valid JSON", source=source, row=e.lineno, received=e.msg, fix=fix
-        ) from None
-    except (RecursionError, ValueError) as e:  # nesting bombs, integers with thousands of digits
-        raise InputError(
-            "unreadable JSON", source=source, received=str(e).split(";")[0][:60], fix=fix
-        ) from None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def check_unique_header(first_line: str, sep: str, source: str) -> None:
-    """``InputError`` naming a column the header row gives twice.
-
-    Checked on the header as written: pandas would rename the second ``loss_pt`` to ``loss_pt.1``
-    and one of the two columns would be silently ignored."""
-    try:
-        names = next(csv.reader([first_line.rstrip("\r")], delimiter=sep), [])
-    except csv.Error:
-        return  # an unparsable header is reported by the table parser itself
-    seen: set[str] = set()
-    for name in (n.strip().lstrip("\ufeff") for n in names):
-        if not name or _is_number(name):  # blank (trailing commas) or a data row, not a header:
-            continue  # the missing-column checks say what is wrong
-        if name in seen:
-            raise InputError(
-                "a column is given twice",
-                source=source,
-                column=name,
-                fix="Keep one column per name (rename or delete the other one)",
-            )
-        seen.add(name)
+RUN_TABLE = TableRules(
+    max_header_chars=100_000,
+    max_separators=1000,
+    header_in_columns=False,
+    header_fix="A run needs only the columns step,lr,phase,replay,loss_pt,loss_cpt",
+    not_a_table_fix="The canonical header is step,lr,phase,replay,loss_pt,loss_cpt",
+    one_line_ok=False,  # a text log or a web page, not a table: do not parse it all
+    parse_problem="cannot parse as CSV",
+    parse_fix="Check that every row has the same number of comma-separated fields",
+    strip_names=False,  # run_from_frame matches names stripped and in any case
+    max_columns=1000,
+)
 
 
 def parse_table(data: bytes, source: str) -> pd.DataFrame:
-    """Parse CSV bytes (comma, tab or semicolon separated) into strings-as-objects DataFrame."""
-    text = decode_text(data, source)
-    if "\x00" in text:
-        raise InputError(
-            "binary content, not a CSV", source=source, fix="Save the table as a UTF-8 CSV"
-        )
-    first = text.split("\n", 1)[0]
-    sep = max([",", "\t", ";"], key=first.count)
-    if len(first) > 100_000 or first.count(sep) > 1000:
-        raise InputError(
-            "the header row is far too long",
-            source=source,
-            received=f"{len(first):,} characters",
-            fix="A run needs only the columns step,lr,phase,replay,loss_pt,loss_cpt",
-        )
-    if first.count(sep) == 0:  # a text log or a web page, not a table: do not parse it all
-        raise InputError(
-            "not a table: the first line has no comma, tab or semicolon",
-            source=source,
-            received=first.strip()[:40],
-            fix="The canonical header is step,lr,phase,replay,loss_pt,loss_cpt",
-        )
-    check_unique_header(first, sep, source)
-    try:
-        df = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=True,
-            comment=None,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
-        msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise InputError(
-            "cannot parse as CSV",
-            source=source,
-            received=msg[:80],
-            fix="Check that every row has the same number of comma-separated fields",
-        ) from None
-    if df.shape[1] > 1000:
-        raise InputError(
-            "too many columns",
-            source=source,
-            received=df.shape[1],
-            fix="Keep only step,lr,phase,replay,loss_pt,loss_cpt",
-        )
-    return df
+    """Parse canonical CSV bytes (comma, tab or semicolon separated), every cell a string."""
+    text = text_of(data, source, "binary content, not a CSV", fix="Save the table as a UTF-8 CSV")
+    return read_table(text, source, RUN_TABLE)
 
 
 def phase_labels(is_cpt: np.ndarray) -> np.ndarray:

@@ -42,7 +42,7 @@ class TargetCurves:
     hidden_cpt: np.ndarray  # trained on D_cpt (shift saturated)
     terms: Terms
     band: tuple[np.ndarray, np.ndarray] | None
-    turning_length: int | None  # CPT steps until the loss returns to its transfer value
+    turning_length: int | None  # CPT steps back to the transfer value (0: never rose, None: not back)
     transfer_step: int = 0
 
     @property

@@ -7,6 +7,7 @@ the transfer point is step ``pt.steps``. Everything here is vectorised numpy: O(
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -20,6 +21,10 @@ KINDS = {
     "linear": "Linear decay from the peak to a final LR",
     "multistep": "Step decay: multiply by gamma at each milestone",
 }
+# The kinds given by their corners (warm-up, peak, decay start, final LR): the what-if controls and
+# the planner offer these (multistep also needs milestones and a factor, which they do not ask for)
+CORNER_KINDS = ("wsd", "cosine", "linear", "constant")
+WARMUP_FROM = ("zero", "pt_final")  # a CPT warm-up ramps from LR 0 or from the PT final LR
 # The longest run or schedule, in steps. S1/S2 are computed at every step (README, "Limits"): about
 # 50 bytes per step at the peak (the dense LR, the momentum and four area arrays), so 5 million steps
 # take ~240 MB on top of the ~180 MB the libraries need: a fit or a prediction stays under ~500 MB.
@@ -117,10 +122,16 @@ def _decay(progress: np.ndarray, peak: float, final: float, shape: str) -> np.nd
 
 def segment(spec: ScheduleSpec) -> np.ndarray:
     """Per-update LR for one phase: array of length ``spec.steps`` (updates 1..steps)."""
+    return lr_at(spec, np.arange(1, int(spec.steps) + 1, dtype=float))
+
+
+def lr_at(spec: ScheduleSpec, i: np.ndarray) -> np.ndarray:
+    """The LR of the given updates (numbers in 1..steps) of one phase: ``segment(spec)[i - 1]``
+    without the other updates."""
     spec.validated()
     n, w, peak = int(spec.steps), int(spec.warmup_steps), float(spec.peak_lr)
-    i = np.arange(1, n + 1, dtype=float)
-    lr = np.full(n, peak)
+    i = np.asarray(i, dtype=float)
+    lr = np.full(i.shape, peak)
     if spec.kind == "wsd":
         n_decay = int(round(spec.decay_fraction * (n - w)))
         start = n - n_decay
@@ -134,7 +145,7 @@ def segment(spec: ScheduleSpec) -> np.ndarray:
         k = i > w
         lr[k] = _decay((i[k] - w) / max(n - w, 1), peak, spec.final_lr, "linear")
     elif spec.kind == "multistep":
-        drops = np.zeros(n)
+        drops = np.zeros(i.shape)
         for m in sorted(spec.milestones):
             drops += i > w + m * (n - w)
         lr = peak * spec.gamma**drops
@@ -142,6 +153,28 @@ def segment(spec: ScheduleSpec) -> np.ndarray:
         k = i <= w
         lr[k] = spec.warmup_start + (peak - spec.warmup_start) * i[k] / w
     return lr
+
+
+def corners(spec: ScheduleSpec) -> tuple[np.ndarray, int] | None:
+    """The schedule by its corners (warm-up end, decay start, last update): ``(knots, c)`` such that
+    the LR is linear in the update number between consecutive knots (updates 1..c; ``knots[-1] == c``
+    when c >= 1) and, when c < steps, a half cosine from update c to the last (the cosine kind after
+    its warm-up; its value at c taken as the peak). None for a schedule with other curved pieces
+    (a WSD decay of another shape, the steps of multistep)."""
+    spec.validated()
+    n, w = int(spec.steps), int(spec.warmup_steps)
+    pts = [1, w, n]
+    c = n
+    if spec.kind == "wsd":
+        if spec.decay_shape != "linear" and spec.decay_fraction > 0:
+            return None
+        pts.append(n - int(round(spec.decay_fraction * (n - w))))  # the decay's start
+    elif spec.kind == "cosine":
+        c = w
+    elif spec.kind not in ("constant", "linear"):
+        return None
+    knots = np.unique(np.array([p for p in pts if 1 <= p <= c], dtype=np.int64))
+    return knots, c
 
 
 def concatenate(pt: ScheduleSpec, cpt: ScheduleSpec | None = None) -> tuple[np.ndarray, int]:
@@ -177,3 +210,90 @@ def format_lr(v: float) -> str:
     mantissa, exponent = f"{v:.2e}".split("e")
     mantissa = mantissa.rstrip("0").rstrip(".")
     return f"{mantissa}e{int(exponent)}"
+
+
+# ------------------------------------------------------------------------- schedules written as text
+
+_SPEC_KEYS = {
+    "peak": "peak_lr", "peak_lr": "peak_lr", "lr": "peak_lr",
+    "steps": "steps",
+    "warmup": "warmup_steps", "warmup_steps": "warmup_steps",
+    "warmup_start": "warmup_start", "start": "warmup_start",
+    "decay": "decay_fraction", "decay_fraction": "decay_fraction",
+    "shape": "decay_shape", "decay_shape": "decay_shape",
+    "final": "final_lr", "final_lr": "final_lr", "min_lr": "final_lr",
+    "milestones": "milestones", "gamma": "gamma",
+}  # fmt: skip
+
+
+def parse_schedule(
+    text: str | ScheduleSpec | Sequence[ScheduleSpec], source: str = "--schedule"
+) -> tuple[ScheduleSpec, ...]:
+    """'wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2' (one phase) or two such specs joined by ';'
+    (pre-training then CPT) -> validated ``ScheduleSpec``s. Errors name ``source`` (the option or
+    control the text came from)."""
+    if isinstance(text, ScheduleSpec):
+        return (text.validated(),)
+    if not isinstance(text, str):
+        specs = tuple(text)
+        for s in specs:
+            s.validated()
+        return specs
+    parts = [p.strip() for p in text.split(";") if p.strip()]
+    if not 1 <= len(parts) <= 2:
+        raise InputError(
+            "a schedule is one spec, or two joined by ';' (pre-training; CPT)",
+            source=source,
+            received=text,
+            fix="e.g. 'wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2'",
+        )
+    specs = []
+    for part in parts:
+        kind, _, rest = part.partition(":")
+        kw: dict = {"kind": kind.strip().lower()}
+        for item in filter(None, (x.strip() for x in rest.split(","))):
+            k, eq, v = item.partition("=")
+            key = _SPEC_KEYS.get(k.strip().lower())
+            if not eq or key is None:
+                raise InputError(
+                    "unknown schedule setting",
+                    source=source,
+                    received=item,
+                    fix="Use peak, steps, warmup, warmup_start, decay, shape, final, milestones (0.5/0.75), gamma",
+                )
+            v = v.strip()
+            try:
+                if key == "decay_shape":
+                    kw[key] = v.lower()
+                elif key == "milestones":
+                    kw[key] = tuple(float(x) for x in v.split("/") if x)
+                elif key in ("steps", "warmup_steps"):
+                    kw[key] = int(float(v))
+                else:
+                    kw[key] = float(v)
+            except (ValueError, OverflowError):
+                raise InputError(
+                    "not a number", source=source, column=k.strip(), received=v
+                ) from None
+        if "steps" not in kw:
+            raise InputError(
+                "the schedule needs its number of steps",
+                source=source,
+                received=part,
+                fix="Add steps=N (the phase's number of optimizer steps)",
+            )
+        spec = ScheduleSpec(**kw)
+        try:
+            spec.validated()
+        except InputError as e:
+            raise e.with_source(source) from None
+        specs.append(spec)
+    return tuple(specs)
+
+
+def schedule_lr(specs: tuple[ScheduleSpec, ...]) -> tuple[np.ndarray, int | None]:
+    """LR indexed by step (``lr[0] = 0``) and the transfer step when a PT and a CPT spec are given."""
+    if len(specs) == 2:
+        return concatenate(specs[0], specs[1])
+    lr, _ = concatenate(specs[0])
+    return lr, None

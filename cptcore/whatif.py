@@ -11,16 +11,13 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from cptcore.law import FORMS
 from cptcore.presets import PAPER_SETTING
 from cptcore.runs import Run
 from cptcore.scenario import Scenario
-from cptcore.schedules import ScheduleSpec, pt_spec_for_potential
+from cptcore.schedules import CORNER_KINDS, ScheduleSpec, pt_spec_for_potential
 
-PT_KINDS = ("wsd", "cosine", "linear", "constant")  # PT schedules the loss potential applies to
-CPT_KINDS = ("wsd", "cosine", "linear", "constant")
-WARMUP_FROM = ("zero", "pt_final")  # a CPT warm-up ramps from LR 0 or from the PT final LR
-LAWS_WITH_REPLAY = tuple(n for n, f in FORMS.items() if f.extra)  # law forms that model replay
+PT_KINDS = CORNER_KINDS  # PT schedules (the loss potential applies to all but constant)
+CPT_KINDS = CORNER_KINDS
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
 from cptcore.scenario import has_band
-from cptcore.whatif import LAWS_WITH_REPLAY
 from ui import data, run_through_app
 from ui.state import EXPLORE_PRESET, MAX_PINS, PINS
 from ui.widgets import (
@@ -91,7 +90,7 @@ def live() -> None:
     left, right = st.columns([1, 2.6], gap="medium")
     with left:
         cpt_tab, pt_tab, show_tab = st.tabs(["CPT", "Pre-training", "Display"])
-        w = scenario_controls(preset.ps.law in LAWS_WITH_REPLAY, cpt_box=cpt_tab, pt_box=pt_tab)
+        w = scenario_controls(preset.ps.models_replay, cpt_box=cpt_tab, pt_box=pt_tab)
     with left, show_tab:
         hidden = st.toggle(
             "Hidden curves (dashed)", value=True, key="show_hidden", bind="query-params"

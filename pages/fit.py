@@ -9,7 +9,7 @@ from ui.fitting import FitOutcome
 from ui.mapping import group_form, mapping_form
 from ui.state import LAST_FIT, RUNS, SEEN_UPLOADS
 from ui.upload import describe, digest, one_tag_csvs, read_upload
-from ui.widgets import md
+from ui.widgets import log, md
 
 run_through_app()
 st.title("Fit the law to your runs")
@@ -79,6 +79,7 @@ for name, raw in uploads:
     except InputError as e:
         st.error(md(e.with_source(name)), icon=":material/error:")
     except Exception:  # noqa: BLE001 - never a traceback; the file is just skipped
+        log.exception("could not read the upload %s", name)
         st.error(
             f"{md(name)}: could not be read. Check that it is a UTF-8 CSV with a header row.",
             icon=":material/error:",

@@ -5,7 +5,7 @@ from dataclasses import replace
 import streamlit as st
 
 from cptcore.plots import ScenarioView, scenario_figure, turning_note
-from cptcore.whatif import LAWS_WITH_REPLAY, nearest
+from cptcore.whatif import nearest
 from ui import data, run_through_app
 from ui.state import LEARN_PRESET
 from ui.widgets import (
@@ -181,7 +181,7 @@ with guard("drawing this step"):
         )
 
     elif step == "replay":
-        models_replay = preset.ps.law in LAWS_WITH_REPLAY
+        models_replay = preset.ps.models_replay
         with text:
             st.markdown(
                 "**Replay** mixes some pre-training data back into the CPT data. It shrinks the "

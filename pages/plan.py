@@ -1,11 +1,11 @@
 """Plan: choose CPT peak LR, schedule, steps and replay for a stated goal, and take the decision away
-as a report (widgets -> cptcore.plan / cptcore.report -> plotly figures)."""
+as a report (widgets -> cptcore.plan -> cptcore.plots_plan figures, cptcore.report files)."""
 
 import json
 
 import streamlit as st
 
-from cptcore import report
+from cptcore import plots_plan, report
 from cptcore.errors import InputError
 from cptcore.params_io import loads
 from cptcore.plan import (
@@ -16,9 +16,10 @@ from cptcore.plan import (
     Planner,
     SearchSpace,
     edge_notes,
+    study,
     within_envelope,
 )
-from cptcore.whatif import LAWS_WITH_REPLAY, WhatIf, nearest
+from cptcore.whatif import WhatIf, nearest
 from ui import data, run_through_app
 from ui.widgets import (
     KEYS,
@@ -111,7 +112,7 @@ if "pt" not in ps.fits or "cpt" not in ps.fits:
         icon=":material/error:",
     )
     st.stop()
-replay_modelled = ps.law in LAWS_WITH_REPLAY
+replay_modelled = ps.models_replay
 st.caption(f"{md(note)} Law: {ps.law}, S2 form: {ps.s2_form}.")  # 'Your fit' names runs
 
 
@@ -260,12 +261,12 @@ with right, guard("planning", CONTROLS):
 
     @st.cache_data(show_spinner="Planning…", max_entries=16)
     def _sweep(token, pt, space, _ps):  # independent of the goal: once per search space
-        return report.sweep_for(_ps, space, pt)
+        return study.sweep_for(_ps, space, pt)
 
     @st.cache_data(show_spinner="Planning…", max_entries=32)
     def _build(token, current, goal, space, label, _ps):
         sweep = _sweep(token, current.pt, space, _ps)
-        return report.build(_ps, goal, space, current, label, sweep=sweep)
+        return study.build(_ps, goal, space, current, label, sweep=sweep)
 
     rep = _build(token, current, goal, space, label, ps)
     r = rep.result
@@ -304,18 +305,18 @@ with right, guard("planning", CONTROLS):
             border=True, help="End of CPT minus transfer point; negative = learning the domain.",
             width=WIDE_CARD,
         )  # fmt: skip
-    st.markdown(f"**{report.TITLES['curves']}**")
-    chart(report.curves_figure(rep, height=560), key="plan_curves")
+    st.markdown(f"**{plots_plan.TITLES['curves']}**")
+    chart(plots_plan.curves_figure(rep, height=560), key="plan_curves")
     st.caption(f"Planned in {rep.seconds:.2f} s ({r.n_evaluations:,} scenario evaluations).")
 
 if rep is None:
     st.stop()
 with guard("drawing the maps"):
     figs = {
-        "map_replay": lambda: report.heatmap_figure(rep, "replay"),
-        "map_steps": lambda: report.heatmap_figure(rep, "steps"),
-        "pareto": lambda: report.pareto_figure(rep),
-        "lambda": lambda: report.lambda_figure(rep, height=420),
+        "map_replay": lambda: plots_plan.heatmap_figure(rep, "replay"),
+        "map_steps": lambda: plots_plan.heatmap_figure(rep, "steps"),
+        "pareto": lambda: plots_plan.pareto_figure(rep),
+        "lambda": lambda: plots_plan.lambda_figure(rep, height=420),
     }
     if not replay_modelled:
         del figs["map_replay"]  # replay has no effect under Eq. 4: a flat map says nothing
@@ -332,10 +333,10 @@ with guard("drawing the maps"):
         pair = names[i : i + 2]
         for col, name in zip(st.columns(2), pair, strict=False):
             with col:
-                st.markdown(f"**{report.TITLES[name]}**")
+                st.markdown(f"**{plots_plan.TITLES[name]}**")
                 chart(figs[name](), key=f"plan_{name}")
     # the lambda1 curves have three or four panels: they need the full width
-    st.markdown(f"**{report.TITLES['lambda']}**")
+    st.markdown(f"**{plots_plan.TITLES['lambda']}**")
     chart(figs["lambda"](), key="plan_lambda")
     st.caption(
         "Maps: the objective with the other settings held at the recommendation (blank cells break "

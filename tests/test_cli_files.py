@@ -13,7 +13,8 @@ import pytest
 from cptcore import __main__ as cli
 from cptcore.__main__ import main
 from cptcore.errors import InputError
-from cptcore.files import check_writable, read_file
+from cptcore.files import check_writable
+from cptcore.inputs import read_file
 from tests.bad_inputs.make_corpus import GOOD, PARAMS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -111,6 +111,12 @@ def test_turning_length_finds_the_return_to_the_start():
     assert turning_length(np.r_[3.0, 3.0, 3.2, 3.3, 3.2], 1) is None
 
 
+def test_turning_length_is_zero_when_the_loss_never_rises():
+    # Fig. 13's convention: a loss that never goes above its transfer value has nothing to return
+    # from (0), unlike one that rises and stays up (None); the pages and the planner read this
+    assert turning_length(np.r_[3.5, 3.0, 2.9, 3.0, 2.8], 1) == 0
+
+
 def test_an_undertrained_model_can_return_below_its_start():
     # a short PT leaves A*S1pt^-alpha large: with a weak shift the general loss comes back (Finding 4)
     p = LawParams(L0=3.0, A=0.5, alpha=0.5, C1=0.3, C2=0.3, B=0.1, E=3000.0, beta=0.5)

@@ -16,9 +16,10 @@ from cptcore.fit import FitResult, RunMetrics
 from cptcore.markup import escape_markdown
 from cptcore.params_io import ParamSet
 from cptcore.plan import Goal, SearchSpace, default_scenario
+from cptcore.plan.study import build
 from cptcore.plots import RunFit, fit_figure, runs_figure
 from cptcore.presets import PAPER_FIG3
-from cptcore.report import build, html_report, markdown_summary
+from cptcore.report import html_report, markdown_summary
 from cptcore.runs import Run
 
 HOSTILE = [

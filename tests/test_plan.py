@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from cptcore.areas import compute_areas
+from cptcore.areas import compute_areas, momentum, pt_eta_for_s2
 from cptcore.errors import InputError
 from cptcore.law import LawParams, shift_shape
 from cptcore.params_io import ParamSet
@@ -29,9 +29,10 @@ from cptcore.plan import (
     potential_curve,
     turning_length_curve,
 )
+from cptcore.plan.planner import cpt_areas
 from cptcore.presets import PAPER_FIG3
 from cptcore.scenario import Scenario, simulate
-from cptcore.schedules import ScheduleSpec, concatenate
+from cptcore.schedules import CORNER_KINDS, ScheduleSpec, concatenate
 
 PAPER = ParamSet.from_params(PAPER_FIG3)
 CONST_PT = ScheduleSpec("constant", 2e-4, 10_000)
@@ -74,6 +75,50 @@ def test_fast_end_of_cpt_losses_equal_full_simulation(family, space):
         assert lp == pytest.approx(c.final("pt"), abs=1e-10)
         assert lc == pytest.approx(c.final("cpt"), abs=1e-10)
     assert pl.start_pt == pytest.approx(c.curves["pt"].start, abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", CORNER_KINDS)
+@pytest.mark.parametrize(
+    "steps, warmup, start, decay, final",
+    [(1, 0, 0.0, 0.2, 0.0), (7, 2, 3e-5, 1.0, 1e-5), (12_345, 0, 0.0, 0.0, 2e-5),
+     (12_345, 617, 3e-5, 0.25, 0.0), (1_000_000, 10_000, 0.0, 0.1, 1e-5)],
+)  # fmt: skip
+def test_cpt_areas_from_corners_equal_the_per_step_areas(kind, steps, warmup, start, decay, final):
+    # the corners path (areas_at_rows per linear piece, the half cosine in closed form) against
+    # compute_areas of the concatenated per-step LR, PT momentum carried across the transfer point;
+    # 1e-9 relative: both are sums of ~steps floats (measured ~1e-11 at 1M steps)
+    pt = ScheduleSpec("wsd", 2e-4, 5_000, warmup_steps=100, decay_fraction=0.2, final_lr=3e-5)
+    cpt = ScheduleSpec(kind, 4e-4, steps, warmup_steps=warmup, warmup_start=start,
+                       decay_fraction=decay, final_lr=final)  # fmt: skip
+    lr, T = concatenate(pt, cpt)
+    ref = compute_areas(lr, T)
+    m_T = float(momentum(pt_eta_for_s2(lr, T), 0.999)[T])
+    S1, S2 = cpt_areas(cpt, float(lr[T]), m_T, 0.999)
+    assert S1 == pytest.approx(ref.S1cpt[-1], rel=1e-9)
+    assert S2 == pytest.approx(ref.S2cpt[-1], rel=1e-9, abs=1e-12)
+
+
+def test_planner_evaluates_a_schedule_by_its_corners_without_per_step_arrays(monkeypatch):
+    import cptcore.plan.planner as planner_module
+
+    space = SearchSpace(warmup_fraction=0.01, warmup_from="pt_final", final_lr_ratio=0.1)
+    pl = Planner(PAPER, default_pt(), space)  # the fixed PT phase: per step, once
+
+    def no_arrays(*a, **k):
+        raise AssertionError("a per-step LR array was built")
+
+    monkeypatch.setattr(planner_module, "segment", no_arrays)
+    monkeypatch.setattr(planner_module, "compute_areas", no_arrays)
+    got = {}
+    for f in FAMILIES:
+        got[f] = pl.settings_losses(PlanSettings(f, 2e-4, 0.0, 3_000, 0.2))
+        Lp, Lc = pl.evaluate(f, 2_000_000, 0.2, [1e-4, 3e-4], [0.0])
+        assert np.all(np.isfinite(Lp)) and np.all(np.isfinite(Lc))
+    monkeypatch.undo()
+    for f, (lp, lc) in got.items():
+        s = PlanSettings(f, 2e-4, 0.0, 3_000, 0.2)
+        c = simulate(PAPER, Scenario(pl.pt, s.cpt_spec(space, pl.eta_T), 0.0), bands=False)
+        assert (lp, lc) == pytest.approx((c.final("pt"), c.final("cpt")), abs=1e-10)
 
 
 def test_fast_path_matches_simulation_for_lr_weighted_s2_and_replay_law():
@@ -277,6 +322,27 @@ def test_eq4_parameters_hold_replay_and_say_so():
     r = plan(PAPER, Goal(0.5), SearchSpace(replay_min=0.1, replay_max=0.5))
     assert r.settings.replay == 0.1
     assert any("do not model replay" in n for n in r.notes)
+
+
+def test_replay_is_modelled_only_when_every_set_has_replay_parameters():
+    eq8_pt = replace(PAPER_FIG3["pt"], a1=0.05, a2=2.0)
+    eq8_cpt = replace(PAPER_FIG3["cpt"], a1=0.0, a2=1.0)
+    clock = {t: replace(q, rho=1.5, eta_ref=2e-4, replay_form="lr") for t, q in PAPER_FIG3.items()}
+    assert ParamSet.from_params({"pt": eq8_pt, "cpt": eq8_cpt}).models_replay
+    # the LR clock alone (eq4-lr) has an extra parameter but no replay term
+    assert not ParamSet.from_params(clock).models_replay
+    # one set without replay: the other's replay term cannot be planned on (page, planner, report)
+    mixed = ParamSet.from_params({"pt": eq8_pt, "cpt": PAPER_FIG3["cpt"]})
+    assert mixed.law == "eq8" and not mixed.models_replay
+    assert not Planner(mixed, default_pt()).replay_modelled
+
+
+def test_plan_families_and_what_if_kinds_are_the_schedule_kinds_given_by_corners():
+    from cptcore.schedules import CORNER_KINDS, KINDS
+    from cptcore.whatif import CPT_KINDS, PT_KINDS
+
+    assert tuple(FAMILIES) == CORNER_KINDS == PT_KINDS == CPT_KINDS
+    assert {k: KINDS[k] for k in CORNER_KINDS} == FAMILIES  # one description per kind
 
 
 def test_plan_is_deterministic_and_fast():

@@ -13,11 +13,10 @@ import pytest
 from cptcore.fit import FitResult
 from cptcore.params_io import ParamSet
 from cptcore.plan import Goal, SearchSpace, default_scenario
+from cptcore.plan.study import build
+from cptcore.plots_plan import TITLES, figures
 from cptcore.presets import PAPER_FIG3
 from cptcore.report import (
-    TITLES,
-    build,
-    figures,
     frontier_csv,
     html_report,
     markdown_summary,

@@ -5,10 +5,13 @@ import pytest
 
 from cptcore.errors import InputError
 from cptcore.schedules import (
+    CORNER_KINDS,
     DECAY_SHAPES,
     ScheduleSpec,
     concatenate,
+    corners,
     loss_potential,
+    lr_at,
     pt_spec_for_potential,
     segment,
 )
@@ -95,3 +98,19 @@ def test_format_lr_keeps_nearby_learning_rates_apart():
     labels = [format_lr(v) for v in options]
     assert len(set(labels)) == len(options)
     assert [float(s) for s in labels] == options
+
+
+@pytest.mark.parametrize("kind", CORNER_KINDS)
+def test_the_lr_is_linear_between_the_corners_of_a_schedule(kind):
+    spec = ScheduleSpec(kind, 1e-3, 1000, warmup_steps=40, warmup_start=1e-4, decay_fraction=0.3,
+                        final_lr=1e-5)  # fmt: skip
+    knots, c = corners(spec)
+    lr = segment(spec)
+    i = np.arange(1, c + 1)
+    assert np.allclose(np.interp(i, knots, lr_at(spec, knots)), lr[:c], rtol=1e-12, atol=0)
+    assert c == (40 if kind == "cosine" else 1000)  # the cosine kind: a half cosine after warm-up
+
+
+def test_schedules_with_other_curved_pieces_have_no_corners():
+    assert corners(ScheduleSpec("multistep", 1e-3, 1000)) is None
+    assert corners(ScheduleSpec("wsd", 1e-3, 1000, decay_shape="sqrt")) is None

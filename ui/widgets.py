@@ -14,11 +14,10 @@ import streamlit as st
 from cptcore.errors import InputError
 from cptcore.markup import escape_markdown
 from cptcore.plots import ScenarioView, on_dark, see_through
-from cptcore.schedules import DECAY_SHAPES, KINDS, format_lr
+from cptcore.schedules import DECAY_SHAPES, KINDS, WARMUP_FROM, format_lr
 from cptcore.whatif import (
     CPT_KINDS,
     PT_KINDS,
-    WARMUP_FROM,
     WhatIf,
     lr_options,
     nearest,
@@ -369,10 +368,10 @@ def scenario_metrics(view: ScenarioView) -> None:
             f"transfer point ({view.start['cpt']:.3f}). Negative = learning the domain.",
         )
     tl = view.turning_length
-    if tl is not None:
-        shown = f"{tl:,}"
-    elif "pt" in view.pred and view.pred["pt"].max() <= view.start["pt"]:
+    if tl == 0:
         shown = "no rise"
+    elif tl is not None:
+        shown = f"{tl:,}"
     else:
         shown = f"> {fmt_steps(view.cpt_steps)}"
     _card(

@@ -11,11 +11,11 @@ Every problem is an ``InputError`` with one user-facing line; nothing is unpickl
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cptcore.errors import InputError
-from cptcore.files import read_file
 from cptcore.importers import generic, hf, megatron, tb_csv, tb_events, wandb
 from cptcore.importers._common import (
     CLI_ADVICE,
@@ -26,11 +26,12 @@ from cptcore.importers._common import (
     guess_roles,
     join,
     parse_map,
-    parse_schedule,
     quantities,
     val_loss_candidates,
 )
-from cptcore.runs import MAX_BYTES, REQUIRED, Run, parse_table, run_from_bytes
+from cptcore.inputs import MAX_BYTES, check_size, read_file
+from cptcore.runs import REQUIRED, Run, parse_table, run_from_bytes
+from cptcore.schedules import parse_schedule
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Importer:
     name: str
     label: str
     sniff: Callable[[bytes, str], bool]
-    parse: Callable[[bytes, str], list[Log]]
+    parse: Callable[[bytes, str], list[Log]] | None  # None: canonical runs, read by run_from_bytes
 
 
 def _canonical_sniff(data: bytes, filename: str) -> bool:
@@ -50,18 +51,13 @@ def _canonical_sniff(data: bytes, filename: str) -> bool:
     return set(REQUIRED) <= cols
 
 
-def _canonical_parse(data: bytes, filename: str) -> list[Log]:  # never called: see _parse
-    raise NotImplementedError
-
-
 # detection order matters: specific formats first, the canonical table, then generic tables
 FORMATS: dict[str, Importer] = {
     m.NAME: Importer(m.NAME, m.LABEL, m.sniff, m.parse)
     for m in (tb_events, hf, tb_csv, wandb, megatron)
 }
 FORMATS["canonical"] = Importer(
-    "canonical", "Canonical run CSV (step,lr,phase,replay,loss_pt,loss_cpt)", _canonical_sniff,
-    _canonical_parse,
+    "canonical", "Canonical run CSV (step,lr,phase,replay,loss_pt,loss_cpt)", _canonical_sniff, None
 )  # fmt: skip
 FORMATS[generic.NAME] = Importer(generic.NAME, generic.LABEL, generic.sniff, generic.parse)
 CHOICES = ("auto", *FORMATS)
@@ -73,7 +69,7 @@ def detect(data: bytes, filename: str) -> str:
         try:
             if imp.sniff(data, filename):
                 return name
-        except Exception:  # a sniffer only peeks at a few bytes; junk simply does not match
+        except (ValueError, struct.error):  # a sniffer peeks at a few bytes: junk does not match
             continue
     return "generic"
 
@@ -85,13 +81,8 @@ def _check_format(fmt: str) -> str:
 
 
 def _check_size(nbytes: int, filename: str) -> None:
-    if nbytes > MAX_BYTES:
-        raise InputError(
-            "file too large",
-            source=filename,
-            received=f"{nbytes / 1e6:.0f} MB",
-            fix=f"Keep logs under {MAX_BYTES // 2**20} MB (export only the metrics you need)",
-        )
+    fix = f"Keep logs under {MAX_BYTES // 2**20} MB (export only the metrics you need)"
+    check_size(nbytes, MAX_BYTES, filename, fix)
 
 
 def _stem(filename: str) -> str:

@@ -16,15 +16,9 @@ import numpy as np
 import pandas as pd
 
 from cptcore.errors import InputError
-from cptcore.runs import (
-    MAX_STEPS,
-    Run,
-    check_unique_header,
-    decode_text,
-    phase_labels,
-    run_from_frame,
-)
-from cptcore.schedules import ScheduleSpec, concatenate
+from cptcore.inputs import TableRules
+from cptcore.runs import MAX_STEPS, Run, phase_labels, run_from_frame
+from cptcore.schedules import parse_schedule, schedule_lr
 
 # roles a metric/column can play; "step" only matters for the generic and W&B tables
 ROLES = {
@@ -75,88 +69,19 @@ class Log:
         return [c for c in self.table.columns if c != "step"] + list(self.text_columns)
 
 
-# ----------------------------------------------------------------------------------------- text utils
+# ------------------------------------------------------------------------------------------- tables
 
-
-def text_of(data: bytes, source: str) -> str:
-    """Bytes -> text (UTF-8 with/without BOM, UTF-16 with BOM); ``InputError`` for empty/binary."""
-    text = decode_text(data, source)
-    if "\x00" in text:
-        raise InputError(
-            "binary content, not a text log",
-            source=source,
-            fix="Upload the exported CSV/JSON file itself (UTF-8 or UTF-16 text)",
-        )
-    return text
-
-
-def sniff_sep(first_line: str) -> str:
-    return max([",", "\t", ";"], key=first_line.count)
-
-
-def read_table(text: str, source: str, what: str) -> pd.DataFrame:
-    """A delimited table as strings; ``InputError`` for bombs and unparsable CSV."""
-    first = text.lstrip("\ufeff").split("\n", 1)[0]
-    sep = sniff_sep(first)
-    if len(first) > 200_000 or first.count(sep) > MAX_METRICS:
-        raise InputError(
-            "the header row is far too long",
-            source=source,
-            received=f"{first.count(sep) + 1:,} columns",
-            fix=f"Export only the metrics you need ({what})",
-        )
-    if first.count(sep) == 0 and len(text) > len(first) + 1:
-        raise InputError(
-            "not a table: the first line has no comma, tab or semicolon",
-            source=source,
-            received=first.strip()[:40],
-            fix=f"Export the metrics as a CSV table ({what})",
-        )
-    check_unique_header(first, sep, source)
-    import io
-
-    try:
-        df = pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
-        msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise InputError(
-            "cannot parse as a table",
-            source=source,
-            received=msg[:80],
-            fix="Check that every row has the same number of separated fields",
-        ) from None
-    names = [str(c).strip().lstrip("\ufeff") for c in df.columns]
-    dup = next((c for i, c in enumerate(names) if c in names[:i]), None)
-    if dup is not None:
-        raise InputError(
-            "a column is given twice",
-            source=source,
-            column=dup,
-            fix="Keep one column per name (spaces around names are ignored)",
-        )
-    df.columns = names
-    return df
-
-
-def to_float(raw: pd.Series, source: str, column: str, row_offset: int = 2) -> np.ndarray:
-    """Numbers from strings; blanks and 'nan' become NaN, anything else non-numeric is an error."""
-    s = raw.astype(str).str.strip()
-    values = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
-    blank = s.isin(["", "nan", "NaN", "NAN", "null", "None", "none"]).to_numpy()
-    bad = np.isnan(values) & ~blank
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(
-            "not a number",
-            source=source,
-            column=column,
-            row=i + row_offset,
-            received=str(raw.iloc[i]),
-            fix="Use plain decimal numbers such as 0.0003 or 3e-4",
-        )
-    return values
+LOG_TABLE = TableRules(
+    max_header_chars=200_000,
+    max_separators=MAX_METRICS,
+    header_in_columns=True,
+    header_fix="Export only the metrics you need ({what})",
+    not_a_table_fix="Export the metrics as a CSV table ({what})",
+    one_line_ok=True,
+    parse_problem="cannot parse as a table",
+    parse_fix="Check that every row has the same number of separated fields",
+    strip_names=True,
+)
 
 
 def tokens(name: str) -> list[str]:
@@ -287,93 +212,6 @@ def parse_map(text: str | None, source: str = "--map") -> dict[str, str]:
         k, v = part.split("=", 1)
         out[k.strip()] = v.strip()
     return check_mapping(out, source)
-
-
-# ------------------------------------------------------------------------------------ schedules
-
-_SPEC_KEYS = {
-    "peak": "peak_lr", "peak_lr": "peak_lr", "lr": "peak_lr",
-    "steps": "steps",
-    "warmup": "warmup_steps", "warmup_steps": "warmup_steps",
-    "warmup_start": "warmup_start", "start": "warmup_start",
-    "decay": "decay_fraction", "decay_fraction": "decay_fraction",
-    "shape": "decay_shape", "decay_shape": "decay_shape",
-    "final": "final_lr", "final_lr": "final_lr", "min_lr": "final_lr",
-    "milestones": "milestones", "gamma": "gamma",
-}  # fmt: skip
-
-
-def parse_schedule(
-    text: str | ScheduleSpec | Sequence[ScheduleSpec], source: str = CLI_ADVICE.schedule
-) -> tuple[ScheduleSpec, ...]:
-    """'wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2' (one phase) or two such specs joined by ';'
-    (pre-training then CPT) -> validated ``ScheduleSpec``s. Errors name ``source`` (the option or
-    control the text came from)."""
-    if isinstance(text, ScheduleSpec):
-        return (text.validated(),)
-    if not isinstance(text, str):
-        specs = tuple(text)
-        for s in specs:
-            s.validated()
-        return specs
-    parts = [p.strip() for p in text.split(";") if p.strip()]
-    if not 1 <= len(parts) <= 2:
-        raise InputError(
-            "a schedule is one spec, or two joined by ';' (pre-training; CPT)",
-            source=source,
-            received=text,
-            fix="e.g. 'wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2'",
-        )
-    specs = []
-    for part in parts:
-        kind, _, rest = part.partition(":")
-        kw: dict = {"kind": kind.strip().lower()}
-        for item in filter(None, (x.strip() for x in rest.split(","))):
-            k, eq, v = item.partition("=")
-            key = _SPEC_KEYS.get(k.strip().lower())
-            if not eq or key is None:
-                raise InputError(
-                    "unknown schedule setting",
-                    source=source,
-                    received=item,
-                    fix="Use peak, steps, warmup, warmup_start, decay, shape, final, milestones (0.5/0.75), gamma",
-                )
-            v = v.strip()
-            try:
-                if key == "decay_shape":
-                    kw[key] = v.lower()
-                elif key == "milestones":
-                    kw[key] = tuple(float(x) for x in v.split("/") if x)
-                elif key in ("steps", "warmup_steps"):
-                    kw[key] = int(float(v))
-                else:
-                    kw[key] = float(v)
-            except (ValueError, OverflowError):
-                raise InputError(
-                    "not a number", source=source, column=k.strip(), received=v
-                ) from None
-        if "steps" not in kw:
-            raise InputError(
-                "the schedule needs its number of steps",
-                source=source,
-                received=part,
-                fix="Add steps=N (the phase's number of optimizer steps)",
-            )
-        spec = ScheduleSpec(**kw)
-        try:
-            spec.validated()
-        except InputError as e:
-            raise e.with_source(source) from None
-        specs.append(spec)
-    return tuple(specs)
-
-
-def schedule_lr(specs: tuple[ScheduleSpec, ...]) -> tuple[np.ndarray, int | None]:
-    """LR indexed by step (``lr[0] = 0``) and the transfer step when a PT and a CPT spec are given."""
-    if len(specs) == 2:
-        return concatenate(specs[0], specs[1])
-    lr, _ = concatenate(specs[0])
-    return lr, None
 
 
 # ------------------------------------------------------------------------------- log -> quantities

@@ -8,9 +8,10 @@ import os
 import numpy as np
 
 from cptcore.errors import InputError
-from cptcore.files import check_writable, read_file
+from cptcore.files import check_writable
 from cptcore.importers import CHOICES, FORMATS, parse_map, read_files
-from cptcore.runs import MAX_BYTES, write_run
+from cptcore.inputs import MAX_BYTES, read_file
+from cptcore.runs import write_run
 
 EPILOG = """examples:
   python -m cptcore import wandb_export.csv --map loss_pt='eval/loss_web',loss_cpt='eval/loss_math' -o run.csv

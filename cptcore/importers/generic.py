@@ -11,15 +11,13 @@ import pandas as pd
 from cptcore.errors import InputError
 from cptcore.importers._common import (
     CLI_ADVICE,
+    LOG_TABLE,
     MAX_METRICS,
     Advice,
     Log,
-    read_table,
-    text_of,
-    to_float,
     tokens,
 )
-from cptcore.runs import load_json
+from cptcore.inputs import load_json, read_table, text_of, to_float
 
 NAME = "generic"
 LABEL = "Generic CSV/TSV/JSON-lines table with a column mapping"
@@ -68,7 +66,7 @@ def _frame(data: bytes, filename: str) -> tuple[pd.DataFrame, int]:
     text = text_of(data, filename)
     if text.lstrip()[:1] == "{":
         return _rows_from_jsonl(text, filename), 1
-    return read_table(text, filename, "step, lr and the validation losses"), 2
+    return read_table(text, filename, LOG_TABLE, "step, lr and the validation losses"), 2
 
 
 def step_column_of(columns) -> str | None:

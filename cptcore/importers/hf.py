@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from cptcore.errors import InputError
-from cptcore.importers._common import MAX_METRICS, Log, text_of
-from cptcore.runs import load_json
+from cptcore.importers._common import MAX_METRICS, Log
+from cptcore.inputs import load_json, text_of
 
 NAME = "hf"
 LABEL = "Hugging Face trainer_state.json (log_history)"

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from cptcore.errors import InputError
-from cptcore.importers._common import MAX_METRICS, Log, text_of
+from cptcore.importers._common import MAX_METRICS, Log
+from cptcore.inputs import text_of
 from cptcore.runs import MAX_STEPS
 
 NAME = "megatron"

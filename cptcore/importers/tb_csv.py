@@ -12,7 +12,8 @@ import re
 import pandas as pd
 
 from cptcore.errors import InputError
-from cptcore.importers._common import Log, read_table, text_of, to_float
+from cptcore.importers._common import LOG_TABLE, Log
+from cptcore.inputs import read_table, text_of, to_float
 
 NAME = "tb-csv"
 LABEL = "TensorBoard scalar CSV (Wall time,Step,Value; one tag per file)"
@@ -38,7 +39,7 @@ def run_of(filename: str) -> str | None:
 
 def parse(data: bytes, filename: str) -> list[Log]:
     text = text_of(data, filename)
-    df = read_table(text, filename, "Wall time,Step,Value")
+    df = read_table(text, filename, LOG_TABLE, "Wall time,Step,Value")
     low = {c.lower(): c for c in df.columns}
     if "step" not in low or "value" not in low:
         raise InputError(

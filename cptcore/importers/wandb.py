@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from cptcore.errors import InputError
-from cptcore.importers._common import Log, read_table, text_of, to_float
+from cptcore.importers._common import LOG_TABLE, Log
+from cptcore.inputs import read_table, text_of, to_float
 
 NAME = "wandb"
 LABEL = "Weights & Biases CSV export (Step, '<run> - <metric>' columns)"
@@ -40,7 +41,7 @@ def sniff(data: bytes, filename: str) -> bool:
 
 def parse(data: bytes, filename: str) -> list[Log]:
     text = text_of(data, filename)
-    df = read_table(text, filename, "Step and a few '<run> - <metric>' columns")
+    df = read_table(text, filename, LOG_TABLE, "Step and a few '<run> - <metric>' columns")
     step_col = _step_column(list(df.columns))
     if step_col is None:
         raise InputError(

@@ -7,11 +7,11 @@ import pytest
 
 from cptcore.decimate import decimate
 from cptcore.params_io import ParamSet
-from cptcore.plots import scenario_figure, scenario_view
+from cptcore.plots import scenario_figure, scenario_view, turning_note
 from cptcore.presets import PAPER_FIG3
 from cptcore.runs import Run
-from cptcore.scenario import simulate
-from cptcore.schedules import concatenate
+from cptcore.scenario import Scenario, simulate
+from cptcore.schedules import ScheduleSpec, concatenate
 from cptcore.whatif import PAPER_WHATIF, WhatIf, lr_options, step_options, whatif_from_run
 
 
@@ -133,3 +133,13 @@ def test_bands_on_the_thinned_steps_equal_the_full_bands():
         assert np.nanmax(np.abs(hi - full.band[t][1])) < 1e-12
         k = fast.steps > fast.transfer_step
         assert np.all(lo[k] <= fast.pred[t][k]) and np.all(fast.pred[t][k] <= hi[k])
+
+
+def test_a_general_loss_that_never_rises_is_said_so():
+    # CPT goes on at the PT's constant LR on a general set without forgetting (B = 0): after the
+    # transfer point the general loss only falls, so there is no turning length to wait for
+    p = {"pt": replace(PAPER_FIG3["pt"], B=0.0), "cpt": PAPER_FIG3["cpt"]}
+    sc = Scenario(ScheduleSpec("constant", 2e-4, 2000), ScheduleSpec("constant", 2e-4, 1000))
+    view = scenario_view(simulate(ParamSet.from_params(p), sc, bands=False), 500)
+    assert view.turning_length == 0
+    assert turning_note(view).startswith("The general loss never rises")

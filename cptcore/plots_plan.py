@@ -1,0 +1,242 @@
+"""The Plan page's and report's figures (plotly, no streamlit), drawn from a ``PlanReport``
+(``cptcore.plan.study``): predicted curves, objective maps, the Pareto frontier and the lambda curves
+(paper Fig. 8 and Fig. 13)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cptcore.plots import COLOR, scenario_figure
+
+if TYPE_CHECKING:
+    from cptcore.plan.goal import Goal
+    from cptcore.plan.study import PlanReport
+
+FAMILY_COLOR = {"wsd": "#2563eb", "cosine": "#dc2626", "linear": "#059669", "constant": "#a16207"}
+TITLES = {
+    "curves": "Predicted loss: recommended plan (thick) vs current scenario (thin)",
+    "map_replay": "Objective over replay ratio × CPT peak LR",
+    "map_steps": "Objective over CPT steps × CPT peak LR",
+    "pareto": "Trade-off: final general vs domain loss (lower-left is better)",
+    "lambda": "How the answer depends on λ1, the weight of the general loss",
+}
+
+
+def _base(fig: go.Figure, height: int) -> go.Figure:
+    """Shared layout; titles live in the page / report headings (``TITLES``), legends below."""
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=30, b=10),
+        template="plotly_white",
+        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
+    )
+    return fig
+
+
+def _short_label(goal: Goal) -> str:
+    return {"balance": "objective", "max_general_rise": "Δ target loss"}.get(
+        goal.mode, "final target loss"
+    )
+
+
+def map_label(goal: Goal) -> str:
+    if goal.mode == "balance":
+        w1, w2 = goal.weights
+        return f"{w1:g}·ΔL_pt + {w2:g}·ΔL_cpt"
+    if goal.mode == "max_general_rise":
+        return f"Δ {goal.target_name} (blank: general rise > {goal.max_general_rise:g})"
+    return f"final {goal.target_name}"
+
+
+def heatmap_figure(rep: PlanReport, x: str = "replay", height: int = 420) -> go.Figure:
+    """Objective over (replay x peak LR) or (CPT steps x peak LR), the optimum marked."""
+    xs, lrs, Z = rep.map_replay if x == "replay" else rep.map_steps
+    s = rep.result.settings
+    xv = np.asarray(xs, float) * (100 if x == "replay" else 1)
+    xlab = "replay ratio (%)" if x == "replay" else "CPT steps"
+    fig = go.Figure(
+        go.Heatmap(
+            x=xv,
+            y=lrs,
+            z=Z,
+            colorscale="Viridis",
+            reversescale=rep.goal.mode == "domain_target",
+            colorbar=dict(title=dict(text=_short_label(rep.goal), side="right"), thickness=12),
+            hovertemplate=f"{xlab}: %{{x:.4g}}<br>peak LR: %{{y:.3g}}<br>"
+            f"{map_label(rep.goal)}: %{{z:.4f}}<extra></extra>",
+        )
+    )
+    if s is not None:
+        sx = s.replay * 100 if x == "replay" else s.steps
+        fig.add_trace(
+            go.Scatter(
+                x=[sx],
+                y=[s.peak_lr],
+                mode="markers",
+                name="recommended",
+                marker=dict(
+                    symbol="star", size=16, color="white", line=dict(color="black", width=1.5)
+                ),
+                hovertemplate="recommended<extra></extra>",
+            )
+        )
+    fixed = (
+        f"{s.family}, {s.steps:,} steps" if x == "replay" else f"{s.family}, replay {s.replay:.0%}"
+    ) if s else ""  # fmt: skip
+    _base(fig, height)
+    fig.update_layout(showlegend=False)
+    note = f"held at the plan: {fixed}" if fixed else map_label(rep.goal)
+    fig.add_annotation(
+        text=note, xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", xanchor="left",
+        showarrow=False, font=dict(size=11, color="#475569"),
+    )  # fmt: skip
+    fig.update_yaxes(type="log", title_text="CPT peak LR", exponentformat="e")
+    fig.update_xaxes(title_text=xlab, type="log" if x == "steps" else "linear")
+    return fig
+
+
+def pareto_figure(rep: PlanReport, height: int = 460) -> go.Figure:
+    """Final general vs domain loss over the search grid; non-dominated points joined."""
+    df = rep.frontier
+    fig = go.Figure()
+    for fam, d in df.groupby("family", sort=False):
+        fig.add_trace(
+            go.Scattergl(
+                x=d["loss_pt"],
+                y=d["loss_cpt"],
+                mode="markers",
+                name=f"{fam} (grid)",
+                marker=dict(size=5, color=FAMILY_COLOR.get(fam, "#64748b"), opacity=0.35),
+                customdata=np.c_[d["peak_lr"], d["replay"] * 100, d["steps"]],
+                hovertemplate="general %{x:.4f}, domain %{y:.4f}<br>peak LR %{customdata[0]:.2e}, "
+                "replay %{customdata[1]:.0f}%, %{customdata[2]:,} steps<extra>" + fam + "</extra>",
+            )
+        )
+    f = df[df["pareto"]]
+    fig.add_trace(
+        go.Scatter(
+            x=f["loss_pt"], y=f["loss_cpt"], mode="lines+markers", name="Pareto frontier",
+            line=dict(color="#0f172a", width=2), marker=dict(size=6),
+            customdata=np.c_[f["peak_lr"], f["replay"] * 100, f["steps"]],
+            hovertemplate="general %{x:.4f}, domain %{y:.4f}<br>peak LR %{customdata[0]:.2e}, "
+            "replay %{customdata[1]:.0f}%, %{customdata[2]:,} steps<extra>frontier</extra>",
+        )
+    )  # fmt: skip
+    cv = rep.current_view
+    pts = [("transfer point (start)", cv.start["pt"], cv.start["cpt"], "circle-open", "#0f172a")]
+    pts.append(
+        ("current scenario", cv.start["pt"] + cv.delta["pt"], cv.start["cpt"] + cv.delta["cpt"],
+         "x", "#be185d")
+    )  # fmt: skip
+    r = rep.result
+    if r.feasible:
+        pts.append(("recommended", r.loss_pt_end, r.loss_cpt_end, "star", "#f59e0b"))
+    for name, x, y, sym, col in pts:
+        fig.add_trace(
+            go.Scatter(
+                x=[x], y=[y], mode="markers", name=name,
+                marker=dict(symbol=sym, size=15, color=col, line=dict(color="black", width=1)),
+                hovertemplate=f"{name}<br>general %{{x:.4f}}, domain %{{y:.4f}}<extra></extra>",
+            )
+        )  # fmt: skip
+    _base(fig, height)
+    fig.update_xaxes(title_text="general loss at the end of CPT (D_pt)")
+    fig.update_yaxes(title_text="domain loss at the end of CPT (D_cpt)")
+    return fig
+
+
+def curves_figure(rep: PlanReport, height: int = 640) -> go.Figure:
+    """Predicted general and domain loss of the recommended plan against the current scenario."""
+    if rep.plan_view is None:
+        return scenario_figure(rep.current_view, hidden=False, bands=False, height=height)
+    return scenario_figure(
+        rep.plan_view, pins=[rep.current_view], hidden=False, bands=True, height=height,
+        window="cpt",
+    )  # fmt: skip
+
+
+def lambda_figure(rep: PlanReport, height: int = 360) -> go.Figure:
+    """Paper Fig. 13 (turning length vs lambda1), Fig. 8a (optimal loss potential) and Fig. 8b/8c
+    (optimal CPT peak LR, and replay when modelled) against lambda1."""
+    fig = make_subplots(
+        rows=1, cols=3, horizontal_spacing=0.09,
+        subplot_titles=("Turning length (Fig. 13)", "Best PT loss potential (Fig. 8a)",
+                        "Best CPT peak LR (Fig. 8b)"),
+        specs=[[{}, {}, {"secondary_y": True}]],
+    )  # fmt: skip
+    if len(rep.turning):
+        _turning_traces(fig, rep.turning)
+    p = rep.potential
+    if len(p):
+        fig.add_trace(
+            go.Scatter(x=p["lambda1"], y=100 * p["potential"], mode="lines+markers",
+                       name="best loss potential (%)", line=dict(color=COLOR["crit"])),
+            1, 2,
+        )  # fmt: skip
+    if rep.sweep is not None and len(rep.sweep):
+        _sweep_traces(fig, rep.sweep, rep.ps.models_replay)
+    _base(fig, height)
+    fig.update_annotations(font_size=13)
+    fig.update_xaxes(title_text="λ1 (weight of the general loss)", range=[-0.02, 1.02])
+    fig.update_yaxes(title_text="CPT steps", row=1, col=1, rangemode="tozero")
+    fig.update_yaxes(title_text="PT final LR / peak (%)", row=1, col=2, range=[-3, 103])
+    fig.update_yaxes(title_text="peak LR", row=1, col=3, type="log", exponentformat="e",
+                     secondary_y=False)  # fmt: skip
+    return fig
+
+
+def _turning_traces(fig: go.Figure, t) -> None:
+    """Fig. 13 panel: the turning length per lambda1, a marker where it never comes back (<NA>)."""
+    tl = t["turning_length"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    never = t["turning_length"].isna().to_numpy()
+    fig.add_trace(
+        go.Scatter(x=t["lambda1"], y=tl, mode="lines+markers", name="returns after (steps)",
+                   line=dict(color=COLOR["turn"])),
+        1, 1,
+    )  # fmt: skip
+    if never.any():
+        ymax = np.nanmax(tl) if np.isfinite(tl).any() else 1.0
+        fig.add_trace(
+            go.Scatter(
+                x=t["lambda1"][never], y=np.full(never.sum(), max(ymax, 1.0) * 1.1),
+                mode="markers", name="stays above (CPT not suitable)",
+                marker=dict(symbol="triangle-up", size=10, color="#dc2626"),
+            ),
+            1, 1,
+        )  # fmt: skip
+
+
+def _sweep_traces(fig: go.Figure, w, replay: bool) -> None:
+    """Fig. 8b/8c panel: the best peak LR per lambda1, and the best replay when it is modelled."""
+    fig.add_trace(
+        go.Scatter(x=w["lambda1"], y=w["peak_lr"], mode="lines+markers",
+                   name="best CPT peak LR", line=dict(color=COLOR["pt"])),
+        1, 3,
+    )  # fmt: skip
+    if not replay:
+        return
+    fig.add_trace(
+        go.Scatter(x=w["lambda1"], y=100 * w["replay"], mode="lines+markers",
+                   name="best replay (%, Fig. 8c)", line=dict(color=COLOR["cpt"], dash="dot")),
+        1, 3, secondary_y=True,
+    )  # fmt: skip
+    fig.update_yaxes(title_text="replay (%)", row=1, col=3, secondary_y=True, range=[-3, 103],
+                     type="linear", tickvals=[0, 25, 50, 75, 100], showgrid=False)  # fmt: skip
+
+
+def figures(rep: PlanReport) -> dict[str, go.Figure]:
+    """The report's figures by name (``TITLES``); no replay map when replay is not modelled."""
+    figs = {
+        "curves": curves_figure(rep),
+        "map_replay": heatmap_figure(rep, "replay"),
+        "map_steps": heatmap_figure(rep, "steps"),
+        "pareto": pareto_figure(rep),
+        "lambda": lambda_figure(rep),
+    }
+    if not rep.ps.models_replay:
+        del figs["map_replay"]  # Eq. 4: replay has no effect, the map would be flat
+    return figs
