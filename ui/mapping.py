@@ -29,7 +29,7 @@ from ui.widgets import guard, md
 @dataclass(frozen=True)
 class Mapping:
     """A confirmed mapping: role -> metric (or file), last PT step (None: CPT only), replay and
-    schedule; the arguments of ``ui.upload.import_log``."""
+    schedule; the arguments of ``ui.upload.import_files``."""
 
     roles: tuple[tuple[str, str], ...]
     cpt_start: int | None

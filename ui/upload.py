@@ -142,53 +142,14 @@ def import_files(
     replay: float,
     schedule: str,
 ) -> list[Run]:
-    """One run from several one-tag files of one run; ``roles`` maps lr / loss_pt / loss_cpt to a
-    file name. Otherwise as ``import_log``."""
-    return _import(files, roles, cpt_start, replay, schedule)
+    """Runs from a non-canonical log, or one run from several one-tag files of one run, with the
+    confirmed mapping (``cptcore.importers.read_files``).
 
-
-def import_log(
-    filename: str,
-    data: bytes,
-    roles: dict[str, str],
-    cpt_start: int | None,
-    replay: float,
-    schedule: str,
-) -> list[Run]:
-    """Runs from a non-canonical log with the confirmed mapping (``cptcore.importers.read_files``).
-
-    ``roles`` maps step / lr / loss_pt / loss_cpt to a metric or column (``NONE``/``AUTO`` left
-    out); ``cpt_start`` None means a CPT-only run with unknown pre-training history (paper §6);
+    ``roles`` maps step / lr / loss_pt / loss_cpt to a metric, column or file name (``NONE``/``AUTO``
+    left out); ``cpt_start`` None means a CPT-only run with unknown pre-training history (paper §6);
     ``schedule`` (optional) rebuilds the LR, e.g. 'wsd:peak=3e-4,steps=20000,warmup=500,decay=0.2'.
     Messages name the mapping form's controls (``PAGE_ADVICE``), not command-line options.
     """
-    return _import([(filename, data)], roles, cpt_start, replay, schedule)
-
-
-def import_log_once(
-    filename: str,
-    data: bytes,
-    roles: dict[str, str],
-    cpt_start: int | None,
-    replay: float,
-    schedule: str,
-) -> list[Run]:
-    """``import_log``, read once per session for the same bytes and mapping (the Track page reruns
-    on every widget change)."""
-    mapping = repr((sorted(roles.items()), cpt_start, replay, schedule))
-    return _cached(
-        "import:" + digest(data) + filename + mapping,
-        lambda: import_log(filename, data, roles, cpt_start, replay, schedule),
-    )
-
-
-def _import(
-    files: list[tuple[str, bytes]],
-    roles: dict[str, str],
-    cpt_start: int | None,
-    replay: float,
-    schedule: str,
-) -> list[Run]:
     source = ", ".join(n for n, _ in files)
     mapping = {r: m for r, m in roles.items() if m not in (NONE, AUTO, "", None)}
     if "loss_pt" not in mapping and "loss_cpt" not in mapping:
@@ -204,4 +165,21 @@ def _import(
         replay=replay,
         schedule=schedule.strip() or None,
         advice=PAGE_ADVICE,
+    )
+
+
+def import_log_once(
+    filename: str,
+    data: bytes,
+    roles: dict[str, str],
+    cpt_start: int | None,
+    replay: float,
+    schedule: str,
+) -> list[Run]:
+    """``import_files`` of one log, read once per session for the same bytes and mapping (the Track
+    page reruns on every widget change)."""
+    mapping = repr((sorted(roles.items()), cpt_start, replay, schedule))
+    return _cached(
+        "import:" + digest(data) + filename + mapping,
+        lambda: import_files([(filename, data)], roles, cpt_start, replay, schedule),
     )

@@ -220,46 +220,52 @@ def scenario_controls(
     return w if replay_modelled else replace(w, replay=0.0)
 
 
-def _pt_controls(v: dict, k: dict, b) -> None:
-    v["pt_steps"] = st.select_slider(
-        "PT steps", STEPS, key=k["pt_steps"], bind=b, format_func=fmt_steps
+def _phase_controls(v: dict, k: dict, b, phase: str, kinds) -> None:
+    """A phase's steps, schedule kind, peak LR and warm-up (``phase`` "pt" or "cpt")."""
+    P = phase.upper()
+    v[f"{phase}_steps"] = st.select_slider(
+        f"{P} steps", STEPS, key=k[f"{phase}_steps"], bind=b, format_func=fmt_steps
     )
-    v["pt_kind"] = st.selectbox(
-        "PT schedule",
-        PT_KINDS,
-        key=k["pt_kind"],
+    v[f"{phase}_kind"] = st.selectbox(
+        f"{P} schedule",
+        kinds,
+        key=k[f"{phase}_kind"],
         bind=b,
         format_func=lambda s: s.upper() if s == "wsd" else s,
-        help="\n".join(f"- **{s}**: {KINDS[s]}" for s in PT_KINDS),
+        help="\n".join(f"- **{s}**: {KINDS[s]}" for s in kinds),
     )
-    v["pt_lr"] = st.select_slider("PT peak LR", LRS, key=k["pt_lr"], bind=b, format_func=fmt_lr)
-    v["pt_warmup"] = st.slider(
-        "PT warm-up (% of PT steps)",
-        0.0,
-        20.0,
-        step=0.5,
-        format="%.1f%%",
-        key=k["pt_warmup"],
-        bind=b,
+    v[f"{phase}_lr"] = st.select_slider(
+        f"{P} peak LR", LRS, key=k[f"{phase}_lr"], bind=b, format_func=fmt_lr
     )
-    v["pt_decay"] = st.slider(
+    v[f"{phase}_warmup"] = _percent(
+        f"{P} warm-up (% of {P} steps)", 0.0, 20.0, 0.5, k[f"{phase}_warmup"], b
+    )
+
+
+def _percent(label: str, lo: float, hi: float, step: float, key: str, b, **kw) -> float:
+    """A slider over a percentage, with one decimal when its step is a fraction of a percent."""
+    fmt = "%.1f%%" if step < 1 else "%d%%"
+    return st.slider(label, lo, hi, step=step, format=fmt, key=key, bind=b, **kw)
+
+
+def _pt_controls(v: dict, k: dict, b) -> None:
+    _phase_controls(v, k, b, "pt", PT_KINDS)
+    v["pt_decay"] = _percent(
         "PT anneal (% of PT steps, WSD)",
         1.0,
         60.0,
-        step=0.5,
-        format="%.1f%%",
-        key=k["pt_decay"],
-        bind=b,
+        0.5,
+        k["pt_decay"],
+        b,
         disabled=v["pt_kind"] != "wsd",
     )
-    v["potential"] = st.slider(
+    v["potential"] = _percent(
         "Loss potential (% of peak LR left at the end of PT)",
         0.0,
         100.0,
-        step=5.0,
-        format="%d%%",
-        key=k["potential"],
-        bind=b,
+        5.0,
+        k["potential"],
+        b,
         disabled=v["pt_kind"] == "constant",
         help="Final PT LR / peak PT LR (paper §3.3). 0 % = annealed to zero (low potential), "
         "100 % = not annealed (high potential). A constant schedule always has 100 %.",
@@ -267,27 +273,7 @@ def _pt_controls(v: dict, k: dict, b) -> None:
 
 
 def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
-    v["cpt_steps"] = st.select_slider(
-        "CPT steps", STEPS, key=k["cpt_steps"], bind=b, format_func=fmt_steps
-    )
-    v["cpt_kind"] = st.selectbox(
-        "CPT schedule",
-        CPT_KINDS,
-        key=k["cpt_kind"],
-        bind=b,
-        format_func=lambda s: s.upper() if s == "wsd" else s,
-        help="\n".join(f"- **{s}**: {KINDS[s]}" for s in CPT_KINDS),
-    )
-    v["cpt_lr"] = st.select_slider("CPT peak LR", LRS, key=k["cpt_lr"], bind=b, format_func=fmt_lr)
-    v["cpt_warmup"] = st.slider(
-        "CPT warm-up (% of CPT steps)",
-        0.0,
-        20.0,
-        step=0.5,
-        format="%.1f%%",
-        key=k["cpt_warmup"],
-        bind=b,
-    )
+    _phase_controls(v, k, b, "cpt", CPT_KINDS)
     v["warmup_from"] = st.radio(
         "CPT warm-up starts from",
         WARMUP_FROM,
@@ -298,15 +284,8 @@ def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
         help="Without a warm-up the CPT LR jumps straight to its peak.",
     )
     # one below the other: side by side, a narrow controls column cut the shape box to nothing
-    v["cpt_decay"] = st.slider(
-        "CPT anneal (%, WSD)",
-        1.0,
-        60.0,
-        step=0.5,
-        format="%.1f%%",
-        key=k["cpt_decay"],
-        bind=b,
-        disabled=v["cpt_kind"] != "wsd",
+    v["cpt_decay"] = _percent(
+        "CPT anneal (%, WSD)", 1.0, 60.0, 0.5, k["cpt_decay"], b, disabled=v["cpt_kind"] != "wsd"
     )
     v["cpt_shape"] = st.selectbox(
         "Anneal shape",
@@ -316,14 +295,13 @@ def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
         disabled=v["cpt_kind"] != "wsd",
         help="\n".join(f"- **{s}**: {DECAY_SHAPES[s]}" for s in SHAPES),
     )
-    v["replay"] = st.slider(
+    v["replay"] = _percent(
         "Replay (% of PT data in the CPT mix)",
         0.0,
         100.0,
-        step=5.0,
-        format="%d%%",
-        key=k["replay"],
-        bind=b,
+        5.0,
+        k["replay"],
+        b,
         disabled=not replay_modelled,
         help="Share of pre-training data mixed into CPT (paper §3.4)."
         + (

@@ -322,3 +322,29 @@ def test_one_tag_tensorboard_csvs_of_one_run_combine_into_one_run_with_one_form(
     assert run.has_target("pt") and run.has_target("cpt")
     assert np.max(run.lr) == pytest.approx(5e-4)
     assert not [s for s in at.selectbox if s.key and s.key.endswith("_lr")]  # form gone
+
+
+def test_the_result_shows_each_parameter_with_its_meaning_and_each_run_with_its_accuracy():
+    at = open_page("pages/fit.py")
+    _upload(at, ("a.csv", synthetic_csv(1, "wsd"), CSV), ("b.csv", synthetic_csv(2, "cosine"), CSV))
+    runs = at.dataframe[0].value  # '2 · Your runs'
+    assert list(runs["run"]) == ["a", "b"] and set(runs["PT history"]) == {"known"}
+    at.multiselect(key="fit_on").set_value(["a"]).run()
+    at.multiselect(key="hold_out").set_value(["b"]).run()
+    at.selectbox(key="law").set_value("eq4").run()
+    at.checkbox(key="fit_lambda_auto").uncheck().run()
+    at.button(key="fit_button").click().run(timeout=120)
+    no_exception(at)
+    assert not at.error, _errors(at)
+    outcome = at.session_state[LAST_FIT]
+    tables = [d.value for d in at.dataframe]
+    params = [t for t in tables if "parameter" in t.columns]
+    accuracy = [t for t in tables if "role" in t.columns]
+    assert len(params) == len(accuracy) == len(outcome.fits)  # one tab per validation set
+    for target, p, a in zip(outcome.fits, params, accuracy, strict=True):
+        fitted = outcome.fits[target].params.to_dict()
+        assert list(p["parameter"]) == [k for k in fitted if k != "replay_form"]
+        assert p.set_index("parameter")["meaning"]["L0"] == "loss floor (irreducible loss)"
+        assert np.allclose(p["value"], [fitted[k] for k in p["parameter"]])
+        assert list(a["run"]) == ["a", "b"] and list(a["role"]) == ["fitted", "held out"]
+        assert list(a.columns) == ["run", "role", "points", "R²", "MAE", "max error"]
