@@ -370,6 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit and use the CPT scaling law (Wang, Tissue et al. 2025).",
     )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_fit_command(sub)
+    _add_predict_command(sub)
+    _add_forecast_command(sub)
+    add_import_command(sub)
+    add_plan_command(sub)
+    return p
+
+
+def _add_fit_command(sub) -> None:
     f = sub.add_parser("fit", help="fit both validation sets on canonical run CSVs")
     f.add_argument("runs", nargs="+", help="canonical run CSV files")
     f.add_argument(
@@ -421,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--seed", type=int, default=0)
     f.set_defaults(func=cmd_fit)
+
+
+def _add_predict_command(sub) -> None:
     q = sub.add_parser("predict", help="predict a run's losses from a params.json")
     q.add_argument("-p", "--params", required=True, help="params.json from 'fit'")
     q.add_argument("run", help="canonical run CSV (losses optional)")
@@ -439,6 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
         "calibrated by cross-validation and widened outside the fitted range",
     )
     q.set_defaults(func=cmd_predict)
+
+
+def _add_forecast_command(sub) -> None:
     fc = sub.add_parser("forecast", help="forecast a running CPT job from its first logged losses")
     fc.add_argument("-p", "--params", required=True, help="params.json from 'fit' (the base fit)")
     fc.add_argument(
@@ -467,9 +482,6 @@ def build_parser() -> argparse.ArgumentParser:
         "prior scale costs as much as one point off by one sd of the run's own scatter)",
     )
     fc.set_defaults(func=cmd_forecast)
-    add_import_command(sub)
-    add_plan_command(sub)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -904,92 +904,121 @@ def fit_shared(
     per = {t: init[t] for t in targets} if warm else per_set()
     if len(targets) < 2 or not all(math.isfinite(per[t].params.L0) for t in targets):
         return per_set() if warm else per
-    lam = kw.get("lam", LAMBDA)
-    s2_form, eps = kw.get("s2_form", "paper"), kw.get("eps", 0.1)
-    min_step, skip_warmup = kw.get("min_step", 0), kw.get("skip_warmup", True)
-    probs = {}
+    settings = {
+        "lam": kw.get("lam", LAMBDA),
+        "s2_form": kw.get("s2_form", "paper"),
+        "eps": kw.get("eps", 0.1),
+        "min_step": kw.get("min_step", 0),
+        "skip_warmup": kw.get("skip_warmup", True),
+    }
+    joint = _joint_problem(runs, targets, law, per, settings)
+    if joint is None:
+        return per_set() if warm else per
+    best, warnings = _joint_refine(joint, per, warm)
+    if best is None:
+        return per_set() if warm else per
+    return _joint_results(joint, best, warnings, settings, t0)
+
+
+@dataclass(frozen=True)
+class _SetProblem:
+    """One validation set's part of a joint fit: its rows, what is free, its bounds."""
+
+    used: list
+    data: _Data
+    spec: _Spec
+    warnings: list
+    lo: np.ndarray
+    hi: np.ndarray
+    logy: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class _Joint:
+    """The parameter vector of a shared-S1pt fit: each set's own free parameters, then one log
+    S1pt per base model."""
+
+    sets: dict  # target -> _SetProblem
+    bases: list
+    layout: dict  # target -> per free name its index in the joint vector (None: a log S1pt)
+    n_own: int
+
+    def index(self, t: str) -> list[int]:
+        """Where each of set ``t``'s free parameters sits in the joint vector."""
+        return [
+            i if i is not None else self.n_own + self.bases.index(nm.split(":", 1)[1])
+            for i, nm in zip(self.layout[t], self.sets[t].spec.free, strict=True)
+        ]
+
+    def split(self, theta: np.ndarray) -> dict:
+        return {t: theta[self.index(t)] for t in self.sets}
+
+    def residuals_of(self, t: str, theta_t: np.ndarray) -> np.ndarray:
+        sp = self.sets[t]
+        p, s1u = _unpack(theta_t, sp.spec, sp.data)
+        return np.log(np.maximum(_model(p, sp.data, t, s1u), 1e-6)) - sp.logy
+
+    def residuals(self, theta: np.ndarray) -> np.ndarray:
+        parts = self.split(theta)
+        return np.concatenate([self.residuals_of(t, parts[t]) for t in self.sets])
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each set's own bounds; for a shared S1pt the range both sets allow."""
+        n = self.n_own + len(self.bases)
+        lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
+        for t, sp in self.sets.items():
+            for j, a, b in zip(self.index(t), sp.lo, sp.hi, strict=True):
+                lo[j], hi[j] = max(lo[j], a), min(hi[j], b)
+        return lo, hi
+
+
+def _joint_problem(runs, targets, law: str, per: dict, settings: dict) -> _Joint | None:
+    """The joint problem of both sets' CPT-only rows (None when a set has no unknown S1pt)."""
+    sets = {}
     for t in targets:
         used = [r for r in runs if r.has_target(t)]
-        data = _gather(used, t, lam, s2_form, eps, min_step, skip_warmup)
+        data = _gather(used, t, *(settings[k] for k in ("lam", "s2_form", "eps", "min_step")),
+                       settings["skip_warmup"])  # fmt: skip
         if not data.unknown_pt:
-            return per_set() if warm else per
+            return None
         warn_t: list[str] = []
         spec = _spec(data, law, per[t], warn_t)
         lo, hi = _bounds(data, spec)
-        probs[t] = (used, data, spec.law, spec, warn_t, _has_cpt(data), lo, hi)
-    bases = sorted({nm for t in targets for nm in probs[t][1].unknown_pt})
-    # the joint vector: each set's own free parameters, then one log S1pt per base
-    layout, own = {}, []
-    for t in targets:
-        spec = probs[t][3]
-        idx = []
-        for nm in spec.free:
-            if nm.startswith("logS1pt:"):
-                idx.append(None)
-            else:
-                idx.append(len(own))
-                own.append((t, nm))
-        layout[t] = idx
-    n_own = len(own)
+        sets[t] = _SetProblem(used, data, spec, warn_t, lo, hi, np.log(data.y))
+    bases = sorted({nm for sp in sets.values() for nm in sp.data.unknown_pt})
+    layout, n_own = {}, 0
+    for t, sp in sets.items():
+        layout[t] = []
+        for nm in sp.spec.free:
+            layout[t].append(None if nm.startswith("logS1pt:") else n_own)
+            n_own += not nm.startswith("logS1pt:")
+    return _Joint(sets, bases, layout, n_own)
 
-    def split(theta: np.ndarray) -> dict:
-        out = {}
-        for t in targets:
-            spec = probs[t][3]
-            out[t] = np.array(
-                [
-                    theta[i] if i is not None else theta[n_own + bases.index(nm.split(":", 1)[1])]
-                    for i, nm in zip(layout[t], spec.free, strict=True)
-                ]
-            )
-        return out
 
-    logy = {t: np.log(probs[t][1].y) for t in targets}
-
-    def residuals_of(t: str, theta_t: np.ndarray) -> np.ndarray:
-        data, spec = probs[t][1], probs[t][3]
-        p, s1u = _unpack(theta_t, spec, data)
-        return np.log(np.maximum(_model(p, data, t, s1u), 1e-6)) - logy[t]
-
-    def residuals(theta: np.ndarray) -> np.ndarray:
-        parts = split(theta)
-        return np.concatenate([residuals_of(t, parts[t]) for t in targets])
-
-    lo = np.empty(n_own + len(bases))
-    hi = np.empty(n_own + len(bases))
-    for t in targets:
-        spec, lo_t, hi_t = probs[t][3], probs[t][6], probs[t][7]
-        for i, a, b in zip(layout[t], lo_t, hi_t, strict=True):
-            if i is not None:
-                lo[i], hi[i] = a, b
-    for k, nm in enumerate(bases):  # the S1pt range both sets allow
-        rng = [
-            (a, b)
-            for t in targets
-            for nm2, a, b in zip(probs[t][3].free, probs[t][6], probs[t][7], strict=True)
-            if nm2 == f"logS1pt:{nm}"
-        ]
-        lo[n_own + k], hi[n_own + k] = max(a for a, _ in rng), min(b for _, b in rng)
-    x_own = np.empty(n_own)
-    for t in targets:
-        v = _fit_space_values(per[t], probs[t][1])
-        for i, nm in zip(layout[t], probs[t][3].free, strict=True):
+def _joint_refine(joint: _Joint, per: dict, warm: bool) -> tuple:
+    """The best Huber refine of the joint vector over the S1pt starts (the per-set fits' values
+    and their mean; a warm start only the mean), and the warnings of failed starts."""
+    lo, hi = joint.bounds()
+    x_own = np.empty(joint.n_own)
+    for t, sp in joint.sets.items():
+        v = _fit_space_values(per[t], sp.data)
+        for i, nm in zip(joint.layout[t], sp.spec.free, strict=True):
             if i is not None:
                 x_own[i] = v[nm]
 
     def log_s1(t: str, nm: str) -> float:
-        return math.log(per[t].S1pt.get(nm, float(np.max(probs[t][1].S1cpt)) or 1.0))
+        return math.log(per[t].S1pt.get(nm, float(np.max(joint.sets[t].data.S1cpt)) or 1.0))
 
-    s1_starts = [[float(np.mean([log_s1(t, nm) for t in targets])) for nm in bases]]
+    targets = list(joint.sets)
+    s1_starts = [[float(np.mean([log_s1(t, nm) for t in targets])) for nm in joint.bases]]
     if not warm:
-        s1_starts += [[log_s1(t, nm) for nm in bases] for t in targets]
+        s1_starts += [[log_s1(t, nm) for nm in joint.bases] for t in targets]
     best, warnings = None, []
     for s1 in s1_starts:
-        x0 = np.concatenate([x_own, s1])
-        x0 = np.clip(x0, lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo))
+        x0 = np.clip(np.r_[x_own, s1], lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo))
         try:
             r = least_squares(
-                residuals,
+                joint.residuals,
                 x0,
                 bounds=(lo, hi),
                 loss="huber",
@@ -1003,16 +1032,18 @@ def fit_shared(
             continue
         if best is None or r.cost < best.cost:
             best = r
-    if best is None:
-        return per_set() if warm else per
-    parts = split(best.x)
-    # joint Laplace covariance: each set's rows weighted by its own residual noise
-    resid = {t: residuals_of(t, parts[t]) for t in targets}
-    ends = np.cumsum([0] + [len(resid[t]) for t in targets])
+    return best, warnings
+
+
+def _joint_results(joint: _Joint, best, warnings: list, settings: dict, t0: float) -> dict:
+    """Each set's FitResult of the joint solution, with the joint Laplace covariance (each set's
+    rows weighted by its own residual noise)."""
+    parts = joint.split(best.x)
+    resid = {t: joint.residuals_of(t, parts[t]) for t in joint.sets}
+    ends = np.cumsum([0] + [len(r) for r in resid.values()])
     Jw = best.jac.copy()
-    for k, t in enumerate(targets):
-        n_free_t = len(probs[t][3].free)
-        scale = _noise_scale(resid[t], probs[t][1].run_index, n_free_t)
+    for k, (t, sp) in enumerate(joint.sets.items()):
+        scale = _noise_scale(resid[t], sp.data.run_index, len(sp.spec.free))
         Jw[ends[k] : ends[k + 1]] /= math.sqrt(max(scale, 1e-300))
     try:
         covj = np.linalg.pinv(Jw.T @ Jw)
@@ -1020,27 +1051,17 @@ def fit_shared(
         covj = None
     out = {}
     other = {"pt": "domain", "cpt": "general"}
-    for t in targets:
-        used, data, law_t, spec, warn_t, has_cpt, lo_t, hi_t = probs[t]
-        jidx = [
-            i if i is not None else n_own + bases.index(nm.split(":", 1)[1])
-            for i, nm in zip(layout[t], spec.free, strict=True)
-        ]
+    for t, sp in joint.sets.items():
+        jidx = joint.index(t)
         cov = covj[np.ix_(jidx, jidx)] if covj is not None else None
         sol = _Solution(parts[t], best.success, _huber_cost(resid[t]), best.message)
-        what = f"{len(used)} run(s) (S1pt shared with the {other[t]} set)"
+        what = f"{len(sp.used)} run(s) (S1pt shared with the {other[t]} set)"
         res = _diagnose(
-            sol, False, data, t, spec, len(used), list(warn_t) + warnings, what=what, cov=cov
-        )
+            sol, False, sp.data, t, sp.spec, len(sp.used), sp.warnings + warnings, what=what,
+            cov=cov,
+        )  # fmt: skip
         out[t] = replace(
-            res,
-            lam=lam,
-            s2_form=s2_form,
-            eps=eps,
-            seconds=time.perf_counter() - t0,
-            min_step=min_step,
-            skip_warmup=skip_warmup,
-            s1pt_shared=True,
+            res, **settings, seconds=time.perf_counter() - t0, s1pt_shared=True
         )
     return out
 

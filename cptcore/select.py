@@ -258,6 +258,48 @@ def select_model(
     runs = [r for r in runs if r.has_target("pt") or r.has_target("cpt")]
     law_list = _law_candidates(runs, laws)
     lam_list = list(LAMBDA_GRID) if isinstance(lams, str) else list(np.atleast_1d(lams))
+    _check_choices(lam_list, s1pt)
+    open_ = has_open_runs(runs)
+    mode = s1pt if (open_ and s1pt != "auto") else "per-set"
+    try_shared = open_ and s1pt == "auto"
+    if len(runs) < MIN_RUNS_FOR_CV:
+        return _without_cv(runs, law_list, lam_list, DEFAULT_S1PT if try_shared else mode, open_)
+    folds = groups(runs)
+    if len(law_list) * len(lam_list) == 1:  # forced: still cross-validated, for its score and band
+        return _forced(runs, folds, law_list[0], float(lam_list[0]), fit_kw, mode, open_, try_shared)
+    t0 = time.perf_counter()
+    n_jobs = default_jobs() if jobs is None else max(1, int(jobs))
+    results = _search(runs, folds, law_list, lam_list, mode, try_shared, fit_kw, n_jobs, progress)
+    cands = tuple(c for c, _ in results.values())
+    finite = [c for c in cands if math.isfinite(c.score)]
+    if not finite:
+        law = _fallback_law(runs, law_list)
+        msg = f"cross-validation scored nothing; used the documented fallback {law}, lambda = 0.999"
+        sel = Selection(
+            law, LAMBDA, cands, _fold_names(runs, folds), msg, False, mode if open_ else None
+        )
+        return sel, None
+    best = min(finite, key=_sort_key)
+    kind = "leave one CPT setting out" if len(folds) < len(runs) else "leave one run out"
+    msg = (
+        f"{best.law} with lambda = {best.lam:g} chosen by grouped cross-validation ({kind}, "
+        f"{len(folds)} folds, {len(results)} candidates, {time.perf_counter() - t0:.0f} s): "
+        f"held-out CPT-phase MAE {best.score:.4f} nats" + _s1pt_words(best.s1pt, open_, try_shared)
+    )
+    sel = Selection(
+        best.law,
+        best.lam,
+        cands,
+        _fold_names(runs, folds),
+        msg,
+        True,
+        best.s1pt if open_ else None,
+    )
+    return sel, results[(best.law, best.lam, best.s1pt)][1]
+
+
+def _check_choices(lam_list: list, s1pt: str) -> None:
+    """One line for a lambda outside [0, 1) or an unknown S1pt mode."""
     for lam in lam_list:
         if not 0.0 <= float(lam) < 1.0:
             raise InputError(
@@ -267,48 +309,50 @@ def select_model(
         raise InputError(
             "unknown S1pt mode", column="s1pt", received=s1pt, fix="Use auto, shared or per-set"
         )
-    open_ = has_open_runs(runs)
-    mode = s1pt if (open_ and s1pt != "auto") else "per-set"
-    try_shared = open_ and s1pt == "auto"
-    if len(runs) < MIN_RUNS_FOR_CV:
-        law = _fallback_law(runs, law_list)
-        lam = LAMBDA if LAMBDA in lam_list else float(lam_list[-1])
-        if len(law_list) * len(lam_list) == 1:
-            law, lam = law_list[0], float(lam_list[0])
-        mode = DEFAULT_S1PT if try_shared else mode
-        msg = (
-            f"only {len(runs)} run(s) with losses: too few to cross-validate (need "
-            f"{MIN_RUNS_FOR_CV}); used {law} with lambda = {lam:g}"
-            + ("" if law == law_list[0] and len(law_list) == 1 else " (the documented fallback)")
-            + (f", S1pt {mode}" if open_ else "")
-        )
-        return Selection(law, lam, (), (), msg, False, mode if open_ else None), None
 
-    folds = groups(runs)
-    if len(law_list) * len(lam_list) == 1:  # forced: still cross-validated, for its score and band
+
+def _without_cv(runs, law_list: list, lam_list: list, mode: str, open_: bool):
+    """Too few runs to cross-validate: the documented fallback (or the one candidate given)."""
+    law = _fallback_law(runs, law_list)
+    lam = LAMBDA if LAMBDA in lam_list else float(lam_list[-1])
+    if len(law_list) * len(lam_list) == 1:
         law, lam = law_list[0], float(lam_list[0])
-        tried = [_candidate(runs, folds, law, lam, fit_kw, mode)]
-        if try_shared:
-            tried.append(_candidate(runs, folds, law, lam, fit_kw, "shared"))
-        cand, fits = min(tried, key=lambda cf_: _sort_key(cf_[0]))
-        msg = (
-            f"{law} with lambda = {lam:g} (as given); grouped cross-validation: held-out "
-            f"CPT-phase MAE {cand.score:.4f} nats" + _s1pt_words(cand.s1pt, open_, try_shared)
-        )
-        sel = Selection(
-            law,
-            lam,
-            tuple(c for c, _ in tried),
-            _fold_names(runs, folds),
-            msg,
-            False,
-            cand.s1pt if open_ else None,
-        )
-        return sel, fits
-    t0 = time.perf_counter()
-    n_jobs = default_jobs() if jobs is None else max(1, int(jobs))
+    msg = (
+        f"only {len(runs)} run(s) with losses: too few to cross-validate (need "
+        f"{MIN_RUNS_FOR_CV}); used {law} with lambda = {lam:g}"
+        + ("" if law == law_list[0] and len(law_list) == 1 else " (the documented fallback)")
+        + (f", S1pt {mode}" if open_ else "")
+    )
+    return Selection(law, lam, (), (), msg, False, mode if open_ else None), None
+
+
+def _forced(runs, folds, law: str, lam: float, fit_kw, mode: str, open_: bool, try_shared: bool):
+    """One (law, lambda) given: still cross-validated, for its score and its calibrated band."""
+    tried = [_candidate(runs, folds, law, lam, fit_kw, mode)]
+    if try_shared:
+        tried.append(_candidate(runs, folds, law, lam, fit_kw, "shared"))
+    cand, fits = min(tried, key=lambda cf_: _sort_key(cf_[0]))
+    msg = (
+        f"{law} with lambda = {lam:g} (as given); grouped cross-validation: held-out "
+        f"CPT-phase MAE {cand.score:.4f} nats" + _s1pt_words(cand.s1pt, open_, try_shared)
+    )
+    sel = Selection(
+        law,
+        lam,
+        tuple(c for c, _ in tried),
+        _fold_names(runs, folds),
+        msg,
+        False,
+        cand.s1pt if open_ else None,
+    )
+    return sel, fits
+
+
+def _search(runs, folds, law_list, lam_list, mode, try_shared, fit_kw, n_jobs, progress) -> dict:
+    """Every candidate scored, {(law, lambda, S1pt mode): (Candidate, fits)}. Three stages keep the
+    cost down: every law at one lambda, then the best two laws at the other lambdas, then (for
+    CPT-only runs with ``try_shared``) the best of those with S1pt shared by both sets."""
     results: dict = {}
-    # two stages keep the cost down: every law at one lambda, then the best two laws at the rest
     lam0 = float(lam_list[len(lam_list) // 2]) if len(law_list) > 2 else None
     stage1 = [(law, lam0, mode) for law in law_list] if lam0 is not None else []
     n_total = len(stage1) + (2 * (len(lam_list) - 1) if stage1 else len(law_list) * len(lam_list))
@@ -328,38 +372,12 @@ def select_model(
         if (law, float(lam), mode) not in results
     ]
     _run_tasks(stage2, runs, folds, fit_kw, n_jobs, results, progress, n_total)
-    if try_shared:  # stage 3: the best per-set candidate with S1pt shared by both sets
+    if try_shared:
         scored = [t for t in results if math.isfinite(results[t][0].score)]
         if scored:
             law, lam, _ = min(scored, key=lambda t: _sort_key(results[t][0]))
             _run_tasks([(law, lam, "shared")], runs, folds, fit_kw, 1, results, progress, n_total)
-    tasks = list(results)
-    cands = tuple(results[t][0] for t in tasks)
-    finite = [c for c in cands if math.isfinite(c.score)]
-    if not finite:
-        law = _fallback_law(runs, law_list)
-        msg = f"cross-validation scored nothing; used the documented fallback {law}, lambda = 0.999"
-        sel = Selection(
-            law, LAMBDA, cands, _fold_names(runs, folds), msg, False, mode if open_ else None
-        )
-        return sel, None
-    best = min(finite, key=_sort_key)
-    kind = "leave one CPT setting out" if len(folds) < len(runs) else "leave one run out"
-    msg = (
-        f"{best.law} with lambda = {best.lam:g} chosen by grouped cross-validation ({kind}, "
-        f"{len(folds)} folds, {len(tasks)} candidates, {time.perf_counter() - t0:.0f} s): "
-        f"held-out CPT-phase MAE {best.score:.4f} nats" + _s1pt_words(best.s1pt, open_, try_shared)
-    )
-    sel = Selection(
-        best.law,
-        best.lam,
-        cands,
-        _fold_names(runs, folds),
-        msg,
-        True,
-        best.s1pt if open_ else None,
-    )
-    return sel, results[(best.law, best.lam, best.s1pt)][1]
+    return results
 
 
 def has_open_runs(runs: Sequence[Run]) -> bool:
