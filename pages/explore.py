@@ -16,6 +16,7 @@ from ui.widgets import (
     init_defaults,
     link_notes,
     load_defaults,
+    lr_scrub,
     md,
     read_link,
     scenario_alt,
@@ -114,6 +115,14 @@ def live() -> None:
             bind="query-params",
             help="Off: show the whole pre-training phase too.",
         )
+        scrub = st.toggle(
+            "Scrub the CPT peak LR in the chart",
+            value=True,
+            key="scrub",
+            bind="query-params",
+            help="A slider under the chart over the nearest CPT peak LRs: it swaps the curves at "
+            "once, in the browser. The numbers above stay those of the controls.",
+        )
         has_cov = any(has_band(f) for f in preset.ps.fits.values())
         calibrated = all(f.calibration is not None for f in preset.ps.fits.values())
         bands = st.toggle(
@@ -143,13 +152,17 @@ def live() -> None:
                 )
             scenario_metrics(view)
             pins = st.session_state.setdefault(PINS, [])
-            fig = scenario_figure(
-                view,
+            opts = dict(
                 hidden=hidden,
                 terms_of=None if terms_of == "none" else terms_of,
                 bands=bands,
                 window="cpt" if zoom else "all",
                 pins=pins,
+            )
+            fig = (
+                lr_scrub(preset, w, lambda v: scenario_figure(v, **opts))
+                if scrub
+                else scenario_figure(view, **opts)
             )
             chart(fig, key="explore_chart", alt=scenario_alt(view))
             st.caption(

@@ -13,7 +13,7 @@ import streamlit as st
 
 from cptcore.errors import InputError
 from cptcore.markup import escape_markdown
-from cptcore.plots import ScenarioView, on_dark, see_through
+from cptcore.plots import ScenarioView, on_dark, scrub_figure, see_through
 from cptcore.schedules import DECAY_SHAPES, KINDS, format_lr
 from cptcore.whatif import (
     CPT_KINDS,
@@ -25,6 +25,7 @@ from cptcore.whatif import (
     step_options,
 )
 from ui.data import PRESET_LABELS, YOURS, Preset
+from ui.data import view as cached_view
 from ui.state import LINK_NOTES, LINK_PENDING, LINK_SEEN
 
 log = logging.getLogger("cpt-dashboard")
@@ -334,6 +335,21 @@ def chart(fig, key: str, alt: str | None = None) -> None:
     # st.context.theme knows the new theme
     fig = on_dark(fig) if st.context.theme.type == "dark" else see_through(fig)
     st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme="streamlit", alt=alt)
+
+
+SCRUB_SPAN = 3  # CPT peak LRs each side of the chosen one on the chart's own slider
+
+
+def lr_scrub(preset: Preset, w: WhatIf, draw: Callable[[ScenarioView], object]):
+    """The chart ``draw`` makes for ``w``, with a slider under it over the nearest CPT peak LRs
+    (``SCRUB_SPAN`` each side) that swaps the curves in the browser, without a rerun. Each
+    neighbour is one cached view (``ui.data.view``): moving the page's own LR slider reuses them."""
+    i = LRS.index(nearest(LRS, w.cpt_lr))
+    values = LRS[max(0, i - SCRUB_SPAN) : i + SCRUB_SPAN + 1]
+    figs = [draw(cached_view(preset, replace(w, cpt_lr=v))) for v in values]
+    return scrub_figure(
+        figs, [fmt_lr(v) for v in values], values.index(LRS[i]), "CPT peak LR (chart only)"
+    )
 
 
 def scenario_alt(view: ScenarioView) -> str:
