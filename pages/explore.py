@@ -10,6 +10,7 @@ from ui.state import EXPLORE_PRESET, MAX_PINS, PINS
 from ui.widgets import (
     chart,
     clear_link_notes,
+    columns_stacking_below,
     fmt_lr,
     fmt_steps,
     guard,
@@ -49,7 +50,7 @@ def _preset_changed() -> None:
         load_defaults(chosen.defaults)
 
 
-top = st.columns([2, 1, 1], vertical_alignment="bottom")
+top = columns_stacking_below("explore_top", [2, 1, 1], 560, vertical_alignment="bottom")
 key = top[0].selectbox(
     "Parameters",
     list(available),
@@ -89,7 +90,7 @@ st.caption(
 @st.fragment
 def live() -> None:
     """The controls and the chart: a slider change reruns only this fragment."""
-    left, right = st.columns([1, 2.6], gap="medium")
+    left, right = columns_stacking_below("explore_live", [1, 2.6], gap="medium")
     with left:
         cpt_tab, pt_tab, show_tab = st.tabs(["CPT", "Pre-training", "Display"])
         w = scenario_controls(preset.ps.law in LAWS_WITH_REPLAY, cpt_box=cpt_tab, pt_box=pt_tab)

@@ -327,6 +327,21 @@ def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
     )
 
 
+def columns_stacking_below(key: str, spec: list[float], width: int = 640, **kw) -> list:
+    """``st.columns(spec)`` in a container ``key`` whose columns stack, full width, while the
+    container is narrower than ``width`` px (a CSS container query). Streamlit stacks columns only
+    on phone-sized windows: at 800 px with the sidebar open, a controls column got ~110 px."""
+    k = f".st-key-{key}"
+    row = f'{k} > div > [data-testid="stHorizontalBlock"]'
+    st.html(
+        f"<style>{k} {{container-type: inline-size}}"
+        f" @container (max-width: {width - 1}px) {{ {row} {{flex-direction: column}}"
+        f' {row} > [data-testid="stColumn"] {{width: 100% !important; flex: 1 1 auto !important}}'
+        " }</style>"
+    )
+    return st.container(key=key).columns(spec, **kw)
+
+
 def chart(fig, key: str, alt: str | None = None) -> None:
     """A plotly chart with our toolbar and colours, dark when the viewer chose the dark theme
     (settings menu); ``alt`` names it for screen readers."""
