@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
@@ -159,18 +160,22 @@ def _base_layout(height: int, legend_right: bool = False) -> dict:
 GRID = dict(showgrid=True, gridcolor="#e2e8f0", zeroline=False)
 
 
-# the light figures' ink and paper -> their dark-theme counterparts (same slate palette as the app)
-DARK_COLORS = {
-    "#ffffff": "#0f172a",
-    "#e2e8f0": "#334155",
-    "#334155": "#cbd5e1",
-    "#0f172a": "#e2e8f0",
+# the figures' paper and inks -> ones that read on the app's light and dark page alike. After a
+# switch in the settings menu, Streamlit restyles a chart at once (background, fonts) but the script
+# learns of the new theme only at its next rerun (Streamlit #11920): rules, labels, markers and
+# grid drawn for one theme would be near-invisible on the other until then
+BOTH_THEMES = {
+    "#ffffff": "rgba(0,0,0,0)",  # the page shows through
+    "#e2e8f0": "rgba(100,116,139,0.3)",  # grid
+    "#334155": "#64748b",  # rules and their labels: 4.8:1 on white, 3.7:1 on the dark #0f172a
+    "#475569": "#64748b",  # the learning rate (COLOR["lr"])
+    "#0f172a": "#64748b",  # markers
 }
 
 
 def _recolor(obj, colors: dict):
     if isinstance(obj, dict):
-        return {k: _recolor(v, colors) for k, v in obj.items()}
+        return {k: v if k == "bdata" else _recolor(v, colors) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_recolor(v, colors) for v in obj]
     if isinstance(obj, str):
@@ -178,21 +183,15 @@ def _recolor(obj, colors: dict):
     return obj
 
 
-def see_through(fig: go.Figure) -> go.Figure:
-    """``fig`` with a transparent plot area, so the page's theme shows through (in place)."""
-    return fig.update_layout(plot_bgcolor="rgba(0,0,0,0)")
-
-
-def on_dark(fig: go.Figure) -> go.Figure:
-    """A copy of ``fig`` for a dark page: plotly's dark template, a transparent background and the
-    fixed dark inks (rules, markers, annotations) swapped for light ones (``DARK_COLORS``)."""
-    d = _recolor(fig.to_dict(), DARK_COLORS)
-    d["layout"].pop("template", None)
-    out = go.Figure(d)
-    out.update_layout(
-        template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)"
-    )
-    return out
+def for_page(fig: go.Figure, dark: bool = False) -> go.Figure:
+    """A copy of ``fig`` for the app's page: transparent backgrounds and inks that read in both
+    themes (``BOTH_THEMES``), plotly's dark template when the viewer's theme is dark. (The report
+    keeps the figures as drawn: a white page.)"""
+    d = _recolor(fig.to_dict(), BOTH_THEMES)
+    d["layout"].update(paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    if dark:
+        d["layout"]["template"] = pio.templates["plotly_dark"].to_plotly_json()
+    return go.Figure(d, _validate=False)  # drawn by our own code: no need to check it again
 
 
 def _layout(fig: go.Figure, height: int, legend_right: bool = False) -> go.Figure:

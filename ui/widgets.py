@@ -13,7 +13,7 @@ import streamlit as st
 
 from cptcore.errors import InputError
 from cptcore.markup import escape_markdown
-from cptcore.plots import ScenarioView, on_dark, scrub_figure, see_through
+from cptcore.plots import ScenarioView, for_page, scrub_figure
 from cptcore.schedules import DECAY_SHAPES, KINDS, format_lr
 from cptcore.whatif import (
     CPT_KINDS,
@@ -346,9 +346,9 @@ def chart(fig, key: str, alt: str | None = None) -> None:
     """A plotly chart with our toolbar and colours, dark when the viewer chose the dark theme
     (settings menu); ``alt`` names it for screen readers."""
     # Streamlit's plotly theme follows a switch in the settings menu at once (background, fonts);
-    # our fixed inks (rules, markers, labels) follow from the next rerun on, when
-    # st.context.theme knows the new theme
-    fig = on_dark(fig) if st.context.theme.type == "dark" else see_through(fig)
+    # our inks read on both themes, and plotly's dark template follows from the next rerun on,
+    # when st.context.theme knows the new theme (Streamlit #11920)
+    fig = for_page(fig, dark=st.context.theme.type == "dark")
     st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme="streamlit", alt=alt)
 
 
