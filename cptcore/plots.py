@@ -173,6 +173,12 @@ BOTH_THEMES = {
 }
 
 
+def _raw(fig: go.Figure) -> dict:
+    """``fig`` as plain dicts with numpy arrays. Read straight from the figure: ``to_dict`` would
+    copy and re-encode every array (~20 ms per chart, most of a scrub figure's cost)."""
+    return dict(data=fig._data, layout=fig._layout)
+
+
 def _recolor(obj, colors: dict):
     if isinstance(obj, dict):
         return {k: v if k == "bdata" else _recolor(v, colors) for k, v in obj.items()}
@@ -187,11 +193,12 @@ def for_page(fig: go.Figure, dark: bool = False) -> go.Figure:
     """A copy of ``fig`` for the app's page: transparent backgrounds and inks that read in both
     themes (``BOTH_THEMES``), plotly's dark template when the viewer's theme is dark. (The report
     keeps the figures as drawn: a white page.)"""
-    d = _recolor(fig.to_dict(), BOTH_THEMES)
+    d = _recolor(_raw(fig), BOTH_THEMES)  # the arrays pass through as they are
     d["layout"].update(paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
     if dark:
         d["layout"]["template"] = pio.templates["plotly_dark"].to_plotly_json()
-    return go.Figure(d, _validate=False)  # drawn by our own code: no need to check it again
+    # drawn by our own code: no need to check it again
+    return go.Figure(dict(d, frames=fig.frames), _validate=False)
 
 
 def _layout(fig: go.Figure, height: int, legend_right: bool = False) -> go.Figure:
@@ -537,12 +544,6 @@ def _arr(v) -> np.ndarray:
 def _spec(a: np.ndarray) -> dict:
     """``a`` as plotly's base64 typed array (frames are not encoded by plotly.py itself)."""
     return dict(dtype=a.dtype.str.lstrip("<|"), bdata=base64.b64encode(a.tobytes()).decode())
-
-
-def _raw(fig: go.Figure) -> dict:
-    """``fig`` as plain dicts with numpy arrays. Read straight from the figure: ``to_dict`` would
-    copy and re-encode every array (~20 ms per chart, most of a scrub figure's cost)."""
-    return dict(data=fig._data, layout=fig._layout)
 
 
 def _same(a: dict, b: dict) -> bool:
