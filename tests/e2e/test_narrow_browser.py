@@ -62,3 +62,36 @@ def test_controls_stay_beside_the_chart_at_1400_px(chrome, base_url):  # noqa: F
         assert col is not None and 0.15 * main < col < 0.4 * main, (col, main)
     finally:
         ctx.close()
+
+
+# px between the legend's bottom and the top of the first panel (negative: they overlap)
+LEGEND_GAP = """() => { const gd = document.querySelector('.js-plotly-plot');
+  const top = gd.getBoundingClientRect().top + gd._fullLayout._size.t;
+  return top - gd.querySelector('.legend').getBoundingClientRect().bottom; }"""
+
+
+@pytest.mark.parametrize("width", [800, 1100])
+def test_explore_legend_never_overlaps_the_top_panel(chrome, base_url, width):  # noqa: F811
+    ctx = chrome.new_context(viewport={"width": width, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{base_url}/explore")
+        wait_idle(page)
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        assert page.evaluate(LEGEND_GAP) >= 0
+        thumb = page.locator('[data-testid="stSlider"]', has_text="CPT peak LR").locator(
+            'input[type="range"]'
+        )
+        for _ in range(2):  # two pins: two more legend rows, with long labels
+            page.get_by_role("button", name="Pin scenario").click()
+            wait_idle(page)
+            thumb.first.focus()
+            thumb.first.press("ArrowLeft")
+            wait_idle(page)
+        assert page.locator(".js-plotly-plot .legend .traces", has_text="pin 2").count() == 1
+        gap = page.evaluate(LEGEND_GAP)
+        if gap < 0:
+            page.screenshot(path=str(ARTIFACTS / f"e2e-legend-{width}.png"), full_page=True)
+        assert gap >= 0
+    finally:
+        ctx.close()
