@@ -11,6 +11,7 @@ from ui.widgets import (
     chart,
     clear_link_notes,
     columns_stacking_below,
+    fill_scrub,
     fmt_lr,
     fmt_steps,
     guard,
@@ -142,6 +143,7 @@ def live() -> None:
             if has_cov
             else "This parameter set carries no band.",
         )
+    fill = False  # the chart is drawn without its scrub slider: compute that next, then rerun
     with right:
         with guard("predicting this scenario"):
             view = data.view(preset, w)
@@ -160,12 +162,12 @@ def live() -> None:
                 window="cpt" if zoom else "all",
                 pins=pins,
             )
-            fig = (
-                lr_scrub(preset, w, lambda v: scenario_figure(v, **opts))
-                if scrub
-                else scenario_figure(view, **opts)
-            )
+            fig = lr_scrub(preset, w, lambda v: scenario_figure(v, **opts)) if scrub else None
+            plain = fig is None  # also first, while the scrub slider's neighbours are computed
+            if plain:
+                fig = scenario_figure(view, **opts)
             chart(fig, key="explore_chart", alt=scenario_alt(view))
+            fill = scrub and plain
             st.caption(
                 turning_note(view)
                 + (
@@ -197,6 +199,9 @@ def live() -> None:
             )
             for p in pins:
                 st.caption(p.label)
+    if fill:
+        with guard("preparing the scrub slider"):
+            fill_scrub(preset, w)
 
 
 live()

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import fields, replace
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from cptcore.errors import InputError
 from cptcore.markup import escape_markdown
@@ -353,18 +354,40 @@ def chart(fig, key: str, alt: str | None = None) -> None:
 
 
 SCRUB_SPAN = 3  # CPT peak LRs each side of the chosen one on the chart's own slider
+_SCRUBBED: set = set()  # (preset token, WhatIf) whose cached view a scrub slider has asked for
+
+
+def _scrub_values(w: WhatIf) -> tuple[list[WhatIf], int, list[str]]:
+    i = LRS.index(nearest(LRS, w.cpt_lr))
+    values = LRS[max(0, i - SCRUB_SPAN) : i + SCRUB_SPAN + 1]
+    return [replace(w, cpt_lr=v) for v in values], values.index(LRS[i]), [fmt_lr(v) for v in values]
 
 
 def lr_scrub(preset: Preset, w: WhatIf, draw: Callable[[ScenarioView], object]):
     """The chart ``draw`` makes for ``w``, with a slider under it over the nearest CPT peak LRs
     (``SCRUB_SPAN`` each side) that swaps the curves in the browser, without a rerun. Each
-    neighbour is one cached view (``ui.data.view``): moving the page's own LR slider reuses them."""
-    i = LRS.index(nearest(LRS, w.cpt_lr))
-    values = LRS[max(0, i - SCRUB_SPAN) : i + SCRUB_SPAN + 1]
-    figs = [draw(cached_view(preset, replace(w, cpt_lr=v))) for v in values]
-    return scrub_figure(
-        figs, [fmt_lr(v) for v in values], values.index(LRS[i]), "CPT peak LR (chart only)"
-    )
+    neighbour is one cached view (``ui.data.view``): moving the page's own LR slider reuses them.
+
+    None while a neighbour has not been computed yet: the page then shows the plain chart first
+    and calls ``fill_scrub`` (at 1M steps seven new scenarios take seconds)."""
+    settings, active, labels = _scrub_values(w)
+    if any((preset.token, x) not in _SCRUBBED for x in settings if x != w):
+        return None
+    figs = [draw(cached_view(preset, x)) for x in settings]
+    return scrub_figure(figs, labels, active, "CPT peak LR (chart only)")
+
+
+def fill_scrub(preset: Preset, w: WhatIf) -> None:
+    """Compute (and cache) the neighbours ``lr_scrub`` needs, then rerun the fragment to draw them."""
+    if len(_SCRUBBED) > 100_000:  # a long-lived server: forget (the cache has evicted most)
+        _SCRUBBED.clear()
+    for x in _scrub_values(w)[0]:
+        cached_view(preset, x)
+        _SCRUBBED.add((preset.token, x))
+    try:
+        st.rerun(scope="fragment")
+    except StreamlitAPIException:  # the fragment ran in a full run of the page: rerun that
+        st.rerun()
 
 
 def scenario_alt(view: ScenarioView) -> str:
