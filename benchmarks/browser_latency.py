@@ -9,6 +9,10 @@ chart's data (a signature of every trace's y values) differs from before the pre
 cold start (navigation start -> first chart drawn, on a fresh server and on a warm one) and a page
 switch (click "Explore" in the sidebar on another page -> chart drawn).
 
+Then ArrowRight on "CPT warm-up" (another control: a new setting, and new neighbours for the scrub
+slider). Each size runs with the scrub slider and without it (``scrub=false``, with another CPT
+warm-up, so that none of its settings is cached by the run with the slider).
+
 The scrub case: a click on the chart's own CPT peak LR slider (plotly frames, no rerun) -> the chart's
 data changed, stamped the same way from the mousedown; the clicks visit every value of the slider
 once (each a setting the chart has not shown yet).
@@ -85,10 +89,8 @@ def _first_chart(page, timeout: float = 120_000) -> float:
     return page.evaluate("() => performance.now()")
 
 
-def _presses(page, key: str, n: int) -> list[float]:
-    thumb = page.locator('[data-testid="stSlider"]', has_text="CPT peak LR").locator(
-        'input[type="range"]'
-    )
+def _presses(page, key: str, n: int, label: str = "CPT peak LR") -> list[float]:
+    thumb = page.locator('[data-testid="stSlider"]', has_text=label).locator('input[type="range"]')
     out = []
     for _ in range(n):
         page.evaluate(WATCH)
@@ -190,6 +192,9 @@ def main() -> None:
             seen = _presses(page, "ArrowLeft", args.presses)
             rows.append((f"key press, {steps:,} CPT steps, new setting{tail}", new))
             rows.append((f"key press, {steps:,} CPT steps, seen setting{tail}", seen))
+            # another control: the scrub slider's seven LRs are all new
+            other = _presses(page, "ArrowRight", args.presses, "CPT warm-up")
+            rows.append((f"key press on CPT warm-up, {steps:,} CPT steps{tail}", other))
             if scrub:
                 xs = _scrubs(page) + _scrubs(page)  # the second pass: values drawn before
                 rows.append((f"scrub in the chart, {steps:,} CPT steps", xs))
