@@ -104,6 +104,9 @@ def _presses(page, key: str, n: int, label: str = "CPT peak LR") -> list[float]:
 
 def _scrubs(page) -> list[float]:
     """Click each value of the chart's scrub slider once (not the one shown): ms to changed data."""
+    # for a new setting the slider comes a moment after the chart (its LRs are computed then)
+    page.wait_for_selector(".js-plotly-plot .slider-rail-touch-rect", timeout=120_000)
+    _settle(page)
     rail = page.locator(".js-plotly-plot .slider-rail-touch-rect").first
     n = page.evaluate(
         "() => document.querySelector('.js-plotly-plot').layout.sliders[0].steps.length"

@@ -122,8 +122,9 @@ def live() -> None:
             value=True,
             key="scrub",
             bind="query-params",
-            help="A slider under the chart over the nearest CPT peak LRs: it swaps the curves at "
-            "once, in the browser. The numbers above stay those of the controls.",
+            help="A slider under the chart over the three CPT peak LRs each side: it swaps the "
+            "curves at once, in the browser. The numbers above stay those of the controls. For "
+            "a new setting it appears a moment after the chart (its LRs are computed then).",
         )
         has_cov = any(has_band(f) for f in preset.ps.fits.values())
         calibrated = all(f.calibration is not None for f in preset.ps.fits.values())
