@@ -1,5 +1,7 @@
 """Explore: what the CPT law predicts for a PT + CPT schedule you set up (every input is in the URL)."""
 
+from functools import partial
+
 import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
@@ -88,9 +90,13 @@ st.caption(
 )
 
 
+FULL_RUN = "explore_full_run"  # set by the page's own run, absent in a rerun of the fragment alone
+
+
 @st.fragment
 def live() -> None:
     """The controls and the chart: a slider change reruns only this fragment."""
+    full_run = st.session_state.pop(FULL_RUN, False)
     left, right = columns_stacking_below("explore_live", [1, 2.6], gap="medium")
     with left:
         cpt_tab, pt_tab, show_tab = st.tabs(["CPT", "Pre-training", "Display"])
@@ -163,7 +169,8 @@ def live() -> None:
                 window="cpt" if zoom else "all",
                 pins=pins,
             )
-            fig = lr_scrub(preset, w, lambda v: scenario_figure(v, **opts)) if scrub else None
+            draw = partial(scenario_figure, **opts)
+            fig = lr_scrub(preset, w, draw, wait=full_run) if scrub else None
             plain = fig is None  # also first, while the scrub slider's neighbours are computed
             if plain:
                 fig = scenario_figure(view, **opts)
@@ -205,4 +212,5 @@ def live() -> None:
             fill_scrub(preset, w)
 
 
+st.session_state[FULL_RUN] = True
 live()

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from dataclasses import fields, replace
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from cptcore.errors import InputError
 from cptcore.markup import escape_markdown
@@ -363,17 +362,20 @@ def _scrub_values(w: WhatIf) -> tuple[list[WhatIf], int, list[str]]:
     return [replace(w, cpt_lr=v) for v in values], values.index(LRS[i]), [fmt_lr(v) for v in values]
 
 
-def lr_scrub(preset: Preset, w: WhatIf, draw: Callable[[ScenarioView], object]):
+def lr_scrub(preset: Preset, w: WhatIf, draw: Callable[[ScenarioView], object], wait: bool):
     """The chart ``draw`` makes for ``w``, with a slider under it over the nearest CPT peak LRs
     (``SCRUB_SPAN`` each side) that swaps the curves in the browser, without a rerun. Each
     neighbour is one cached view (``ui.data.view``): moving the page's own LR slider reuses them.
 
-    None while a neighbour has not been computed yet: the page then shows the plain chart first
-    and calls ``fill_scrub`` (at 1M steps seven new scenarios take seconds)."""
+    None while a neighbour has not been computed yet, unless ``wait``: a fragment rerun then shows
+    the plain chart first and calls ``fill_scrub`` (at 1M steps seven new scenarios take seconds).
+    A full run of the page waits: a rerun of it would cost more, and the link handling
+    (``read_link``) counts on the run after the first to be the user's."""
     settings, active, labels = _scrub_values(w)
-    if any((preset.token, x) not in _SCRUBBED for x in settings if x != w):
+    if not wait and any((preset.token, x) not in _SCRUBBED for x in settings if x != w):
         return None
     figs = [draw(cached_view(preset, x)) for x in settings]
+    _SCRUBBED.update((preset.token, x) for x in settings)
     return scrub_figure(figs, labels, active, "CPT peak LR (chart only)")
 
 
@@ -384,10 +386,7 @@ def fill_scrub(preset: Preset, w: WhatIf) -> None:
     for x in _scrub_values(w)[0]:
         cached_view(preset, x)
         _SCRUBBED.add((preset.token, x))
-    try:
-        st.rerun(scope="fragment")
-    except StreamlitAPIException:  # the fragment ran in a full run of the page: rerun that
-        st.rerun()
+    st.rerun(scope="fragment")
 
 
 def scenario_alt(view: ScenarioView) -> str:

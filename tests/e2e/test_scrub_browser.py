@@ -71,3 +71,26 @@ def test_scrubbing_the_chart_changes_its_data_without_a_rerun(chrome, base_url):
         page.screenshot(path=str(ARTIFACTS / "e2e-explore-scrub.png"), full_page=True)
     finally:
         ctx.close()
+
+
+def test_after_another_control_moves_the_slider_comes_back_for_the_new_setting(chrome, base_url):  # noqa: F811
+    """A fragment rerun draws the chart first and the scrub slider once its LRs are computed."""
+    ctx = chrome.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{base_url}/explore")
+        wait_idle(page)
+        page.wait_for_selector(".js-plotly-plot .slider-rail-touch-rect", timeout=60_000)
+        before = page.evaluate(DRAWN)
+        thumb = page.locator('[data-testid="stSlider"]', has_text="CPT warm-up")
+        thumb.locator('input[type="range"]').first.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => window.location.search.includes('cpt_warmup=')")
+        wait_idle(page)
+        page.wait_for_selector(".js-plotly-plot .slider-rail-touch-rect", timeout=60_000)
+        after = page.evaluate(DRAWN)
+        assert after["labels"] == before["labels"] and after["active"] == before["active"]
+        assert after["y"] != before["y"]  # the chart shows the new warm-up
+        assert page.locator('[data-testid="stException"], [data-testid="stAlert"]').count() == 0
+    finally:
+        ctx.close()
