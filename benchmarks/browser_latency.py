@@ -9,6 +9,14 @@ chart's data (a signature of every trace's y values) differs from before the pre
 cold start (navigation start -> first chart drawn, on a fresh server and on a warm one) and a page
 switch (click "Explore" in the sidebar on another page -> chart drawn).
 
+Then ArrowRight on "CPT warm-up" (another control: a new setting, and new neighbours for the scrub
+slider). Each size runs with the scrub slider and without it (``scrub=false``, with another CPT
+warm-up, so that none of its settings is cached by the run with the slider).
+
+The scrub case: a click on the chart's own CPT peak LR slider (plotly frames, no rerun) -> the chart's
+data changed, stamped the same way from the mousedown; the clicks visit every value of the slider
+once (each a setting the chart has not shown yet).
+
     python benchmarks/browser_latency.py                 # 1k, 100k, 1M CPT steps, 6 presses each way
     python benchmarks/browser_latency.py --steps 1000 --presses 10
 """
@@ -46,9 +54,11 @@ WATCH = (
   window.__sig = sig;
   if (window.__watching) return;
   window.__watching = true;
-  document.addEventListener('keydown', () => {
+  const stamp = () => {
     window.__before = sig(); window.__press = performance.now(); window.__drawn = null;
-  }, true);
+  };
+  document.addEventListener('keydown', stamp, true);
+  document.addEventListener('mousedown', stamp, true);
   const loop = () => {
     if (window.__press != null && window.__drawn == null) {
       const s = sig();
@@ -79,10 +89,8 @@ def _first_chart(page, timeout: float = 120_000) -> float:
     return page.evaluate("() => performance.now()")
 
 
-def _presses(page, key: str, n: int) -> list[float]:
-    thumb = page.locator('[data-testid="stSlider"]', has_text="CPT peak LR").locator(
-        'input[type="range"]'
-    )
+def _presses(page, key: str, n: int, label: str = "CPT peak LR") -> list[float]:
+    thumb = page.locator('[data-testid="stSlider"]', has_text=label).locator('input[type="range"]')
     out = []
     for _ in range(n):
         page.evaluate(WATCH)
@@ -91,6 +99,32 @@ def _presses(page, key: str, n: int) -> list[float]:
         page.wait_for_function("() => window.__drawn != null", timeout=60_000)
         out.append(page.evaluate("() => window.__drawn - window.__press"))
         _settle(page)
+    return out
+
+
+def _scrubs(page) -> list[float]:
+    """Click each value of the chart's scrub slider once (not the one shown): ms to changed data."""
+    # for a new setting the slider comes a moment after the chart (its LRs are computed then)
+    page.wait_for_selector(".js-plotly-plot .slider-rail-touch-rect", timeout=120_000)
+    _settle(page)
+    rail = page.locator(".js-plotly-plot .slider-rail-touch-rect").first
+    n = page.evaluate(
+        "() => document.querySelector('.js-plotly-plot').layout.sliders[0].steps.length"
+    )
+    active = page.evaluate(
+        "() => document.querySelector('.js-plotly-plot').layout.sliders[0].active"
+    )
+    out = []
+    rail.scroll_into_view_if_needed()
+    for k in [*range(active + 1, n), *range(active - 1, -1, -1)]:
+        page.evaluate(WATCH)
+        box = rail.bounding_box()
+        # plotly's rail: the steps are evenly spaced over the rail minus half a handle each side
+        x = box["x"] + 10 + (box["width"] - 20) * k / (n - 1)
+        page.mouse.click(x, box["y"] + box["height"] / 2)
+        page.wait_for_function("() => window.__drawn != null", timeout=60_000)
+        out.append(page.evaluate("() => window.__drawn - window.__press"))
+        page.wait_for_timeout(150)
     return out
 
 
@@ -147,18 +181,30 @@ def main() -> None:
             switch.append(page.evaluate("() => performance.now()") - t0)
             _settle(page)
         rows.append(("page switch Home -> Explore", switch))
-        for steps in args.steps:
-            page.goto(f"{url}/explore?cpt_steps={steps}", wait_until="commit")
+        for steps, scrub in [(s, on) for s in args.steps for on in (True, False)]:
+            # without the scrub slider: the chart as before it (one scenario, no frames); another
+            # CPT warm-up, so that no setting is cached by the run with the slider (its neighbours)
+            tail = "" if scrub else ", no scrub"
+            q = f"cpt_steps={steps}&scrub={str(scrub).lower()}" + (
+                "" if scrub else "&cpt_warmup=6.5"
+            )
+            page.goto(f"{url}/explore?{q}", wait_until="commit")
             _first_chart(page)
             _settle(page, 800)
             new = _presses(page, "ArrowRight", args.presses)
             seen = _presses(page, "ArrowLeft", args.presses)
-            rows.append((f"key press, {steps:,} CPT steps, new setting", new))
-            rows.append((f"key press, {steps:,} CPT steps, seen setting", seen))
+            rows.append((f"key press, {steps:,} CPT steps, new setting{tail}", new))
+            rows.append((f"key press, {steps:,} CPT steps, seen setting{tail}", seen))
+            # another control: the scrub slider's seven LRs are all new
+            other = _presses(page, "ArrowRight", args.presses, "CPT warm-up")
+            rows.append((f"key press on CPT warm-up, {steps:,} CPT steps{tail}", other))
+            if scrub:
+                xs = _scrubs(page) + _scrubs(page)  # the second pass: values drawn before
+                rows.append((f"scrub in the chart, {steps:,} CPT steps", xs))
         browser.close()
-    print(f"{'case (ms)':<44} {'median':>7} {'max':>7} {'n':>3}")
+    print(f"{'case (ms)':<54} {'median':>7} {'max':>7} {'n':>3}")
     for name, xs in rows:
-        print(f"{name:<44} {_stats(xs)} {len(xs):>3}")
+        print(f"{name:<54} {_stats(xs)} {len(xs):>3}")
 
 
 if __name__ == "__main__":

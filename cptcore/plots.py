@@ -6,11 +6,13 @@ per curve) and draw it with ``scenario_figure``; the Fit page uses ``runs_figure
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
@@ -56,18 +58,28 @@ def _base_layout(height: int, legend_right: bool = False) -> dict:
 GRID = dict(showgrid=True, gridcolor="#e2e8f0", zeroline=False)
 
 
-# the light figures' ink and paper -> their dark-theme counterparts (same slate palette as the app)
-DARK_COLORS = {
-    "#ffffff": "#0f172a",
-    "#e2e8f0": "#334155",
-    "#334155": "#cbd5e1",
-    "#0f172a": "#e2e8f0",
+# the figures' paper and inks -> ones that read on the app's light and dark page alike. After a
+# switch in the settings menu, Streamlit restyles a chart at once (background, fonts) but the script
+# learns of the new theme only at its next rerun (Streamlit #11920): rules, labels, markers and
+# grid drawn for one theme would be near-invisible on the other until then
+BOTH_THEMES = {
+    "#ffffff": "rgba(0,0,0,0)",  # the page shows through
+    "#e2e8f0": "rgba(100,116,139,0.3)",  # grid
+    "#334155": "#64748b",  # rules and their labels: 4.8:1 on white, 3.7:1 on the dark #0f172a
+    "#475569": "#64748b",  # the learning rate (COLOR["lr"])
+    "#0f172a": "#64748b",  # markers
 }
+
+
+def _raw(fig: go.Figure) -> dict:
+    """``fig`` as plain dicts with numpy arrays. Read straight from the figure: ``to_dict`` would
+    copy and re-encode every array (~20 ms per chart, most of a scrub figure's cost)."""
+    return dict(data=fig._data, layout=fig._layout)
 
 
 def _recolor(obj, colors: dict):
     if isinstance(obj, dict):
-        return {k: _recolor(v, colors) for k, v in obj.items()}
+        return {k: v if k == "bdata" else _recolor(v, colors) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_recolor(v, colors) for v in obj]
     if isinstance(obj, str):
@@ -75,21 +87,16 @@ def _recolor(obj, colors: dict):
     return obj
 
 
-def see_through(fig: go.Figure) -> go.Figure:
-    """``fig`` with a transparent plot area, so the page's theme shows through (in place)."""
-    return fig.update_layout(plot_bgcolor="rgba(0,0,0,0)")
-
-
-def on_dark(fig: go.Figure) -> go.Figure:
-    """A copy of ``fig`` for a dark page: plotly's dark template, a transparent background and the
-    fixed dark inks (rules, markers, annotations) swapped for light ones (``DARK_COLORS``)."""
-    d = _recolor(fig.to_dict(), DARK_COLORS)
-    d["layout"].pop("template", None)
-    out = go.Figure(d)
-    out.update_layout(
-        template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)"
-    )
-    return out
+def for_page(fig: go.Figure, dark: bool = False) -> go.Figure:
+    """A copy of ``fig`` for the app's page: transparent backgrounds and inks that read in both
+    themes (``BOTH_THEMES``), plotly's dark template when the viewer's theme is dark. (The report
+    keeps the figures as drawn: a white page.)"""
+    d = _recolor(_raw(fig), BOTH_THEMES)  # the arrays pass through as they are
+    d["layout"].update(paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    if dark:
+        d["layout"]["template"] = pio.templates["plotly_dark"].to_plotly_json()
+    # drawn by our own code: no need to check it again
+    return go.Figure(dict(d, frames=fig.frames), _validate=False)
 
 
 def _layout(fig: go.Figure, height: int, legend_right: bool = False) -> go.Figure:
@@ -386,6 +393,115 @@ def _lr_panel(
     b.axis("x", row)["title"] = dict(text="step")
     if markers:
         b.vline(view.transfer_step, "CPT starts", row)
+
+
+# a scrub step: show the named frame at once (no transition, no full redraw: only the traces move)
+_SCRUB_STEP = dict(
+    mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0)
+)
+SCRUB_HEIGHT = 90  # px added under the chart for the scrub slider
+
+
+def _trace_keys(traces: Sequence[dict]) -> list[tuple]:
+    """A key per trace that finds "the same" trace in a figure drawn with other settings."""
+    seen: dict = {}
+    out = []
+    for t in traces:
+        k = tuple(t.get(a) for a in ("name", "xaxis", "yaxis", "legendgroup", "mode"))
+        seen[k] = seen.get(k, -1) + 1
+        out.append((*k, seen[k]))
+    return out
+
+
+def _frame_trace(base: dict, other: dict | None) -> dict:
+    """What a frame sends for one trace: y on the base trace's steps for a curve (x stays), the
+    whole small trace for markers, nothing drawn when the other figure has no such trace."""
+    if other is None:
+        return dict(x=[], y=[])
+    bx, ox = _arr(base.get("x")).astype(float), _arr(other.get("x")).astype(float)
+    if bx.size > 2 and ox.size > 2:
+        return dict(y=np.interp(bx, ox, _arr(other["y"]).astype(float)).astype(np.float32))
+    return {k: other[k] for k in ("x", "y", "text") if k in other}
+
+
+def _arr(v) -> np.ndarray:
+    """A figure dict's array: plotly's base64 spec ({'dtype', 'bdata'}) or a list."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+    return np.asarray(v if v is not None else ())
+
+
+def _spec(a: np.ndarray) -> dict:
+    """``a`` as plotly's base64 typed array (frames are not encoded by plotly.py itself)."""
+    return dict(dtype=a.dtype.str.lstrip("<|"), bdata=base64.b64encode(a.tobytes()).decode())
+
+
+def _same(a: dict, b: dict) -> bool:
+    return all(
+        np.array_equal(_arr(a.get(k)), _arr(b.get(k))) if k != "text" else a.get(k) == b.get(k)
+        for k in ("x", "y", "text")
+    )
+
+
+def scrub_figure(
+    figs: Sequence[go.Figure], labels: Sequence[str], active: int, title: str
+) -> go.Figure:
+    """``figs[active]`` with a slider under it that swaps in the curves of the other figures in
+    the browser (plotly frames restyle the traces: no rerun of the app, no full redraw).
+
+    The figures are one chart drawn for neighbouring values of one setting (``labels``) with the
+    same options and steps; each frame carries only the traces that change, as float32 y values
+    at ``figs[active]``'s steps. The y-axes span every frame, so they stay put while scrubbing.
+    Layout items (lines, notes) stay those of ``figs[active]``."""
+    d = [_raw(f) for f in figs]
+    base = {"data": [dict(t) for t in d[active]["data"]], "layout": dict(d[active]["layout"])}
+    keys = _trace_keys(base["data"])
+    by_key = [dict(zip(_trace_keys(x["data"]), x["data"], strict=True)) for x in d]
+    for m in by_key:  # a trace only some settings draw (e.g. the turning length): an empty slot
+        for k, t in m.items():
+            if k not in keys:
+                keys.append(k)
+                base["data"].append({**t, "x": [], "y": [], "showlegend": False})
+    sent = [
+        [_frame_trace(bt, m.get(k)) for k, bt in zip(keys, base["data"], strict=True)]
+        for m in by_key
+    ]
+    moving = [i for i in range(len(keys)) if any(not _same(f[i], sent[active][i]) for f in sent)]
+    for f in sent:
+        for t in f:
+            if isinstance(t.get("y"), np.ndarray):
+                t["y"] = _spec(t["y"])
+    frames = [
+        dict(name=lab, traces=moving, data=[f[i] for i in moving])
+        for lab, f in zip(labels, sent, strict=True)
+    ]
+    layout = base["layout"]
+    for ax, v in layout.items():
+        if ax.startswith("yaxis") and isinstance(v, dict) and v.get("range") is not None:
+            spans = [x["layout"].get(ax, {}).get("range") for x in d]
+            spans = [r for r in spans if r is not None]
+            layout[ax] = {**v, "range": [min(r[0] for r in spans), max(r[1] for r in spans)]}
+    margin = dict(layout.get("margin", {}))
+    margin["b"] = margin.get("b", 40) + SCRUB_HEIGHT
+    layout.update(
+        height=layout.get("height", 600) + SCRUB_HEIGHT,
+        margin=margin,
+        sliders=[
+            dict(
+                active=active,
+                steps=[
+                    dict(method="animate", label=lab, args=[[lab], _SCRUB_STEP]) for lab in labels
+                ],
+                currentvalue=dict(prefix=f"{title}: ", font=dict(size=13)),
+                x=0,
+                len=1,
+                y=0,
+                yanchor="top",
+                pad=dict(t=55, b=0),
+            )
+        ],
+    )
+    return go.Figure(dict(data=base["data"], layout=layout, frames=frames), _validate=False)
 
 
 def _general_markers(b: _Builder, view: ScenarioView, row: int) -> None:

@@ -1,5 +1,7 @@
 """Explore: what the CPT law predicts for a PT + CPT schedule you set up (every input is in the URL)."""
 
+from functools import partial
+
 import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
@@ -10,12 +12,15 @@ from ui.state import EXPLORE_PRESET, MAX_PINS, PINS
 from ui.widgets import (
     chart,
     clear_link_notes,
+    columns_stacking_below,
+    fill_scrub,
     fmt_lr,
     fmt_steps,
     guard,
     init_defaults,
     link_notes,
     load_defaults,
+    lr_scrub,
     md,
     read_link,
     scenario_alt,
@@ -48,7 +53,7 @@ def _preset_changed() -> None:
         load_defaults(chosen.defaults)
 
 
-top = st.columns([2, 1, 1], vertical_alignment="bottom")
+top = columns_stacking_below("explore_top", [2, 1, 1], 560, vertical_alignment="bottom")
 key = top[0].selectbox(
     "Parameters",
     list(available),
@@ -86,10 +91,14 @@ st.caption(
 base = open_base(preset.ps, key="base")  # a CPT-only fit: CPT from its base model (paper §6)
 
 
+FULL_RUN = "explore_full_run"  # set by the page's own run, absent in a rerun of the fragment alone
+
+
 @st.fragment
 def live() -> None:
     """The controls and the chart: a slider change reruns only this fragment."""
-    left, right = st.columns([1, 2.6], gap="medium")
+    full_run = st.session_state.pop(FULL_RUN, False)
+    left, right = columns_stacking_below("explore_live", [1, 2.6], gap="medium")
     with left:
         tabs = st.tabs(["CPT", "Display"] if base else ["CPT", "Pre-training", "Display"])
         cpt_tab, pt_tab, show_tab = tabs[0], tabs[1] if not base else None, tabs[-1]
@@ -116,6 +125,15 @@ def live() -> None:
             bind="query-params",
             help="Off: show the whole pre-training phase too.",
         )
+        scrub = st.toggle(
+            "Scrub the CPT peak LR in the chart",
+            value=True,
+            key="scrub",
+            bind="query-params",
+            help="A slider under the chart over the three CPT peak LRs each side: it swaps the "
+            "curves at once, in the browser. The numbers above stay those of the controls. For "
+            "a new setting it appears a moment after the chart (its LRs are computed then).",
+        )
         has_cov = any(has_band(f) for f in preset.ps.fits.values())
         calibrated = all(f.calibration is not None for f in preset.ps.fits.values())
         bands = st.toggle(
@@ -134,6 +152,7 @@ def live() -> None:
             if has_cov
             else "This parameter set carries no band.",
         )
+    fill = False  # the chart is drawn without its scrub slider: compute that next, then rerun
     with right:
         with guard("predicting this scenario"):
             view = data.view(preset, w, base=base)
@@ -145,15 +164,20 @@ def live() -> None:
                 )
             scenario_metrics(view, base)
             pins = st.session_state.setdefault(PINS, [])
-            fig = scenario_figure(
-                view,
+            opts = dict(
                 hidden=hidden,
                 terms_of=None if terms_of == "none" else terms_of,
                 bands=bands,
                 window="cpt" if zoom else "all",
                 pins=pins,
             )
+            draw = partial(scenario_figure, **opts)
+            fig = lr_scrub(preset, w, draw, wait=full_run, base=base) if scrub else None
+            plain = fig is None  # also first, while the scrub slider's neighbours are computed
+            if plain:
+                fig = scenario_figure(view, **opts)
             chart(fig, key="explore_chart", alt=scenario_alt(view))
+            fill = scrub and plain
             st.caption(
                 turning_note(view)
                 + (
@@ -185,6 +209,10 @@ def live() -> None:
             )
             for p in pins:
                 st.caption(p.label)
+    if fill:
+        with guard("preparing the scrub slider"):
+            fill_scrub(preset, w, base)
 
 
+st.session_state[FULL_RUN] = True
 live()

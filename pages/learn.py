@@ -12,6 +12,7 @@ from ui.widgets import (
     LRS,
     STEPS,
     chart,
+    columns_stacking_below,
     fmt_lr,
     fmt_steps,
     guard,
@@ -39,7 +40,7 @@ available = {k: p for k, p in data.presets().items() if not p.ps.open_model}
 st.session_state.setdefault(LEARN_PRESET, data.PAPER)
 if st.session_state[LEARN_PRESET] not in available:
     st.session_state[LEARN_PRESET] = data.PAPER
-c = st.columns([1.2, 2], vertical_alignment="bottom")
+c = columns_stacking_below("learn_top", [1.2, 2], 560, vertical_alignment="bottom")
 key = c[0].selectbox(
     "Parameters", list(available), key=LEARN_PRESET, format_func=lambda k: available[k].label
 )
@@ -69,7 +70,7 @@ def show(w, **kw) -> ScenarioView:
     return v
 
 
-text, controls = st.columns([1.25, 1], gap="large")
+text, controls = columns_stacking_below("learn_main", [1.25, 1], gap="large")
 with guard("drawing this step"):
     if step == "hidden":
         with text:

@@ -30,6 +30,7 @@ from ui.widgets import (
     STEPS,
     WIDE_CARD,
     chart,
+    columns_stacking_below,
     fmt_lr,
     fmt_steps,
     guard,
@@ -165,7 +166,7 @@ if current is None:
     st.stop()
 
 # -------------------------------------------------------------------------------- goal + bounds
-left, right = st.columns([1, 2.6], gap="medium")
+left, right = columns_stacking_below("plan_main", [1, 2.6], gap="medium")
 with left:
     st.markdown("**Goal**")
     lambda1 = st.slider(
@@ -334,7 +335,7 @@ with guard("drawing the maps"):
     names = [n for n in figs if n != "lambda"]
     for i in range(0, len(names), 2):
         pair = names[i : i + 2]
-        for col, name in zip(st.columns(2), pair, strict=False):
+        for col, name in zip(columns_stacking_below(f"plan_pair_{i}", [1, 1]), pair, strict=False):
             with col:
                 st.markdown(f"**{plots_plan.TITLES[name]}**")
                 chart(figs[name](), key=f"plan_{name}")
@@ -351,7 +352,7 @@ with guard("drawing the maps"):
     )
 
     st.markdown("**Take the decision with you**")
-    d = st.columns(4)
+    d = [st.container(horizontal=True, wrap=True, gap="small")] * 4  # own widths: never cut
     d[0].download_button(
         "HTML report", data=lambda: report.html_report(rep), file_name="cpt_plan.html",
         mime="text/html", on_click="ignore", icon=":material/description:", key=P + "dl_html",

@@ -13,7 +13,7 @@ import streamlit as st
 
 from cptcore.errors import InputError
 from cptcore.markup import escape_markdown
-from cptcore.plots import ScenarioView, on_dark, see_through
+from cptcore.plots import ScenarioView, for_page, scrub_figure
 from cptcore.schedules import DECAY_SHAPES, KINDS, WARMUP_FROM, format_lr
 from cptcore.whatif import (
     CPT_KINDS,
@@ -24,6 +24,7 @@ from cptcore.whatif import (
     step_options,
 )
 from ui.data import PRESET_LABELS, YOURS, Preset
+from ui.data import view as cached_view
 from ui.state import LINK_NOTES, LINK_PENDING, LINK_SEEN
 
 log = logging.getLogger("cpt-dashboard")
@@ -313,14 +314,73 @@ def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
     )
 
 
+def columns_stacking_below(key: str, spec: list[float], width: int = 640, **kw) -> list:
+    """``st.columns(spec)`` in a container ``key`` whose columns stack, full width, while the
+    container is narrower than ``width`` px (a CSS container query). Streamlit stacks columns only
+    on phone-sized windows: at 800 px with the sidebar open, a controls column got ~110 px."""
+    k = f".st-key-{key}"
+    row = f'{k} > div > [data-testid="stHorizontalBlock"]'
+    st.html(
+        f"<style>{k} {{container-type: inline-size}}"
+        f" @container (max-width: {width - 1}px) {{ {row} {{flex-direction: column}}"
+        f' {row} > [data-testid="stColumn"] {{width: 100% !important; flex: 1 1 auto !important}}'
+        " }</style>"
+    )
+    return st.container(key=key).columns(spec, **kw)
+
+
 def chart(fig, key: str, alt: str | None = None) -> None:
     """A plotly chart with our toolbar and colours, dark when the viewer chose the dark theme
     (settings menu); ``alt`` names it for screen readers."""
     # Streamlit's plotly theme follows a switch in the settings menu at once (background, fonts);
-    # our fixed inks (rules, markers, labels) follow from the next rerun on, when
-    # st.context.theme knows the new theme
-    fig = on_dark(fig) if st.context.theme.type == "dark" else see_through(fig)
+    # our inks read on both themes, and plotly's dark template follows from the next rerun on,
+    # when st.context.theme knows the new theme (Streamlit #11920)
+    fig = for_page(fig, dark=st.context.theme.type == "dark")
     st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme="streamlit", alt=alt)
+
+
+SCRUB_SPAN = 3  # CPT peak LRs each side of the chosen one on the chart's own slider
+_SCRUBBED: set = set()  # (preset token, base, WhatIf) whose cached view a scrub slider has asked for
+
+
+def _scrub_values(w: WhatIf) -> tuple[list[WhatIf], int, list[str]]:
+    i = LRS.index(nearest(LRS, w.cpt_lr))
+    values = LRS[max(0, i - SCRUB_SPAN) : i + SCRUB_SPAN + 1]
+    return [replace(w, cpt_lr=v) for v in values], values.index(LRS[i]), [fmt_lr(v) for v in values]
+
+
+def lr_scrub(
+    preset: Preset,
+    w: WhatIf,
+    draw: Callable[[ScenarioView], object],
+    wait: bool,
+    base: str | None = None,
+):
+    """The chart ``draw`` makes for ``w``, with a slider under it over the nearest CPT peak LRs
+    (``SCRUB_SPAN`` each side) that swaps the curves in the browser, without a rerun. Each
+    neighbour is one cached view (``ui.data.view``): moving the page's own LR slider reuses them.
+
+    None while a neighbour has not been computed yet, unless ``wait``: a fragment rerun then shows
+    the plain chart first and calls ``fill_scrub`` (at 1M steps seven new scenarios take seconds).
+    A full run of the page waits: a rerun of it would cost more, and the link handling
+    (``read_link``) counts on the run after the first to be the user's. ``base``: CPT from that
+    fitted open base model (paper §6), as the page's own chart."""
+    settings, active, labels = _scrub_values(w)
+    if not wait and any((preset.token, base, x) not in _SCRUBBED for x in settings if x != w):
+        return None
+    figs = [draw(cached_view(preset, x, base=base)) for x in settings]
+    _SCRUBBED.update((preset.token, base, x) for x in settings)
+    return scrub_figure(figs, labels, active, "CPT peak LR (chart only)")
+
+
+def fill_scrub(preset: Preset, w: WhatIf, base: str | None = None) -> None:
+    """Compute (and cache) the neighbours ``lr_scrub`` needs, then rerun the fragment to draw them."""
+    if len(_SCRUBBED) > 100_000:  # a long-lived server: forget (the cache has evicted most)
+        _SCRUBBED.clear()
+    for x in _scrub_values(w)[0]:
+        cached_view(preset, x, base=base)
+        _SCRUBBED.add((preset.token, base, x))
+    st.rerun(scope="fragment")
 
 
 def scenario_alt(view: ScenarioView) -> str:

@@ -4,7 +4,7 @@ naming the base model of uploaded CPT-only logs."""
 
 import numpy as np
 import pytest
-from app_helpers import figure, no_exception, open_page, trace
+from app_helpers import figure, no_exception, open_page, trace, values
 
 from cptcore.params_io import base_models
 from ui import data
@@ -107,3 +107,22 @@ def test_learn_leaves_out_cpt_only_fits_its_tour_needs_a_pt_phase():
     options = at.selectbox(key="learn_preset").options  # shown labels
     assert data.PRESET_LABELS[data.PAPER] in options
     assert data.PRESET_LABELS[data.SAMPLE_OPEN] not in options
+
+
+@needs_open_fit
+def test_the_scrub_slider_on_an_open_base_draws_every_frame_from_that_base():
+    at = _open("pages/explore.py", "preset")
+    fig = figure(at)
+    assert fig.get("frames"), "the scrub slider is on by default"
+    i = [t.get("name") for t in fig["data"]].index("predicted general loss")
+    frame = fig["frames"][fig["layout"]["sliders"][0]["active"]]
+    scrubbed = values(frame["data"][frame["traces"].index(i)]["y"])
+    _, with_slider = trace(fig, "predicted general loss")
+    at.toggle(key="scrub").set_value(False).run()
+    no_exception(at)
+    plain = figure(at)
+    assert not plain.get("frames")
+    _, without = trace(plain, "predicted general loss")
+    # the same curve with and without the slider: both from the base model, not a PT schedule
+    assert np.allclose(with_slider, without, rtol=1e-5, equal_nan=True)
+    assert np.allclose(scrubbed, without, rtol=1e-5, equal_nan=True)

@@ -5,7 +5,7 @@ import tomllib
 import pytest
 from app_helpers import ROOT, TIMEOUT, figure, no_exception
 
-GRID = "#e2e8f0"  # the light figures' grid colour (cptcore.plots.GRID)
+GRID = "rgba(100,116,139,0.3)"  # the grid on the page, either theme (cptcore.plots.BOTH_THEMES)
 
 
 def _explore(theme: str | None):

@@ -1,0 +1,97 @@
+"""At 800 px (sidebar open) the controls of Explore and Plan get the page's width instead of a
+~110 px column, and Plan's schedule-family chips show their names. Skipped like test_browser.py
+when chromium or playwright is missing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from server import wait_idle  # noqa: E402
+from test_browser import ARTIFACTS, base_url, chrome  # noqa: E402,F401 - shared fixtures
+
+pytestmark = pytest.mark.e2e
+
+# width of the column holding the widget labelled `label`, and of the page's main block
+WIDTHS = """(label) => {
+  const w = [...document.querySelectorAll('[data-testid="stWidgetLabel"]')]
+    .find(e => e.innerText.trim().startsWith(label));
+  const col = w && w.closest('[data-testid="stColumn"]');
+  const main = document.querySelector('[data-testid="stMainBlockContainer"]');
+  return [col ? col.getBoundingClientRect().width : null, main.getBoundingClientRect().width];
+}"""
+
+# chips (multiselect tags) whose text is cut
+CUT_CHIPS = """() => [...document.querySelectorAll('[data-tag] span[title]')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+
+
+@pytest.mark.parametrize(
+    ("name", "label"), [("explore", "CPT steps"), ("plan", "Schedule families")]
+)
+def test_controls_take_the_width_at_800_px(chrome, base_url, name, label):  # noqa: F811
+    ctx = chrome.new_context(viewport={"width": 800, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{base_url}/{name}")
+        wait_idle(page)
+        page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+        col, main = page.evaluate(WIDTHS, label)
+        if col is None or col < 0.8 * main:
+            page.screenshot(path=str(ARTIFACTS / f"e2e-narrow-{name}.png"), full_page=True)
+        assert col is not None and col >= 0.8 * main, (col, main)
+        if name == "plan":
+            assert page.locator("[data-tag] span[title]").count() >= 1
+            assert page.evaluate(CUT_CHIPS) == []
+    finally:
+        ctx.close()
+
+
+def test_controls_stay_beside_the_chart_at_1400_px(chrome, base_url):  # noqa: F811
+    ctx = chrome.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{base_url}/explore")
+        wait_idle(page)
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        col, main = page.evaluate(WIDTHS, "CPT steps")
+        assert col is not None and 0.15 * main < col < 0.4 * main, (col, main)
+    finally:
+        ctx.close()
+
+
+# px between the legend's bottom and the top of the first panel (negative: they overlap)
+LEGEND_GAP = """() => { const gd = document.querySelector('.js-plotly-plot');
+  const top = gd.getBoundingClientRect().top + gd._fullLayout._size.t;
+  return top - gd.querySelector('.legend').getBoundingClientRect().bottom; }"""
+
+
+@pytest.mark.parametrize("width", [800, 1100])
+def test_explore_legend_never_overlaps_the_top_panel(chrome, base_url, width):  # noqa: F811
+    ctx = chrome.new_context(viewport={"width": width, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{base_url}/explore")
+        wait_idle(page)
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        assert page.evaluate(LEGEND_GAP) >= 0
+        thumb = page.locator('[data-testid="stSlider"]', has_text="CPT peak LR").locator(
+            'input[type="range"]'
+        )
+        for _ in range(2):  # two pins: two more legend rows, with long labels
+            page.get_by_role("button", name="Pin scenario").click()
+            wait_idle(page)
+            thumb.first.focus()
+            thumb.first.press("ArrowLeft")
+            wait_idle(page)
+        assert page.locator(".js-plotly-plot .legend .traces", has_text="pin 2").count() == 1
+        gap = page.evaluate(LEGEND_GAP)
+        if gap < 0:
+            page.screenshot(path=str(ARTIFACTS / f"e2e-legend-{width}.png"), full_page=True)
+        assert gap >= 0
+    finally:
+        ctx.close()
