@@ -159,51 +159,87 @@ def curves_figure(rep: PlanReport, height: int = 640) -> go.Figure:
     )  # fmt: skip
 
 
+LAMBDA_PANELS = (
+    ("turning", "Turning length (Fig. 13)"),
+    ("potential", "Best PT loss potential (Fig. 8a)"),
+    ("sweep", "Best CPT peak LR (Fig. 8b)"),
+)
+
+
 def lambda_figure(rep: PlanReport, height: int = 360) -> go.Figure:
     """Paper Fig. 13 (turning length vs lambda1), Fig. 8a (optimal loss potential) and Fig. 8b/8c
-    (optimal CPT peak LR, and replay when modelled) against lambda1."""
+    (optimal CPT peak LR, and replay when modelled) against lambda1, side by side (the report)."""
     fig = make_subplots(
         rows=1, cols=3, horizontal_spacing=0.09,
-        subplot_titles=("Turning length (Fig. 13)", "Best PT loss potential (Fig. 8a)",
-                        "Best CPT peak LR (Fig. 8b)"),
+        subplot_titles=[title for _, title in LAMBDA_PANELS],
         specs=[[{}, {}, {"secondary_y": True}]],
     )  # fmt: skip
+    for col, (panel, _) in enumerate(LAMBDA_PANELS, start=1):
+        _LAMBDA_DRAW[panel](fig, rep, col)
+    _base(fig, height)
+    fig.update_annotations(font_size=13)
+    fig.update_xaxes(title_text="λ1 (weight of the general loss)", range=[-0.02, 1.02])
+    return fig
+
+
+def lambda_panels(rep: PlanReport, height: int = 340) -> list[go.Figure]:
+    """The three panels of ``lambda_figure`` as figures of their own, for a page that lays them out
+    side by side where there is room and stacked where there is not."""
+    out = []
+    for panel, title in LAMBDA_PANELS:
+        fig = make_subplots(rows=1, cols=1, specs=[[{"secondary_y": panel == "sweep"}]])
+        _LAMBDA_DRAW[panel](fig, rep, 1)
+        _base(fig, height)
+        fig.update_layout(title=dict(text=title, font_size=13, x=0, xanchor="left"))
+        fig.update_layout(margin=dict(t=40))
+        fig.update_xaxes(title_text="λ1 (weight of the general loss)", range=[-0.02, 1.02])
+        out.append(fig)
+    return out
+
+
+def _turning_panel(fig: go.Figure, rep: PlanReport, col: int) -> None:
     if len(rep.turning):
-        _turning_traces(fig, rep.turning)
-    p = rep.potential
+        _turning_traces(fig, rep.turning, col)
+    fig.update_yaxes(title_text="CPT steps", row=1, col=col, rangemode="tozero")
+
+
+def _potential_panel(fig: go.Figure, rep: PlanReport, col: int) -> None:
     if rep.current.base is not None:  # an open base model: its pre-training is given (paper §6)
+        dom = fig.layout["xaxis" if col == 1 else f"xaxis{col}"].domain
         fig.add_annotation(
             text="open base model:<br>its pre-training is given,<br>no loss potential to choose",
-            xref="paper", yref="paper", x=sum(fig.layout.xaxis2.domain) / 2, y=0.5,
+            xref="paper", yref="paper", x=sum(dom) / 2, y=0.5,
             showarrow=False,
             font=dict(color="#64748b"),
         )  # fmt: skip
+    p = rep.potential
     if len(p):
         fig.add_trace(
             go.Scatter(x=p["lambda1"], y=100 * p["potential"], mode="lines+markers",
                        name="best loss potential (%)", line=dict(color=COLOR["crit"])),
-            1, 2,
+            1, col,
         )  # fmt: skip
+    fig.update_yaxes(title_text="PT final LR / peak (%)", row=1, col=col, range=[-3, 103])
+
+
+def _sweep_panel(fig: go.Figure, rep: PlanReport, col: int) -> None:
     if rep.sweep is not None and len(rep.sweep):
-        _sweep_traces(fig, rep.sweep, rep.ps.models_replay)
-    _base(fig, height)
-    fig.update_annotations(font_size=13)
-    fig.update_xaxes(title_text="λ1 (weight of the general loss)", range=[-0.02, 1.02])
-    fig.update_yaxes(title_text="CPT steps", row=1, col=1, rangemode="tozero")
-    fig.update_yaxes(title_text="PT final LR / peak (%)", row=1, col=2, range=[-3, 103])
-    fig.update_yaxes(title_text="peak LR", row=1, col=3, type="log", exponentformat="e",
+        _sweep_traces(fig, rep.sweep, rep.ps.models_replay, col)
+    fig.update_yaxes(title_text="peak LR", row=1, col=col, type="log", exponentformat="e",
                      secondary_y=False)  # fmt: skip
-    return fig
 
 
-def _turning_traces(fig: go.Figure, t) -> None:
+_LAMBDA_DRAW = {"turning": _turning_panel, "potential": _potential_panel, "sweep": _sweep_panel}
+
+
+def _turning_traces(fig: go.Figure, t, col: int = 1) -> None:
     """Fig. 13 panel: the turning length per lambda1, a marker where it never comes back (<NA>)."""
     tl = t["turning_length"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     never = t["turning_length"].isna().to_numpy()
     fig.add_trace(
         go.Scatter(x=t["lambda1"], y=tl, mode="lines+markers", name="returns after (steps)",
                    line=dict(color=COLOR["turn"])),
-        1, 1,
+        1, col,
     )  # fmt: skip
     if never.any():
         ymax = np.nanmax(tl) if np.isfinite(tl).any() else 1.0
@@ -213,25 +249,25 @@ def _turning_traces(fig: go.Figure, t) -> None:
                 mode="markers", name="stays above (CPT not suitable)",
                 marker=dict(symbol="triangle-up", size=10, color="#dc2626"),
             ),
-            1, 1,
+            1, col,
         )  # fmt: skip
 
 
-def _sweep_traces(fig: go.Figure, w, replay: bool) -> None:
+def _sweep_traces(fig: go.Figure, w, replay: bool, col: int = 3) -> None:
     """Fig. 8b/8c panel: the best peak LR per lambda1, and the best replay when it is modelled."""
     fig.add_trace(
         go.Scatter(x=w["lambda1"], y=w["peak_lr"], mode="lines+markers",
                    name="best CPT peak LR", line=dict(color=COLOR["pt"])),
-        1, 3,
+        1, col,
     )  # fmt: skip
     if not replay:
         return
     fig.add_trace(
         go.Scatter(x=w["lambda1"], y=100 * w["replay"], mode="lines+markers",
                    name="best replay (%, Fig. 8c)", line=dict(color=COLOR["cpt"], dash="dot")),
-        1, 3, secondary_y=True,
+        1, col, secondary_y=True,
     )  # fmt: skip
-    fig.update_yaxes(title_text="replay (%)", row=1, col=3, secondary_y=True, range=[-3, 103],
+    fig.update_yaxes(title_text="replay (%)", row=1, col=col, secondary_y=True, range=[-3, 103],
                      type="linear", tickvals=[0, 25, 50, 75, 100], showgrid=False)  # fmt: skip
 
 

@@ -320,7 +320,7 @@ with guard("drawing the maps"):
         "map_replay": lambda: plots_plan.heatmap_figure(rep, "replay"),
         "map_steps": lambda: plots_plan.heatmap_figure(rep, "steps"),
         "pareto": lambda: plots_plan.pareto_figure(rep),
-        "lambda": lambda: plots_plan.lambda_figure(rep, height=420),
+        "lambda": lambda: plots_plan.lambda_panels(rep, height=360),
     }
     if not replay_modelled:
         del figs["map_replay"]  # replay has no effect under Eq. 4: a flat map says nothing
@@ -339,9 +339,13 @@ with guard("drawing the maps"):
             with col:
                 st.markdown(f"**{plots_plan.TITLES[name]}**")
                 chart(figs[name](), key=f"plan_{name}")
-    # the lambda1 curves have three or four panels: they need the full width
+    # the lambda1 curves: three panels side by side where there is room, stacked where there is not
     st.markdown(f"**{plots_plan.TITLES['lambda']}**")
-    chart(figs["lambda"](), key="plan_lambda")
+    panels = figs["lambda"]()
+    cols = columns_stacking_below("plan_lambda_panels", [1] * len(panels), width=900)
+    for col, fig, (name, _) in zip(cols, panels, plots_plan.LAMBDA_PANELS, strict=True):
+        with col:
+            chart(fig, key=f"plan_lambda_{name}")
     st.caption(
         "Maps: the objective with the other settings held at the recommendation (blank cells break "
         "the constraint). Trade-off: every grid point of the search space; the frontier joins those no "

@@ -107,7 +107,16 @@ def test_uploaded_replay_law_gets_a_replay_map_and_a_replay_recommendation():
     at.run()
     no_exception(at)
     assert "continue pre-training with" in _summary(at)
-    assert len(at.get("plotly_chart")) == 5  # curves, replay map, steps map, Pareto, lambda
+    # curves, replay map, steps map, Pareto, and the three lambda1 panels (Fig. 13, 8a, 8b/8c)
+    assert len(at.get("plotly_chart")) == 7
+    titles = [figure(at, i)["layout"]["title"]["text"] for i in (4, 5, 6)]
+    assert titles == [
+        "Turning length (Fig. 13)",
+        "Best PT loss potential (Fig. 8a)",
+        "Best CPT peak LR (Fig. 8b)",
+    ]
+    sweep = figure(at, 6)
+    assert [t["name"] for t in sweep["data"]] == ["best CPT peak LR", "best replay (%, Fig. 8c)"]
     replay_map = figure(at, 1)
     assert replay_map["data"][0]["type"] == "heatmap"
     assert [m.value for m in at.metric if m.label == "Replay"]

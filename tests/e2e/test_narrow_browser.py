@@ -95,3 +95,38 @@ def test_explore_legend_never_overlaps_the_top_panel(chrome, base_url, width):  
         assert gap >= 0
     finally:
         ctx.close()
+
+
+# left x and width of the Plan page's lambda1 panels (one chart each)
+LAMBDA_PANELS = """() => [...document.querySelectorAll('.st-key-plan_lambda_panels .js-plotly-plot')]
+  .map(e => { const r = e.getBoundingClientRect(); return [r.left, r.width]; })"""
+
+
+@pytest.mark.parametrize("width", [800, 1400])
+def test_plan_lambda_panels_stack_when_narrow_and_sit_side_by_side_when_wide(
+    chrome,  # noqa: F811
+    base_url,  # noqa: F811
+    width,
+):
+    ctx = chrome.new_context(viewport={"width": width, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{base_url}/plan")
+        wait_idle(page)
+        page.wait_for_selector(".st-key-plan_lambda_panels .js-plotly-plot", timeout=180_000)
+        page.wait_for_function(
+            "document.querySelectorAll('.st-key-plan_lambda_panels .js-plotly-plot').length == 3",
+            timeout=60_000,
+        )
+        panels = page.evaluate(LAMBDA_PANELS)
+        lefts = [round(x) for x, _ in panels]
+        if width == 800:  # stacked: one above the other, each wide enough for its axis titles
+            assert len(set(lefts)) == 1, panels
+            assert min(w for _, w in panels) > 400, panels
+        else:
+            assert len(set(lefts)) == 3, panels
+        page.locator(".st-key-plan_lambda_panels").screenshot(
+            path=str(ARTIFACTS / f"e2e-plan-lambda-{width}.png")
+        )
+    finally:
+        ctx.close()
