@@ -105,6 +105,8 @@ class Forecast:
     targets: dict  # 'pt' / 'cpt' -> TargetForecast
     observed_share: float  # share of the CPT phase (in summed LR) up to the last observed loss
     last_observed_step: int | None
+    observed_step_share: float = 0.0  # the same share in steps
+
 
 
 def _get(p: LawParams, name: str) -> float:
@@ -238,7 +240,15 @@ def forecast_run(
             bm = base_of(run) if S1pt is not None else None  # the base's own S1pt uncertainty
             lo, hi = prediction_band(replace(f, params=p), areas, run.replay, S1pt, z, widen, bm)
         out[target] = TargetForecast(target, p, pred, lo, hi, int(ok.sum()), mae)
-    return Forecast(run.step, out, share, last)
+    return Forecast(run.step, out, share, last, _step_share(run, last))
+
+
+def _step_share(run: Run, last: int | None) -> float:
+    """Share of the CPT phase's steps up to ``last`` (0 when nothing was observed)."""
+    if last is None:
+        return 0.0
+    t0 = run.transfer_step if run.pt_history_known else int(run.step[0])
+    return float(np.clip((last - t0) / max(int(run.step[-1]) - t0, 1), 0.0, 1.0))
 
 
 def _adaptation_of(adaptation: Adaptation | dict | None, target: str) -> Adaptation:
@@ -306,7 +316,8 @@ def forecast_markdown(
     else:
         lines.append(
             f"Observed up to step {fc.last_observed_step:,} "
-            f"({fc.observed_share:.0%} of the CPT phase in summed LR)."
+            f"({fc.observed_step_share:.0%} of the CPT steps, "
+            f"{fc.observed_share:.0%} of its summed LR)."
         )
     lines += [
         "",

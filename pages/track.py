@@ -137,11 +137,12 @@ with guard("forecasting the job"):
             f"schedule ({int(fc.step[last]):,}); {LEVEL:.0%} band {tf.lo[last]:.4f} to "
             f"{tf.hi[last]:.4f}.",
         )
-    observed = f"{fc.observed_share:.0%}" if fc.last_observed_step is not None else "none"
+    observed = f"{fc.observed_step_share:.0%}" if fc.last_observed_step is not None else "none"
     cols[-1].metric(
         "CPT observed",
         observed,
-        help="Share of the CPT phase (in summed learning rate) with logged losses so far.",
+        help=f"Share of the CPT steps with logged losses so far ({fc.observed_share:.0%} of the "
+        "CPT phase's summed learning rate, the law's clock).",
     )
     if target_loss is not None and "cpt" in fc.targets:
         sentence = md(target_sentence(fc, target_loss, LEVEL))

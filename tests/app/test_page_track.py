@@ -32,6 +32,9 @@ def test_track_page_shows_a_sample_job_before_any_upload():
     assert x_fc[-1] > x_obs[-1]  # the forecast runs past the logged losses
     assert np.all(np.isfinite(y_fc))
     assert any("cut at 20%" in c.value for c in at.caption)
+    # the share observed is said in steps, as the cut is (its summed-LR share in the help)
+    observed = next(m for m in at.metric if m.label == "CPT observed")
+    assert observed.value == "20%" and "summed learning rate" in observed.help
 
 
 def test_uploaded_job_is_forecast_and_the_target_step_is_given():
