@@ -335,7 +335,8 @@ with guard("drawing the maps"):
     names = [n for n in figs if n != "lambda"]
     for i in range(0, len(names), 2):
         pair = names[i : i + 2]
-        for col, name in zip(columns_stacking_below(f"plan_pair_{i}", [1, 1]), pair, strict=False):
+        cols = columns_stacking_below(f"plan_pair_{i}", [1] * len(pair))  # one left: full width
+        for col, name in zip(cols, pair, strict=True):
             with col:
                 st.markdown(f"**{plots_plan.TITLES[name]}**")
                 chart(figs[name](), key=f"plan_{name}")
