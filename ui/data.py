@@ -147,32 +147,40 @@ def sample_fit_problem() -> str | None:
     return got if isinstance(got, str) else None
 
 
+def _sample_fits() -> tuple:
+    """The bundled fits: (preset key, params file, token tag, what it is); read at call time."""
+    return (
+        (
+            SAMPLE,
+            SAMPLE_PARAMS,
+            "sample",
+            "Fitted by us on the bundled sample runs (a tiny byte-level GPT on CPU).",
+        ),
+        (
+            SAMPLE_OPEN,
+            SAMPLE_OPEN_PARAMS,
+            "sample-open",
+            "Fitted by us on the sample train runs cut to their CPT phase, as if their "
+            "pre-training were unknown (paper §6; benchmarks/open_model.py).",
+        ),
+    )
+
+
 def presets() -> dict[str, Preset]:
     """The presets available right now, in menu order: sample fit, your fit, the paper's Fig. 3."""
     out: dict[str, Preset] = {}
-    if SAMPLE_PARAMS.exists():
-        ps = _load_sample_params(str(SAMPLE_PARAMS), _mtime(SAMPLE_PARAMS))
-        if isinstance(ps, ParamSet):
-            out[SAMPLE] = Preset(
-                SAMPLE,
-                PRESET_LABELS[SAMPLE],
-                ps,
-                "sample:" + token_of(ps),
-                sample_defaults(sample_runs()),
-                "Fitted by us on the bundled sample runs (a tiny byte-level GPT on CPU).",
-            )
-    if SAMPLE_OPEN_PARAMS.exists():
-        ps = _load_sample_params(str(SAMPLE_OPEN_PARAMS), _mtime(SAMPLE_OPEN_PARAMS))
-        if isinstance(ps, ParamSet):
-            out[SAMPLE_OPEN] = Preset(
-                SAMPLE_OPEN,
-                PRESET_LABELS[SAMPLE_OPEN],
-                ps,
-                "sample-open:" + token_of(ps),
-                sample_defaults(sample_runs()),
-                "Fitted by us on the sample train runs cut to their CPT phase, as if their "
-                "pre-training were unknown (paper §6; benchmarks/open_model.py).",
-            )
+    for key, path, tag, summary in _sample_fits():
+        if path.exists():
+            ps = _load_sample_params(str(path), _mtime(path))
+            if isinstance(ps, ParamSet):
+                out[key] = Preset(
+                    key,
+                    PRESET_LABELS[key],
+                    ps,
+                    f"{tag}:{token_of(ps)}",
+                    sample_defaults(sample_runs()),
+                    summary,
+                )
     yours = st.session_state.get(YOUR_FIT)
     if isinstance(yours, ActiveFit):
         out[YOURS] = Preset(
