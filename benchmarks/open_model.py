@@ -174,7 +174,14 @@ def write(path: str) -> None:
 
     train, test = _split()
     otrain, otest = [cpt_only(r) for r in train], [cpt_only(r) for r in test]
-    out = fit_model(otrain, otest, LAW, LAM, s1pt="auto")
+    # a shipped fit must converge: a generous time limit (the default 60 s can stop a fit early on
+    # a busy machine), and nothing is written when a fit did not converge
+    out = fit_model(otrain, otest, LAW, LAM, s1pt="auto", max_seconds=1800)
+    failed = [t for t, f in out.fits.items() if not f.success]
+    if failed:
+        for t in failed:
+            print(f"error: the {t} fit did not converge: {out.fits[t].message}")
+        raise SystemExit(1)
     ps = ParamSet.from_fits(
         out.fits,
         envelope=out.envelope,

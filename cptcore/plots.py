@@ -443,6 +443,24 @@ def _same(a: dict, b: dict) -> bool:
     )
 
 
+def _data_span(figs: Sequence[dict], axis: str) -> list[float] | None:
+    """[low, high] of every trace's y on ``axis`` ('y', 'y2', ...) over the figures, padded by 5 %
+    (as plotly's autorange pads), or None when the axis has no finite data."""
+    ys = [
+        np.asarray(_arr(t.get("y")), dtype=float)
+        for f in figs
+        for t in f["data"]
+        if t.get("yaxis", "y") == axis and t.get("y") is not None
+    ]
+    ys = [y[np.isfinite(y)] for y in ys if y.size]
+    ys = [y for y in ys if y.size]
+    if not ys:
+        return None
+    lo, hi = min(float(y.min()) for y in ys), max(float(y.max()) for y in ys)
+    pad = 0.05 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1e-12)
+    return [lo - pad, hi + pad]
+
+
 def scrub_figure(
     figs: Sequence[go.Figure], labels: Sequence[str], active: int, title: str
 ) -> go.Figure:
@@ -481,6 +499,10 @@ def scrub_figure(
             spans = [x["layout"].get(ax, {}).get("range") for x in d]
             spans = [r for r in spans if r is not None]
             layout[ax] = {**v, "range": [min(r[0] for r in spans), max(r[1] for r in spans)]}
+        elif ax.startswith("yaxis") and isinstance(v, dict) and v.get("type") != "log":
+            span = _data_span(d, "y" + ax[len("yaxis") :])  # autoranged (e.g. the LR panel)
+            if span is not None:  # frames do not re-autorange: fix it to every frame's data
+                layout[ax] = {**v, "range": span, "autorange": False}
     margin = dict(layout.get("margin", {}))
     margin["b"] = margin.get("b", 40) + SCRUB_HEIGHT
     layout.update(

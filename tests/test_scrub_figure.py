@@ -70,3 +70,15 @@ def test_frames_leave_out_what_does_not_change_and_axes_span_every_frame(charts)
         lo = min(f.layout[ax].range[0] for f in figs)
         hi = max(f.layout[ax].range[1] for f in figs)
         assert tuple(fig.layout[ax].range) == pytest.approx((lo, hi))
+
+
+def test_the_lr_panel_spans_every_frames_learning_rate(charts):
+    """Frames do not re-autorange: an LR panel autoranged to the active setting clipped the
+    curve of a higher peak LR (QA at 2e-3 / 3e-3). The loss panels have their own ranges."""
+    _, _, fig = charts
+    i = _index(fig, "learning rate")
+    rng = fig.layout["yaxis" + (fig.data[i].yaxis or "y")[1:]].range
+    assert rng is not None
+    for frame in fig.frames:
+        y = _y(frame.data[frame.traces.index(i)].y)
+        assert rng[0] <= np.nanmin(y) and np.nanmax(y) <= rng[1], (frame.name, rng)
