@@ -114,7 +114,13 @@ with guard("drawing this step"):
             )
         with controls:
             frac = st.slider(
-                "CPT anneal (% of CPT steps, WSD)", 0.0, 100.0, 20.0, 5.0, key="learn_anneal_frac"
+                "CPT anneal (% of CPT steps, WSD)",
+                0.0,
+                100.0,
+                20.0,
+                5.0,
+                format="%.0f%%",
+                key="learn_anneal_frac",
             )
             shape = st.selectbox(
                 "Anneal shape", ["linear", "cosine", "sqrt"], key="learn_anneal_shape"
@@ -144,7 +150,13 @@ with guard("drawing this step"):
                 format_func=fmt_lr,
             )
             warm = st.slider(
-                "CPT warm-up (% of CPT steps)", 0.0, 30.0, 5.0, 0.5, key="learn_rewarm_warm"
+                "CPT warm-up (% of CPT steps)",
+                0.0,
+                30.0,
+                5.0,
+                0.5,
+                format="%.1f%%",
+                key="learn_rewarm_warm",
             )
         show(
             replace(
@@ -172,7 +184,9 @@ with guard("drawing this step"):
                 "The thin lines are 0 % and 100 % for comparison."
             )
         with controls:
-            pot = st.slider("Loss potential (%)", 0.0, 100.0, 0.0, 5.0, key="learn_potential")
+            pot = st.slider(
+                "Loss potential (%)", 0.0, 100.0, 0.0, 5.0, format="%.0f%%", key="learn_potential"
+            )
         show(
             replace(base, pt_kind="wsd", potential=pot / 100),
             hidden=False,
@@ -195,8 +209,9 @@ with guard("drawing this step"):
             if not models_replay:
                 st.info(
                     f"“{preset.label}” uses Eq. 4, which has no replay term, so the slider is "
-                    "off. Choose a parameter set fitted with Eq. 8 (the sample fit, or your own "
-                    "fit on runs with several replay ratios) to see replay at work.",
+                    "off. Choose a parameter set with a replay term (“Fitted on the sample "
+                    "runs”, the tau-form; or your own fit on runs with several replay ratios) "
+                    "to see replay at work.",
                     icon=":material/info:",
                 )
         with controls:
@@ -206,6 +221,7 @@ with guard("drawing this step"):
                 100.0,
                 25.0,
                 5.0,
+                format="%.0f%%",
                 key="learn_replay",
                 disabled=not models_replay,
             )
