@@ -545,14 +545,17 @@ def _general_markers(b: _Builder, view: ScenarioView, row: int) -> None:
             view.critical_point, row, COLOR["crit"], f"critical point {view.critical_point:.3f}"
         )
     if view.turning_length:  # 0: never rose, nothing to mark
+        x = t0 + view.turning_length
+        lo, hi = float(view.steps[0]), float(view.steps[-1])
+        near_end = x > lo + 0.8 * (hi - lo)  # a centred label would run off the chart's right
         b.add(
             _scatter(
-                x=[t0 + view.turning_length],
+                x=[x],
                 y=[view.start["pt"]],
                 mode="markers+text",
                 name="turning length",
                 text=[f"back to start after {view.turning_length:,} steps"],
-                textposition="top center",
+                textposition="top left" if near_end else "top center",
                 textfont=dict(color=COLOR["turn"], size=11),
                 marker=dict(color=COLOR["turn"], size=11, symbol="diamond"),
             ),
