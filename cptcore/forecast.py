@@ -95,6 +95,7 @@ class TargetForecast:
     hi: np.ndarray | None
     n_observed: int  # CPT-phase points the adaptation used
     mae_observed: float  # MAE of the forecast on those points (NaN without any)
+    logged: np.ndarray | None = None  # the losses logged at CPT rows (NaN elsewhere)
 
 
 @dataclass(frozen=True, eq=False)
@@ -239,7 +240,8 @@ def forecast_run(
         if z is not None:
             bm = base_of(run) if S1pt is not None else None  # the base's own S1pt uncertainty
             lo, hi = prediction_band(replace(f, params=p), areas, run.replay, S1pt, z, widen, bm)
-        out[target] = TargetForecast(target, p, pred, lo, hi, int(ok.sum()), mae)
+        logged = np.where(run.is_cpt, run.loss(target), np.nan)
+        out[target] = TargetForecast(target, p, pred, lo, hi, int(ok.sum()), mae, logged)
     return Forecast(run.step, out, share, last, _step_share(run, last))
 
 
@@ -278,29 +280,62 @@ def step_reaching(
     return int(step[np.argmax(ok)]) if ok.any() else None
 
 
-def target_steps(fc: Forecast, target_loss: float) -> tuple[int | None, int | None, int | None]:
-    """(expected, earliest, latest): the first step after the last observed one at which the
-    domain-loss forecast, the lower and the upper edge of its band reach ``target_loss``; None where
-    not within the schedule (earliest/latest None without a band)."""
+def step_staying(
+    step: np.ndarray, loss: np.ndarray, target: float, after: int | None = None
+) -> int | None:
+    """The first step (after ``after``) from which ``loss`` stays at or below ``target`` to the end
+    of the schedule; None if it ends above it (a widening band can dip below and rise again)."""
+    keep = np.ones(len(step), bool) if after is None else step > after
+    s, y = step[keep], loss[keep]
+    if len(y) == 0 or not (np.isfinite(y[-1]) and y[-1] <= target):
+        return None
+    above = ~(np.isfinite(y) & (y <= target))
+    return int(s[len(y) - np.argmax(above[::-1])]) if above.any() else int(s[0])
+
+
+@dataclass(frozen=True)
+class Reach:
+    """When the domain loss reaches a target: ``step`` (None: not within the planned schedule);
+    ``logged``: at a logged step, the first one at or below it (then no band); ``earliest`` the
+    first step the band's lower edge reaches it, ``latest`` the step from which its upper edge stays
+    at or below it (None: not within the schedule, or no band)."""
+
+    step: int | None
+    logged: bool = False
+    earliest: int | None = None
+    latest: int | None = None
+
+
+def target_reach(fc: Forecast, target_loss: float) -> Reach:
+    """When the domain loss reaches ``target_loss``: at the first logged CPT step at or below it
+    (already reached); else at the first forecast step after the last logged one, with the steps its
+    band gives; else not within the planned schedule."""
     tf = fc.targets["cpt"]
-    after = fc.last_observed_step
+    logged = tf.logged if tf.logged is not None else np.full(len(fc.step), np.nan)
+    seen = step_reaching(fc.step, logged, target_loss)
+    if seen is not None:
+        return Reach(seen, logged=True)
+    has_log = np.isfinite(logged)
+    after = int(fc.step[has_log][-1]) if has_log.any() else fc.last_observed_step
     at = step_reaching(fc.step, tf.pred, target_loss, after)
     if tf.lo is None:
-        return at, None, None
-    return at, step_reaching(fc.step, tf.lo, target_loss, after), step_reaching(
-        fc.step, tf.hi, target_loss, after
-    )
+        return Reach(at)
+    early = step_reaching(fc.step, tf.lo, target_loss, after)
+    return Reach(at, False, early, step_staying(fc.step, tf.hi, target_loss, after))
 
 
 def target_sentence(fc: Forecast, target_loss: float, level: float | None = None) -> str:
-    """When the domain loss is expected to reach ``target_loss``, with the range its band gives."""
-    at, early, late = target_steps(fc, target_loss)
+    """When the domain loss reaches ``target_loss`` (``target_reach``): already at a logged step,
+    or expected at a forecast one with the range its band gives, or not within the schedule."""
+    r = target_reach(fc, target_loss)
+    if r.logged:
+        return f"Already reached the domain loss {target_loss:.3f} at step {r.step:,} (logged)."
     band = ""
-    if level is not None and early is not None:
-        end = f"step {late:,}" if late is not None else "after the end of the schedule"
-        band = f" ({level:.0%} band: step {early:,} to {end})"
-    if at is not None:
-        return f"Expected to reach the domain loss {target_loss:.3f} at step {at:,}{band}."
+    if level is not None and r.earliest is not None:
+        end = f"step {r.latest:,}" if r.latest is not None else "after the end of the schedule"
+        band = f" ({level:.0%} band: step {r.earliest:,} to {end})"
+    if r.step is not None:
+        return f"Expected to reach the domain loss {target_loss:.3f} at step {r.step:,}{band}."
     return f"The domain loss {target_loss:.3f} is not reached within the planned schedule{band}."
 
 
@@ -386,8 +421,10 @@ __all__ = [
     "cut_run",
     "forecast_markdown",
     "forecast_run",
+    "Reach",
     "step_reaching",
+    "step_staying",
+    "target_reach",
     "target_sentence",
-    "target_steps",
     "with_planned_schedule",
 ]

@@ -9,8 +9,8 @@ from cptcore.forecast import (
     cut_run,
     forecast_markdown,
     forecast_run,
+    target_reach,
     target_sentence,
-    target_steps,
 )
 from cptcore.plots import forecast_figure
 from ui import data
@@ -146,7 +146,7 @@ with guard("forecasting the job"):
     )
     if target_loss is not None and "cpt" in fc.targets:
         sentence = md(target_sentence(fc, target_loss, LEVEL))
-        reached = target_steps(fc, target_loss)[0] is not None
+        reached = target_reach(fc, target_loss).step is not None
         (st.success if reached else st.info)(sentence)
     if fc.last_observed_step is None:
         st.caption("No CPT-phase loss logged yet: the forecast is the base prediction.")

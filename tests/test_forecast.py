@@ -12,13 +12,16 @@ from cptcore.areas import run_areas
 from cptcore.forecast import (
     ADAPT,
     Adaptation,
+    Reach,
     adapt,
     cut_run,
     forecast_markdown,
     forecast_run,
     point_noise,
     step_reaching,
-    target_steps,
+    step_staying,
+    target_reach,
+    target_sentence,
 )
 from cptcore.params_io import ParamSet, load
 from cptcore.runs import read_run, write_run
@@ -166,10 +169,11 @@ def test_step_reaching_is_the_first_step_after_the_observed_part_at_or_below_the
 
 def test_markdown_snippet_gives_the_final_losses_and_shows_a_run_name_literally(ps, run):
     fc = forecast_run(ps, cut_run(run, 0.2), z=1.96)
-    text = forecast_markdown(fc, "<img src=x>|run", 0.95, target_loss=10.0)
+    target = float(np.round(fc.targets["cpt"].pred[-1] + 0.01, 3))  # below every logged loss
+    text = forecast_markdown(fc, "<img src=x>|run", 0.95, target_loss=target)
     assert "\\<img src=x\\>\\|run" in text and "<img" not in text.replace("\\<img", "")
     assert "| domain (loss_cpt) |" in text and "(95%)" in text
-    assert "Expected to reach the domain loss 10.000 at step" in text  # at the first step after
+    assert f"Expected to reach the domain loss {target:.3f} at step" in text
     assert "(95% band: step " in text
 
 
@@ -209,8 +213,61 @@ def test_the_band_brackets_the_step_a_target_is_reached_at(ps):
     run = read_run(os.path.join(SAMPLE, "ptconst_cpt-wsd_lr1e-3_replay0.25.csv"))
     fc = forecast_run(ps, cut_run(run, 0.2), z=1.96)
     final = fc.targets["cpt"].pred[-1]
-    at, early, late = target_steps(fc, final + 0.02)
-    assert early is not None and at is not None and early <= at  # the lower edge gets there first
-    assert late is None or at <= late
-    assert target_steps(fc, final - 1.0) == (None, None, None)  # far below: never, even the band
-    assert target_steps(forecast_run(ps, cut_run(run, 0.2)), final + 0.02)[1:] == (None, None)
+    r = target_reach(fc, final + 0.02)
+    assert not r.logged and r.step > fc.last_observed_step
+    assert r.earliest is not None and r.earliest <= r.step  # the lower edge gets there first
+    assert r.latest is None or r.step <= r.latest
+    far = target_reach(fc, final - 1.0)  # far below: never, even the band
+    assert (far.step, far.earliest, far.latest) == (None, None, None)
+    plain = target_reach(forecast_run(ps, cut_run(run, 0.2)), final + 0.02)
+    assert (plain.earliest, plain.latest) == (None, None)
+
+
+def _first_logged_at_or_below(run, target_loss):
+    ok = run.is_cpt & np.isfinite(run.loss_cpt) & (run.loss_cpt <= target_loss)
+    return int(run.step[ok][0])
+
+
+def test_a_target_the_fully_logged_run_passed_is_reached_at_its_logged_step(ps):
+    run = read_run(os.path.join(SAMPLE, "ptconst_cpt-wsd_lr1e-3_replay0.25.csv"))
+    fc = forecast_run(ps, run, z=1.96)  # every loss logged: nothing after the last observed step
+    expected = _first_logged_at_or_below(run, 1.7)
+    assert fc.last_observed_step == run.last_step and expected < run.last_step
+    assert target_reach(fc, 1.7) == Reach(expected, logged=True)
+    assert target_sentence(fc, 1.7, 0.95) == (
+        f"Already reached the domain loss 1.700 at step {expected:,} (logged)."
+    )
+
+
+def test_a_target_the_logged_part_passed_is_already_reached_not_forecast_after_the_cut(ps):
+    run = read_run(os.path.join(SAMPLE, "ptconst_cpt-cos_lr1e-3_replay0.csv"))
+    partial = cut_run(run, 0.2)
+    fc = forecast_run(ps, partial, z=1.96)
+    expected = _first_logged_at_or_below(partial, 2.5)
+    assert expected < fc.last_observed_step  # passed in the logged part, before the cut
+    r = target_reach(fc, 2.5)
+    assert r.logged and r.step == expected and r.earliest is None
+    sentence = f"Already reached the domain loss 2.500 at step {expected:,} (logged)."
+    assert target_sentence(fc, 2.5, 0.95) == sentence
+    assert sentence in forecast_markdown(fc, "job", 0.95, 2.5)
+
+
+def test_a_target_below_every_logged_loss_is_forecast_after_the_last_logged_step(ps):
+    run = read_run(os.path.join(SAMPLE, "ptconst_cpt-cos_lr1e-3_replay0.csv"))
+    partial = cut_run(run, 0.2)
+    fc = forecast_run(ps, partial, z=1.96)
+    target = float(np.nanmin(partial.loss_cpt[partial.is_cpt])) - 0.01
+    r = target_reach(fc, target)
+    assert not r.logged and r.step is not None and r.step > fc.last_observed_step
+    assert target_sentence(fc, target, 0.95).startswith(
+        f"Expected to reach the domain loss {target:.3f} at step {r.step:,} (95% band: step"
+    )
+
+
+def test_the_latest_step_is_where_the_upper_edge_stays_below_the_target_not_a_first_dip():
+    step = np.arange(6)
+    hi = np.array([3.0, 1.9, 2.1, 2.2, 1.95, 1.8])  # dips below 2.0, rises again, then stays below
+    assert step_staying(step, hi, 2.0) == 4
+    assert step_staying(step, hi, 2.0, after=4) == 5
+    assert step_staying(step[:3], np.array([3.0, 1.5, 2.5]), 2.0) is None  # ends above: not reached
+    assert step_staying(step[:2], np.array([1.0, 1.0]), 2.0) == 0

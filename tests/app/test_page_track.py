@@ -53,6 +53,18 @@ def test_uploaded_job_is_forecast_and_the_target_step_is_given():
     assert "Expected to reach the domain loss" in snippet and "95% band: step" in msg
 
 
+def test_a_target_the_logged_losses_passed_is_already_reached_at_a_logged_step():
+    run = cut_run(read_run(SAMPLE / "ptconst_cpt-cos_lr1e-3_replay0.csv"), 0.2)  # the page's sample
+    ok = run.is_cpt & np.isfinite(run.loss_cpt) & (run.loss_cpt <= 2.5)
+    first = int(run.step[ok][0])
+    at = open_page("pages/track.py")
+    at.number_input(key="track_target").set_value(2.5).run()
+    no_exception(at)
+    sentence = f"Already reached the domain loss 2.500 at step {first:,} (logged)."
+    assert sentence in " ".join(s.value for s in at.success)
+    assert sentence in at.code[0].value and "Expected to reach" not in at.code[0].value
+
+
 def test_a_log_without_cpt_rows_is_one_line_and_the_page_stays():
     content = (SAMPLE / "pt-const.csv").read_bytes()
     at = _upload(open_page("pages/track.py"), "pt-only.csv", content)
