@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cptcore.plots import COLOR, scenario_figure
+from cptcore.schedules import format_lr
 
 if TYPE_CHECKING:
     from cptcore.plan.goal import Goal
@@ -271,15 +273,33 @@ def _sweep_traces(fig: go.Figure, w, replay: bool, col: int = 3) -> None:
                      type="linear", tickvals=[0, 25, 50, 75, 100], showgrid=False)  # fmt: skip
 
 
+def map_names(rep: PlanReport) -> tuple[str, ...]:
+    """The objective maps worth drawing (page and report): none over peak LR when the search holds
+    it at one value (they would be empty), no replay map when replay is not modelled (Eq. 4: flat)."""
+    if rep.space.lr_min == rep.space.lr_max:
+        return ()
+    return ("map_replay", "map_steps") if rep.ps.models_replay else ("map_steps",)
+
+
+def maps_left_out(rep: PlanReport) -> str | None:
+    """One sentence saying that and why the maps over peak LR are left out, or None when drawn."""
+    sp = rep.space
+    if sp.lr_min != sp.lr_max:
+        return None
+    env = rep.ps.envelope
+    fitted = env is not None and all(
+        math.isclose(v, sp.lr_min, rel_tol=1e-9) for v in env.cpt_peak_lr
+    )
+    return (
+        f"The maps over peak LR are left out: the search holds the peak LR at "
+        f"{format_lr(sp.lr_min)}" + (" (the only one the fitted runs had)." if fitted else ".")
+    )
+
+
 def figures(rep: PlanReport) -> dict[str, go.Figure]:
-    """The report's figures by name (``TITLES``); no replay map when replay is not modelled."""
-    figs = {
-        "curves": curves_figure(rep),
-        "map_replay": heatmap_figure(rep, "replay"),
-        "map_steps": heatmap_figure(rep, "steps"),
-        "pareto": pareto_figure(rep),
-        "lambda": lambda_figure(rep),
-    }
-    if not rep.ps.models_replay:
-        del figs["map_replay"]  # Eq. 4: replay has no effect, the map would be flat
+    """The report's figures by name (``TITLES``); the maps only those of ``map_names``."""
+    figs = {"curves": curves_figure(rep)}
+    figs.update({m: heatmap_figure(rep, m.removeprefix("map_")) for m in map_names(rep)})
+    figs["pareto"] = pareto_figure(rep)
+    figs["lambda"] = lambda_figure(rep)
     return figs

@@ -19,7 +19,7 @@ import pandas as pd
 from cptcore.law import NAMES, REPLAY_NAMES
 from cptcore.markup import escape_markdown
 from cptcore.params_io import ParamSet
-from cptcore.plots_plan import TITLES, figures
+from cptcore.plots_plan import TITLES, figures, maps_left_out
 from cptcore.schedules import format_lr
 
 if TYPE_CHECKING:
@@ -120,6 +120,9 @@ def provenance_rows(rep: PlanReport) -> list[tuple[str, str]]:
     rows = [("Parameters", rep.params_label or "given"), ("Law", ps.law),
             ("S2 form", ps.s2_form), ("λ (momentum)", f"{ps.lam:g}")]  # fmt: skip
     for k, v in (ps.provenance or {}).items():
+        if k == "model_selection" and isinstance(v, dict):
+            rows.append(("Model selection", selection_text(v)))
+            continue
         rows.append((f"provenance: {k}", ", ".join(map(str, v)) if isinstance(v, list) else str(v)))
     for t, f in ps.fits.items():
         rows.append((f"fit ({t})", f"{'OK' if f.success else 'NOT CONVERGED'}: {f.message}"))
@@ -127,6 +130,23 @@ def provenance_rows(rep: PlanReport) -> list[tuple[str, str]]:
             rows.append((f"  {t}: {m.name}", f"R² {m.r2:.4f}, MAE {m.mae:.4f}"
                          + (" (held out)" if m.held_out else "")))  # fmt: skip
     return rows
+
+
+def selection_text(sel: dict) -> str:
+    """params.json's ``provenance.model_selection`` in one line: the chosen law and lambda and, when
+    cross-validated, its score (mean held-out CPT-phase MAE)."""
+    law, lam = sel.get("law", "?"), sel.get("lambda")
+    out = f"law {law}, λ {lam:g}" if isinstance(lam, (int, float)) else f"law {law}"
+    if not sel.get("cross_validated"):
+        return out + " (not cross-validated)"
+    chosen = [
+        c.get("score") for c in sel.get("candidates", ())
+        if c.get("law") == law and c.get("lambda") == lam and c.get("s1pt") == sel.get("s1pt")
+    ]  # fmt: skip
+    score = next((v for v in chosen if isinstance(v, (int, float)) and math.isfinite(v)), None)
+    n = len(sel.get("candidates", ()))
+    cv = f"CV score {score:.4f} nats (mean held-out CPT-phase MAE)" if score is not None else ""
+    return ", ".join(p for p in (out, cv, f"chosen from {n} candidates" if n else "") if p)
 
 
 # ------------------------------------------------------------------------------------- exports
@@ -219,8 +239,10 @@ def html_report(rep: PlanReport) -> str:
         for f in fr.itertuples()
     ]  # fmt: skip
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in r.notes)
+    left_out = maps_left_out(rep)  # said where the maps would be, after the curves
     figs_html = "\n".join(
         f'<h3>{html.escape(TITLES[name])}</h3><div class="fig">{div}</div>'
+        + (f"<p>{html.escape(left_out)}</p>" if left_out and name == "curves" else "")
         for name, div in divs.items()
     )
     body = f"""

@@ -3,6 +3,7 @@ as a report (widgets -> cptcore.plan -> cptcore.plots_plan figures, cptcore.repo
 
 import json
 from dataclasses import replace
+from functools import partial
 
 import streamlit as st
 
@@ -316,22 +317,14 @@ with right, guard("planning", CONTROLS):
 if rep is None:
     st.stop()
 with guard("drawing the maps"):
-    figs = {
-        "map_replay": lambda: plots_plan.heatmap_figure(rep, "replay"),
-        "map_steps": lambda: plots_plan.heatmap_figure(rep, "steps"),
+    figs = {  # the maps worth drawing: the same rule as the report's (plots_plan.map_names)
+        **{m: partial(plots_plan.heatmap_figure, rep, m.removeprefix("map_"))
+           for m in plots_plan.map_names(rep)},
         "pareto": lambda: plots_plan.pareto_figure(rep),
         "lambda": lambda: plots_plan.lambda_panels(rep, height=360),
-    }
-    if not replay_modelled:
-        del figs["map_replay"]  # replay has no effect under Eq. 4: a flat map says nothing
-    if rep.space.lr_min == rep.space.lr_max:  # one peak LR (e.g. held at the fitted one)
-        del figs["map_steps"]
-        figs.pop("map_replay", None)
-        st.caption(
-            f"The maps over peak LR are left out: the search holds the peak LR at "
-            f"{fmt_lr(rep.space.lr_min)}"
-            + (" (the only one the fitted runs had)." if inside else ".")
-        )
+    }  # fmt: skip
+    if left_out := plots_plan.maps_left_out(rep):  # one peak LR (e.g. held at the fitted one)
+        st.caption(left_out)
     names = [n for n in figs if n != "lambda"]
     for i in range(0, len(names), 2):
         pair = names[i : i + 2]

@@ -477,3 +477,29 @@ def test_a_recommendation_on_the_edge_of_the_search_space_says_so():
     assert "peak LR is the highest allowed (2e-3)" in notes[0] and "extrapolating" in notes[0]
     assert "replay ratio is the highest allowed (50%)" in notes[1]
     assert edge_notes(PlanSettings("wsd", 5e-4, 0.2, 5000, 0.2), space, True) == []
+
+
+def test_domain_target_ties_at_the_fewest_steps_go_to_the_smallest_general_rise():
+    # Eq. 8 parameters (replay modelled); a target just below the start is reached by many settings
+    # at the fewest steps allowed: the answer is the one that forgets least, not the lowest loss
+    eq8 = ParamSet.from_params(
+        {
+            "pt": replace(PAPER_FIG3["pt"], a1=0.055, a2=3.2),
+            "cpt": replace(PAPER_FIG3["cpt"], a1=0.037, a2=1.5),
+        }
+    )
+    space = SearchSpace(steps_min=200, steps_max=5_000, replay_max=0.5)
+    y = Planner(eq8, default_pt(), space).start_cpt - 0.01
+    r = plan(eq8, Goal(mode="domain_target", domain_target=y), space)
+    assert r.feasible and r.settings.steps == 200 and r.loss_cpt_end <= y
+    pl = Planner(eq8, default_pt(), space)
+    lrs, reps = np.geomspace(space.lr_min, space.lr_max, 15), np.linspace(0, 0.5, 11)
+    best_rise = math.inf
+    for fam in space.families:
+        for dec in (0.1, 0.2, 0.3):
+            Lp, Lc = pl.evaluate(fam, 200, dec, lrs, reps)
+            ok = Lc <= y
+            if ok.any():
+                best_rise = min(best_rise, float(Lp[ok].min() - pl.start_pt))
+    assert r.delta_pt <= best_rise + 1e-9
+    assert "reaches" in r.summary and "step" in r.summary

@@ -21,6 +21,7 @@ from cptcore.report import (
     html_report,
     markdown_summary,
     param_table,
+    provenance_rows,
     write_html,
 )
 
@@ -123,3 +124,43 @@ def test_infeasible_plan_still_reports(rep):
     html = html_report(r)
     assert "Infeasible" in html and "Plotly.newPlot" in html
     assert "## No feasible plan" in markdown_summary(r)
+
+
+def test_report_leaves_out_the_maps_over_peak_lr_when_the_search_holds_it_and_says_so(rep):
+    held = build(
+        rep.ps,
+        Goal(0.6),
+        SearchSpace(lr_min=1e-4, lr_max=1e-4, steps_min=2_000, steps_max=10_000),
+        default_scenario(),
+        "test fit",
+        lambda_curves=False,
+    )
+    assert list(figures(held)) == ["curves", "pareto", "lambda"]
+    text = html_report(held)
+    assert TITLES["map_steps"] not in text and TITLES["map_replay"] not in text
+    assert text.count("Plotly.newPlot") == 3
+    assert "The maps over peak LR are left out: the search holds the peak LR at 1e-4" in text
+    assert "maps over peak LR are left out" not in html_report(rep)  # a range: drawn, not said
+
+
+def test_report_gives_the_model_selection_as_one_readable_line():
+    sel = {
+        "law": "tau",
+        "lambda": 0.98,
+        "cross_validated": True,
+        "message": "tau with lambda = 0.98 chosen by grouped cross-validation",
+        "score": "mean held-out CPT-phase MAE (nats), grouped cross-validation",
+        "folds": [["a"], ["b"]],
+        "candidates": [
+            {"law": "eq4", "lambda": 0.995, "score": 0.4217},
+            {"law": "tau", "lambda": 0.98, "score": 0.0151},
+        ],
+    }
+    ps = ParamSet.from_params(PAPER_FIG3, provenance={"model_selection": sel})
+    r = build(ps, Goal(0.6), SearchSpace(steps_max=5_000), default_scenario(), "x",
+              lambda_curves=False)  # fmt: skip
+    rows = dict(provenance_rows(r))
+    line = rows["Model selection"]
+    assert "tau" in line and "0.98" in line and "0.0151" in line and "{" not in line
+    text = html_report(r) + markdown_summary(r)
+    assert "candidates" not in text.replace("from 2 candidates", "") and "&#x27;law&#x27;" not in text

@@ -234,6 +234,7 @@ class PlanResult:
     n_evaluations: int = 0
     seconds: float = 0.0
     base: str | None = None  # the fitted open base model CPT starts from (paper §6); pt unused
+    reached_at: int | None = None  # mode 'domain_target': first CPT step at or below the target
 
     @property
     def delta_pt(self) -> float:

@@ -228,6 +228,40 @@ def _best_at_steps(pl: Planner, goal: Goal, n: int) -> tuple[float, PlanSettings
     return min(out, key=lambda c: c[0])
 
 
+def _least_rise_at_steps(
+    pl: Planner, goal: Goal, n: int, hit: PlanSettings, n_lr=15, n_rep=11, n_decay=3
+) -> PlanSettings:
+    """Among the settings that reach the target in ``n`` CPT steps (a grid, and ``hit``), the one
+    whose general loss rises least, then the lowest final target loss (ties of the fewest steps)."""
+    y, sp = goal.domain_target, pl.space
+    lrs, reps = _log_grid(sp.lr_min, sp.lr_max, n_lr), _replay_grid(pl, n_rep)
+    Lp, Lc = pl.settings_losses(hit)
+    best = ((Lp, float(pl.target(goal, Lp, Lc))), hit)
+    for fam in sp.families:
+        for dec in _decays(sp, fam, n_decay):
+            Lp, Lc = pl.evaluate(fam, int(n), dec, lrs, reps)
+            t = pl.target(goal, Lp, Lc)
+            key = np.where(t <= y, Lp, np.inf)
+            if not np.isfinite(key).any():
+                continue
+            i, k = np.unravel_index(np.lexsort((t.ravel(), key.ravel()))[0], key.shape)
+            if (key[i, k], t[i, k]) < best[0]:
+                s = PlanSettings(fam, float(lrs[i]), float(reps[k]), int(n), float(dec))
+                best = ((float(key[i, k]), float(t[i, k])), s)
+    return best[1]
+
+
+def _reached_at(pl: Planner, goal: Goal, r: PlanResult) -> int | None:
+    """The first CPT step at which the plan's predicted target loss is at or below the target."""
+    from cptcore.scenario import simulate
+
+    sim = simulate(pl.ps, r.scenario(), bands=False)
+    T = sim.transfer_step
+    t = pl.target(goal, sim.curves["pt"].pred[T:], sim.curves["cpt"].pred[T:])
+    idx = np.flatnonzero(np.asarray(t) <= goal.domain_target)
+    return int(idx[0]) if idx.size else None
+
+
 def _plan_fewest_steps(pl: Planner, goal: Goal, t0: float, notes: list[str]) -> PlanResult:
     """Fewest CPT steps whose best plan reaches the target loss: scan a log grid of steps, then
     bisect between the last miss and the first hit (assumes the reachable loss falls with steps)."""
@@ -245,7 +279,10 @@ def _plan_fewest_steps(pl: Planner, goal: Goal, t0: float, notes: list[str]) -> 
                     hi, hit = mid, sm
                 else:
                     lo = mid
-            return _result(pl, goal, hit, t0, notes)
+            hit = _least_rise_at_steps(pl, goal, hi, hit)
+            res = _result(pl, goal, hit, t0, notes)
+            res = replace(res, reached_at=_reached_at(pl, goal, res))
+            return replace(res, summary=summarize(res))
         prev = int(n)
     msg = (
         f"Infeasible: the {goal.target_name} cannot reach {y:.4f} within {pl.space.steps_max:,} "

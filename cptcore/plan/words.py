@@ -50,6 +50,8 @@ def summarize(r: PlanResult) -> str:
         f"{_change(r.loss_pt_start, r.loss_pt_end, 'general loss')} and "
         f"{_change(r.loss_cpt_start, r.loss_cpt_end, 'domain loss')}."
     )
+    if g.mode == "domain_target" and r.reached_at is not None:
+        s += f" The {g.target_name} reaches {g.domain_target:.4f} at CPT step {r.reached_at:,}."
     if g.ood_weights:
         w1, w2 = g.ood_weights
         a, b = (
