@@ -209,7 +209,8 @@ def _potential_panel(fig: go.Figure, rep: PlanReport, col: int) -> None:
     if rep.current.base is not None:  # an open base model: its pre-training is given (paper §6)
         dom = fig.layout["xaxis" if col == 1 else f"xaxis{col}"].domain
         fig.add_annotation(
-            text="open base model:<br>its pre-training is given,<br>no loss potential to choose",
+            text="open base model:<br>its pre-training is unknown (S1pt fitted),<br>"
+            "no loss potential to choose",
             xref="paper", yref="paper", x=sum(dom) / 2, y=0.5,
             showarrow=False,
             font=dict(color="#64748b"),

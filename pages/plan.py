@@ -69,7 +69,8 @@ st.title("Plan a continual pre-training run")
 st.caption(
     "State what matters - the general loss (D_pt), the domain loss (D_cpt), or a budget on either - "
     "and the law picks the CPT schedule, peak LR, steps and replay ratio. The pre-training is held "
-    "at your current scenario's. Download the decision as a self-contained HTML report."
+    "fixed: your current scenario's, or an open base model's. Download the decision as a "
+    "self-contained HTML report."
 )
 
 # ------------------------------------------------------------------------------- parameters
@@ -151,7 +152,12 @@ source = _explore_scenario(defaults or WhatIf())
 if st.session_state.get(P + "source") != source:  # new scenario on Explore (or new preset): take it
     st.session_state[P + "source"] = source
     load_defaults(source, prefix=P)
-with st.expander("Your current scenario (the plan keeps its pre-training)", expanded=False):
+scenario_title = (
+    "Your current scenario (the plan keeps its pre-training)"
+    if base is None
+    else f"Your current scenario (CPT from the open base model “{base}”)"
+)
+with st.expander(scenario_title, expanded=False):
     st.caption(
         "Taken from the Explore page when you came from there, else this fit's typical schedule. "
         "The recommendation is compared with it."

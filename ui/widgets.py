@@ -210,7 +210,7 @@ def scenario_controls(
     k = {name: prefix + key for name, key in KEYS.items()}
     v = {}
     with cpt_box or st.container():
-        _cpt_controls(v, k, b, replay_modelled)
+        _cpt_controls(v, k, b, replay_modelled, pt)
     if pt:
         with pt_box or st.container():
             _pt_controls(v, k, b)
@@ -273,9 +273,19 @@ def _pt_controls(v: dict, k: dict, b) -> None:
     )
 
 
-def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
+def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool, pt: bool = True) -> None:
+    """The CPT controls; without ``pt`` (an open base model, assumed annealed to LR 0, paper §6)
+    there is no choice of where the warm-up starts: the PT final LR is 0."""
     _phase_controls(v, k, b, "cpt", CPT_KINDS)
-    v["warmup_from"] = st.radio(
+    if not pt:
+        v["warmup_from"] = st.session_state.get(k["warmup_from"], state_of(WhatIf())["warmup_from"])
+    else:
+        v["warmup_from"] = _warmup_from(k, b)
+    _cpt_rest(v, k, b, replay_modelled)
+
+
+def _warmup_from(k: dict, b):
+    return st.radio(
         "CPT warm-up starts from",
         WARMUP_FROM,
         key=k["warmup_from"],
@@ -284,6 +294,9 @@ def _cpt_controls(v: dict, k: dict, b, replay_modelled: bool) -> None:
         format_func={"zero": "LR 0", "pt_final": "the PT final LR"}.get,
         help="Without a warm-up the CPT LR jumps straight to its peak.",
     )
+
+
+def _cpt_rest(v: dict, k: dict, b, replay_modelled: bool) -> None:
     # one below the other: side by side, a narrow controls column cut the shape box to nothing
     v["cpt_decay"] = _percent(
         "CPT anneal (%, WSD)", 1.0, 60.0, 0.5, k["cpt_decay"], b, disabled=v["cpt_kind"] != "wsd"

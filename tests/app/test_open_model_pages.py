@@ -33,6 +33,7 @@ def test_explore_with_a_cpt_only_fit_hides_pt_controls_and_names_the_base_and_it
     assert [t.label for t in at.tabs] == ["CPT", "Display"]
     assert not {"pt_steps", "pt_lr"} & _keys(at.select_slider)
     assert not {"potential", "pt_warmup"} & _keys(at.slider)
+    assert "warmup_from" not in _keys(at.radio)  # the base is annealed to LR 0: nothing to choose
     note = " ".join(i.value for i in at.info)
     bases = sorted(base_models(data.presets()[data.SAMPLE_OPEN].ps))
     assert bases == ["ptconst", "ptwsd"]
