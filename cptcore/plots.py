@@ -641,6 +641,7 @@ class RunFit:
     obs_steps: np.ndarray
     observed: np.ndarray
     residual: np.ndarray  # predicted - observed at the observed rows
+    fit_from: int = 0  # the fit used losses from this step on (``FitResult.min_step``)
 
 
 def run_fit(fit: FitResult, run: Run, held_out: bool, max_points: int = 1500) -> RunFit | None:
@@ -666,7 +667,15 @@ def run_fit(fit: FitResult, run: Run, held_out: bool, max_points: int = 1500) ->
     idx = decimate(steps, lr, curve, max_points=max_points)
     at = curve[np.searchsorted(steps, run.step[ok])]
     return RunFit(
-        run.name, fit.target, held_out, steps[idx], curve[idx], run.step[ok], y[ok], at - y[ok]
+        run.name,
+        fit.target,
+        held_out,
+        steps[idx],
+        curve[idx],
+        run.step[ok],
+        y[ok],
+        at - y[ok],
+        int(fit.min_step),
     )
 
 
@@ -732,12 +741,14 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
         )
     fig.add_hline(y=0, line=dict(color="#334155", width=1), row=2, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
-    # y-ranges from the observed points past the first 5 % of steps: the law's power term (and a
-    # tiny model's first steps) are huge near step 0 and would flatten everything else
+    # y-ranges from the observed points past the first 5 % of steps and the step the fit starts
+    # from: the law's power term (and a tiny model's first steps) are huge near step 0, and the
+    # residuals before the fitted rows would flatten the fitted ones to a line at 0
     if curves:
         last = max(float(c.obs_steps.max()) for c in curves)
-        obs = [c.observed[c.obs_steps >= 0.05 * last] for c in curves]
-        res = [c.residual[c.obs_steps >= 0.05 * last] for c in curves]
+        shown = [c.obs_steps >= max(0.05 * last, c.fit_from) for c in curves]
+        obs = [c.observed[m] for c, m in zip(curves, shown, strict=True)]
+        res = [c.residual[m] for c, m in zip(curves, shown, strict=True)]
         for row, vals in ((1, obs), (2, res + [np.zeros(1)])):
             v = np.concatenate(vals) if vals else np.zeros(0)
             v = v[np.isfinite(v)]
@@ -745,7 +756,12 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
                 lo, hi = float(v.min()), float(v.max())
                 pad = 0.08 * (hi - lo) if hi > lo else 0.01
                 fig.update_yaxes(range=[lo - pad, hi + pad], row=row, col=1)
-    return _layout(fig, height, legend_right=True)
+    # the runs' legend below the chart: at the right, 16 run names took half a narrow window
+    _layout(fig, height)
+    return fig.update_layout(
+        legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, font_size=11),
+        margin=dict(t=30),
+    )
 
 
 def forecast_figure(

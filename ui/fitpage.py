@@ -22,7 +22,7 @@ from ui.fitting import FitOutcome, selection_table
 from ui.fitting import run_fit as fit_selected
 from ui.openmodel import base_editor
 from ui.state import EXPLORE_PRESET, LAST_FIT, LEARN_PRESET, YOUR_FIT
-from ui.widgets import chart, guard, md
+from ui.widgets import chart, columns_stacking_below, guard, md
 
 MEANING = {
     "L0": "loss floor (irreducible loss)",
@@ -349,7 +349,7 @@ def fit_tab(outcome: FitOutcome, target: str, runs: dict[str, Run]) -> None:
     (st.success if fr.success else st.warning)(md(fr.message))  # messages name runs
     for w in fr.warnings:
         st.warning(md(w))
-    left, right = st.columns([1, 1.3])
+    left, right = columns_stacking_below(f"fit_tables_{fr.target}", [1, 1.3])  # stacked when narrow
     left.markdown("**Parameters** (± standard error where identified)")
     left.dataframe(
         parameter_table(fr),

@@ -179,3 +179,18 @@ def test_a_general_loss_that_never_rises_is_said_so():
     view = scenario_view(simulate(ParamSet.from_params(p), sc, bands=False), 500)
     assert view.turning_length == 0
     assert turning_note(view).startswith("The general loss never rises")
+
+
+def test_fit_figure_residual_axis_shows_the_fitted_rows_not_the_earlier_ones():
+    """QA: with 'Fit from step 500' the residuals of the unfitted first steps (~1.5 nats) set the
+    residual axis and flattened the fitted ones to a line at 0."""
+    from cptcore.plots import RunFit, fit_figure
+
+    steps = np.arange(0, 3501, 50)
+    resid = np.where(steps < 500, 1.5, 0.01 * np.sin(steps / 100.0))
+    observed = 3.0 - steps / 5000.0
+    curve = RunFit(
+        "run", "pt", False, steps, observed + resid, steps, observed, resid, fit_from=500
+    )
+    lo, hi = fit_figure([curve], "pt").layout.yaxis2.range
+    assert -0.05 < lo < 0 < hi < 0.05, (lo, hi)
