@@ -91,6 +91,83 @@ st.caption(
 base = open_base(preset.ps, key="base")  # a CPT-only fit: CPT from its base model (paper §6)
 
 
+def display_options() -> tuple:
+    """The Display tab: (hidden curves, term decomposition, zoom, scrub slider, band)."""
+    hidden = st.toggle("Hidden curves (dashed)", value=True, key="show_hidden", bind="query-params")
+    terms_of = st.selectbox(
+        "Term decomposition",
+        ["none", "pt", "cpt"],
+        key="terms",
+        bind="query-params",
+        format_func={
+            "none": "off",
+            "pt": "of the general loss",
+            "cpt": "of the domain loss",
+        }.get,
+    )
+    zoom = st.toggle(
+        "Zoom to the CPT phase",
+        value=True,
+        key="zoom_cpt",
+        bind="query-params",
+        help="Off: show the whole pre-training phase too.",
+    )
+    scrub = st.toggle(
+        "Scrub the CPT peak LR in the chart",
+        value=True,
+        key="scrub",
+        bind="query-params",
+        help="A slider under the chart over the three CPT peak LRs each side: it swaps the "
+        "curves at once, in the browser. The numbers above stay those of the controls. For "
+        "a new setting it appears a moment after the chart (its LRs are computed then).",
+    )
+    has_cov = any(has_band(f) for f in preset.ps.fits.values())
+    calibrated = all(f.calibration is not None for f in preset.ps.fits.values())
+    bands = st.toggle(
+        "Uncertainty band (~95 %)",
+        value=has_cov,
+        key="show_band",
+        bind="query-params",
+        disabled=not has_cov,
+        help=(
+            "Calibrated: the 95 % quantile of the errors the fit made on held-out runs "
+            "(grouped cross-validation), widened when a control leaves the fitted range."
+            if calibrated
+            else "From the fit's parameter covariance only (no calibration in this "
+            "parameter set): it does not include model error."
+        )
+        if has_cov
+        else "This parameter set carries no band.",
+    )
+    return hidden, terms_of, zoom, scrub, bands
+
+
+def pin_buttons(view, w, pins: list) -> None:
+    """Pin the scenario as a thin line (up to ``MAX_PINS``), clear the pins, and list them."""
+    b1 = b2 = st.container(horizontal=True)  # buttons at their own width: never cut
+    label = (
+        f"{preset.key}: CPT {w.cpt_kind} {fmt_lr(w.cpt_lr)}, "
+        f"{fmt_steps(w.cpt_steps)} steps, replay {100 * w.replay:.0f} %"
+    )
+    b1.button(
+        "Pin scenario",
+        key="pin",
+        icon=":material/push_pin:",
+        disabled=len(pins) >= MAX_PINS,
+        help=f"Keep this scenario as a thin line (up to {MAX_PINS}).",
+        on_click=pins.append,
+        args=(view.with_label(f"pin {len(pins) + 1} · {label}"),),
+    )
+    b2.button(
+        "Clear pins",
+        key="clear_pins",
+        disabled=not pins,
+        on_click=pins.clear,
+    )
+    for p in pins:
+        st.caption(p.label)
+
+
 FULL_RUN = "explore_full_run"  # set by the page's own run, absent in a rerun of the fragment alone
 
 
@@ -104,54 +181,7 @@ def live() -> None:
         cpt_tab, pt_tab, show_tab = tabs[0], tabs[1] if not base else None, tabs[-1]
         w = scenario_controls(preset.ps.models_replay, cpt_tab, pt_tab, pt=base is None)
     with left, show_tab:
-        hidden = st.toggle(
-            "Hidden curves (dashed)", value=True, key="show_hidden", bind="query-params"
-        )
-        terms_of = st.selectbox(
-            "Term decomposition",
-            ["none", "pt", "cpt"],
-            key="terms",
-            bind="query-params",
-            format_func={
-                "none": "off",
-                "pt": "of the general loss",
-                "cpt": "of the domain loss",
-            }.get,
-        )
-        zoom = st.toggle(
-            "Zoom to the CPT phase",
-            value=True,
-            key="zoom_cpt",
-            bind="query-params",
-            help="Off: show the whole pre-training phase too.",
-        )
-        scrub = st.toggle(
-            "Scrub the CPT peak LR in the chart",
-            value=True,
-            key="scrub",
-            bind="query-params",
-            help="A slider under the chart over the three CPT peak LRs each side: it swaps the "
-            "curves at once, in the browser. The numbers above stay those of the controls. For "
-            "a new setting it appears a moment after the chart (its LRs are computed then).",
-        )
-        has_cov = any(has_band(f) for f in preset.ps.fits.values())
-        calibrated = all(f.calibration is not None for f in preset.ps.fits.values())
-        bands = st.toggle(
-            "Uncertainty band (~95 %)",
-            value=has_cov,
-            key="show_band",
-            bind="query-params",
-            disabled=not has_cov,
-            help=(
-                "Calibrated: the 95 % quantile of the errors the fit made on held-out runs "
-                "(grouped cross-validation), widened when a control leaves the fitted range."
-                if calibrated
-                else "From the fit's parameter covariance only (no calibration in this "
-                "parameter set): it does not include model error."
-            )
-            if has_cov
-            else "This parameter set carries no band.",
-        )
+        hidden, terms_of, zoom, scrub, bands = display_options()
     fill = False  # the chart is drawn without its scrub slider: compute that next, then rerun
     with right:
         with guard("predicting this scenario"):
@@ -187,28 +217,7 @@ def live() -> None:
                     else ""
                 )
             )
-            b1 = b2 = st.container(horizontal=True)  # buttons at their own width: never cut
-            label = (
-                f"{preset.key}: CPT {w.cpt_kind} {fmt_lr(w.cpt_lr)}, "
-                f"{fmt_steps(w.cpt_steps)} steps, replay {100 * w.replay:.0f} %"
-            )
-            b1.button(
-                "Pin scenario",
-                key="pin",
-                icon=":material/push_pin:",
-                disabled=len(pins) >= MAX_PINS,
-                help=f"Keep this scenario as a thin line (up to {MAX_PINS}).",
-                on_click=pins.append,
-                args=(view.with_label(f"pin {len(pins) + 1} · {label}"),),
-            )
-            b2.button(
-                "Clear pins",
-                key="clear_pins",
-                disabled=not pins,
-                on_click=pins.clear,
-            )
-            for p in pins:
-                st.caption(p.label)
+            pin_buttons(view, w, pins)
     if fill:
         with guard("preparing the scrub slider"):
             fill_scrub(preset, w, base)
