@@ -193,7 +193,8 @@ class Outside:
 
 
 def _fmt_range(lo: float, hi: float, fmt) -> str:
-    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)}–{fmt(hi)}"
+    """'lo–hi', or 'lo only' when the fitted runs had one value (a range of one reads wrong)."""
+    return f"{fmt(lo)} only" if fmt(lo) == fmt(hi) else f"{fmt(lo)}–{fmt(hi)}"
 
 
 def outside(env: Envelope | None, s: Setting) -> list[Outside]:

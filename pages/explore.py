@@ -186,10 +186,11 @@ def live() -> None:
     with right:
         with guard("predicting this scenario"):
             view = data.view(preset, w, base=base)
-            for o in view.outside:
+            for i, o in enumerate(view.outside):  # the band's widening once, on the last reason
+                last = i == len(view.outside) - 1
                 st.warning(
                     f"{o.sentence}: the prediction extrapolates"
-                    + (f" and the band is widened ×{view.widen:.1f}." if bands else "."),
+                    + (f" and the band is widened ×{view.widen:.1f}." if bands and last else "."),
                     icon=":material/warning:",
                 )
             scenario_metrics(view, base)

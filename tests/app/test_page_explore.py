@@ -222,10 +222,14 @@ def test_leaving_the_fitted_range_is_said_next_to_the_chart_and_widens_the_band(
     lines = [w.value for w in at.warning if "outside the fitted range" in w.value]
     assert (
         len(lines) == 1
-        and "peak LR 3e-4 is outside the fitted range 1e-3" in lines[0]
+        and "peak LR 3e-4 is outside the fitted range 1e-3 only" in lines[0]
         and "widened" in lines[0]
     )
     assert _band_width(at) > 1.5 * band0
+    at.slider(key="replay").set_value(100.0).run()  # a second reason: replay beyond 0-50 %
+    no_exception(at)
+    lines = [w.value for w in at.warning if "outside the fitted range" in w.value]
+    assert len(lines) == 2 and sum("widened" in ln for ln in lines) == 1  # the factor once
 
 
 def _band_width(at) -> float:
