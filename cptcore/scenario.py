@@ -221,6 +221,19 @@ def _keep(
     return decimate(steps, lr, *preds.values(), max_points=max_points, keep=tuple(keep))
 
 
+def predicted(ps: ParamSet, sc: Scenario) -> tuple:
+    """(lr, transfer step, areas, {target: loss at every step}, {target: base S1pt}) of a
+    scenario: the law alone (no terms, hidden curves or band), on an open base model with its
+    fitted S1pt (paper §6)."""
+    lr, transfer, a = lr_and_areas(sc, ps.lam, ps.s2_form, ps.eps)
+    S1pt = base_S1pt(ps, sc)  # an open base model's fitted S1pt, else empty
+    if sc.base is None:
+        preds = predict_sets({t: f.params for t, f in ps.fits.items()}, a, sc.replay)
+    else:
+        preds = {t: predict(f.params, a, sc.replay, t, S1pt.get(t)) for t, f in ps.fits.items()}
+    return lr, transfer, a, preds, S1pt
+
+
 def view(
     ps: ParamSet,
     scenario,
@@ -228,6 +241,7 @@ def view(
     *,
     label: str = "",
     cpt_share: float = 0.0,
+    bands: bool = True,
 ) -> ScenarioView:
     """What a page draws for ``scenario`` (a ``Scenario`` or a ``whatif.WhatIf``) with ``ps``:
     simulate -> thin -> band in one call.
@@ -235,16 +249,12 @@ def view(
     The predicted loss is evaluated at every step (``law.predict_sets``: the thinning keeps its
     extrema, the turning length needs every step); the terms, the hidden curves and the band only
     at the kept points (O(points)). The same numbers as ``scenario_view(simulate(ps, sc), ps=ps)``
-    (tests/app/test_plot_helpers.py) at a fraction of the cost for long schedules."""
+    (tests/app/test_plot_helpers.py) at a fraction of the cost for long schedules. ``bands=False``:
+    no band (e.g. the scenario a plan is compared with)."""
     sc = scenario if isinstance(scenario, Scenario) else scenario.scenario()
-    lr, transfer, a = lr_and_areas(sc, ps.lam, ps.s2_form, ps.eps)
-    S1pt = base_S1pt(ps, sc)  # an open base model's fitted S1pt (paper §6), else empty
+    lr, transfer, a, preds, S1pt = predicted(ps, sc)
     known = sc.base is None
     reasons = tuple(outside(ps.envelope, setting_of_lr(lr, transfer, sc.replay, known)))
-    if known:
-        preds = predict_sets({t: f.params for t, f in ps.fits.items()}, a, sc.replay)
-    else:
-        preds = {t: predict(f.params, a, sc.replay, t, S1pt.get(t)) for t, f in ps.fits.items()}
     steps = np.arange(len(lr))
     idx = _keep(steps, lr, preds, transfer, max_points, cpt_share)
     kept = a.at(steps[idx])
@@ -259,7 +269,7 @@ def view(
             prediction_band(
                 fit, kept, sc.replay, S1pt.get(t), widen=widen, base_model=sc.base
             )
-            if has_band(fit)
+            if bands and has_band(fit)
             else None
         )
     return ScenarioView(

@@ -16,6 +16,7 @@ from cptcore.params_io import ParamSet
 from cptcore.plan.goal import Goal, PlanResult, PlanSettings, SearchSpace, default_pt
 from cptcore.plan.planner import Planner
 from cptcore.plan.words import describe, plan_notes, summarize
+from cptcore.scenario import predicted
 from cptcore.schedules import ScheduleSpec
 
 _INFEASIBLE = 1e6  # penalty scale for constraint violations inside the optimiser
@@ -252,12 +253,10 @@ def _least_rise_at_steps(
 
 
 def _reached_at(pl: Planner, goal: Goal, r: PlanResult) -> int | None:
-    """The first CPT step at which the plan's predicted target loss is at or below the target."""
-    from cptcore.scenario import simulate
-
-    sim = simulate(pl.ps, r.scenario(), bands=False)
-    T = sim.transfer_step
-    t = pl.target(goal, sim.curves["pt"].pred[T:], sim.curves["cpt"].pred[T:])
+    """The first CPT step at which the plan's predicted target loss is at or below the target
+    (the law at every step; no terms or hidden curves)."""
+    _, T, _, preds, _ = predicted(pl.ps, r.scenario())
+    t = pl.target(goal, preds["pt"][T:], preds["cpt"][T:])
     idx = np.flatnonzero(np.asarray(t) <= goal.domain_target)
     return int(idx[0]) if idx.size else None
 

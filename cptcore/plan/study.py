@@ -14,8 +14,7 @@ from cptcore.plan.curves import lambda_sweep, potential_curve, turning_length_cu
 from cptcore.plan.goal import FAMILIES, Goal, PlanResult, PlanSettings, SearchSpace
 from cptcore.plan.planner import Planner
 from cptcore.plan.search import objective_map, pareto_frontier, plan
-from cptcore.plots import ScenarioView, scenario_view
-from cptcore.scenario import Scenario, simulate
+from cptcore.scenario import Scenario, ScenarioView, view
 
 SWEEP_LAMBDAS = (0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0)
 
@@ -62,13 +61,11 @@ def build(
     t0 = time.perf_counter()
     pl = Planner(ps, current.pt, space, base=current.base)
     res = plan(ps, goal, planner=pl)
-    cur = scenario_view(simulate(ps, current, bands=False), max_points, label="current scenario")
+    # the law at every step, terms and band at the drawn points only (scenario.view)
+    cur = view(ps, current, max_points, label="current scenario", bands=False)
     pv = None
-    if res.feasible:
-        sc = res.scenario()  # its band (calibrated, widened outside the fitted range) is drawn
-        pv = scenario_view(
-            simulate(ps, sc, bands=False), max_points, "recommended", ps=ps, replay=sc.replay
-        )
+    if res.feasible:  # its band (calibrated, widened outside the fitted range) is drawn
+        pv = view(ps, res.scenario(), max_points, label="recommended")
     anchor = res.settings or _nearest_settings(current)
     mr = objective_map(pl, goal, anchor, "replay", n_lr=36, n_x=21)
     ms = objective_map(pl, goal, anchor, "steps", n_lr=36, n_x=24)
