@@ -249,8 +249,8 @@ def _step_share(run: Run, last: int | None) -> float:
     """Share of the CPT phase's steps up to ``last`` (0 when nothing was observed)."""
     if last is None:
         return 0.0
-    t0 = run.transfer_step if run.pt_history_known else int(run.step[0])
-    return float(np.clip((last - t0) / max(int(run.step[-1]) - t0, 1), 0.0, 1.0))
+    t0 = run.transfer_step  # the first row of a CPT-only run
+    return float(np.clip((last - t0) / max(run.last_step - t0, 1), 0.0, 1.0))
 
 
 def _adaptation_of(adaptation: Adaptation | dict | None, target: str) -> Adaptation:
@@ -398,7 +398,7 @@ def cut_run(run: Run, fraction: float) -> Run:
     that far along has logged. The schedule is kept whole."""
     if not run.has_cpt:
         raise InputError("the run has no CPT rows to cut", source=run.name, column="phase")
-    t0 = run.transfer_step if run.pt_history_known else int(run.step[0])
+    t0 = run.transfer_step  # the first row of a CPT-only run
     cut = t0 + fraction * (run.last_step - t0)
     keep = run.step <= cut
     return replace(
