@@ -153,8 +153,11 @@ def test_a_hand_typed_link_with_plain_numbers_is_taken_and_kept_in_the_url(tab, 
     thumb = tab.locator('[data-testid="stSlider"]', has_text="CPT warm-up")
     thumb.locator('input[type="range"]').first.focus()
     tab.keyboard.press("ArrowRight")
-    tab.wait_for_function("() => window.location.search.includes('cpt_steps=50k')", timeout=30_000)
-    assert "cpt_lr=4e-4" in tab.url
+    # Streamlit sends one URL update per widget as it draws them (steps before LR): wait for both.
+    tab.wait_for_function(
+        "() => ['cpt_steps=50k', 'cpt_lr=4e-4'].every(p => window.location.search.includes(p))",
+        timeout=30_000,
+    )
     assert tab.locator(EXCEPTION).count() == 0
 
 
