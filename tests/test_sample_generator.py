@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ def _checker():
 def test_quick_generation(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "quick"
-    t0 = time.time()
     r = subprocess.run(
         [
             sys.executable,
@@ -37,7 +35,6 @@ def test_quick_generation(tmp_path):
         timeout=120,
     )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    assert time.time() - t0 < 60
     assert "ALL DONE" in r.stdout and "ETA" in r.stdout
     check = _checker()
     files = sorted(out.glob("*.csv"))

@@ -86,15 +86,18 @@ def streamlit_server(timeout: float = 60.0):
             proc.kill()
 
 
+# the app is idle: no status widget, and Streamlit's own script state is neither running nor asked to
+IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"]') && !['running',
+  'rerunRequested'].includes(document.querySelector('[data-testid="stApp"]')
+  ?.getAttribute('data-test-script-state'))"""
+
+
 def wait_idle(page, timeout: float = 60_000) -> None:
     """Wait until the page has a title and the app has stopped running (no status widget)."""
     page.wait_for_selector("h1", timeout=timeout)
-    page.wait_for_timeout(600)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-        timeout=timeout,
-    )
-    page.wait_for_timeout(600)
+    for _ in range(2):  # twice: under load a rerun can start after the first quiet moment
+        page.wait_for_timeout(600)
+        page.wait_for_function(IDLE, timeout=timeout)
 
 
 def full_screenshot(page, path, width: int = 1400) -> None:

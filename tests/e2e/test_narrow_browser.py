@@ -88,7 +88,11 @@ def test_explore_legend_never_overlaps_the_top_panel(chrome, base_url, width):  
             thumb.first.focus()
             thumb.first.press("ArrowLeft")
             wait_idle(page)
-        assert page.locator(".js-plotly-plot .legend .traces", has_text="pin 2").count() == 1
+        page.wait_for_function(  # the redrawn chart alone (a stale one may linger under load)
+            """() => [...document.querySelectorAll('.js-plotly-plot .legend .traces')]
+                .filter(t => t.textContent.includes('pin 2')).length == 1""",
+            timeout=30_000,
+        )
         gap = page.evaluate(LEGEND_GAP)
         if gap < 0:
             page.screenshot(path=str(ARTIFACTS / f"e2e-legend-{width}.png"), full_page=True)
