@@ -4,7 +4,6 @@ Fig. 8b trend, the constraint modes, the Pareto frontier and the lambda curves (
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -345,14 +344,11 @@ def test_plan_families_and_what_if_kinds_are_the_schedule_kinds_given_by_corners
     assert {k: KINDS[k] for k in CORNER_KINDS} == FAMILIES  # one description per kind
 
 
-def test_plan_is_deterministic_and_fast():
+def test_plan_is_deterministic():  # its speed: benchmarks/plan_speed.py
     space = SearchSpace(steps_min=5_000, steps_max=50_000, families=("wsd", "cosine", "linear"))
-    t = time.perf_counter()
     a = plan(PAPER, Goal(0.6), space)
-    dt = time.perf_counter() - t
     b = plan(PAPER, Goal(0.6), space)
     assert a.settings == b.settings and a.objective == b.objective
-    assert dt < 5.0  # typically ~0.2 s; generous for a shared 2-core machine
 
 
 # -------------------------------------------------------------------- frontier and curves
