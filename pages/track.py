@@ -13,7 +13,7 @@ from cptcore.forecast import (
     target_sentence,
 )
 from cptcore.plots import forecast_figure
-from ui import data
+from ui import data, run_through_app
 from ui.mapping import mapping_form
 from ui.state import TRACK_MAPPINGS
 from ui.upload import describe, read_upload, stem
@@ -23,6 +23,7 @@ LEVEL = 0.95
 Z95 = 1.959963984540054
 DEMO_RUN, DEMO_CUT = "ptconst_cpt-cos_lr1e-3_replay0", 0.2
 
+run_through_app()
 st.title("Track a running job")
 st.markdown(
     "Upload the log of a CPT job that is still running: the **whole planned schedule** (every "
