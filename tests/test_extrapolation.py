@@ -167,3 +167,14 @@ def test_older_files_without_pt_history_or_losses_load_and_make_no_such_claim(sa
 def test_the_sample_fit_stores_the_pt_history_of_its_train_runs(sample):
     runs = [read_run(SAMPLE / f) for f in sample.provenance["runs"]]
     assert sample.envelope == envelope_of(runs, sample.lam)
+
+
+def test_the_cli_warns_of_the_pt_history_and_an_implausible_forecast(tmp_path, capsys):
+    from cptcore.__main__ import main
+
+    params = str(SAMPLE / "params.json")
+    for cmd in ("predict", "forecast"):
+        assert main([cmd, "-p", params, str(TOY), "-o", str(tmp_path / f"{cmd}.csv")]) == 0
+        err = capsys.readouterr().err
+        assert "warning: the PT summed LR 0.00555 (20 PT steps) is outside the fitted range" in err
+        assert err.count("warning: Not a plausible prediction: the") == 2, cmd

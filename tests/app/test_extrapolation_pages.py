@@ -50,3 +50,14 @@ def test_explore_flags_a_pt_far_outside_the_fitted_one_instead_of_printing_its_n
     assert len(at.error) == 2 and "Not a plausible prediction" in at.error[0].value
     assert len(at.metric) == 0  # no numbers printed as if trusted
     assert len(at.get("plotly_chart")) == 1  # the chart still shows the curves
+
+
+def test_plan_says_every_prediction_extrapolates_when_its_fixed_pt_is_outside_the_fitted_one():
+    at = open_page("pages/plan.py")
+    assert not any("PT summed LR" in w.value for w in at.warning)
+    at.select_slider(key="plan_pt_steps").set_value(20_000).run()  # 8x the fitted PT
+    no_exception(at)
+    pt = [w.value for w in at.warning if "PT summed LR" in w.value]
+    assert len(pt) == 1 and "(20,000 PT steps) is outside the fitted range 2.2–2.45" in pt[0]
+    assert "every prediction on this page extrapolates" in pt[0]
+    assert not at.error  # outside, but still plausible losses
