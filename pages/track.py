@@ -139,7 +139,7 @@ with guard("forecasting the job"):
         numbers = f"{tf.pred[last]:.4f}; {LEVEL:.0%} band {tf.lo[last]:.4f} to {tf.hi[last]:.4f}"
         col.metric(
             f"{which.capitalize()} at the end",
-            "not plausible" if t in untrusted else f"{tf.pred[last]:.4f}",
+            "—" if t in untrusted else f"{tf.pred[last]:.4f}",  # short: "not plausible" is cut
             help=f"Forecast {which} loss at the last step of the schedule "
             f"({int(fc.step[last]):,}): {numbers}"
             + (" - not a plausible loss: see the message above." if t in untrusted else "."),
@@ -156,7 +156,16 @@ with guard("forecasting the job"):
         reached = target_reach(fc, target_loss).step is not None
         (st.success if reached else st.info)(sentence)
     if fc.last_observed_step is None:
-        st.caption("No CPT-phase loss logged yet: the forecast is the base prediction.")
+        logged = [tf.logged for tf in fc.targets.values() if tf.logged is not None]
+        if any(np.isfinite(y).any() for y in logged):  # logged, but before the rows a fit uses
+            start = max(f.min_step for f in preset.ps.fits.values())
+            st.caption(
+                "The CPT losses logged so far all come before the rows the base fit uses (after "
+                f"the warm-up and from step {start:,}): the forecast is the base prediction, not "
+                "adapted to them."
+            )
+        else:
+            st.caption("No CPT-phase loss logged yet: the forecast is the base prediction.")
     chart(forecast_figure(fc, run, target_loss), key="track_chart")
     st.caption(
         f"Markers: logged losses. Line: the forecast; shaded: the base fit's calibrated {LEVEL:.0%} "

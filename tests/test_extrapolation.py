@@ -110,7 +110,8 @@ def test_the_toy_run_forecast_is_not_a_plausible_loss_and_says_so(sample):
     assert {o.target for o in fc.implausible} == {"pt", "cpt"}
     general = next(o for o in fc.implausible if o.target == "pt")
     assert general.value > IMPLAUSIBLE * 3.48  # the fitted runs' highest general loss: 3.477
-    assert general.seen[1] == pytest.approx(3.47686) and general.by == "the fitted runs and this run"
+    assert general.seen[1] == pytest.approx(3.47686)
+    assert general.by == "the fitted runs and this run"
     assert general.sentence.startswith("Not a plausible prediction: the general loss at step")
     text = forecast_markdown(fc, "toy", 0.95, warnings=["The PT summed LR 0.00555 is outside"])
     assert "- **Warning:** The PT summed LR 0.00555 is outside" in text
@@ -160,7 +161,8 @@ def test_older_files_without_pt_history_or_losses_load_and_make_no_such_claim(sa
     fc = forecast_run(old, toy)
     assert {o.target for o in fc.implausible} == {"pt", "cpt"}
     assert all(o.by == "this run" for o in fc.implausible)
-    w = replace(whatif_from_run(read_run(SAMPLE / "ptconst_cpt-wsd_lr1e-3_replay0.csv")), pt_lr=1e-5)
+    fitted = whatif_from_run(read_run(SAMPLE / "ptconst_cpt-wsd_lr1e-3_replay0.csv"))
+    w = replace(fitted, pt_lr=1e-5)
     assert view(old, w).implausible == () and view(old, w).outside == ()  # nothing to compare with
 
 
