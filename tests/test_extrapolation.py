@@ -180,3 +180,21 @@ def test_the_cli_warns_of_the_pt_history_and_an_implausible_forecast(tmp_path, c
         err = capsys.readouterr().err
         assert "warning: the PT summed LR 0.00555 (20 PT steps) is outside the fitted range" in err
         assert err.count("warning: Not a plausible prediction: the") == 2, cmd
+
+
+def test_a_sparse_log_gives_the_same_pt_history_as_every_step():
+    run = read_run(SAMPLE / "ptwsd_cpt-wsd_lr1e-3_replay0.csv")
+    corner = np.r_[True, np.abs(np.diff(run.lr, 2)) > 1e-12, True]  # where the LR bends
+    keep = corner | np.isfinite(run.loss_pt) | (run.step == run.transfer_step)
+    sparse = replace(
+        run,
+        step=run.step[keep],
+        lr=run.lr[keep],
+        is_cpt=run.is_cpt[keep],
+        loss_pt=run.loss_pt[keep],
+        loss_cpt=run.loss_cpt[keep],
+    )
+    dense, rows = setting_of_run(run), setting_of_run(sparse)
+    assert len(sparse.step) < len(run.step) // 10
+    assert rows.S1pt == pytest.approx(dense.S1pt) and dense.S1pt == pytest.approx(2.2)
+    assert rows.pt_steps == dense.pt_steps == 2500
