@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from cptcore.areas import S2_FORMS, row_areas
-from cptcore.envelope import outside, setting_of_run, widening
+from cptcore.envelope import implausible, outside, setting_of_run, widening
 from cptcore.errors import InputError
 from cptcore.files import check_writable, write_csv
 from cptcore.fit import fit_rows, has_fit_rows, prediction_band
@@ -208,6 +208,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     reasons = outside(ps.envelope, setting) if setting is not None else []
     for o in reasons:
         print(f"warning: {o.message}", file=sys.stderr)
+    cpt = run.is_cpt  # the CPT phase (a PT warm-up is the power term's pole)
+    logged = {t: run.loss(t) for t in preds}
+    for odd in implausible(ps.envelope, run.step[cpt], {t: y[cpt] for t, y in preds.items()}, logged):
+        print(f"warning: {odd.sentence}", file=sys.stderr)
     z = _z_of(args.interval) if args.interval is not None else None
     for target in ("pt", "cpt"):
         f = ps.fits.get(target)
@@ -284,6 +288,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         widen=widening(reasons),
         source=name,
     )
+    for odd in fc.implausible:
+        print(f"warning: {odd.sentence}", file=sys.stderr)
     nan = np.full(len(run.step), np.nan)
     out = {"step": run.step}
     for target in ("pt", "cpt"):

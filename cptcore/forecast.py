@@ -22,12 +22,14 @@ shift parameters (B, E) do not act there.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import least_squares
 
 from cptcore.areas import Areas, row_areas
+from cptcore.envelope import implausible
 from cptcore.errors import InputError
 from cptcore.fit import fit_rows, prediction_band
 from cptcore.law import LawParams, predict
@@ -107,6 +109,7 @@ class Forecast:
     observed_share: float  # share of the CPT phase (in summed LR) up to the last observed loss
     last_observed_step: int | None
     observed_step_share: float = 0.0  # the same share in steps
+    implausible: tuple = ()  # cptcore.envelope.Implausible: CPT-phase forecasts no run could reach
 
 
 
@@ -242,7 +245,10 @@ def forecast_run(
             lo, hi = prediction_band(replace(f, params=p), areas, run.replay, S1pt, z, widen, bm)
         logged = np.where(run.is_cpt, run.loss(target), np.nan)
         out[target] = TargetForecast(target, p, pred, lo, hi, int(ok.sum()), mae, logged)
-    return Forecast(run.step, out, share, last, _step_share(run, last))
+    cpt = run.is_cpt  # the forecast's part; against the fitted runs' losses and the run's own
+    preds = {t: tf.pred[cpt] for t, tf in out.items()}
+    odd = implausible(ps.envelope, run.step[cpt], preds, {t: run.loss(t) for t in out})
+    return Forecast(run.step, out, share, last, _step_share(run, last), tuple(odd))
 
 
 def _step_share(run: Run, last: int | None) -> float:
@@ -340,12 +346,22 @@ def target_sentence(fc: Forecast, target_loss: float, level: float | None = None
 
 
 def forecast_markdown(
-    fc: Forecast, run_name: str, level: float | None = None, target_loss: float | None = None
+    fc: Forecast,
+    run_name: str,
+    level: float | None = None,
+    target_loss: float | None = None,
+    warnings: Sequence[str] = (),
 ) -> str:
-    """A short Markdown summary of a forecast: observed share, final losses with their band, the
-    fit on the observed points and, with ``target_loss``, when the domain loss reaches it."""
+    """A short Markdown summary of a forecast: ``warnings`` (e.g. outside the fitted range) and
+    the forecast's implausible losses first, observed share, final losses with their band (an
+    implausible one marked so), the fit on the observed points and, with ``target_loss``, when the
+    domain loss reaches it."""
     last = len(fc.step) - 1
     lines = [f"**Forecast of {escape_markdown(run_name)}**", ""]
+    notes = [*warnings, *(odd.sentence for odd in fc.implausible)]
+    lines += [f"- **Warning:** {escape_markdown(w)}" for w in notes]
+    lines += [""] if notes else []
+    untrusted = {odd.target for odd in fc.implausible}
     if fc.last_observed_step is None:
         lines.append("No CPT-phase loss observed yet: this is the base prediction.")
     else:
@@ -367,7 +383,9 @@ def forecast_markdown(
         )
         mae = f"{tf.mae_observed:.4f} ({tf.n_observed} points)" if tf.n_observed else "-"
         name = "general (loss_pt)" if target == "pt" else "domain (loss_cpt)"
-        lines.append(f"| {name} | {tf.pred[last]:.4f} | {band} | {mae} |")
+        final = f"{tf.pred[last]:.4f}"
+        final = f"not plausible ({final})" if target in untrusted else final
+        lines.append(f"| {name} | {final} | {band} | {mae} |")
     if target_loss is not None and "cpt" in fc.targets:
         lines += ["", target_sentence(fc, target_loss, level)]
     return "\n".join(lines) + "\n"

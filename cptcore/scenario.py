@@ -17,7 +17,7 @@ import numpy as np
 
 from cptcore.areas import Areas, compute_areas
 from cptcore.decimate import decimate
-from cptcore.envelope import outside, setting_of_lr, widening
+from cptcore.envelope import implausible, outside, setting_of_lr, widening
 from cptcore.errors import InputError
 from cptcore.fit import prediction_band
 from cptcore.law import (
@@ -198,6 +198,7 @@ class ScenarioView:
     label: str = ""
     outside: tuple = ()  # cptcore.envelope.Outside: where the scenario leaves the fitted range
     widen: float = 1.0  # the band's widening for it
+    implausible: tuple = ()  # cptcore.envelope.Implausible: CPT-phase losses no run could reach
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -259,6 +260,8 @@ def view(
     idx = _keep(steps, lr, preds, transfer, max_points, cpt_share)
     kept = a.at(steps[idx])
     widen = widening(reasons)
+    cpt = slice(transfer + 1, None)  # the CPT phase (a PT warm-up is the power term's pole)
+    odd = implausible(ps.envelope, steps[cpt], {t: y[cpt] for t, y in preds.items()})
     hp, hc, tm, band = {}, {}, {}, {}
     for t, fit in ps.fits.items():
         p = fit.params
@@ -290,6 +293,7 @@ def view(
         label=label,
         outside=reasons,
         widen=widen,
+        implausible=tuple(odd),
     )
 
 

@@ -193,7 +193,10 @@ def live() -> None:
                     + (f" and the band is widened ×{view.widen:.1f}." if bands and last else "."),
                     icon=":material/warning:",
                 )
-            scenario_metrics(view, base)
+            for odd in view.implausible:  # instead of its numbers: they are not losses
+                st.error(odd.sentence, icon=":material/block:")
+            if not view.implausible:
+                scenario_metrics(view, base)
             pins = st.session_state.setdefault(PINS, [])
             opts = dict(
                 hidden=hidden,

@@ -281,6 +281,16 @@ with right, guard("planning", CONTROLS):
 
     rep = _build(token, current, goal, space, label, ps)
     r = rep.result
+    for o in rep.current_view.outside:  # the PT is held fixed: the search cannot stay inside
+        if o.control == "PT history":
+            st.warning(
+                f"{o.sentence}: every prediction on this page extrapolates (the plan keeps this "
+                "pre-training and searches the CPT only); the recommendation's band is widened.",
+                icon=":material/warning:",
+            )
+    views = [v for v in (rep.current_view, rep.plan_view) if v is not None]
+    for odd in {o.target: o for v in views for o in v.implausible}.values():
+        st.error(odd.sentence, icon=":material/block:")
     if r.feasible:
         st.success(r.summary, icon=":material/flag:")
     else:

@@ -13,7 +13,7 @@ from cptcore.forecast import (
     target_sentence,
 )
 from cptcore.plots import forecast_figure
-from ui import data
+from ui import data, run_through_app
 from ui.mapping import mapping_form
 from ui.state import TRACK_MAPPINGS
 from ui.upload import describe, read_upload, stem
@@ -23,6 +23,7 @@ LEVEL = 0.95
 Z95 = 1.959963984540054
 DEMO_RUN, DEMO_CUT = "ptconst_cpt-cos_lr1e-3_replay0", 0.2
 
+run_through_app()
 st.title("Track a running job")
 st.markdown(
     "Upload the log of a CPT job that is still running: the **whole planned schedule** (every "
@@ -125,17 +126,23 @@ with guard("forecasting the job"):
         st.caption(md(f"No upload yet: showing the sample run {name}, its later losses hidden."))
     reasons = outside(preset.ps.envelope, setting_of_run(run)) if run.has_cpt else []
     fc = forecast_run(preset.ps, run, z=Z95, widen=widening(reasons), source=name)
-    for o in reasons:
-        st.warning(md(o.sentence), icon=":material/warning:")
+    for i, o in enumerate(reasons):  # the band's widening once, on the last reason
+        more = f" and the band is widened ×{widening(reasons):.1f}" if i == len(reasons) - 1 else ""
+        st.warning(md(f"{o.sentence}: the forecast extrapolates{more}."), icon=":material/warning:")
+    for odd in fc.implausible:
+        st.error(md(odd.sentence), icon=":material/block:")
+    untrusted = {odd.target for odd in fc.implausible}
     last = len(fc.step) - 1
     cols = st.columns(len(fc.targets) + 1)
     for col, (t, tf) in zip(cols, fc.targets.items(), strict=False):
+        which = "general" if t == "pt" else "domain"
+        numbers = f"{tf.pred[last]:.4f}; {LEVEL:.0%} band {tf.lo[last]:.4f} to {tf.hi[last]:.4f}"
         col.metric(
-            f"{'General' if t == 'pt' else 'Domain'} at the end",
-            f"{tf.pred[last]:.4f}",
-            help=f"Forecast {'general' if t == 'pt' else 'domain'} loss at the last step of the "
-            f"schedule ({int(fc.step[last]):,}); {LEVEL:.0%} band {tf.lo[last]:.4f} to "
-            f"{tf.hi[last]:.4f}.",
+            f"{which.capitalize()} at the end",
+            "—" if t in untrusted else f"{tf.pred[last]:.4f}",  # short: "not plausible" is cut
+            help=f"Forecast {which} loss at the last step of the schedule "
+            f"({int(fc.step[last]):,}): {numbers}"
+            + (" - not a plausible loss: see the message above." if t in untrusted else "."),
         )
     observed = f"{fc.observed_step_share:.0%}" if fc.last_observed_step is not None else "none"
     cols[-1].metric(
@@ -149,14 +156,23 @@ with guard("forecasting the job"):
         reached = target_reach(fc, target_loss).step is not None
         (st.success if reached else st.info)(sentence)
     if fc.last_observed_step is None:
-        st.caption("No CPT-phase loss logged yet: the forecast is the base prediction.")
+        logged = [tf.logged for tf in fc.targets.values() if tf.logged is not None]
+        if any(np.isfinite(y).any() for y in logged):  # logged, but before the rows a fit uses
+            start = max(f.min_step for f in preset.ps.fits.values())
+            st.caption(
+                "The CPT losses logged so far all come before the rows the base fit uses (after "
+                f"the warm-up and from step {start:,}): the forecast is the base prediction, not "
+                "adapted to them."
+            )
+        else:
+            st.caption("No CPT-phase loss logged yet: the forecast is the base prediction.")
     chart(forecast_figure(fc, run, target_loss), key="track_chart")
     st.caption(
         f"Markers: logged losses. Line: the forecast; shaded: the base fit's calibrated {LEVEL:.0%} "
         "band around it (in the backtest it covered 84-96 % of the general and 91-99 % of the "
         "domain losses). Dotted: the last logged CPT step."
     )
-    snippet = forecast_markdown(fc, stem(name), LEVEL, target_loss)
+    snippet = forecast_markdown(fc, stem(name), LEVEL, target_loss, [o.sentence for o in reasons])
     with st.expander("The forecast as Markdown"):
         st.code(snippet, language="markdown")
         st.download_button(

@@ -198,19 +198,3 @@ def test_two_sessions_on_one_server_fit_one_after_the_other(chrome, base_url):
     assert tab.get_by_text("4 · Result").count() == 1
     for ctx, _ in tabs:
         ctx.close()
-
-
-def test_first_visit_after_start_on_a_page_link_goes_through_app(chrome):
-    """Streamlit runs pages/*.py bare until a script has called st.navigation; the pages rerun
-    through app.py (ui.run_through_app), keeping the link's query parameters."""
-    with streamlit_server() as url:
-        ctx = chrome.new_context(viewport={"width": 1400, "height": 1000})
-        tab = ctx.new_page()
-        tab.goto(f"{url}/learn?learn_step=6+%C2%B7+Critical+point")
-        wait_idle(tab)
-        tab.wait_for_selector(".js-plotly-plot", timeout=60_000)
-        nav = tab.locator('[data-testid="stSidebarNav"]').inner_text()
-        assert "Home" in nav and "app" not in nav.split()
-        assert tab.get_by_role("radio", name="6 · Critical point").is_checked()
-        assert tab.locator(EXCEPTION).count() == 0
-        ctx.close()

@@ -29,7 +29,8 @@ def test_plan_page_renders_recommendation_without_exception():
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             # open the app first, then the Plan page from the navigation, as a user does (a deep
-            # link as the first request is handled by ui.run_through_app, tested in test_browser.py)
+            # link as the first request is handled by ui.run_through_app, tested in
+            # test_first_visit_browser.py)
             page.goto(url)
             wait_idle(page, timeout=90_000)
             page.get_by_role("link", name="Plan").first.click()
