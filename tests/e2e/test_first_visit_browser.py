@@ -50,7 +50,9 @@ def _check(tab, heading: str) -> None:
     assert tab.locator(EXCEPTION).count() == 0
 
 
-@pytest.mark.parametrize("link", list(FIRST))
+# every page calls run_through_app first (tests/app/test_pages_run_through_app.py); a fresh server
+# costs ~25 s, so the browser checks the page that lacked it and one with a query string
+@pytest.mark.parametrize("link", ["track", "learn?learn_step=6+%C2%B7+Critical+point"])
 def test_a_page_opened_first_after_a_server_start_is_the_apps_page(chrome, link):  # noqa: F811
     with streamlit_server() as url:
         for _ in range(2):  # the first visitor and a later one, each in a new session
