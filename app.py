@@ -3,6 +3,8 @@
 Run with ``streamlit run app.py``.
 """
 
+import json
+
 import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
@@ -67,5 +69,27 @@ PAGES = [
     st.Page("pages/plan.py", title="Plan", icon=":material/flag:", url_path="plan"),
     st.Page("pages/track.py", title="Track", icon=":material/monitoring:", url_path="track"),
 ]
+
+# Streamlit keeps the theme chosen in the settings menu under the address the session was opened
+# at (localStorage "stActiveTheme-<path>-v2"), so F5 on another page fell back to light: the choice
+# is copied to every page's address as Streamlit writes it. Our own constant script, no input.
+THEME_ON_EVERY_PAGE = """<script>(() => {
+  if (window.cptThemeOnEveryPage) return;
+  window.cptThemeOnEveryPage = true;
+  const pages = %s, setItem = Storage.prototype.setItem;
+  const key = /^stActiveTheme-(.*\\/)([^\\/]*)-v(\\d+)$/;
+  Storage.prototype.setItem = function (name, value) {
+    setItem.call(this, name, value);
+    const k = key.exec(name);
+    if (this !== window.localStorage || !k || !pages.includes(k[2])) return;
+    for (const p of pages) setItem.call(this, `stActiveTheme-${k[1]}${p}-v${k[3]}`, value);
+  };
+})();</script>"""
+with st.container(key="theme_on_every_page"):  # hidden: no gap above the page's title
+    st.html(
+        "<style>:has(> .st-key-theme_on_every_page) {display: none}</style>"
+        + THEME_ON_EVERY_PAGE % json.dumps([""] + [p.url_path for p in PAGES[1:]]),
+        unsafe_allow_javascript=True,
+    )
 
 st.navigation(PAGES).run()

@@ -63,3 +63,25 @@ def test_chart_inks_read_on_both_themes_right_after_a_switch(chrome, base_url): 
         assert worst >= 3, (page.evaluate(INKS), dark_bg)
     finally:
         ctx.close()
+
+
+def test_the_dark_theme_chosen_on_one_page_survives_a_reload_on_another(chrome, base_url):  # noqa: F811
+    """Streamlit stores the choice under the address the session opened; app.py copies it to every
+    page's address, so F5 after moving to Plan stays dark (it fell back to light)."""
+    ctx = chrome.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{base_url}/explore")
+        wait_idle(page)
+        light_bg = page.evaluate(APP_BG)
+        page.get_by_test_id("stMainMenu").click()
+        page.get_by_test_id("stMainMenuList").locator("*", has_text="Dark").last.click()
+        page.wait_for_function(f"() => ({APP_BG})() !== {light_bg!r}", timeout=10_000)
+        page.get_by_role("link", name="Learn").click()
+        wait_idle(page)
+        page.reload()
+        wait_idle(page)
+        assert page.evaluate(APP_BG) != light_bg
+        assert "/learn" in page.url
+    finally:
+        ctx.close()
