@@ -6,12 +6,12 @@ Run with ``streamlit run app.py``.
 import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
-from ui import data
+from ui import FAVICON, data
 from ui.widgets import chart, guard, scenario_alt, scenario_metrics
 
-st.set_page_config(
-    page_title="CPT scaling law", page_icon=":material/trending_down:", layout="wide"
-)
+# a file served by this server: a ':material/...:' page icon is fetched from fonts.gstatic.com,
+# which fails offline (the navigation's and buttons' icons use Streamlit's bundled font)
+st.set_page_config(page_title="CPT scaling law", page_icon=str(FAVICON), layout="wide")
 
 DESCRIPTIONS = {
     "Explore": "Set up a PT + CPT schedule and replay ratio; see the predicted general and domain "

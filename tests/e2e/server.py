@@ -97,6 +97,33 @@ def wait_idle(page, timeout: float = 60_000) -> None:
     page.wait_for_timeout(600)
 
 
+@contextlib.contextmanager
+def open_at(
+    browser,
+    url: str,
+    width: int = 1400,
+    height: int = 900,
+    wait_for: str | None = None,
+    timeout: float = 60_000,
+    before=None,
+):
+    """A page of ``browser`` in a context of its own, ``width`` x ``height`` px, at ``url`` once
+    the app is idle and ``wait_for`` (a selector) is on the page; the context is closed afterwards.
+    ``before(page)`` runs before the page loads (listeners for requests or websocket frames)."""
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = ctx.new_page()
+        if before is not None:
+            before(page)
+        page.goto(url)
+        wait_idle(page, timeout=timeout)
+        if wait_for:
+            page.wait_for_selector(wait_for, timeout=timeout)
+        yield page
+    finally:
+        ctx.close()
+
+
 def full_screenshot(page, path, width: int = 1400) -> None:
     """Screenshot the whole app: Streamlit scrolls inside its main container, so grow the viewport
     to the content height first."""
