@@ -77,6 +77,7 @@ class ScenarioCurves:
     outside: tuple = ()  # cptcore.envelope.Outside: how this scenario leaves the fitted envelope
     base: str | None = None  # the open base model CPT starts from (paper §6), if any
     S1pt: dict = field(default_factory=dict)  # target -> that base's fitted S1pt
+    laws: dict = field(default_factory=dict)  # target -> the law's form (law.FORMS): term names
 
     @property
     def widen(self) -> float:
@@ -160,6 +161,7 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
         reasons,
         sc.base,
         S1pt,
+        {t: f.params.law for t, f in ps.fits.items()},
     )
 
 
@@ -198,6 +200,7 @@ class ScenarioView:
     label: str = ""
     outside: tuple = ()  # cptcore.envelope.Outside: where the scenario leaves the fitted range
     widen: float = 1.0  # the band's widening for it
+    laws: dict = field(default_factory=dict)  # target -> the law's form (law.FORMS): term names
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -290,6 +293,7 @@ def view(
         label=label,
         outside=reasons,
         widen=widen,
+        laws={t: f.params.law for t, f in ps.fits.items()},
     )
 
 
@@ -357,4 +361,5 @@ def scenario_view(
         label=label,
         outside=tuple(curves.outside),
         widen=curves.widen,
+        laws=dict(curves.laws),
     )
