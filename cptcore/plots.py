@@ -577,6 +577,18 @@ def turning_note(view: ScenarioView) -> str:
     )
 
 
+def critical_note(view: ScenarioView) -> str:
+    """One sentence on the critical point (paper §4.3): its value, or why there is none."""
+    if view.critical_point is not None:
+        return (
+            f"Critical point (the general loss the hidden D_cpt curve converges to): "
+            f"{view.critical_point:.3f}."
+        )
+    if view.critical_note:
+        return f"No critical point: {view.critical_note}, so L0 + B is not known."
+    return ""
+
+
 def runs_figure(runs: Sequence[Run], height: int = 560) -> go.Figure:
     """Observed losses (both validation sets) and LR of uploaded runs, one colour per run."""
     fig = make_subplots(

@@ -73,11 +73,12 @@ class ScenarioCurves:
     areas: Areas
     curves: dict  # target -> TargetCurves
     loss_potential: float
-    critical_point: float | None  # on the general set (paper Fig. 7c)
+    critical_point: float | None  # on the general set (paper Fig. 7c); None when not identified
     outside: tuple = ()  # cptcore.envelope.Outside: how this scenario leaves the fitted envelope
     base: str | None = None  # the open base model CPT starts from (paper §6), if any
     S1pt: dict = field(default_factory=dict)  # target -> that base's fitted S1pt
     laws: dict = field(default_factory=dict)  # target -> the law's form (law.FORMS): term names
+    critical_note: str = ""  # why there is no critical point (``critical``), in words
 
     @property
     def widen(self) -> float:
@@ -149,7 +150,7 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
             turning_length(pred, transfer),
             transfer,
         )
-    crit = critical_point(ps.fits["pt"].params, sc.replay) if "pt" in ps.fits else None
+    crit, crit_note = critical(ps, sc.replay)
     return ScenarioCurves(
         np.arange(len(lr)),
         lr,
@@ -162,7 +163,21 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
         sc.base,
         S1pt,
         {t: f.params.law for t, f in ps.fits.items()},
+        crit_note,
     )
+
+
+def critical(ps: ParamSet, replay: float) -> tuple[float | None, str]:
+    """(the critical point L0 + B on the general set (paper §4.3, Fig. 7c), ""), or (None, why
+    not) when the fit does not pin down the general set's L0 (``FitResult.floor_problem``) or has
+    no general set: a critical point quoted from an L0 at its bound means nothing."""
+    fit = ps.fits.get("pt")
+    if fit is None:
+        return None, ""
+    problem = fit.floor_problem()
+    if problem:
+        return None, problem
+    return critical_point(fit.params, replay), ""
 
 
 def has_band(fit) -> bool:
@@ -201,6 +216,7 @@ class ScenarioView:
     outside: tuple = ()  # cptcore.envelope.Outside: where the scenario leaves the fitted range
     widen: float = 1.0  # the band's widening for it
     laws: dict = field(default_factory=dict)  # target -> the law's form (law.FORMS): term names
+    critical_note: str = ""  # why there is no critical point (``critical``), in words
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -262,6 +278,7 @@ def view(
     idx = _keep(steps, lr, preds, transfer, max_points, cpt_share)
     kept = a.at(steps[idx])
     widen = widening(reasons)
+    crit, crit_note = critical(ps, sc.replay)
     hp, hc, tm, band = {}, {}, {}, {}
     for t, fit in ps.fits.items():
         p = fit.params
@@ -288,12 +305,13 @@ def view(
         start={t: float(y[transfer]) for t, y in preds.items()},
         delta={t: float(y[-1] - y[transfer]) for t, y in preds.items()},
         turning_length=turning_length(preds["pt"], transfer) if "pt" in preds else None,
-        critical_point=critical_point(ps.fits["pt"].params, sc.replay) if "pt" in ps.fits else None,
+        critical_point=crit,
         loss_potential=loss_potential(lr[1 : transfer + 1]) if known else 0.0,  # §6: annealed
         label=label,
         outside=reasons,
         widen=widen,
         laws={t: f.params.law for t, f in ps.fits.items()},
+        critical_note=crit_note,
     )
 
 
@@ -362,4 +380,5 @@ def scenario_view(
         outside=tuple(curves.outside),
         widen=curves.widen,
         laws=dict(curves.laws),
+        critical_note=curves.critical_note,
     )

@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from cptcore.plots import scenario_figure, turning_note
+from cptcore.plots import critical_note, scenario_figure, turning_note
 from cptcore.scenario import has_band
 from ui import data, run_through_app
 from ui.openmodel import open_base
@@ -209,15 +209,7 @@ def live() -> None:
                 fig = scenario_figure(view, **opts)
             chart(fig, key="explore_chart", alt=scenario_alt(view))
             fill = scrub and plain
-            st.caption(
-                turning_note(view)
-                + (
-                    f" Critical point (D_pt loss the hidden D_cpt curve converges to): "
-                    f"{view.critical_point:.3f}."
-                    if view.critical_point is not None
-                    else ""
-                )
-            )
+            st.caption(f"{turning_note(view)} {critical_note(view)}")
             pin_buttons(view, w, pins)
     if fill:
         with guard("preparing the scrub slider"):
