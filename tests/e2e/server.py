@@ -115,13 +115,18 @@ def open_at(
         page = ctx.new_page()
         if before is not None:
             before(page)
-        page.goto(url)
-        wait_idle(page, timeout=timeout)
-        if wait_for:
-            page.wait_for_selector(wait_for, timeout=timeout)
-        yield page
+        yield goto(page, url, wait_for, timeout)
     finally:
         ctx.close()
+
+
+def goto(page, url: str, wait_for: str | None = None, timeout: float = 60_000):
+    """``page`` at ``url`` once the app is idle and ``wait_for`` (a selector) is there."""
+    page.goto(url)
+    wait_idle(page, timeout=timeout)
+    if wait_for:
+        page.wait_for_selector(wait_for, timeout=timeout)
+    return page
 
 
 def full_screenshot(page, path, width: int = 1400) -> None:

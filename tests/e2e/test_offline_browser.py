@@ -27,9 +27,11 @@ def test_no_request_leaves_localhost(chrome, base_url, name):  # noqa: F811
     def listen(page):
         page.on(
             "request",
-            lambda r: away.append(r.url)
-            if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None)
-            else None,
+            lambda r: (
+                away.append(r.url)
+                if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None)
+                else None
+            ),
         )
 
     with open_at(chrome, f"{base_url}/{PAGES[name]}", before=listen, timeout=120_000) as page:
