@@ -8,12 +8,12 @@ import json
 import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
-from ui import data
+from ui import FAVICON, data
 from ui.widgets import chart, guard, scenario_alt, scenario_metrics
 
-st.set_page_config(
-    page_title="CPT scaling law", page_icon=":material/trending_down:", layout="wide"
-)
+# a file served by this server: a ':material/...:' page icon is fetched from fonts.gstatic.com,
+# which fails offline (the navigation's and buttons' icons use Streamlit's bundled font)
+st.set_page_config(page_title="CPT scaling law", page_icon=str(FAVICON), layout="wide")
 
 DESCRIPTIONS = {
     "Explore": "Set up a PT + CPT schedule and replay ratio; see the predicted general and domain "
@@ -88,7 +88,8 @@ THEME_ON_EVERY_PAGE = """<script>(() => {
 with st.container(key="theme_on_every_page"):  # hidden: no gap above the page's title
     st.html(
         "<style>:has(> .st-key-theme_on_every_page) {display: none}</style>"
-        + THEME_ON_EVERY_PAGE % json.dumps([""] + [p.url_path for p in PAGES[1:]]),
+        + THEME_ON_EVERY_PAGE
+        % json.dumps(["", "explore", "fit", "learn", "plan", "track"]),  # url_path of PAGES
         unsafe_allow_javascript=True,
     )
 

@@ -59,6 +59,9 @@ class RunMetrics:
     cpt_points: int = 0
 
 
+_SET_NAME = {"pt": "general", "cpt": "domain"}
+
+
 @dataclass(frozen=True, eq=False)
 class FitResult:
     """A fitted parameter set for one validation set, with diagnostics (scipy-style result)."""
@@ -106,6 +109,19 @@ class FitResult:
             else:
                 out[name] = sd
         return out
+
+    def floor_problem(self) -> str | None:
+        """Why the data do not pin down the loss floor L0 (Eq. 4), in words, or None when they do:
+        L0 at its bound 0, or its ~95 % interval (±1.96 standard errors) reaching 0. Without a
+        covariance (published parameters) L0 is taken as given. The critical point L0 + B (paper
+        §4.3) is then not known either: e.g. CPT-only runs whose general loss barely moves."""
+        L0 = self.params.L0
+        se = self.stderr().get("L0")
+        if L0 > 1e-6 and (se is None or 1.96 * se < L0):
+            return None
+        shown = f"{L0:.3f}" + (f" ± {se:.3g}" if se is not None else "")
+        where = _SET_NAME.get(self.target, self.target)
+        return f"the fitted runs do not pin down the {where} loss floor L0 ({shown})"
 
 
 @dataclass(frozen=True, eq=False)

@@ -49,9 +49,17 @@ NAMES = ("L0", "A", "alpha", "C1", "C2", "B", "E", "beta")
 LINEAR = ("L0", "A", "C1", "C2", "B")  # the law is linear in these (variable projection, notes §9)
 
 
+# the law's three terms as written in a decomposition's legend (r: the replay ratio, Eq. 8)
+POWER_TERM = "A·(S1pt+S1cpt)^-α"
+EQ4_ANNEAL = "-C1·S2pt - C2·S2cpt"
+EQ4_SHIFT = "B·(1-(1+E·S1cpt)^-β)"
+REPLAY_ANNEAL = "-C1·S2pt - C2·e^(a1·r)·S2cpt"
+
+
 @dataclass(frozen=True)
 class LawForm:
-    """One law form: its extra (replay) parameters, their fitting bounds and grid of start values.
+    """One law form: its extra (replay) parameters, their fitting bounds and grid of start values,
+    and how its annealing and shift terms read (on the general set, on the domain set).
 
     Adding a form = one entry here plus its branch in ``replay_factors`` / ``shift_clock``."""
 
@@ -61,6 +69,8 @@ class LawForm:
     bounds: tuple = ()  # ((name, lo, hi), ...) for the fitter
     starts: tuple = ()  # ((name, (values...)), ...) grid of starting values
     log: tuple[str, ...] = ()  # fitted in log space
+    anneal: tuple[str, str] = (EQ4_ANNEAL, EQ4_ANNEAL)  # (general set, domain set)
+    shift: tuple[str, str] = (EQ4_SHIFT, EQ4_SHIFT)
 
     @property
     def replay_extra(self) -> tuple[str, ...]:
@@ -75,6 +85,11 @@ FORMS = {
         ("a1", "a2"),
         bounds=(("a1", -10.0, 10.0), ("a2", 1e-3, 20.0)),
         starts=(("a1", (0.0,)), ("a2", (0.5, 2.0, 5.0))),
+        anneal=(REPLAY_ANNEAL, "-C1·S2pt - C2·e^(a1·(1-r))·S2cpt"),
+        shift=(
+            "B·(1-e^(-a2·(1-r)))·(1-(1+E·S1cpt)^-β)",
+            "B·(e^(a2·(1-r))-1)·(1-(1+E·S1cpt)^-β)",
+        ),
     ),
     "eq8-convex": LawForm(
         "Eq. 8 with a normalised replay factor (e^(a2 r)-1)/(e^a2-1) that can bend either way "
@@ -83,6 +98,8 @@ FORMS = {
         "convex",
         bounds=(("a1", -10.0, 10.0), ("a2", -30.0, 30.0)),
         starts=(("a1", (0.0,)), ("a2", (-4.0, 0.5, 4.0, 12.0))),
+        anneal=(REPLAY_ANNEAL, REPLAY_ANNEAL),
+        shift=("B·(e^(a2·(1-r))-1)/(e^a2-1)·(1-(1+E·S1cpt)^-β)",) * 2,
     ),
     "tau": LawForm(
         "tau-form: replay relaxes the domain exposure that drives the shift, "
@@ -92,6 +109,8 @@ FORMS = {
         bounds=(("a1", -10.0, 10.0), ("kappa", 1e-3, 1e4)),
         starts=(("a1", (0.0,)), ("kappa", (0.1, 1.0, 10.0, 100.0))),
         log=("kappa",),
+        anneal=(REPLAY_ANNEAL, REPLAY_ANNEAL),
+        shift=("B·(1-(1+E·τ)^-β)",) * 2,
     ),
     "eq4-lr": LawForm(
         "Eq. 4 with an LR clock: S1cpt in the shift becomes sum eta^rho * eta_ref^(1-rho) "
@@ -100,6 +119,7 @@ FORMS = {
         "lr",
         bounds=(("rho", 0.1, 5.0),),
         starts=(("rho", (0.6, 1.0, 1.6)),),
+        shift=("B·(1-(1+E·S1cpt_ρ)^-β)",) * 2,
     ),
     "tau-lr": LawForm(
         "tau-form with an LR clock: tau is built on sum eta^rho * eta_ref^(1-rho) instead of "
@@ -109,6 +129,8 @@ FORMS = {
         bounds=(("a1", -10.0, 10.0), ("kappa", 1e-3, 1e4), ("rho", 0.1, 5.0)),
         starts=(("a1", (0.0,)), ("kappa", (0.1, 1.0, 10.0, 100.0)), ("rho", (0.6, 1.0, 1.6))),
         log=("kappa",),
+        anneal=(REPLAY_ANNEAL, REPLAY_ANNEAL),
+        shift=("B·(1-(1+E·τ_ρ)^-β)",) * 2,
     ),
 }
 LAWS = {name: f.label for name, f in FORMS.items()}
@@ -116,6 +138,14 @@ REPLAY_NAMES = ("a1", "a2", "kappa", "rho")  # every extra parameter of a form (
 LR_CLOCK_FORMS = ("eq4-lr", "tau-lr")
 TAU_FORMS = ("tau", "tau-lr")  # replay_form values whose replay acts through the shift clock
 _FORM_OF = {f.replay_form: name for name, f in FORMS.items() if f.extra}
+
+
+def term_formulas(law: str, target: str) -> dict[str, str]:
+    """The power-law, annealing and shift terms of form ``law`` on the validation set ``target``
+    ("pt" or "cpt") as formulas (Eq. 4, Eq. 8, the tau-form...), for a decomposition's legend."""
+    form = FORMS.get(law, FORMS["eq4"])
+    i = 0 if target == "pt" else 1
+    return {"power": POWER_TERM, "anneal": form.anneal[i], "shift": form.shift[i]}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from cptcore.areas import is_sparse, row_areas
 from cptcore.decimate import decimate
 from cptcore.fit import FitResult
 from cptcore.forecast import Forecast
-from cptcore.law import predict
+from cptcore.law import predict, term_formulas
 from cptcore.markup import plotly_text
 from cptcore.runs import Run
 from cptcore.scenario import ScenarioView, scenario_view  # noqa: F401  (re-exported for pages)
@@ -28,11 +28,7 @@ from cptcore.scenario import ScenarioView, scenario_view  # noqa: F401  (re-expo
 TARGET_LABEL = {"pt": "General loss (D_pt)", "cpt": "Domain loss (D_cpt)"}
 TARGET_SHORT = {"pt": "general", "cpt": "domain"}
 COLOR = {"pt": "#2563eb", "cpt": "#dc2626", "lr": "#475569", "crit": "#7c3aed", "turn": "#059669"}
-TERM_LABEL = {
-    "power": "power law  A·(S1pt+S1cpt)^-α",
-    "anneal": "annealing  -C1·S2pt - C2·S2cpt",
-    "shift": "distribution shift  B·(1-(1+E·S1cpt)^-β)",
-}
+TERM_NAME = {"power": "power law", "anneal": "annealing", "shift": "distribution shift"}
 TERM_COLOR = {"power": "#0891b2", "anneal": "#ea580c", "shift": "#9333ea"}
 PIN_COLORS = ("#64748b", "#a16207", "#0f766e", "#be185d")
 RUN_COLORS = qualitative.D3 + qualitative.Set2
@@ -375,10 +371,13 @@ def _pin_line(
 
 
 def _terms_panel(b: _Builder, view: ScenarioView, target: str, row: int) -> None:
-    """The law's terms of one validation set: power law, annealing, distribution shift."""
+    """The law's terms of one validation set: power law, annealing, distribution shift, each named
+    by its formula in the view's law form (Eq. 4, Eq. 8, the tau-form...)."""
+    formulas = term_formulas(view.laws.get(target, "eq4"), target)
     for name, y in view.terms[target].items():
         line = dict(color=TERM_COLOR[name], width=1.5)
-        b.add(_scatter(x=view.steps, y=y, name=TERM_LABEL[name], line=line), row, fit=True)
+        label = f"{TERM_NAME[name]}  {formulas[name]}"
+        b.add(_scatter(x=view.steps, y=y, name=label, line=line), row, fit=True)
 
 
 def _lr_panel(
@@ -576,6 +575,18 @@ def turning_note(view: ScenarioView) -> str:
         f"The general loss does not return to its starting value within the {view.cpt_steps:,} "
         "CPT steps shown: no turning length within this horizon."
     )
+
+
+def critical_note(view: ScenarioView) -> str:
+    """One sentence on the critical point (paper §4.3): its value, or why there is none."""
+    if view.critical_point is not None:
+        return (
+            f"Critical point (the general loss the hidden D_cpt curve converges to): "
+            f"{view.critical_point:.3f}."
+        )
+    if view.critical_note:
+        return f"No critical point: {view.critical_note}, so L0 + B is not known."
+    return ""
 
 
 def runs_figure(runs: Sequence[Run], height: int = 560) -> go.Figure:

@@ -225,11 +225,25 @@ def _potential_panel(fig: go.Figure, rep: PlanReport, col: int) -> None:
     fig.update_yaxes(title_text="PT final LR / peak (%)", row=1, col=col, range=[-3, 103])
 
 
+def lr_axis(values) -> dict:
+    """A log axis over the peak LRs ``values`` whose tick labels never crowd, even in a short
+    panel: a third of a decade beyond the data (plotly's autorange gave a single LR two decades),
+    labels at 1-2-5 within two decades and at whole decades beyond (plotly labelled every digit
+    in between: at 800 px '4 5 6 7 8 9' overlapped)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return dict(type="log", exponentformat="e", dtick=1)
+    lo, hi = math.log10(v.min()) - 0.35, math.log10(v.max()) + 0.35
+    return dict(type="log", exponentformat="e", range=[lo, hi], dtick="D2" if hi - lo <= 2 else 1)
+
+
 def _sweep_panel(fig: go.Figure, rep: PlanReport, col: int) -> None:
-    if rep.sweep is not None and len(rep.sweep):
+    has = rep.sweep is not None and len(rep.sweep)
+    if has:
         _sweep_traces(fig, rep.sweep, rep.ps.models_replay, col)
-    fig.update_yaxes(title_text="peak LR", row=1, col=col, type="log", exponentformat="e",
-                     secondary_y=False)  # fmt: skip
+    axis = lr_axis(rep.sweep["peak_lr"] if has else [])
+    fig.update_yaxes(title_text="peak LR", row=1, col=col, secondary_y=False, **axis)
 
 
 _LAMBDA_DRAW = {"turning": _turning_panel, "potential": _potential_panel, "sweep": _sweep_panel}

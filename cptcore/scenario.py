@@ -73,10 +73,12 @@ class ScenarioCurves:
     areas: Areas
     curves: dict  # target -> TargetCurves
     loss_potential: float
-    critical_point: float | None  # on the general set (paper Fig. 7c)
+    critical_point: float | None  # on the general set (paper Fig. 7c); None when not identified
     outside: tuple = ()  # cptcore.envelope.Outside: how this scenario leaves the fitted envelope
     base: str | None = None  # the open base model CPT starts from (paper §6), if any
     S1pt: dict = field(default_factory=dict)  # target -> that base's fitted S1pt
+    laws: dict = field(default_factory=dict)  # target -> the law's form (law.FORMS): term names
+    critical_note: str = ""  # why there is no critical point (``critical``), in words
 
     @property
     def widen(self) -> float:
@@ -148,7 +150,7 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
             turning_length(pred, transfer),
             transfer,
         )
-    crit = critical_point(ps.fits["pt"].params, sc.replay) if "pt" in ps.fits else None
+    crit, crit_note = critical(ps, sc.replay)
     return ScenarioCurves(
         np.arange(len(lr)),
         lr,
@@ -160,7 +162,22 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
         reasons,
         sc.base,
         S1pt,
+        {t: f.params.law for t, f in ps.fits.items()},
+        crit_note,
     )
+
+
+def critical(ps: ParamSet, replay: float) -> tuple[float | None, str]:
+    """(the critical point L0 + B on the general set (paper §4.3, Fig. 7c), ""), or (None, why
+    not) when the fit does not pin down the general set's L0 (``FitResult.floor_problem``) or has
+    no general set: a critical point quoted from an L0 at its bound means nothing."""
+    fit = ps.fits.get("pt")
+    if fit is None:
+        return None, ""
+    problem = fit.floor_problem()
+    if problem:
+        return None, problem
+    return critical_point(fit.params, replay), ""
 
 
 def has_band(fit) -> bool:
@@ -199,6 +216,8 @@ class ScenarioView:
     outside: tuple = ()  # cptcore.envelope.Outside: where the scenario leaves the fitted range
     widen: float = 1.0  # the band's widening for it
     implausible: tuple = ()  # cptcore.envelope.Implausible: CPT-phase losses no run could reach
+    laws: dict = field(default_factory=dict)  # target -> the law's form (law.FORMS): term names
+    critical_note: str = ""  # why there is no critical point (``critical``), in words
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -262,6 +281,7 @@ def view(
     widen = widening(reasons)
     cpt = slice(transfer + 1, None)  # the CPT phase (a PT warm-up is the power term's pole)
     odd = implausible(ps.envelope, steps[cpt], {t: y[cpt] for t, y in preds.items()})
+    crit, crit_note = critical(ps, sc.replay)
     hp, hc, tm, band = {}, {}, {}, {}
     for t, fit in ps.fits.items():
         p = fit.params
@@ -288,12 +308,14 @@ def view(
         start={t: float(y[transfer]) for t, y in preds.items()},
         delta={t: float(y[-1] - y[transfer]) for t, y in preds.items()},
         turning_length=turning_length(preds["pt"], transfer) if "pt" in preds else None,
-        critical_point=critical_point(ps.fits["pt"].params, sc.replay) if "pt" in ps.fits else None,
+        critical_point=crit,
         loss_potential=loss_potential(lr[1 : transfer + 1]) if known else 0.0,  # §6: annealed
         label=label,
         outside=reasons,
         widen=widen,
         implausible=tuple(odd),
+        laws={t: f.params.law for t, f in ps.fits.items()},
+        critical_note=crit_note,
     )
 
 
@@ -361,4 +383,6 @@ def scenario_view(
         label=label,
         outside=tuple(curves.outside),
         widen=curves.widen,
+        laws=dict(curves.laws),
+        critical_note=curves.critical_note,
     )

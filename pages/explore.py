@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from cptcore.plots import scenario_figure, turning_note
+from cptcore.plots import critical_note, scenario_figure, turning_note
 from cptcore.scenario import has_band
 from ui import data, run_through_app
 from ui.openmodel import open_base
@@ -13,6 +13,7 @@ from ui.widgets import (
     chart,
     clear_link_notes,
     columns_stacking_below,
+    explore_note,
     fill_scrub,
     fmt_lr,
     fmt_steps,
@@ -23,9 +24,11 @@ from ui.widgets import (
     lr_scrub,
     md,
     read_link,
+    remember_scenario,
     scenario_alt,
     scenario_controls,
     scenario_metrics,
+    take_new_fit,
 )
 
 run_through_app()
@@ -64,6 +67,7 @@ key = top[0].selectbox(
     help="Whose fitted law to predict with. Changing it loads that fit's typical schedule.",
 )
 preset = available[key]
+take_new_fit(preset)  # after 'Use this fit': the user's scenario, or the fit's typical one
 init_defaults(preset.defaults)
 
 
@@ -82,6 +86,8 @@ top[1].button(
 )
 for note in link_notes():
     st.info(note, icon=":material/link:")
+if explore_note():
+    st.info(explore_note(), icon=":material/tune:")
 problem = data.sample_fit_problem()
 missing = f" {problem}, so the paper's parameters are the default." if problem else ""
 st.caption(
@@ -180,6 +186,7 @@ def live() -> None:
         tabs = st.tabs(["CPT", "Display"] if base else ["CPT", "Pre-training", "Display"])
         cpt_tab, pt_tab, show_tab = tabs[0], tabs[1] if not base else None, tabs[-1]
         w = scenario_controls(preset.ps.models_replay, cpt_tab, pt_tab, pt=base is None)
+        remember_scenario(preset, w, base)
     with left, show_tab:
         hidden, terms_of, zoom, scrub, bands = display_options()
     fill = False  # the chart is drawn without its scrub slider: compute that next, then rerun
@@ -212,15 +219,7 @@ def live() -> None:
                 fig = scenario_figure(view, **opts)
             chart(fig, key="explore_chart", alt=scenario_alt(view))
             fill = scrub and plain
-            st.caption(
-                turning_note(view)
-                + (
-                    f" Critical point (D_pt loss the hidden D_cpt curve converges to): "
-                    f"{view.critical_point:.3f}."
-                    if view.critical_point is not None
-                    else ""
-                )
-            )
+            st.caption(f"{turning_note(view)} {critical_note(view)}")
             pin_buttons(view, w, pins)
     if fill:
         with guard("preparing the scrub slider"):

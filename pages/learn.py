@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from cptcore.plots import ScenarioView, scenario_figure, turning_note
+from cptcore.plots import ScenarioView, critical_note, scenario_figure, turning_note
 from cptcore.whatif import nearest
 from ui import data, run_through_app
 from ui.state import LEARN_PRESET
@@ -257,7 +257,8 @@ with guard("drawing this step"):
                 format_func=fmt_steps,
             )
         v = show(replace(base, pt_steps=pt_n, cpt_steps=n), targets=("pt",), hidden=True)
-        st.caption(turning_note(v))
+        missing = critical_note(v) if v.critical_point is None else ""  # no purple line: why
+        st.caption(f"{turning_note(v)} {missing}".strip())
 
 i = list(STEPS_TOUR).index(step)
 if i + 1 < len(STEPS_TOUR):

@@ -17,6 +17,7 @@ from cptcore.plan import (
     Goal,
     Planner,
     SearchSpace,
+    default_domain_target,
     edge_notes,
     study,
     within_envelope,
@@ -193,16 +194,7 @@ with left:
             CONTROLS["max-general-rise"], value=0.02, step=0.005, format="%.3f",
             key=P + "rise", persist_state="page",  # kept while another goal is chosen
         )  # fmt: skip
-    if mode == "domain_target":
-        with guard("computing the starting loss"):
-            start = Planner(ps, current.pt, base=base).start_cpt
-            st.session_state.setdefault(P + "target", round(start - 0.2, 2))
-        target = st.number_input(
-            CONTROLS["domain-target"], step=0.01, format="%.3f", key=P + "target",
-            persist_state="page",
-            help="The predicted domain loss at the transfer point is "
-            f"{Planner(ps, current.pt, base=base).start_cpt:.3f}.",
-        )  # fmt: skip
+    target_box = st.container()  # filled below, once the search space is known
     ood_name = st.selectbox(
         "Judge by an out-of-domain set instead (Eq. 6)",
         ["none", *OOD_EXAMPLES, "custom"],
@@ -251,17 +243,40 @@ with left:
             else "These parameters carry no fitted range (published numbers or an older file).",
         )
 
-rep = None
-with right, guard("planning", CONTROLS):
-    goal = Goal(float(lambda1), mode, rise, target, ood).validated()
+
+def search_space() -> tuple[SearchSpace, list[str]]:
+    """The search space the controls describe, within the fitted range when asked (and the limits
+    that applied); ``InputError`` naming the control when a bound is wrong."""
     space = SearchSpace(
         lr_lo, lr_hi, rep_lo / 100, rep_hi / 100, int(st_lo), int(st_hi), tuple(fams),
         dec_lo / 100, dec_hi / 100, current_w.cpt_warmup, current_w.warmup_from,
     ).validated()  # fmt: skip
-    limits = []
-    if inside:
-        space, limits = within_envelope(space, ps.envelope)
-    elif ps.envelope is not None:
+    return within_envelope(space, ps.envelope) if inside else (space, [])
+
+
+if mode == "domain_target":
+    with target_box:
+        start = None
+        with guard("computing the starting loss"):
+            start = Planner(ps, current.pt, base=base).start_cpt
+        if P + "target" not in st.session_state and start is not None:
+            with guard("choosing a domain-loss target", CONTROLS):
+                weights = tuple(ood) if ood else None
+                planner = Planner(ps, current.pt, search_space()[0], base=base)
+                st.session_state[P + "target"] = round(default_domain_target(planner, weights), 3)
+        target = st.number_input(
+            CONTROLS["domain-target"], step=0.01, format="%.3f", key=P + "target",
+            persist_state="page",
+            help=(f"The predicted domain loss at the transfer point is {start:.3f}. " if start
+                  else "") + "The default lies halfway between the lowest domain loss the search "
+            "space reaches in its fewest steps and in its most.",
+        )  # fmt: skip
+
+rep = None
+with right, guard("planning", CONTROLS):
+    goal = Goal(float(lambda1), mode, rise, target, ood).validated()
+    space, limits = search_space()
+    if not inside and ps.envelope is not None:
         st.warning(
             "Extrapolating: the search may leave the range of the fitted runs "
             "(turn on 'Stay inside the fitted range' to stay where the law was measured).",

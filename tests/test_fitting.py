@@ -339,3 +339,26 @@ def test_the_fitters_row_wise_lr_clock_is_the_law(lr_runs):
 def test_a_time_limit_that_runs_out_says_so_not_that_someone_stopped_it(train_test):
     res = fit_target(train_test[0], "pt", max_seconds=0.0)
     assert not res.success and "time limit of 0 s ran out" in res.message
+
+
+def test_floor_is_identified_only_when_its_interval_excludes_zero():
+    """The critical point L0 + B is quoted only for an L0 the data pin down (paper §4.3)."""
+    from dataclasses import replace
+
+    from cptcore.fit import FitResult
+    from cptcore.presets import PAPER_FIG3
+
+    p = PAPER_FIG3["pt"]
+    published = FitResult("pt", p, True, "", ())
+    assert published.floor_problem() is None  # no covariance: published numbers, taken as given
+    free = ("L0", "A", "B")
+
+    def with_se(L0: float, se: float) -> FitResult:
+        cov = np.diag([se**2, 1e-4, 1e-4])
+        return FitResult("pt", replace(p, L0=L0), True, "", (), free, cov)
+
+    assert with_se(2.0, 0.1).floor_problem() is None
+    problem = with_se(2.0, 1.5).floor_problem()  # 2.0 - 1.96 * 1.5 < 0
+    assert "general loss floor L0 (2.000 ± 1.5)" in problem
+    assert with_se(7.6e-7, 47.7).floor_problem() is not None  # at its bound 0 (open fit)
+    assert FitResult("pt", replace(p, L0=0.0), True, "", ()).floor_problem() is not None

@@ -499,3 +499,15 @@ def test_domain_target_ties_at_the_fewest_steps_go_to_the_smallest_general_rise(
                 best_rise = min(best_rise, float(Lp[ok].min() - pl.start_pt))
     assert r.delta_pt <= best_rise + 1e-9
     assert "reaches" in r.summary and "step" in r.summary
+
+
+def test_default_domain_target_needs_more_than_the_fewest_steps_and_is_reachable():
+    from cptcore.plan import Planner, default_domain_target, plan
+
+    space = SearchSpace(steps_min=1_000, steps_max=20_000)
+    pl = Planner(PAPER, CONST_PT, space)
+    y = default_domain_target(pl)
+    assert y < pl.start_cpt
+    r = plan(PAPER, Goal(0.5, "domain_target", domain_target=y), space, CONST_PT)
+    assert r.feasible and space.steps_min < r.settings.steps < space.steps_max
+    assert r.reached_at > 0.5 * r.settings.steps

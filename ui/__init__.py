@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
+FAVICON = Path(__file__).resolve().parent / "favicon.svg"  # the page icon, served locally
 
 
 def run_through_app() -> None:

@@ -21,7 +21,7 @@ from ui import data
 from ui.fitting import FitOutcome, selection_table
 from ui.fitting import run_fit as fit_selected
 from ui.openmodel import base_editor
-from ui.state import EXPLORE_PRESET, LAST_FIT, LEARN_PRESET, YOUR_FIT
+from ui.state import EXPLORE_PRESET, LAST_FIT, LEARN_PRESET, NEW_FIT, YOUR_FIT
 from ui.widgets import chart, columns_stacking_below, guard, md
 
 MEANING = {
@@ -420,6 +420,7 @@ def use_or_download(outcome: FitOutcome) -> None:
     ):
         st.session_state[YOUR_FIT] = outcome.active()
         st.session_state[EXPLORE_PRESET] = data.YOURS
+        st.session_state[NEW_FIT] = True  # Explore keeps the user's scenario or loads the fit's
         st.session_state[LEARN_PRESET] = data.YOURS
     active = st.session_state.get(YOUR_FIT)
     if active is not None and active.token == outcome.token:

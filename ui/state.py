@@ -8,6 +8,10 @@
 - ``LINK_NOTES``: what Explore could not take from its link as given (shown until the preset
   changes); ``LINK_SEEN``: the link values already read, so each is read once per session;
   ``LINK_PENDING``: numbers a link gave the sliders, still to be written back to the URL.
+- ``EXPLORE_LAST``: the scenario Explore's controls last described and whether the user had set
+  any of them (``ui.widgets.ExploreScenario``); ``NEW_FIT``: set by the Fit page's 'Use this fit'
+  button, read once by Explore (``ui.widgets.take_new_fit``); ``EXPLORE_NOTE``: what Explore kept
+  of the user's scenario for the new fit (shown until the preset changes or the schedule is reset).
 - ``TRACK_MAPPINGS``: on the Track page, file name -> the mapping confirmed for it (``ui.mapping``),
   so a log re-uploaded as the run goes on is read the same way.
 - ``EXPLORE_PRESET`` / ``LEARN_PRESET``: the preset selectors of Explore and Learn (widget keys; the
@@ -36,6 +40,9 @@ LINK_NOTES = "cpt_link_notes"
 LINK_SEEN = "cpt_link_seen"
 LINK_PENDING = "cpt_link_pending"
 TRACK_MAPPINGS = "cpt_track_mappings"
+EXPLORE_LAST = "cpt_explore_last"
+NEW_FIT = "cpt_new_fit"
+EXPLORE_NOTE = "cpt_explore_note"
 EXPLORE_PRESET = "preset"
 LEARN_PRESET = "learn_preset"
 MAX_PINS = 4

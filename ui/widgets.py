@@ -7,7 +7,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 
 import streamlit as st
 
@@ -25,7 +25,7 @@ from cptcore.whatif import (
 )
 from ui.data import PRESET_LABELS, YOURS, Preset
 from ui.data import view as cached_view
-from ui.state import LINK_NOTES, LINK_PENDING, LINK_SEEN
+from ui.state import EXPLORE_LAST, EXPLORE_NOTE, LINK_NOTES, LINK_PENDING, LINK_SEEN, NEW_FIT
 
 log = logging.getLogger("cpt-dashboard")
 
@@ -159,7 +159,64 @@ def link_notes() -> list[str]:
 
 
 def clear_link_notes() -> None:
+    """Forget the link's notes and what was kept for a new fit (a preset change, a reset)."""
     st.session_state[LINK_NOTES] = []
+    st.session_state[EXPLORE_NOTE] = ""
+
+
+@dataclass(frozen=True)
+class ExploreScenario:
+    """What Explore's controls last described (``EXPLORE_LAST``): kept across page switches."""
+
+    w: WhatIf
+    touched: bool  # the user set a control: the scenario differs from the preset's typical one
+
+
+PT_FIELDS = ("pt_steps", "pt_kind", "pt_lr", "pt_warmup", "pt_decay", "potential", "warmup_from")
+
+
+def remember_scenario(preset: Preset, w: WhatIf, base: str | None = None) -> None:
+    """Keep the scenario the controls describe, and whether the user has set any control (it
+    differs from ``preset``'s typical scenario; with an open ``base`` model the PT settings, which
+    have no controls, do not count)."""
+    mine, typical = state_of(w), state_of(preset.defaults)
+    if base is not None:
+        for k in PT_FIELDS:
+            mine.pop(k), typical.pop(k)
+    st.session_state[EXPLORE_LAST] = ExploreScenario(w, mine != typical)
+
+
+def take_new_fit(preset: Preset) -> None:
+    """Call before Explore draws its controls. After 'Use this fit' on the Fit page (``NEW_FIT``):
+    a user who had set Explore's controls keeps that scenario (the replay ratio only where the
+    new fit models replay), and a note says what was kept; a user who had not gets the new fit's
+    typical scenario."""
+    if not st.session_state.pop(NEW_FIT, False) or preset.key != YOURS:
+        return
+    last = st.session_state.get(EXPLORE_LAST)
+    st.session_state[EXPLORE_NOTE] = ""
+    if not isinstance(last, ExploreScenario) or not last.touched:
+        load_defaults(preset.defaults)
+        return
+    w, dropped = last.w, ""
+    if w.replay > 0 and not preset.ps.models_replay:
+        w, dropped = replace(w, replay=0.0), f" (replay {100 * last.w.replay:.0f} % set to 0: "
+        dropped += "this fit does not model replay)"
+    load_defaults(w)
+    st.session_state[EXPLORE_NOTE] = (
+        f"Kept your scenario for your fit: CPT {kind_label(w.cpt_kind)} at peak LR {fmt_lr(w.cpt_lr)} for "
+        f"{fmt_steps(w.cpt_steps)} steps, replay {100 * w.replay:.0f} %{dropped}. "
+        "'Reset the schedule' loads this fit's typical one."
+    )
+
+
+def kind_label(kind: str) -> str:
+    """A schedule kind as the controls write it ('WSD', 'cosine', ...)."""
+    return kind.upper() if kind == "wsd" else kind
+
+
+def explore_note() -> str:
+    return st.session_state.get(EXPLORE_NOTE) or ""
 
 
 def state_of(w: WhatIf) -> dict:
@@ -232,7 +289,7 @@ def _phase_controls(v: dict, k: dict, b, phase: str, kinds) -> None:
         kinds,
         key=k[f"{phase}_kind"],
         bind=b,
-        format_func=lambda s: s.upper() if s == "wsd" else s,
+        format_func=kind_label,
         help="\n".join(f"- **{s}**: {KINDS[s]}" for s in kinds),
     )
     v[f"{phase}_lr"] = st.select_slider(

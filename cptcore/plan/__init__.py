@@ -28,7 +28,13 @@ from cptcore.plan.goal import (
     within_envelope,
 )
 from cptcore.plan.planner import Planner
-from cptcore.plan.search import min_general_rise, objective_map, pareto_frontier, plan
+from cptcore.plan.search import (
+    default_domain_target,
+    min_general_rise,
+    objective_map,
+    pareto_frontier,
+    plan,
+)
 from cptcore.plan.words import describe, edge_notes, summarize
 
 __all__ = [
@@ -43,6 +49,7 @@ __all__ = [
     "SearchSpace",
     "add_plan_command",
     "cli_plan",
+    "default_domain_target",
     "default_pt",
     "default_scenario",
     "describe",

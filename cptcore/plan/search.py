@@ -218,6 +218,18 @@ def min_general_rise(pl: Planner) -> tuple[float, PlanSettings]:
     return Lp - pl.start_pt, s
 
 
+def default_domain_target(pl: Planner, ood_weights: tuple[float, float] | None = None) -> float:
+    """A domain-loss target worth planning for (mode ``domain_target``): halfway between the lowest
+    final loss the search space reaches in its fewest steps and in its most. Its fewest steps then
+    lie inside the step range - a trade-off to show - where a target a little below the starting
+    loss is reached at CPT step 1 and the answer is just the smallest step count. ``ood_weights``:
+    the target is the Eq. 6 out-of-domain loss."""
+    g = Goal(0.5, "domain_target", domain_target=1.0, ood_weights=ood_weights)
+    short = _best_at_steps(pl, g, pl.space.steps_min)[0]
+    long = _best_at_steps(pl, g, pl.space.steps_max)[0]
+    return long + 0.5 * max(short - long, 0.0)
+
+
 def _best_at_steps(pl: Planner, goal: Goal, n: int) -> tuple[float, PlanSettings]:
     """Lowest final target loss reachable in exactly ``n`` CPT steps."""
     best = _grid_best(pl, goal, [n], n_lr=7, n_rep=5, n_decay=3)

@@ -127,3 +127,23 @@ def test_the_scrub_slider_on_an_open_base_draws_every_frame_from_that_base():
     # the same curve with and without the slider: both from the base model, not a PT schedule
     assert np.allclose(with_slider, without, rtol=1e-5, equal_nan=True)
     assert np.allclose(scrubbed, without, rtol=1e-5, equal_nan=True)
+
+
+@needs_open_fit
+def test_explore_draws_no_critical_point_when_the_general_sets_floor_is_not_identified():
+    """The open fit's general-set L0 ends at its bound 0 (± tens of nats): its 'critical point'
+    (~0.02 nats) meant nothing and stretched the y-axis to 0. The caption says why there is none,
+    once; the sample fit (L0 identified) keeps its line."""
+    at = _open("pages/explore.py", "preset")
+    fig = figure(at)
+    lines = [a.get("text", "") for a in fig["layout"].get("annotations", [])]
+    assert not any("critical point" in t for t in lines), lines
+    _, general = trace(fig, "predicted general loss")
+    y0, y1 = fig["layout"]["yaxis"]["range"]
+    assert y0 > 0.5 * np.nanmin(general)  # the axis is the curves', not stretched to ~0
+    said = [c.value for c in at.caption if "critical point" in c.value.lower()]
+    assert len(said) == 1 and "No critical point" in said[0] and "loss floor L0" in said[0]
+    at.selectbox(key="preset").set_value(data.SAMPLE).run()
+    no_exception(at)
+    lines = [a.get("text", "") for a in figure(at)["layout"].get("annotations", [])]
+    assert any("critical point" in t for t in lines)

@@ -348,3 +348,48 @@ def test_the_result_shows_each_parameter_with_its_meaning_and_each_run_with_its_
         assert np.allclose(p["value"], [fitted[k] for k in p["parameter"]])
         assert list(a["run"]) == ["a", "b"] and list(a["role"]) == ["fitted", "held out"]
         assert list(a.columns) == ["run", "role", "points", "R²", "MAE", "max error"]
+
+
+def _fit_and_use(at, good_csv):
+    """On the Fit page: two synthetic runs, Eq. 4 at a fixed λ (fast), 'Use this fit'; then Explore."""
+    at.switch_page("pages/fit.py").run()
+    _upload(
+        at, ("synthetic_a.csv", good_csv, CSV), ("synthetic_b.csv", synthetic_csv(2, "cosine"), CSV)
+    )
+    at.selectbox(key="law").set_value("eq4").run()
+    at.checkbox(key="fit_lambda_auto").uncheck().run()
+    at.button(key="fit_button").click().run()
+    no_exception(at)
+    at.button(key="use_fit").click().run()
+    at.switch_page("pages/explore.py").run()
+    no_exception(at)
+    assert at.selectbox(key="preset").value == data.YOURS
+
+
+def test_use_this_fit_keeps_the_scenario_the_user_set_on_explore_and_says_so(good_csv):
+    """A tester set a scenario on Explore, fitted, used the fit: Explore should keep that scenario
+    (not the fit's typical one) and say in one line what it kept; the replay ratio only where the
+    new fit models replay (Eq. 4 does not)."""
+    at = open_page("pages/explore.py")
+    at.select_slider(key="cpt_lr").set_value(1e-5).run()
+    at.selectbox(key="cpt_kind").set_value("cosine").run()
+    at.slider(key="replay").set_value(50.0).run()
+    _fit_and_use(at, good_csv)
+    assert at.select_slider(key="cpt_lr").value == 1e-5
+    assert at.selectbox(key="cpt_kind").value == "cosine"
+    assert at.slider(key="replay").value == 0.0
+    (note,) = [i.value for i in at.info if "Kept your scenario" in i.value]
+    assert "cosine at peak LR 1e-5" in note and "replay 50 % set to 0" in note
+    at.button(key="reset_schedule").click().run()  # the fit's typical scenario, the note gone
+    assert at.select_slider(key="cpt_lr").value == 5e-4
+    assert not [i.value for i in at.info if "Kept your scenario" in i.value]
+
+
+def test_use_this_fit_gives_an_untouched_explore_the_fits_typical_scenario(good_csv):
+    """A user who opened Explore without setting anything gets the new fit's typical scenario (the
+    synthetic runs': WSD CPT at 5e-4), not the sample fit's left in the controls."""
+    at = open_page("pages/explore.py")
+    assert at.select_slider(key="cpt_lr").value != 5e-4
+    _fit_and_use(at, good_csv)
+    assert at.select_slider(key="cpt_lr").value == 5e-4
+    assert not [i.value for i in at.info if "Kept your scenario" in i.value]

@@ -211,3 +211,25 @@ def test_the_recommended_plan_is_drawn_with_its_band():
     no_exception(at)
     names = [t.get("name") for t in figure(at)["data"]]
     assert "~95% band" in names
+
+
+def test_the_default_domain_target_is_not_reached_in_the_fewest_steps_allowed():
+    """The default used to be 0.2 nats below the starting loss: the sample fit's domain loss drops
+    that much in its first CPT step, so the plan was just the smallest step count. The default
+    now needs more steps than the search's minimum and fewer than its maximum."""
+    import re
+
+    at = open_page(PAGE)
+    at.radio(key="plan_mode").set_value("domain_target").run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    target = at.number_input(key="plan_target").value
+    text = _summary(at)
+    assert at.success and f"reach a domain loss of {target:.4f}" in text, text
+    steps = int(next(m.value for m in at.metric if m.label == "CPT steps").replace(",", ""))
+    reached = int(re.search(r"reaches [\d.]+ at CPT step ([\d,]+)", text)[1].replace(",", ""))
+    lo, hi = at.select_slider(key="plan_steps_range").value
+    limited = re.search(r"CPT steps limited to ([\d,]+)", " ".join(c.value for c in at.caption))
+    hi = min(hi, int(limited[1].replace(",", ""))) if limited else hi
+    assert lo < steps < hi, (lo, steps, hi)
+    assert reached > 0.5 * steps  # reached near the end of the plan, not at its first step

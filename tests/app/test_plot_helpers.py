@@ -194,3 +194,33 @@ def test_fit_figure_residual_axis_shows_the_fitted_rows_not_the_earlier_ones():
     )
     lo, hi = fit_figure([curve], "pt").layout.yaxis2.range
     assert -0.05 < lo < 0 < hi < 0.05, (lo, hi)
+
+
+def _term_names(ps: ParamSet, target: str) -> list[str]:
+    from cptcore.scenario import view
+
+    fig = scenario_figure(view(ps, PAPER_WHATIF), terms_of=target)
+    return [t.name for t in fig.data if t.name and t.name.split("  ")[0] in TERM_NAMES]
+
+
+TERM_NAMES = ("power law", "annealing", "distribution shift")
+
+
+def test_term_legend_names_the_terms_of_the_active_law_form():
+    """A tau-form fit's shift runs on tau, its annealing carries e^(a1·r): the legend said Eq. 4's
+    'B·(1-(1+E·S1cpt)^-β)' whatever the form."""
+    eq4 = ParamSet.from_params(PAPER_FIG3)
+    tau = ParamSet.from_params(
+        {t: replace(p, a1=0.2, kappa=1.0, replay_form="tau") for t, p in PAPER_FIG3.items()}
+    )
+    assert tau.law == "tau" and eq4.law == "eq4"
+    names = _term_names(tau, "pt")
+    assert len(names) == 3
+    assert "distribution shift  B·(1-(1+E·τ)^-β)" in names
+    assert "annealing  -C1·S2pt - C2·e^(a1·r)·S2cpt" in names
+    assert not any("S1cpt)^-β" in n for n in names)
+    assert "distribution shift  B·(1-(1+E·S1cpt)^-β)" in _term_names(eq4, "cpt")
+    # Eq. 8 (paper) writes its replay factors per validation set
+    eq8 = ParamSet.from_params({t: replace(p, a1=0.2, a2=1.0) for t, p in PAPER_FIG3.items()})
+    assert any("e^(a1·(1-r))" in n for n in _term_names(eq8, "cpt"))
+    assert not any("e^(a1·(1-r))" in n for n in _term_names(eq8, "pt"))

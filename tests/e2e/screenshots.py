@@ -15,6 +15,7 @@ from server import (
     CHROMIUM_ARGS,
     ROOT,
     full_screenshot,
+    goto,
     streamlit_server,
     wait_idle,
 )  # noqa: E402
@@ -40,10 +41,7 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         for name, path in PAGES.items():
-            page.goto(f"{url}/{path}")
-            wait_idle(page)
-            if name != "fit":
-                page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+            goto(page, f"{url}/{path}", wait_for=None if name == "fit" else ".js-plotly-plot")
             if name == "fit" and len(sys.argv) < 2:
                 btn = page.get_by_role("button", name="bundled sample runs")
                 if btn.count():

@@ -100,6 +100,38 @@ def wait_idle(page, timeout: float = 60_000) -> None:
         page.wait_for_function(IDLE, timeout=timeout)
 
 
+@contextlib.contextmanager
+def open_at(
+    browser,
+    url: str,
+    width: int = 1400,
+    height: int = 900,
+    wait_for: str | None = None,
+    timeout: float = 60_000,
+    before=None,
+):
+    """A page of ``browser`` in a context of its own, ``width`` x ``height`` px, at ``url`` once
+    the app is idle and ``wait_for`` (a selector) is on the page; the context is closed afterwards.
+    ``before(page)`` runs before the page loads (listeners for requests or websocket frames)."""
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = ctx.new_page()
+        if before is not None:
+            before(page)
+        yield goto(page, url, wait_for, timeout)
+    finally:
+        ctx.close()
+
+
+def goto(page, url: str, wait_for: str | None = None, timeout: float = 60_000):
+    """``page`` at ``url`` once the app is idle and ``wait_for`` (a selector) is there."""
+    page.goto(url)
+    wait_idle(page, timeout=timeout)
+    if wait_for:
+        page.wait_for_selector(wait_for, timeout=timeout)
+    return page
+
+
 def full_screenshot(page, path, width: int = 1400) -> None:
     """Screenshot the whole app: Streamlit scrolls inside its main container, so grow the viewport
     to the content height first."""

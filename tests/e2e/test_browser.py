@@ -18,7 +18,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "app"))
-from server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server, wait_idle  # noqa: E402
+from server import CHROMIUM, CHROMIUM_ARGS, ROOT, goto, streamlit_server, wait_idle  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 # CI sets CPT_REQUIRE_BROWSER=1 (.ci/run): there a missing browser is a failure, not a skip
@@ -68,10 +68,7 @@ def tab(chrome):
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_renders_without_exception(tab, base_url, name):
-    tab.goto(f"{base_url}/{PAGES[name]}")
-    wait_idle(tab)
-    if name != "fit":
-        tab.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    goto(tab, f"{base_url}/{PAGES[name]}", wait_for=None if name == "fit" else ".js-plotly-plot")
     assert tab.locator(EXCEPTION).count() == 0
     tab.screenshot(path=str(ARTIFACTS / f"e2e-{name}.png"), full_page=True)
 
@@ -82,9 +79,7 @@ def _metric(page, label: str) -> str:
 
 
 def test_keyboard_on_a_slider_redraws_and_updates_the_url(tab, base_url):
-    tab.goto(f"{base_url}/explore")
-    wait_idle(tab)
-    tab.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    goto(tab, f"{base_url}/explore", wait_for=".js-plotly-plot")
     before = _metric(tab, "General Δ")
     slider = tab.locator('[data-testid="stSlider"]', has_text="CPT peak LR")
     thumb = slider.locator('input[type="range"]').first  # the slider thumb (react-aria)
@@ -109,10 +104,7 @@ def test_keyboard_on_a_slider_redraws_and_updates_the_url(tab, base_url):
     assert tab.locator(EXCEPTION).count() == 0
     # the URL reproduces the scenario in a fresh page
     url = tab.url
-    fresh = tab.context.new_page()
-    fresh.goto(url)
-    wait_idle(fresh)
-    fresh.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    fresh = goto(tab.context.new_page(), url, wait_for=".js-plotly-plot")
     assert _metric(fresh, "General Δ") == after
     tab.screenshot(path=str(ARTIFACTS / "e2e-explore-slider.png"), full_page=True)
 
@@ -124,8 +116,7 @@ def test_upload_good_and_bad_files(tab, base_url, tmp_path):
     good.write_bytes(synthetic_csv(seed=3, cpt_kind="wsd"))
     bad = tmp_path / "broken.csv"
     bad.write_text("step,lr,phase\n0,0,pt\n10,oops,pt\n")
-    tab.goto(f"{base_url}/fit")
-    wait_idle(tab)
+    goto(tab, f"{base_url}/fit")
     tab.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
         [str(good), str(bad)]
     )
@@ -144,9 +135,8 @@ def test_upload_good_and_bad_files(tab, base_url, tmp_path):
 def test_a_hand_typed_link_with_plain_numbers_is_taken_and_kept_in_the_url(tab, base_url):
     """cpt_steps=50000 and cpt_lr=0.00035 are not slider labels: the sliders take the nearest
     options, a note says so, and once a control moves the URL holds the options' labels."""
-    tab.goto(f"{base_url}/explore?preset=Your+fit&cpt_steps=50000&cpt_lr=0.00035")
-    wait_idle(tab)
-    tab.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    link = f"{base_url}/explore?preset=Your+fit&cpt_steps=50000&cpt_lr=0.00035"
+    goto(tab, link, wait_for=".js-plotly-plot")
     notes = " | ".join(tab.locator('[data-testid="stAlertContentInfo"]').all_inner_texts())
     assert "not in this browser session" in notes and "using 4e-4" in notes
     assert "50k" in tab.locator('[data-testid="stSlider"]', has_text="CPT steps").first.inner_text()
@@ -163,8 +153,7 @@ def test_a_hand_typed_link_with_plain_numbers_is_taken_and_kept_in_the_url(tab, 
 
 def _fit_the_samples(tab, base_url) -> str:
     """Open Fit, use the bundled sample runs, fit; the text of the result or of the error."""
-    tab.goto(f"{base_url}/fit")
-    wait_idle(tab)
+    goto(tab, f"{base_url}/fit")
     tab.get_by_role("button", name="bundled sample runs").click()
     wait_idle(tab)
     tab.get_by_role("button", name="Fit", exact=True).click()

@@ -11,7 +11,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from server import wait_idle  # noqa: E402
+from server import open_at, wait_idle  # noqa: E402
 from test_browser import ARTIFACTS, base_url, chrome  # noqa: E402,F401 - shared fixtures
 
 pytestmark = pytest.mark.e2e
@@ -26,29 +26,18 @@ CUT = """() => [...document.querySelectorAll(
 @pytest.mark.parametrize("width", [800, 1280])
 @pytest.mark.parametrize("name", ["explore", "learn", "plan"])
 def test_metric_values_and_labels_are_not_cut(chrome, base_url, name, width):  # noqa: F811
-    ctx = chrome.new_context(viewport={"width": width, "height": 900})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{base_url}/{name}")
-        wait_idle(page)
-        page.wait_for_selector('[data-testid="stMetricValue"]', timeout=60_000)
+    metric = '[data-testid="stMetricValue"]'
+    with open_at(chrome, f"{base_url}/{name}", width, wait_for=metric) as page:
         page.wait_for_timeout(500)
         assert page.locator('[data-testid="stMetricValue"]').count() >= 4
         cut = page.evaluate(CUT)
         if cut:
             page.screenshot(path=str(ARTIFACTS / f"e2e-cut-{name}-{width}.png"), full_page=True)
         assert cut == [], f"cut at {width} px on {name}: {cut}"
-    finally:
-        ctx.close()
 
 
 def test_settings_menu_offers_light_and_dark_and_dark_turns_the_charts_dark(chrome, base_url):  # noqa: F811
-    ctx = chrome.new_context(viewport={"width": 1400, "height": 900})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{base_url}/explore")
-        wait_idle(page)
-        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    with open_at(chrome, f"{base_url}/explore", wait_for=".js-plotly-plot") as page:
         page.get_by_test_id("stMainMenu").click()
         menu = page.get_by_test_id("stMainMenuList")
         assert {"Light", "Dark"} <= set(menu.inner_text().split("\n"))
@@ -68,5 +57,3 @@ def test_settings_menu_offers_light_and_dark_and_dark_turns_the_charts_dark(chro
         assert app_bg == "rgb(15, 23, 42)"  # the dark theme's #0f172a (.streamlit/config.toml)
         assert look[0] == "rgba(0,0,0,0)"  # the page shows through the chart
         assert "#334155" not in look[1]  # the server swapped the dark inks for light ones
-    finally:
-        ctx.close()

@@ -11,7 +11,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from server import wait_idle  # noqa: E402
+from server import open_at, wait_idle  # noqa: E402
 from test_browser import ARTIFACTS, base_url, chrome  # noqa: E402,F401 - shared fixtures
 
 pytestmark = pytest.mark.e2e
@@ -34,12 +34,9 @@ CUT_CHIPS = """() => [...document.querySelectorAll('[data-tag] span[title]')]
     ("name", "label"), [("explore", "CPT steps"), ("plan", "Schedule families")]
 )
 def test_controls_take_the_width_at_800_px(chrome, base_url, name, label):  # noqa: F811
-    ctx = chrome.new_context(viewport={"width": 800, "height": 900})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{base_url}/{name}")
-        wait_idle(page)
-        page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+    with open_at(
+        chrome, f"{base_url}/{name}", 800, wait_for=".js-plotly-plot", timeout=120_000
+    ) as page:
         col, main = page.evaluate(WIDTHS, label)
         if col is None or col < 0.8 * main:
             page.screenshot(path=str(ARTIFACTS / f"e2e-narrow-{name}.png"), full_page=True)
@@ -47,21 +44,12 @@ def test_controls_take_the_width_at_800_px(chrome, base_url, name, label):  # no
         if name == "plan":
             assert page.locator("[data-tag] span[title]").count() >= 1
             assert page.evaluate(CUT_CHIPS) == []
-    finally:
-        ctx.close()
 
 
 def test_controls_stay_beside_the_chart_at_1400_px(chrome, base_url):  # noqa: F811
-    ctx = chrome.new_context(viewport={"width": 1400, "height": 900})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{base_url}/explore")
-        wait_idle(page)
-        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    with open_at(chrome, f"{base_url}/explore", wait_for=".js-plotly-plot") as page:
         col, main = page.evaluate(WIDTHS, "CPT steps")
         assert col is not None and 0.15 * main < col < 0.4 * main, (col, main)
-    finally:
-        ctx.close()
 
 
 # px between the legend's bottom and the top of the first panel (negative: they overlap)
@@ -72,12 +60,7 @@ LEGEND_GAP = """() => { const gd = document.querySelector('.js-plotly-plot');
 
 @pytest.mark.parametrize("width", [800, 1100])
 def test_explore_legend_never_overlaps_the_top_panel(chrome, base_url, width):  # noqa: F811
-    ctx = chrome.new_context(viewport={"width": width, "height": 900})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{base_url}/explore")
-        wait_idle(page)
-        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    with open_at(chrome, f"{base_url}/explore", width, wait_for=".js-plotly-plot") as page:
         assert page.evaluate(LEGEND_GAP) >= 0
         thumb = page.locator('[data-testid="stSlider"]', has_text="CPT peak LR").locator(
             'input[type="range"]'
@@ -97,13 +80,25 @@ def test_explore_legend_never_overlaps_the_top_panel(chrome, base_url, width):  
         if gap < 0:
             page.screenshot(path=str(ARTIFACTS / f"e2e-legend-{width}.png"), full_page=True)
         assert gap >= 0
-    finally:
-        ctx.close()
 
 
 # left x and width of the Plan page's lambda1 panels (one chart each)
 LAMBDA_PANELS = """() => [...document.querySelectorAll('.st-key-plan_lambda_panels .js-plotly-plot')]
   .map(e => { const r = e.getBoundingClientRect(); return [r.left, r.width]; })"""
+
+
+# tick labels of the lambda1 panels (x, y, secondary y) whose boxes overlap, per panel
+TICK_OVERLAPS = """() => [...document.querySelectorAll('.st-key-plan_lambda_panels .js-plotly-plot')]
+  .map(gd => ['xtick', 'ytick', 'y2tick'].flatMap(cls => {
+    const r = [...gd.querySelectorAll(`g.${cls} text`)]
+      .map(e => [e.textContent, e.getBoundingClientRect()]).filter(([, b]) => b.height > 0);
+    const out = [];
+    for (let i = 0; i < r.length; i++) for (let j = i + 1; j < r.length; j++) {
+      const [ta, a] = r[i], [tb, b] = r[j];
+      if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+        out.push(`${ta} / ${tb}`);
+    }
+    return out; }))"""
 
 
 @pytest.mark.parametrize("width", [800, 1400])
@@ -112,12 +107,8 @@ def test_plan_lambda_panels_stack_when_narrow_and_sit_side_by_side_when_wide(
     base_url,  # noqa: F811
     width,
 ):
-    ctx = chrome.new_context(viewport={"width": width, "height": 900})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{base_url}/plan")
-        wait_idle(page)
-        page.wait_for_selector(".st-key-plan_lambda_panels .js-plotly-plot", timeout=180_000)
+    panel = ".st-key-plan_lambda_panels .js-plotly-plot"
+    with open_at(chrome, f"{base_url}/plan", width, wait_for=panel, timeout=180_000) as page:
         page.wait_for_function(
             "document.querySelectorAll('.st-key-plan_lambda_panels .js-plotly-plot').length == 3",
             timeout=60_000,
@@ -129,8 +120,7 @@ def test_plan_lambda_panels_stack_when_narrow_and_sit_side_by_side_when_wide(
             assert min(w for _, w in panels) > 400, panels
         else:
             assert len(set(lefts)) == 3, panels
-        page.locator(".st-key-plan_lambda_panels").screenshot(
-            path=str(ARTIFACTS / f"e2e-plan-lambda-{width}.png")
-        )
-    finally:
-        ctx.close()
+        shot = ARTIFACTS / f"e2e-plan-lambda-{width}.png"
+        page.locator(".st-key-plan_lambda_panels").screenshot(path=str(shot))
+        # Fig. 8b's log LR axis labelled every digit between decades: at 800 px they overlapped
+        assert page.evaluate(TICK_OVERLAPS) == [[], [], []], shot

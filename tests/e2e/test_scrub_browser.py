@@ -11,10 +11,11 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from server import wait_idle  # noqa: E402
+from server import open_at, wait_idle  # noqa: E402
 from test_browser import ARTIFACTS, base_url, chrome  # noqa: E402,F401 - shared fixtures
 
 pytestmark = pytest.mark.e2e
+RAIL = ".js-plotly-plot .slider-rail-touch-rect"  # the scrub slider under Explore's chart
 
 # the general-loss prediction as drawn (decoded by plotly), and the scrub slider's state
 DRAWN = """() => {
@@ -31,19 +32,17 @@ def _general_delta(page) -> str:
 
 
 def test_scrubbing_the_chart_changes_its_data_without_a_rerun(chrome, base_url):  # noqa: F811
-    ctx = chrome.new_context(viewport={"width": 1400, "height": 1000})
-    page = ctx.new_page()
     sent: list = []
-    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
-    try:
-        page.goto(f"{base_url}/explore")
-        wait_idle(page)
-        page.wait_for_selector(".js-plotly-plot .slider-rail-touch-rect", timeout=60_000)
+
+    def listen(page):
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+
+    with open_at(chrome, f"{base_url}/explore", 1400, 1000, wait_for=RAIL, before=listen) as page:
         before = page.evaluate(DRAWN)
         delta = _general_delta(page)
         assert len(before["labels"]) >= 5  # the chosen LR and its neighbours
         k = 0 if before["active"] > 0 else len(before["labels"]) - 1
-        rail = page.locator(".js-plotly-plot .slider-rail-touch-rect").first
+        rail = page.locator(RAIL).first
         rail.scroll_into_view_if_needed()
         box = rail.bounding_box()
         n = len(before["labels"])
@@ -69,28 +68,19 @@ def test_scrubbing_the_chart_changes_its_data_without_a_rerun(chrome, base_url):
         assert page.locator('[data-testid="stStatusWidget"]').count() == 0
         assert _general_delta(page) == delta  # the numbers stay those of the controls
         page.screenshot(path=str(ARTIFACTS / "e2e-explore-scrub.png"), full_page=True)
-    finally:
-        ctx.close()
 
 
 def test_after_another_control_moves_the_slider_comes_back_for_the_new_setting(chrome, base_url):  # noqa: F811
     """A fragment rerun draws the chart first and the scrub slider once its LRs are computed."""
-    ctx = chrome.new_context(viewport={"width": 1400, "height": 1000})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{base_url}/explore")
-        wait_idle(page)
-        page.wait_for_selector(".js-plotly-plot .slider-rail-touch-rect", timeout=60_000)
+    with open_at(chrome, f"{base_url}/explore", 1400, 1000, wait_for=RAIL) as page:
         before = page.evaluate(DRAWN)
         thumb = page.locator('[data-testid="stSlider"]', has_text="CPT warm-up")
         thumb.locator('input[type="range"]').first.focus()
         page.keyboard.press("ArrowRight")
         page.wait_for_function("() => window.location.search.includes('cpt_warmup=')")
         wait_idle(page)
-        page.wait_for_selector(".js-plotly-plot .slider-rail-touch-rect", timeout=60_000)
+        page.wait_for_selector(RAIL, timeout=60_000)
         after = page.evaluate(DRAWN)
         assert after["labels"] == before["labels"] and after["active"] == before["active"]
         assert after["y"] != before["y"]  # the chart shows the new warm-up
         assert page.locator('[data-testid="stException"], [data-testid="stAlert"]').count() == 0
-    finally:
-        ctx.close()

@@ -12,7 +12,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from server import wait_idle  # noqa: E402
+from server import open_at, wait_idle  # noqa: E402
 from test_browser import ARTIFACTS, base_url, chrome  # noqa: E402,F401 - shared fixtures
 
 pytestmark = pytest.mark.e2e
@@ -44,12 +44,7 @@ def contrast(a: str, b: str) -> float:
 
 
 def test_chart_inks_read_on_both_themes_right_after_a_switch(chrome, base_url):  # noqa: F811
-    ctx = chrome.new_context(viewport={"width": 1400, "height": 900})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{base_url}/explore")
-        wait_idle(page)
-        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    with open_at(chrome, f"{base_url}/explore", wait_for=".js-plotly-plot") as page:
         light_bg = page.evaluate(APP_BG)
         assert min(contrast(c, light_bg) for c in page.evaluate(INKS)) >= 3
         page.get_by_test_id("stMainMenu").click()
@@ -61,18 +56,12 @@ def test_chart_inks_read_on_both_themes_right_after_a_switch(chrome, base_url): 
         if worst < 3:
             page.screenshot(path=str(ARTIFACTS / "e2e-theme-switch.png"), full_page=True)
         assert worst >= 3, (page.evaluate(INKS), dark_bg)
-    finally:
-        ctx.close()
 
 
 def test_the_dark_theme_chosen_on_one_page_survives_a_reload_on_another(chrome, base_url):  # noqa: F811
     """Streamlit stores the choice under the address the session opened; app.py copies it to every
-    page's address, so F5 after moving to Plan stays dark (it fell back to light)."""
-    ctx = chrome.new_context(viewport={"width": 1400, "height": 900})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{base_url}/explore")
-        wait_idle(page)
+    page's address, so F5 after moving to Learn stays dark (it fell back to light)."""
+    with open_at(chrome, f"{base_url}/explore") as page:
         light_bg = page.evaluate(APP_BG)
         page.get_by_test_id("stMainMenu").click()
         page.get_by_test_id("stMainMenuList").locator("*", has_text="Dark").last.click()
@@ -83,5 +72,3 @@ def test_the_dark_theme_chosen_on_one_page_survives_a_reload_on_another(chrome, 
         wait_idle(page)
         assert page.evaluate(APP_BG) != light_bg
         assert "/learn" in page.url
-    finally:
-        ctx.close()

@@ -12,7 +12,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from server import ROOT, wait_idle  # noqa: E402
+from server import ROOT, open_at, wait_idle  # noqa: E402
 from test_browser import ARTIFACTS, EXCEPTION, base_url, chrome  # noqa: E402,F401 - shared fixtures
 
 from cptcore.forecast import cut_run, forecast_run  # noqa: E402
@@ -35,14 +35,8 @@ def test_uploaded_partial_job_shows_its_forecast_and_the_step_it_reaches_a_targe
     write_run(partial, str(path))
     final = forecast_run(load(SAMPLE / "params.json"), partial).targets["cpt"].pred[-1]
     target = round(float(final) + 0.02, 3)  # reached before the end of the schedule
-    ctx = chrome.new_context(viewport={"width": width, "height": 1000})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{base_url}/track")
-        wait_idle(page)
-        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-            str(path)
-        )
+    with open_at(chrome, f"{base_url}/track", width, 1000) as page:
+        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
         page.get_by_text("No upload yet").wait_for(state="detached", timeout=60_000)
         wait_idle(page)
         page.locator(".js-plotly-plot").last.wait_for(timeout=60_000)
@@ -65,5 +59,3 @@ def test_uploaded_partial_job_shows_its_forecast_and_the_step_it_reaches_a_targe
         )
         assert "forecast (domain)" in traces and "observed (domain)" in traces
         page.screenshot(path=str(ARTIFACTS / f"e2e-track-{width}.png"), full_page=True)
-    finally:
-        ctx.close()
