@@ -52,3 +52,53 @@ def test_a_cpt_only_log_stays_cpt_only_without_a_hint(tmp_path):
     at.button(key=f"{key}_add").click().run()
     run = at.session_state[RUNS]["myrun"]
     assert not run.pt_history_known and np.all(run.is_cpt)
+
+
+SIX = [  # two runs split.json fits, three it holds out and one of its 'extra' runs (QA2 P2-3)
+    "ptconst_cpt-const_lr1e-3_replay0.csv",
+    "ptwsd_cpt-wsd_lr1e-3_replay0.csv",
+    "ptconst_cpt-cos_lr1e-3_replay0.csv",
+    "ptconst_cpt-wsd_lr1e-3_replay0.25.csv",
+    "ptwsd_cpt-wsd_lr3e-4_replay0.csv",
+    "ptconst_cpt-wsd_lr1e-3_replay0.05.csv",
+]
+
+
+def _lists(at) -> tuple[list[str], list[str]]:
+    return at.multiselect(key="fit_on").value, at.multiselect(key="hold_out").value
+
+
+def test_uploaded_sample_runs_each_land_in_one_list_and_the_split_is_said():
+    folder = Path(SAMPLE).parent
+    files = [(n, (folder / n).read_bytes(), CSV) for n in SIX]
+    at = open_page("pages/fit.py")
+    at.file_uploader(key="upload").set_value(files).run()
+    no_exception(at)
+    fit_on, hold_out = _lists(at)
+    assert sorted(fit_on + hold_out) == sorted(n[:-4] for n in SIX)  # each run in one list
+    assert set(fit_on) == {"ptconst_cpt-const_lr1e-3_replay0", "ptwsd_cpt-wsd_lr1e-3_replay0"}
+    assert "ptconst_cpt-wsd_lr1e-3_replay0.05" in hold_out  # split.json fits it in neither
+    (note,) = [c.value for c in at.caption if "split.json" in c.value]
+    assert "2 fitted, 4 held out" in note and "'Fit on' and 'Hold out'" in note
+    # the user's own choice is kept, and the note goes: it is no longer the bundled split
+    at.multiselect(key="hold_out").unselect("ptconst_cpt-wsd_lr1e-3_replay0.05").run()
+    at.multiselect(key="fit_on").select("ptconst_cpt-wsd_lr1e-3_replay0.05").run()
+    fit_on, hold_out = _lists(at)
+    assert "ptconst_cpt-wsd_lr1e-3_replay0.05" in fit_on and len(fit_on + hold_out) == 6
+    assert not [c for c in at.caption if "split.json" in c.value]
+
+
+def test_the_samples_button_says_the_split_and_runs_loaded_again_after_remove_all_get_a_list():
+    folder = Path(SAMPLE).parent
+    files = [(n, (folder / n).read_bytes(), CSV) for n in SIX[:2]]
+    at = open_page("pages/fit.py")
+    at.button(key="use_samples").click().run()
+    fit_on, hold_out = _lists(at)
+    left = len(at.session_state[RUNS]) - len(fit_on) - len(hold_out)
+    (note,) = [c.value for c in at.caption if "split.json" in c.value]
+    assert f"{len(fit_on)} fitted, {len(hold_out)} held out, {left} in neither list" in note
+    at.button(key="clear_runs").click().run()
+    at.file_uploader(key="upload").set_value(files).run()
+    no_exception(at)
+    fit_on, hold_out = _lists(at)
+    assert sorted(fit_on + hold_out) == sorted(n[:-4] for n in SIX[:2])
