@@ -66,64 +66,78 @@ def mapping_controls(
     Where CPT starts defaults to the chosen LR's re-warm-up in ``files`` (``guess_start``), with a
     line saying so; to a CPT-only run when nothing in the LR suggests a PT phase."""
 
-    def pick(role: str, label: str, help: str) -> str:
+    def pick(row, role: str, label: str, help: str) -> str:
         g = guess.get(role, NONE)
-        return st.selectbox(
-            label, opts, index=opts.index(g) if g in opts else 0, key=f"{key}_{role}", help=help
+        return row.selectbox(
+            label,
+            opts,
+            index=opts.index(g) if g in opts else 0,
+            key=f"{key}_{role}",
+            help=help,
+            width=260,
         )
 
-    c = st.columns(4)
+    # rows that wrap, with fixed widths: in columns, 800 px cut the labels ('CPT only (…') and the
+    # metric names to a few letters
+    row = st.container(horizontal=True, gap="small")
     roles = {}
     if step_opts is not None:
-        with c[0]:
-            roles["step"] = st.selectbox(
-                LABELS["step"],
-                step_opts,
-                key=f"{key}_step",
-                help="Optimizer steps; detected if left alone.",
-            )
-    with c[1]:
-        roles["lr"] = pick(
-            "lr",
-            LABELS["lr"],
-            "Per-step LR; or rebuild it from a schedule "
-            "below when the log has none or only a few points.",
+        roles["step"] = row.selectbox(
+            LABELS["step"],
+            step_opts,
+            key=f"{key}_step",
+            help="Optimizer steps; detected if left alone.",
+            width=260,
         )
-    with c[2]:
-        roles["loss_pt"] = pick(
-            "loss_pt", LABELS["loss_pt"], "Validation loss on the pre-training (general) data."
-        )
-    with c[3]:
-        roles["loss_cpt"] = pick(
-            "loss_cpt", LABELS["loss_cpt"], "Validation loss on the CPT (domain) data."
-        )
+    roles["lr"] = pick(
+        row,
+        "lr",
+        LABELS["lr"],
+        "Per-step LR; or rebuild it from a schedule below when the log has none or only a few "
+        "points.",
+    )
+    roles["loss_pt"] = pick(
+        row, "loss_pt", LABELS["loss_pt"], "Validation loss on the pre-training (general) data."
+    )
+    roles["loss_cpt"] = pick(
+        row, "loss_cpt", LABELS["loss_cpt"], "Validation loss on the CPT (domain) data."
+    )
     found = guess_start(files, roles) if files else None
-    c = st.columns([1.7, 1, 1, 2], vertical_alignment="bottom")
-    cpt_only = c[0].checkbox(
+    row = st.container(horizontal=True, gap="small", vertical_alignment="bottom")
+    cpt_only = row.checkbox(
         LABELS["cpt_only"],
         value=found is None,
         key=f"{key}_cptonly",
         help="The log starts at CPT; the fit estimates the PT forward area "
         f"S1pt (paper §6). Untick it and give the {LABELS['cpt_start']} for a log "
         "that covers pre-training too.",
+        width="content",
     )
-    start = c[1].number_input(
+    start = row.number_input(
         LABELS["cpt_start"],
         min_value=0,
         step=1,
         value=found.step if found else 0,
         key=f"{key}_start",
         disabled=cpt_only,
+        width=150,
     )
-    replay = c[2].number_input(
-        LABELS["replay"], min_value=0.0, max_value=1.0, value=0.0, step=0.05, key=f"{key}_replay"
+    replay = row.number_input(
+        LABELS["replay"],
+        min_value=0.0,
+        max_value=1.0,
+        value=0.0,
+        step=0.05,
+        key=f"{key}_replay",
+        width=150,
     )
-    schedule = c[3].text_input(
+    schedule = row.text_input(
         LABELS["schedule"],
         key=f"{key}_sched",
         placeholder=SCHEDULE_EXAMPLE,
         help="For exports that sample the LR sparsely: one spec, or PT and CPT specs joined "
         "by ';'. Kinds: constant, wsd, cosine, linear, multistep.",
+        width=360,
     )
     if found is not None:
         st.caption(
