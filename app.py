@@ -4,12 +4,20 @@ Run with ``streamlit run app.py``.
 """
 
 import json
+from importlib.machinery import ModuleSpec
 
 import streamlit as st
 
 from cptcore.plots import scenario_figure, turning_note
 from ui import FAVICON, data
 from ui.widgets import chart, guard, scenario_alt, scenario_metrics
+
+# Streamlit runs this script as a module '__main__' with a __file__ and no __spec__; worker processes
+# started with 'spawn' (the fit's model selection) then run the file again as '__mp_main__', in bare
+# mode: the whole app without a session, a stream of "No runtime found" / "missing
+# ScriptRunContext" warnings in the server log, and seconds per worker. A spec named '__main__' tells
+# them to skip it: their functions live in cptcore, which they import by name.
+__spec__ = ModuleSpec("__main__", None)
 
 # a file served by this server: a ':material/...:' page icon is fetched from fonts.gstatic.com,
 # which fails offline (the navigation's and buttons' icons use Streamlit's bundled font)

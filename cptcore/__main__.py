@@ -45,7 +45,8 @@ def load_runs(paths: list[str]) -> list[Run]:
     runs = []
     seen = set()
     for path in paths:
-        for run in load_path(path):  # canonical CSVs: read_run; W&B/TensorBoard/HF logs: importers
+        notes: list[str] = []
+        for run in load_path(path, notes):  # canonical CSVs: read_run; W&B/TensorBoard/HF logs: importers
             name = run.name
             k = 2
             while name in seen:  # two files with the same stem from different folders
@@ -55,6 +56,8 @@ def load_runs(paths: list[str]) -> list[Run]:
             if name != run.name:
                 run = Run(name, run.step, run.lr, run.is_cpt, run.replay, run.loss_pt, run.loss_cpt)
             runs.append(run)
+        for note in notes:
+            sys.stderr.write(f"note: {note}\n")
     return runs
 
 

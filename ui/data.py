@@ -100,13 +100,15 @@ def _stem(name: str) -> str:
     return name[:-4] if name.lower().endswith(".csv") else name
 
 
-def sample_split(names) -> tuple[list[str], list[str]]:
-    """(train, test) run names from ``split.json``; every run is 'train' when there is no split."""
+def sample_split(names, held: tuple[str, ...] = ("test",)) -> tuple[list[str], list[str]]:
+    """(train, test) run names from ``split.json``; every run is 'train' when there is no split.
+    ``held`` names the lists that count as test (("test", "extra"): every run it lists but does
+    not fit)."""
     names = list(names)
     try:
         d = json.loads(SAMPLE_SPLIT.read_text(encoding="utf-8"))
         train = [_stem(str(x)) for x in d.get("train", [])]
-        test = [_stem(str(x)) for x in d.get("test", [])]
+        test = [_stem(str(x)) for k in held for x in d.get(k, [])]
     except (OSError, ValueError, AttributeError):
         return names, []
     return [n for n in names if n in train], [n for n in names if n in test]

@@ -47,6 +47,7 @@ def use_samples(runs: dict[str, Run], samples: dict[str, Run]) -> None:
     train, test = data.sample_split(samples)
     st.session_state["fit_on"] = train or list(samples)
     st.session_state["hold_out"] = test
+    st.session_state["fit_known_runs"] = set(runs)  # the split as the sample fit's, nothing added
     sample_fit = data.presets().get(data.SAMPLE)
     if sample_fit is not None:  # start from the settings of the bundled sample fit
         chose = sample_fit.ps.provenance.get("model_selection", {})
@@ -64,6 +65,7 @@ def clear_runs(runs: dict[str, Run], seen: dict) -> None:
     runs.clear()
     seen.clear()
     st.session_state["fit_on"], st.session_state["hold_out"] = [], []
+    st.session_state.pop("fit_known_runs", None)  # runs loaded again are new runs
 
 
 def upload_row():
@@ -145,20 +147,39 @@ def runs_preview(runs: dict[str, Run]) -> None:
 
 # ---------------------------------------------------------------------------- 3. fit
 def _keep_selection_current(runs: dict[str, Run], samples: dict[str, Run]) -> None:
-    """Bring 'Fit on' / 'Hold out' up to date with the loaded runs: the samples follow split.json,
-    runs uploaded since the last rerun join the fit, removed runs leave both."""
+    """Bring 'Fit on' / 'Hold out' up to date with the loaded runs: runs loaded since the last
+    rerun join the fit, or, when every loaded run is a sample, go where split.json puts them (its
+    'test' and 'extra' runs are held out): each new run lands in one list. Removed runs leave both;
+    a run the user took out of both stays out."""
     names = list(runs)
-    train, test = data.sample_split(names) if set(names) <= set(samples) else (names, [])
-    st.session_state.setdefault("fit_on", train or names)
-    st.session_state.setdefault("hold_out", test)
-    st.session_state["fit_on"] = [n for n in st.session_state["fit_on"] if n in runs]
-    # runs uploaded since the last rerun join the fit; the samples follow split.json
-    known = st.session_state.get("fit_known_runs", set(names))
-    st.session_state["fit_on"] += [n for n in names if n not in known and n not in samples]
+    train, held = [], []
+    if set(names) <= set(samples):
+        train, held = data.sample_split(names, held=("test", "extra"))
+    fit_on = [n for n in st.session_state.get("fit_on", []) if n in runs]
+    hold = [n for n in st.session_state.get("hold_out", []) if n in runs and n not in fit_on]
+    known = st.session_state.get("fit_known_runs", set())
+    new = [n for n in names if n not in known and n not in fit_on and n not in hold]
+    to_hold = set(held) if train else set()  # without a run split.json fits: fit on every run
+    st.session_state["fit_on"] = fit_on + [n for n in new if n not in to_hold]
+    st.session_state["hold_out"] = hold + [n for n in new if n in to_hold]
     st.session_state["fit_known_runs"] = set(names)
-    st.session_state["hold_out"] = [
-        n for n in st.session_state["hold_out"] if n in runs and n not in st.session_state["fit_on"]
-    ]
+
+
+def split_note(names, samples, fit_on, hold_out) -> str | None:
+    """One line when 'Fit on' / 'Hold out' follow the bundled split (sample_data/cpt/split.json),
+    so that it is never applied silently; None otherwise."""
+    if not names or not set(names) <= set(samples):
+        return None
+    train, test = data.sample_split(names)
+    _, listed = data.sample_split(names, held=("test", "extra"))
+    if not train or set(fit_on) != set(train) or not set(test) <= set(hold_out) <= set(listed):
+        return None
+    left = len(names) - len(fit_on) - len(hold_out)
+    return (
+        f"Split as in the bundled sample fit (sample_data/cpt/split.json): {len(fit_on)} fitted, "
+        f"{len(hold_out)} held out" + (f", {left} in neither list" if left else "")
+        + ". Move runs between 'Fit on' and 'Hold out' to change it."
+    )
 
 
 def run_selection(runs: dict[str, Run], samples: dict[str, Run]) -> tuple[list[str], list[str]]:
@@ -175,6 +196,9 @@ def run_selection(runs: dict[str, Run], samples: dict[str, Run]) -> tuple[list[s
         key="hold_out",
         help="Predicted with the fitted law, never fitted.",
     )
+    note = split_note(names, samples, fit_on, hold_out)
+    if note:
+        st.caption(note)
     return fit_on, hold_out
 
 

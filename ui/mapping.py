@@ -20,6 +20,7 @@ from ui.upload import (
     SCHEDULE_EXAMPLE,
     columns,
     group_guess,
+    guess_start,
     import_files,
     import_log_once,
 )
@@ -52,63 +53,97 @@ class Mapping:
         return with_planned_schedule(run, lr, transfer if len(specs) == 2 else self.cpt_start)
 
 
-def mapping_controls(key: str, opts: list[str], guess: dict, step_opts: list[str] | None):
+def mapping_controls(
+    key: str,
+    opts: list[str],
+    guess: dict,
+    step_opts: list[str] | None,
+    files: list[tuple[str, bytes]] | None = None,
+):
     """The mapping form's controls: which metric (or file) is which, where CPT starts, replay and
-    an optional schedule. Returns (roles, cpt_start or None, replay, schedule, import clicked)."""
+    an optional schedule. Returns (roles, cpt_start or None, replay, schedule, import clicked).
 
-    def pick(role: str, label: str, help: str) -> str:
+    Where CPT starts defaults to the chosen LR's re-warm-up in ``files`` (``guess_start``), with a
+    line saying so; to a CPT-only run when nothing in the LR suggests a PT phase."""
+
+    def pick(row, role: str, label: str, help: str) -> str:
         g = guess.get(role, NONE)
-        return st.selectbox(
-            label, opts, index=opts.index(g) if g in opts else 0, key=f"{key}_{role}", help=help
+        return row.selectbox(
+            label,
+            opts,
+            index=opts.index(g) if g in opts else 0,
+            key=f"{key}_{role}",
+            help=help,
+            width=260,
         )
 
-    c = st.columns(4)
+    # rows that wrap, with fixed widths: in columns, 800 px cut the labels ('CPT only (…') and the
+    # metric names to a few letters
+    row = st.container(horizontal=True, gap="small")
     roles = {}
     if step_opts is not None:
-        with c[0]:
-            roles["step"] = st.selectbox(
-                LABELS["step"],
-                step_opts,
-                key=f"{key}_step",
-                help="Optimizer steps; detected if left alone.",
-            )
-    with c[1]:
-        roles["lr"] = pick(
-            "lr",
-            LABELS["lr"],
-            "Per-step LR; or rebuild it from a schedule "
-            "below when the log has none or only a few points.",
+        roles["step"] = row.selectbox(
+            LABELS["step"],
+            step_opts,
+            key=f"{key}_step",
+            help="Optimizer steps; detected if left alone.",
+            width=260,
         )
-    with c[2]:
-        roles["loss_pt"] = pick(
-            "loss_pt", LABELS["loss_pt"], "Validation loss on the pre-training (general) data."
-        )
-    with c[3]:
-        roles["loss_cpt"] = pick(
-            "loss_cpt", LABELS["loss_cpt"], "Validation loss on the CPT (domain) data."
-        )
-    c = st.columns([1.7, 1, 1, 2], vertical_alignment="bottom")
-    cpt_only = c[0].checkbox(
+    roles["lr"] = pick(
+        row,
+        "lr",
+        LABELS["lr"],
+        "Per-step LR; or rebuild it from a schedule below when the log has none or only a few "
+        "points.",
+    )
+    roles["loss_pt"] = pick(
+        row, "loss_pt", LABELS["loss_pt"], "Validation loss on the pre-training (general) data."
+    )
+    roles["loss_cpt"] = pick(
+        row, "loss_cpt", LABELS["loss_cpt"], "Validation loss on the CPT (domain) data."
+    )
+    found = guess_start(files, roles) if files else None
+    row = st.container(horizontal=True, gap="small", vertical_alignment="bottom")
+    cpt_only = row.checkbox(
         LABELS["cpt_only"],
-        value=True,
+        value=found is None,
         key=f"{key}_cptonly",
         help="The log starts at CPT; the fit estimates the PT forward area "
         f"S1pt (paper §6). Untick it and give the {LABELS['cpt_start']} for a log "
         "that covers pre-training too.",
+        width="content",
     )
-    start = c[1].number_input(
-        LABELS["cpt_start"], min_value=0, step=1, value=0, key=f"{key}_start", disabled=cpt_only
+    start = row.number_input(
+        LABELS["cpt_start"],
+        min_value=0,
+        step=1,
+        value=found.step if found else 0,
+        key=f"{key}_start",
+        disabled=cpt_only,
+        width=150,
     )
-    replay = c[2].number_input(
-        LABELS["replay"], min_value=0.0, max_value=1.0, value=0.0, step=0.05, key=f"{key}_replay"
+    replay = row.number_input(
+        LABELS["replay"],
+        min_value=0.0,
+        max_value=1.0,
+        value=0.0,
+        step=0.05,
+        key=f"{key}_replay",
+        width=150,
     )
-    schedule = c[3].text_input(
+    schedule = row.text_input(
         LABELS["schedule"],
         key=f"{key}_sched",
         placeholder=SCHEDULE_EXAMPLE,
         help="For exports that sample the LR sparsely: one spec, or PT and CPT specs joined "
         "by ';'. Kinds: constant, wsd, cosine, linear, multistep.",
+        width=360,
     )
+    if found is not None:
+        st.caption(
+            f"{found.hint}. Change '{LABELS['cpt_start']}' if not, or tick "
+            f"'{LABELS['cpt_only']}' if the log starts at CPT."
+        )
     clicked = st.button("Import", key=f"{key}_add", type="primary", icon=":material/input:")
     return roles, None if cpt_only else int(start), float(replay), schedule, clicked
 
@@ -124,7 +159,7 @@ def mapping_form(name: str, raw: bytes, key: str, info) -> tuple[Mapping, list[R
         )
         step_opts = [AUTO, *columns(name, raw)] if info.format == "generic" else None
         roles, start, replay, schedule, clicked = mapping_controls(
-            key, [NONE, *info.metrics], info.guess, step_opts
+            key, [NONE, *info.metrics], info.guess, step_opts, [(name, raw)]
         )
         if clicked:
             mapping = Mapping(tuple(roles.items()), start, replay, schedule)
@@ -144,7 +179,7 @@ def group_form(group: list[tuple[str, bytes]], key: str) -> list[Run] | None:
             "which metric, then import."
         )
         roles, start, replay, schedule, clicked = mapping_controls(
-            key, [NONE, *names], group_guess(group), None
+            key, [NONE, *names], group_guess(group), None, group
         )
         if clicked:
             with guard("importing the TensorBoard CSVs"):

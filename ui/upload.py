@@ -14,6 +14,7 @@ import streamlit as st
 from cptcore import importers
 from cptcore.errors import InputError
 from cptcore.runs import Run, parse_table, read_run
+from cptcore.transfer import CptStart
 from ui.state import UPLOAD_CACHE
 
 NONE = "(none)"
@@ -133,6 +134,16 @@ def group_guess(files: list[tuple[str, bytes]]) -> dict[str, str]:
     """Role -> file name guessed from the files' tags ('run-x-tag-eval_loss_web.csv' -> loss_pt)."""
     by_tag = {importers.tb_csv.tag_of(n): n for n, _ in files}
     return {role: by_tag[tag] for role, tag in importers.guess_roles(list(by_tag)).items()}
+
+
+def guess_start(files: list[tuple[str, bytes]], roles: dict[str, str]) -> CptStart | None:
+    """Where CPT seems to start in the log(s), from the LR chosen in the mapping form (``roles``:
+    'lr' and, for a plain table, 'step'); None without an LR or a re-warm-up. Once per session."""
+    mapping = {r: m for r, m in roles.items() if r in ("step", "lr") and m not in (NONE, AUTO, "")}
+    if "lr" not in mapping:
+        return None
+    key = "start:" + "".join(digest(raw) + n for n, raw in files) + repr(sorted(mapping.items()))
+    return _cached(key, lambda: importers.guess_cpt_start(files, mapping=mapping))
 
 
 def import_files(

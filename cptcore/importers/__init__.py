@@ -4,6 +4,7 @@ generic tables -> canonical ``Run``s. The registry ``FORMATS`` is shared by the 
     read_any(data, filename)                       # one file, format detected
     read_files([(name, data), ...], mapping=..., cpt_start=..., schedule=..., join_pt=..., offset=...)
     describe(data, filename)                        # format, runs, metrics and guessed roles (for a UI)
+    guess_cpt_start([(name, data), ...], mapping=...)  # the last PT step, from the LR's re-warm-up
 
 Every problem is an ``InputError`` with one user-facing line; nothing is unpickled or evaluated.
 """
@@ -32,6 +33,7 @@ from cptcore.importers._common import (
 from cptcore.inputs import MAX_BYTES, check_size, read_file
 from cptcore.runs import REQUIRED, Run, parse_table, run_from_bytes
 from cptcore.schedules import parse_schedule
+from cptcore.transfer import CptStart, cpt_start_of
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,33 @@ def read_files(
     return _unique_names(runs)
 
 
+def guess_cpt_start(
+    files: Sequence[tuple[str, bytes]],
+    *,
+    format: str = "auto",
+    mapping: Mapping[str, str] | str | None = None,
+) -> CptStart | None:
+    """The last PT step of the log(s) in ``files``, guessed from the LR's re-warm-up
+    (``cptcore.transfer``): the default for ``read_files(cpt_start=...)``. None when nothing in the
+    LR suggests a PT phase, the log has a phase column or no LR, its runs disagree, or it does not
+    parse (``read_files`` then says why)."""
+    m = parse_map(mapping) if isinstance(mapping, str) else dict(mapping or {})
+    try:
+        runs, logs = _parse(files, _check_format(format), m.get("step"))
+    except InputError:
+        return None
+    if runs or not logs:  # canonical runs carry their phase
+        return None
+    guesses = set()
+    for log in logs:
+        roles = {**guess_roles(log.metrics), **_resolve_files(log, m)}
+        lr = roles.get("lr")
+        if "phase" in roles or lr not in log.table.columns:
+            return None
+        guesses.add(cpt_start_of(log.table["step"].to_numpy(), log.table[lr].to_numpy()))
+    return guesses.pop() if len(guesses) == 1 else None
+
+
 def read_any(
     data: bytes,
     filename: str,
@@ -288,9 +317,10 @@ def describe(data: bytes, filename: str, format: str = "auto") -> LogInfo:
     )
 
 
-def load_path(path: str, **options) -> list[Run]:
+def load_path(path: str, notes: list[str] | None = None, **options) -> list[Run]:
     """Runs from a file path (the CLI's entry point): canonical CSVs and plain tables go through
-    ``read_run`` unchanged; W&B, TensorBoard and Hugging Face logs through the importers.
+    ``read_run`` unchanged; W&B, TensorBoard and Hugging Face logs through the importers. Without
+    options CPT starts where the LR re-warms up (``guess_cpt_start``), said in ``notes``.
 
     The file is read once: a named pipe or ``/dev/stdin`` cannot be opened a second time."""
     name = os.path.basename(path)
@@ -299,8 +329,12 @@ def load_path(path: str, **options) -> list[Run]:
     kind = detect(data[:2_000_000], name) if fmt == "auto" else fmt
     if kind in ("canonical", "generic") and not options.get("mapping") and fmt == "auto":
         return [run_from_bytes(data, _stem(name), name)]  # as read_run(path)
+    files = [(os.path.basename(path), data)]
+    guess = None if options else guess_cpt_start(files)  # as the import command's default
+    if guess is not None and notes is not None:
+        notes.append(f"{name}: {guess.hint}; import it with --cpt-start to change it")
     try:
-        return read_files([(os.path.basename(path), data)], **options)
+        return read_files(files, **options, **({"cpt_start": guess.step} if guess else {}))
     except InputError as e:
         if "--map" not in (e.fix or "") or options:
             raise
@@ -324,6 +358,8 @@ __all__ = [
     "LogInfo",
     "detect",
     "describe",
+    "guess_cpt_start",
+    "CptStart",
     "read_any",
     "read_files",
     "load_path",

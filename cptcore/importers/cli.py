@@ -9,7 +9,7 @@ import numpy as np
 
 from cptcore.errors import InputError
 from cptcore.files import check_writable
-from cptcore.importers import CHOICES, FORMATS, parse_map, read_files
+from cptcore.importers import CHOICES, FORMATS, guess_cpt_start, parse_map, read_files
 from cptcore.inputs import MAX_BYTES, read_file
 from cptcore.runs import write_run
 
@@ -70,7 +70,11 @@ def add_import_command(sub) -> None:
         help="which column/metric/tag is step, lr, loss_pt (general set), loss_cpt (domain set), phase, replay",
     )
     p.add_argument(
-        "--cpt-start", type=int, metavar="STEP", help="step CPT starts from (rows after it are CPT)"
+        "--cpt-start",
+        type=int,
+        metavar="STEP",
+        help="step CPT starts from (rows after it are CPT); default: where the LR re-warms up, "
+        "else a CPT-only run",
     )
     p.add_argument("--replay", type=float, metavar="R", help="replay ratio of the run (0..1)")
     p.add_argument(
@@ -103,17 +107,25 @@ def cmd_import(args: argparse.Namespace) -> int:
             "--offset needs --join-pt", source="import", fix="Name the PT log with --join-pt PT_LOG"
         )
     check_writable(args.output)  # before reading: fail fast on a folder or a missing directory
+    files = [_read(p) for p in args.logs]
+    mapping = parse_map(args.mapping) if args.mapping else None
+    cpt_start, guess = args.cpt_start, None
+    if cpt_start is None and not args.join_pt and not args.schedule:
+        guess = guess_cpt_start(files, format=args.format, mapping=mapping)
+        cpt_start = guess.step if guess else None
     runs = read_files(
-        [_read(p) for p in args.logs],
+        files,
         format=args.format,
-        mapping=parse_map(args.mapping) if args.mapping else None,
-        cpt_start=args.cpt_start,
+        mapping=mapping,
+        cpt_start=cpt_start,
         replay=args.replay,
         schedule=args.schedule,
         join_pt=[_read(p) for p in args.join_pt] if args.join_pt else None,
         offset=args.offset,
         name=args.name,
     )
+    if guess is not None:
+        print(f"note: {guess.hint}; give --cpt-start to change it")
     for run, out in zip(runs, output_paths(args.output, [r.name for r in runs]), strict=True):
         write_run(run, out)
         kind = (
