@@ -51,6 +51,7 @@ def open_base(ps: ParamSet, key: str, box=None) -> str | None:
             "Base model",
             names,
             key=key,
+            persist_state="session",  # also across page switches
             help="The fitted base models of this parameter set (CPT-only runs, paper §6).",
         )
     else:

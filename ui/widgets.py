@@ -204,7 +204,10 @@ def scenario_controls(
     """The CPT and PT schedule controls (drawn into ``cpt_box`` / ``pt_box``, e.g. two tabs);
     returns the ``WhatIf`` they describe. ``pt=False`` (an open base model, paper §6): no PT
     controls; the PT fields keep their session values (unused by a scenario on a base)."""
-    b = "query-params" if bind else None
+    # the widgets keep their values for the whole session, also while another page is shown
+    # (Streamlit drops a value set by code or by the user once its widget is not drawn in a run;
+    # Plan's then fell to each slider's first option); with ``bind`` the URL holds them too
+    b = {"persist_state": "session", **({"bind": "query-params"} if bind else {})}
     if bind:
         _write_link_options_to_url()
     k = {name: prefix + key for name, key in KEYS.items()}
@@ -225,18 +228,18 @@ def _phase_controls(v: dict, k: dict, b, phase: str, kinds) -> None:
     """A phase's steps, schedule kind, peak LR and warm-up (``phase`` "pt" or "cpt")."""
     P = phase.upper()
     v[f"{phase}_steps"] = st.select_slider(
-        f"{P} steps", STEPS, key=k[f"{phase}_steps"], bind=b, format_func=fmt_steps
+        f"{P} steps", STEPS, key=k[f"{phase}_steps"], **b, format_func=fmt_steps
     )
     v[f"{phase}_kind"] = st.selectbox(
         f"{P} schedule",
         kinds,
         key=k[f"{phase}_kind"],
-        bind=b,
+        **b,
         format_func=lambda s: s.upper() if s == "wsd" else s,
         help="\n".join(f"- **{s}**: {KINDS[s]}" for s in kinds),
     )
     v[f"{phase}_lr"] = st.select_slider(
-        f"{P} peak LR", LRS, key=k[f"{phase}_lr"], bind=b, format_func=fmt_lr
+        f"{P} peak LR", LRS, key=k[f"{phase}_lr"], **b, format_func=fmt_lr
     )
     v[f"{phase}_warmup"] = _percent(
         f"{P} warm-up (% of {P} steps)", 0.0, 20.0, 0.5, k[f"{phase}_warmup"], b
@@ -246,7 +249,7 @@ def _phase_controls(v: dict, k: dict, b, phase: str, kinds) -> None:
 def _percent(label: str, lo: float, hi: float, step: float, key: str, b, **kw) -> float:
     """A slider over a percentage, with one decimal when its step is a fraction of a percent."""
     fmt = "%.1f%%" if step < 1 else "%d%%"
-    return st.slider(label, lo, hi, step=step, format=fmt, key=key, bind=b, **kw)
+    return st.slider(label, lo, hi, step=step, format=fmt, key=key, **b, **kw)
 
 
 def _pt_controls(v: dict, k: dict, b) -> None:
@@ -289,7 +292,7 @@ def _warmup_from(k: dict, b):
         "CPT warm-up starts from",
         WARMUP_FROM,
         key=k["warmup_from"],
-        bind=b,
+        **b,
         horizontal=True,
         format_func={"zero": "LR 0", "pt_final": "the PT final LR"}.get,
         help="Without a warm-up the CPT LR jumps straight to its peak.",
@@ -305,7 +308,7 @@ def _cpt_rest(v: dict, k: dict, b, replay_modelled: bool) -> None:
         "Anneal shape",
         SHAPES,
         key=k["cpt_shape"],
-        bind=b,
+        **b,
         disabled=v["cpt_kind"] != "wsd",
         help="\n".join(f"- **{s}**: {DECAY_SHAPES[s]}" for s in SHAPES),
     )
