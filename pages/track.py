@@ -5,6 +5,7 @@ import streamlit as st
 
 from cptcore import importers
 from cptcore.envelope import outside, setting_of_run, widening
+from cptcore.errors import InputError
 from cptcore.forecast import (
     cut_run,
     forecast_markdown,
@@ -12,16 +13,18 @@ from cptcore.forecast import (
     target_reach,
     target_sentence,
 )
+from cptcore.inputs import loss_to_reach
 from cptcore.plots import forecast_figure
 from ui import data, run_through_app
 from ui.mapping import mapping_form
 from ui.state import TRACK_MAPPINGS
 from ui.upload import describe, read_upload, stem
-from ui.widgets import chart, guard, md
+from ui.widgets import chart, guard, in_page_words, md
 
 LEVEL = 0.95
 Z95 = 1.959963984540054
 DEMO_RUN, DEMO_CUT = "ptconst_cpt-cos_lr1e-3_replay0", 0.2
+TARGET_LABEL = "Domain loss to reach (nats)"
 
 run_through_app()
 st.title("Track a running job")
@@ -45,18 +48,24 @@ with right:
         keys,
         format_func=lambda k: available[k].label,
         key="track_preset",
+        persist_state="session",
         help="The fit to start from: the sample fit, or the fit you made active on the Fit page.",
     )
     target_loss = st.number_input(
-        "Domain loss to reach (nats)",
-        min_value=0.0,
-        max_value=100.0,
+        TARGET_LABEL,
         value=None,
         step=0.01,
         format="%.3f",
         key="track_target",
+        persist_state="session",
         placeholder="optional",
     )
+    if target_loss is not None:  # the Plan page's rule (no silent bounds: -3 was dropped unsaid)
+        try:
+            target_loss = loss_to_reach(target_loss)
+        except InputError as e:
+            st.error(md(in_page_words(e, {"domain-target": TARGET_LABEL})), icon=":material/error:")
+            target_loss = None
 with left:
     upload = st.file_uploader(
         "The job's log so far",
@@ -100,7 +109,9 @@ def uploaded_run(name: str, raw: bytes):
     )
     runs = mapping.runs(name, raw)  # before: a mapping that no longer fits can be changed
     if len(runs) > 1:
-        pick = st.selectbox("Run in the log", [r.name for r in runs], key="track_run")
+        pick = st.selectbox(
+            "Run in the log", [r.name for r in runs], key="track_run", persist_state="session"
+        )
         runs = [r for r in runs if r.name == pick]
     last = runs[0].loss_pt[-1], runs[0].loss_cpt[-1]
     if not mapping.schedule.strip() and np.isfinite(last).any():  # a loss at the last row

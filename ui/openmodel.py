@@ -82,7 +82,9 @@ def base_editor(runs: dict[str, Run], key: str = "base_of_") -> None:
     for i, run in enumerate(open_runs):
         k = key + run.name
         st.session_state.setdefault(k, base_of(run))
-        typed = cols[i % len(cols)].text_input(f"Base of {md(run.name)}", key=k, max_chars=80)
+        typed = cols[i % len(cols)].text_input(
+            f"Base of {md(run.name)}", key=k, max_chars=80, persist_state="session"
+        )
         base = typed.strip()
         if base and base != base_of(run):
             runs[run.name] = replace(run, base=base)
