@@ -105,7 +105,8 @@ def read_link(preset_key: str, available: Mapping[str, Preset], fallback: Preset
     asked = fresh(preset_key)
     labels = {p.label for p in available.values()}
     if asked is not None and asked not in available and asked not in labels:
-        notes.append(_missing_preset(asked, fallback))
+        has_schedule = any(k in st.query_params for k in KEYS.values())
+        notes.append(_missing_preset(asked, fallback, has_schedule))
     taken = {}
     for field, (options, fmt) in SELECT_SLIDERS.items():
         key = KEYS[field]
@@ -142,12 +143,20 @@ def _write_link_options_to_url() -> None:
     st.session_state[LINK_PENDING] = None
 
 
-def _missing_preset(asked: str, fallback: Preset) -> str:
+def _missing_preset(asked: str, fallback: Preset, has_schedule: bool) -> str:
+    """The note for a link whose preset is not here; ``has_schedule``: whether the link sets any
+    schedule control (a fit made active on the Fit page puts only its name in the URL until a
+    control is moved, so F5 has no schedule to show)."""
     if asked in (YOURS, PRESET_LABELS[YOURS]):
+        schedule = (
+            "with the link's schedule settings (its own typical schedule for the others)"
+            if has_schedule
+            else "with its own typical schedule (the link holds no schedule settings)"
+        )
         return (
             f"“{PRESET_LABELS[YOURS]}” is not in this browser session (a fit stays in the session "
             "that made it; a reload or a link opened elsewhere starts a new one), so this shows "
-            f"“{fallback.label}” with the link's schedule. Fit again on the Fit page to see yours."
+            f"“{fallback.label}” {schedule}. Fit again on the Fit page to see yours."
         )
     return (
         f"The link's parameters “{asked}” are not available here, so this shows “{fallback.label}”."
