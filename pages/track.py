@@ -17,7 +17,7 @@ from cptcore.inputs import loss_to_reach
 from cptcore.plots import forecast_figure
 from ui import data, run_through_app
 from ui.mapping import mapping_form
-from ui.state import TRACK_MAPPINGS
+from ui.state import TRACK_MAPPINGS, TRACK_UPLOAD
 from ui.upload import describe, read_upload, stem
 from ui.widgets import chart, guard, in_page_words, md
 
@@ -66,16 +66,30 @@ with right:
         except InputError as e:
             st.error(md(in_page_words(e, {"domain-target": TARGET_LABEL})), icon=":material/error:")
             target_loss = None
+
+
+def _upload_changed() -> None:
+    """The user added, replaced or removed the log: forget the one kept (``TRACK_UPLOAD``) when it
+    was removed. (A page switch empties the upload box too, without this callback.)"""
+    if st.session_state.get("track_upload") is None:
+        st.session_state[TRACK_UPLOAD] = None
+
+
 with left:
     upload = st.file_uploader(
         "The job's log so far",
         type=None,
         key="track_upload",
+        on_change=_upload_changed,
         help="A canonical CSV (step, lr, phase, replay, loss_pt, loss_cpt) with the whole planned "
         "schedule, or a training log: W&B or TensorBoard export, TensorBoard event file, "
         "trainer_state.json, Megatron log, other table.",
     )
 preset = available[preset_key]
+
+
+def _forget_upload() -> None:
+    st.session_state[TRACK_UPLOAD] = None
 
 
 def _forget_mapping(name: str) -> None:
@@ -124,9 +138,17 @@ def uploaded_run(name: str, raw: bytes):
 
 
 with guard("forecasting the job"):
-    if upload is not None:
-        run = uploaded_run(upload.name, upload.getvalue())
-        name = upload.name
+    if upload is not None:  # kept for the session: Streamlit empties the box on a page switch
+        st.session_state[TRACK_UPLOAD] = (upload.name, upload.getvalue())
+    elif st.session_state.get(TRACK_UPLOAD):
+        st.caption(
+            md(f"Showing {st.session_state[TRACK_UPLOAD][0]}, uploaded earlier in this session. ")
+            + "Upload it again to update the forecast."
+        )
+        st.button("Forget this log", key="track_forget", on_click=_forget_upload)
+    if st.session_state.get(TRACK_UPLOAD):
+        name, raw = st.session_state[TRACK_UPLOAD]
+        run = uploaded_run(name, raw)
     else:
         samples = data.sample_runs()
         if DEMO_RUN not in samples:

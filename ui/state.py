@@ -9,7 +9,8 @@
   changes); ``LINK_SEEN``: the link values already read, so each is read once per session;
   ``LINK_PENDING``: numbers a link gave the sliders, still to be written back to the URL.
 - ``TRACK_MAPPINGS``: on the Track page, file name -> the mapping confirmed for it (``ui.mapping``),
-  so a log re-uploaded as the run goes on is read the same way.
+  so a log re-uploaded as the run goes on is read the same way. ``TRACK_UPLOAD``: the log last
+  uploaded there, (name, bytes), shown again after a page switch emptied the upload box.
 - ``EXPLORE_PRESET`` / ``LEARN_PRESET``: the preset selectors of Explore and Learn (widget keys; the
   Fit page sets both to "yours" when the user makes a fit active). Explore's widget keys are also
   its URL query parameters (``bind="query-params"``), so they are short: see ``ui.widgets.KEYS``.
@@ -36,6 +37,7 @@ LINK_NOTES = "cpt_link_notes"
 LINK_SEEN = "cpt_link_seen"
 LINK_PENDING = "cpt_link_pending"
 TRACK_MAPPINGS = "cpt_track_mappings"
+TRACK_UPLOAD = "cpt_track_upload"
 EXPLORE_PRESET = "preset"
 LEARN_PRESET = "learn_preset"
 MAX_PINS = 4

@@ -39,6 +39,28 @@ def test_track_keeps_its_target_after_a_visit_to_another_page():
     assert any("domain loss 1.600" in m.value for m in [*at.success, *at.info])
 
 
+def test_track_keeps_the_uploaded_log_after_a_visit_to_another_page_until_it_is_forgotten():
+    """A page switch empties Streamlit's upload box: Track fell back to its demo run."""
+    import io
+
+    from cptcore.forecast import cut_run
+    from cptcore.runs import read_run, run_to_frame
+
+    run = cut_run(read_run(ROOT / "sample_data/cpt/ptconst_cpt-wsd_lr1e-3_replay0.25.csv"), 0.2)
+    buf = io.StringIO()
+    run_to_frame(run).to_csv(buf, index=False)
+    at = open_page("pages/track.py")
+    at.file_uploader(key="track_upload").set_value([("job.csv", buf.getvalue().encode(), CSV)])
+    at.run()
+    assert at.code[0].value.startswith("**Forecast of job**")
+    _away_and_back(at, "pages/track.py")
+    assert at.code[0].value.startswith("**Forecast of job**")
+    assert any("job.csv, uploaded earlier in this session" in c.value for c in at.caption)
+    at.button(key="track_forget").click().run()
+    no_exception(at)
+    assert any("No upload yet" in c.value for c in at.caption)
+
+
 @pytest.mark.parametrize("target", [-3.0, 0.0])
 def test_track_refuses_a_target_of_zero_or_less_in_one_line_as_plan_does(target):
     """Track took -3 nats silently while Plan refused it: one rule (cptcore.inputs.loss_to_reach),
