@@ -499,3 +499,14 @@ def test_domain_target_ties_at_the_fewest_steps_go_to_the_smallest_general_rise(
                 best_rise = min(best_rise, float(Lp[ok].min() - pl.start_pt))
     assert r.delta_pt <= best_rise + 1e-9
     assert "reaches" in r.summary and "step" in r.summary
+
+
+def test_an_implausible_loss_at_the_end_of_a_tiny_pretraining_names_that_schedule_not_the_file():
+    """A PT of 100 steps at peak LR 1e-6 makes the power term explode (the Plan page after its
+    controls fell to their minimum): the message named params.json, which was not at fault."""
+    ps = replace(PAPER, source="params.json")
+    with pytest.raises(InputError) as e:
+        Planner(ps, ScheduleSpec("wsd", 1e-6, 100))
+    assert e.value.source is None and e.value.column == "pt-steps/pt-peak-lr"
+    assert "pre-training of 100 steps at peak LR 1e-06" in str(e.value)
+    assert "params.json" not in str(e.value) and "parameter file" not in str(e.value)
