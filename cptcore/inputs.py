@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from dataclasses import dataclass
 from io import StringIO
@@ -278,3 +279,23 @@ def to_float(
             fix="Use plain decimal numbers such as 0.0003 or 3e-4",
         )
     return values
+
+
+def loss_to_reach(value: float | None, name: str = "domain loss") -> float:
+    """A loss a user asks to reach (nats): finite and above 0, else ``InputError`` on the option
+    'domain-target' (the planner's goal and the tracker's target share this rule)."""
+    if value is None or not math.isfinite(value):
+        raise InputError(
+            f"give the {name} to reach",
+            column="domain-target",
+            received=value,
+            fix="For example 2.7 (nats)",
+        )
+    if value <= 0:
+        raise InputError(
+            f"the {name} to reach must be above 0 nats",
+            column="domain-target",
+            received=value,
+            fix="Give a validation loss below the one predicted at the transfer point, e.g. 2.7",
+        )
+    return float(value)

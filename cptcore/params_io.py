@@ -398,6 +398,8 @@ def check_predicted(
     *,
     defined: np.ndarray | None = None,
     upper_from: int = 0,
+    column: str | None = None,
+    fix: str | None = None,
 ) -> None:
     """``InputError`` when a predicted loss is not a plausible loss: not finite or <= 0 where the law
     is ``defined`` (everywhere by default), or above ``MAX_PREDICTED_LOSS`` from index ``upper_from``
@@ -405,7 +407,9 @@ def check_predicted(
 
     Parameters at the edge of their ranges (alpha 20, C2 1e6, ...) pass ``LawParams.from_dict`` but
     predict losses of 1e104 or -48,000; this is where they are stopped. ``where(i)`` says which step
-    or plan element ``i`` is, e.g. 'at step 400 of run.csv'."""
+    or plan element ``i`` is, e.g. 'at step 400 of run.csv'. ``column`` and ``fix``: when the
+    caller's own input (a schedule) is the likelier cause, name it instead of the file (``source``
+    None, ``column`` the input, ``fix`` what to change); by default the file is blamed."""
     pred = np.asarray(pred, dtype=float).ravel()
     ok = np.isfinite(pred) & (pred > 0)
     if defined is not None:
@@ -416,11 +420,13 @@ def check_predicted(
     i = int(np.argmin(ok))
     name = "general" if target == "pt" else "domain"
     raise InputError(
-        f"the parameters predict an implausible {name} loss {where(i)}",
+        f"{'the law predicts' if column else 'the parameters predict'} an implausible {name} "
+        f"loss {where(i)}",
         source=source or None,
-        column=target,
+        column=column or target,
         received=float(f"{pred[i]:.6g}"),
-        fix=f"A loss must be finite, > 0 and at most {MAX_PREDICTED_LOSS:g} nats: refit, or check the parameter file",
+        fix=fix
+        or f"A loss must be finite, > 0 and at most {MAX_PREDICTED_LOSS:g} nats: refit, or check the parameter file",
     )
 
 

@@ -54,6 +54,7 @@ if len(group) > 1:
         f"Combine the {len(group)} TensorBoard CSVs into one run",
         value=True,
         key="tb_combine",
+        persist_state="session",
         help="TensorBoard downloads one tag per CSV file; the files of one run belong together.",
     )
     if combine:

@@ -42,7 +42,11 @@ if st.session_state[LEARN_PRESET] not in available:
     st.session_state[LEARN_PRESET] = data.PAPER
 c = columns_stacking_below("learn_top", [1.2, 2], 560, vertical_alignment="bottom")
 key = c[0].selectbox(
-    "Parameters", list(available), key=LEARN_PRESET, format_func=lambda k: available[k].label
+    "Parameters",
+    list(available),
+    key=LEARN_PRESET,
+    persist_state="session",
+    format_func=lambda k: available[k].label,
 )
 preset = available[key]
 step = c[1].radio(
@@ -51,6 +55,7 @@ step = c[1].radio(
     key="learn_step",
     horizontal=True,
     bind="query-params",
+    persist_state="session",
     format_func=STEPS_TOUR.get,
     label_visibility="collapsed",
 )
@@ -91,12 +96,14 @@ with guard("drawing this step"):
                 STEPS,
                 value=nearest(STEPS, base.cpt_steps),
                 key="learn_hidden_steps",
+                persist_state="session",
                 format_func=fmt_steps,
             )
             lr = st.select_slider(
                 "CPT learning rate (constant)",
                 LRS,
                 key="learn_hidden_lr",
+                persist_state="session",
                 value=nearest(LRS, base.cpt_lr),
                 format_func=fmt_lr,
             )
@@ -121,9 +128,13 @@ with guard("drawing this step"):
                 5.0,
                 format="%.0f%%",
                 key="learn_anneal_frac",
+                persist_state="session",
             )
             shape = st.selectbox(
-                "Anneal shape", ["linear", "cosine", "sqrt"], key="learn_anneal_shape"
+                "Anneal shape",
+                ["linear", "cosine", "sqrt"],
+                key="learn_anneal_shape",
+                persist_state="session",
             )
         show(
             replace(base, cpt_kind="wsd", cpt_decay=frac / 100, cpt_shape=shape),
@@ -146,6 +157,7 @@ with guard("drawing this step"):
                 "CPT peak LR",
                 LRS,
                 key="learn_rewarm_lr",
+                persist_state="session",
                 value=nearest(LRS, base.cpt_lr),
                 format_func=fmt_lr,
             )
@@ -157,6 +169,7 @@ with guard("drawing this step"):
                 0.5,
                 format="%.1f%%",
                 key="learn_rewarm_warm",
+                persist_state="session",
             )
         show(
             replace(
@@ -185,7 +198,14 @@ with guard("drawing this step"):
             )
         with controls:
             pot = st.slider(
-                "Loss potential (%)", 0.0, 100.0, 0.0, 5.0, format="%.0f%%", key="learn_potential"
+                "Loss potential (%)",
+                0.0,
+                100.0,
+                0.0,
+                5.0,
+                format="%.0f%%",
+                key="learn_potential",
+                persist_state="session",
             )
         show(
             replace(base, pt_kind="wsd", potential=pot / 100),
@@ -223,6 +243,7 @@ with guard("drawing this step"):
                 5.0,
                 format="%.0f%%",
                 key="learn_replay",
+                persist_state="session",
                 disabled=not models_replay,
             )
         w = replace(base, replay=rp / 100 if models_replay else 0.0)
@@ -246,6 +267,7 @@ with guard("drawing this step"):
                 "PT steps (how long the checkpoint was pre-trained)",
                 STEPS,
                 key="learn_crit_pt",
+                persist_state="session",
                 value=nearest(STEPS, base.pt_steps / 8),
                 format_func=fmt_steps,
             )
@@ -253,6 +275,7 @@ with guard("drawing this step"):
                 "CPT steps",
                 STEPS,
                 key="learn_crit_steps",
+                persist_state="session",
                 value=nearest(STEPS, 2 * base.cpt_steps),
                 format_func=fmt_steps,
             )

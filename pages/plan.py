@@ -59,6 +59,7 @@ CONTROLS = {
     "steps-min/steps-max": "CPT steps",
     "schedules": "Schedule families",
     "decay": "WSD decay fraction (%)",
+    "pt-steps/pt-peak-lr": "Your current scenario: PT steps and PT peak LR",
 }
 MODE_LABEL = {
     "balance": "Balance general and domain loss (paper Eq. 5)",
@@ -85,6 +86,7 @@ key = top[0].selectbox(
     "Parameters",
     options,
     key=P + "preset",
+    persist_state="session",
     format_func=lambda k: "Upload a params.json" if k == UPLOAD else available[k].label,
     help="Whose fitted law to plan with: the sample fit, your fit from the Fit page, the paper's "
     "Fig. 3 numbers, or a params.json written by 'python -m cptcore fit'.",
@@ -184,21 +186,26 @@ with left:
         0.5,
         0.05,
         key=P + "lambda1",
+        persist_state="session",
         help="λ1 weights the change of the general loss, λ2 = 1 - λ1 the change of the domain "
         "loss (paper Eq. 5). 1 = keep general ability at any cost, 0 = only the domain matters.",
     )
-    mode = st.radio("What to optimise", list(MODES), key=P + "mode", format_func=MODE_LABEL.get)
+    mode = st.radio(
+        "What to optimise", list(MODES), key=P + "mode", format_func=MODE_LABEL.get,
+        persist_state="session",
+    )  # fmt: skip
     rise = target = None
     if mode == "max_general_rise":
         rise = st.number_input(
             CONTROLS["max-general-rise"], value=0.02, step=0.005, format="%.3f",
-            key=P + "rise", persist_state="page",  # kept while another goal is chosen
+            key=P + "rise", persist_state="session",  # kept while another goal or page is shown
         )  # fmt: skip
     target_box = st.container()  # filled below, once the search space is known
     ood_name = st.selectbox(
         "Judge by an out-of-domain set instead (Eq. 6)",
         ["none", *OOD_EXAMPLES, "custom"],
         key=P + "ood",
+        persist_state="session",
         help="An OOD loss is a fixed mix λ1'·L_pt + λ2'·L_cpt (paper Eq. 6). The named sets use "
         "the paper's Fig. 21 weights (FineWeb → Knowledge-Pile); they only fit that pair.",
     )
@@ -206,8 +213,12 @@ with left:
     if ood_name == "custom":
         c1, c2 = st.columns(2)
         ood = (
-            c1.number_input("λ1' (general)", value=0.6, step=0.05, key=P + "ood1"),
-            c2.number_input("λ2' (domain)", value=0.4, step=0.05, key=P + "ood2"),
+            c1.number_input(
+                "λ1' (general)", value=0.6, step=0.05, key=P + "ood1", persist_state="session"
+            ),
+            c2.number_input(
+                "λ2' (domain)", value=0.4, step=0.05, key=P + "ood2", persist_state="session"
+            ),
         )
     elif ood_name != "none":
         ood = OOD_EXAMPLES[ood_name]
@@ -215,26 +226,32 @@ with left:
         lr0, steps0 = current_w.cpt_lr, current_w.cpt_steps
         lr_lo, lr_hi = st.select_slider(
             CONTROLS["lr-min/lr-max"], options=LRS, key=P + "lr_range", format_func=fmt_lr,
+            persist_state="session",
             value=(nearest(LRS, lr0 / 8), nearest(LRS, lr0 * 2)),
         )  # fmt: skip
         rep_lo, rep_hi = st.slider(
             CONTROLS["replay-min/replay-max"], 0, 100, (0, 50), 5, key=P + "replay_range",
+            persist_state="session",
             disabled=not replay_modelled,
             help=None if replay_modelled else "These parameters do not model replay (Eq. 4).",
         )  # fmt: skip
         st_lo, st_hi = st.select_slider(
             CONTROLS["steps-min/steps-max"], options=STEPS, key=P + "steps_range",
-            format_func=fmt_steps,
+            format_func=fmt_steps, persist_state="session",
             value=(nearest(STEPS, max(steps0 / 5, 100)), nearest(STEPS, steps0 * 2)),
         )  # fmt: skip
         fams = st.multiselect(
-            CONTROLS["schedules"], list(FAMILIES), default=["wsd", "cosine"], key=P + "families"
+            CONTROLS["schedules"], list(FAMILIES), default=["wsd", "cosine"], key=P + "families",
+            persist_state="session",
         )
-        dec_lo, dec_hi = st.slider(CONTROLS["decay"], 0, 100, (10, 30), 5, key=P + "decay_range")
+        dec_lo, dec_hi = st.slider(
+            CONTROLS["decay"], 0, 100, (10, 30), 5, key=P + "decay_range", persist_state="session"
+        )
         inside = st.toggle(
             "Stay inside the fitted range",
             value=ps.envelope is not None,
             key=P + "inside",
+            persist_state="session",
             disabled=ps.envelope is None,
             help="On: peak LR, replay and CPT length are limited to what the fitted runs covered, "
             "where the law's accuracy was measured. Off: the search extrapolates the law (the "
@@ -266,7 +283,7 @@ if mode == "domain_target":
                 st.session_state[P + "target"] = round(default_domain_target(planner, weights), 3)
         target = st.number_input(
             CONTROLS["domain-target"], step=0.01, format="%.3f", key=P + "target",
-            persist_state="page",
+            persist_state="session",
             help=(f"The predicted domain loss at the transfer point is {start:.3f}. " if start
                   else "") + "The default lies halfway between the lowest domain loss the search "
             "space reaches in its fewest steps and in its most.",

@@ -5,6 +5,7 @@ import streamlit as st
 
 from cptcore import importers
 from cptcore.envelope import outside, setting_of_run, widening
+from cptcore.errors import InputError
 from cptcore.forecast import (
     cut_run,
     forecast_markdown,
@@ -12,16 +13,18 @@ from cptcore.forecast import (
     target_reach,
     target_sentence,
 )
+from cptcore.inputs import loss_to_reach
 from cptcore.plots import forecast_figure
 from ui import data, run_through_app
 from ui.mapping import mapping_form
-from ui.state import TRACK_MAPPINGS
+from ui.state import TRACK_MAPPINGS, TRACK_UPLOAD
 from ui.upload import describe, read_upload, stem
-from ui.widgets import chart, guard, md
+from ui.widgets import chart, guard, in_page_words, md
 
 LEVEL = 0.95
 Z95 = 1.959963984540054
 DEMO_RUN, DEMO_CUT = "ptconst_cpt-cos_lr1e-3_replay0", 0.2
+TARGET_LABEL = "Domain loss to reach (nats)"
 
 run_through_app()
 st.title("Track a running job")
@@ -45,28 +48,48 @@ with right:
         keys,
         format_func=lambda k: available[k].label,
         key="track_preset",
+        persist_state="session",
         help="The fit to start from: the sample fit, or the fit you made active on the Fit page.",
     )
     target_loss = st.number_input(
-        "Domain loss to reach (nats)",
-        min_value=0.0,
-        max_value=100.0,
+        TARGET_LABEL,
         value=None,
         step=0.01,
         format="%.3f",
         key="track_target",
+        persist_state="session",
         placeholder="optional",
     )
+    if target_loss is not None:  # the Plan page's rule (no silent bounds: -3 was dropped unsaid)
+        try:
+            target_loss = loss_to_reach(target_loss)
+        except InputError as e:
+            st.error(md(in_page_words(e, {"domain-target": TARGET_LABEL})), icon=":material/error:")
+            target_loss = None
+
+
+def _upload_changed() -> None:
+    """The user added, replaced or removed the log: forget the one kept (``TRACK_UPLOAD``) when it
+    was removed. (A page switch empties the upload box too, without this callback.)"""
+    if st.session_state.get("track_upload") is None:
+        st.session_state[TRACK_UPLOAD] = None
+
+
 with left:
     upload = st.file_uploader(
         "The job's log so far",
         type=None,
         key="track_upload",
+        on_change=_upload_changed,
         help="A canonical CSV (step, lr, phase, replay, loss_pt, loss_cpt) with the whole planned "
         "schedule, or a training log: W&B or TensorBoard export, TensorBoard event file, "
         "trainer_state.json, Megatron log, other table.",
     )
 preset = available[preset_key]
+
+
+def _forget_upload() -> None:
+    st.session_state[TRACK_UPLOAD] = None
 
 
 def _forget_mapping(name: str) -> None:
@@ -100,7 +123,9 @@ def uploaded_run(name: str, raw: bytes):
     )
     runs = mapping.runs(name, raw)  # before: a mapping that no longer fits can be changed
     if len(runs) > 1:
-        pick = st.selectbox("Run in the log", [r.name for r in runs], key="track_run")
+        pick = st.selectbox(
+            "Run in the log", [r.name for r in runs], key="track_run", persist_state="session"
+        )
         runs = [r for r in runs if r.name == pick]
     last = runs[0].loss_pt[-1], runs[0].loss_cpt[-1]
     if not mapping.schedule.strip() and np.isfinite(last).any():  # a loss at the last row
@@ -113,9 +138,17 @@ def uploaded_run(name: str, raw: bytes):
 
 
 with guard("forecasting the job"):
-    if upload is not None:
-        run = uploaded_run(upload.name, upload.getvalue())
-        name = upload.name
+    if upload is not None:  # kept for the session: Streamlit empties the box on a page switch
+        st.session_state[TRACK_UPLOAD] = (upload.name, upload.getvalue())
+    elif st.session_state.get(TRACK_UPLOAD):
+        st.caption(
+            md(f"Showing {st.session_state[TRACK_UPLOAD][0]}, uploaded earlier in this session. ")
+            + "Upload it again to update the forecast."
+        )
+        st.button("Forget this log", key="track_forget", on_click=_forget_upload)
+    if st.session_state.get(TRACK_UPLOAD):
+        name, raw = st.session_state[TRACK_UPLOAD]
+        run = uploaded_run(name, raw)
     else:
         samples = data.sample_runs()
         if DEMO_RUN not in samples:

@@ -511,3 +511,14 @@ def test_default_domain_target_needs_more_than_the_fewest_steps_and_is_reachable
     r = plan(PAPER, Goal(0.5, "domain_target", domain_target=y), space, CONST_PT)
     assert r.feasible and space.steps_min < r.settings.steps < space.steps_max
     assert r.reached_at > 0.5 * r.settings.steps
+
+
+def test_an_implausible_loss_at_the_end_of_a_tiny_pretraining_names_that_schedule_not_the_file():
+    """A PT of 100 steps at peak LR 1e-6 makes the power term explode (the Plan page after its
+    controls fell to their minimum): the message named params.json, which was not at fault."""
+    ps = replace(PAPER, source="params.json")
+    with pytest.raises(InputError) as e:
+        Planner(ps, ScheduleSpec("wsd", 1e-6, 100))
+    assert e.value.source is None and e.value.column == "pt-steps/pt-peak-lr"
+    assert "pre-training of 100 steps at peak LR 1e-06" in str(e.value)
+    assert "params.json" not in str(e.value) and "parameter file" not in str(e.value)

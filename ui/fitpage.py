@@ -139,7 +139,7 @@ def runs_preview(runs: dict[str, Run]) -> None:
     names = list(runs)
     kept = [n for n in st.session_state.get("preview_runs", []) if n in runs]
     st.session_state["preview_runs"] = kept or names[:8]
-    shown = st.multiselect("Runs in the chart", names, key="preview_runs")
+    shown = st.multiselect("Runs in the chart", names, key="preview_runs", persist_state="session")
     if shown:
         with guard("drawing the runs"):
             chart(runs_figure([runs[n] for n in shown], height=520), key="preview_chart")
@@ -188,12 +188,14 @@ def run_selection(runs: dict[str, Run], samples: dict[str, Run]) -> tuple[list[s
     names = list(runs)
     # full width, one below the other: side by side, 'Fit on' showed one or two run names
     fit_on = st.multiselect(
-        "Fit on", names, key="fit_on", help="The law is fitted jointly to all these runs."
-    )
+        "Fit on", names, key="fit_on", persist_state="session",
+        help="The law is fitted jointly to all these runs.",
+    )  # fmt: skip
     hold_out = st.multiselect(
         "Hold out (score only)",
         [n for n in names if n not in fit_on],
         key="hold_out",
+        persist_state="session",
         help="Predicted with the fitted law, never fitted.",
     )
     note = split_note(names, samples, fit_on, hold_out)
@@ -207,8 +209,8 @@ def _law_controls(c) -> tuple[str, str]:
     law = c.selectbox(
         "Law",
         ["auto", *LAWS],
-        index=0,
         key="law",
+        persist_state="session",
         width=150,
         help="- **auto** (default): every form below is fitted and scored by grouped "
         "cross-validation on these runs (runs sharing a CPT setting held out together); the "
@@ -219,6 +221,7 @@ def _law_controls(c) -> tuple[str, str]:
         "S2 form",
         list(S2_FORMS),
         key="s2_form",
+        persist_state="session",
         width=150,
         help="\n".join(f"- **{k}**: {v}" for k, v in S2_FORMS.items()),
     )
@@ -231,18 +234,18 @@ def _lambda_control(c) -> float | str:
     lam = box.select_slider(
         "λ (S2 momentum)",
         LAMBDA_GRID,
-        value=LAMBDA,
         key="fit_lambda",
+        persist_state="session",
         format_func=lambda v: f"{v:g}" + (" (paper)" if v == LAMBDA else ""),
         help="How long an LR drop keeps paying off (about 1/(1−λ) steps). The paper uses 0.999; "
         "for runs of a few thousand small steps a shorter memory often predicts held-out runs "
         "better. Untick 'choose λ by cross-validation' to set it yourself.",
-        disabled=bool(st.session_state.get("fit_lambda_auto")),
+        disabled=bool(st.session_state["fit_lambda_auto"]),  # the checkbox below: drawn next
     )
     auto = box.checkbox(
         "choose λ by cross-validation",
-        value=True,
         key="fit_lambda_auto",
+        persist_state="session",
         help="Grouped cross-validation, together with the law: runs sharing a CPT setting are "
         "held out together and predicted by a fit on the others, for λ in "
         f"{', '.join(f'{v:g}' for v in LAMBDA_GRID)}; the λ with the lowest held-out error wins. "
@@ -251,9 +254,17 @@ def _lambda_control(c) -> float | str:
     return "auto" if auto else lam
 
 
+# the settings' first values; the samples button sets them to the sample fit's (``use_samples``).
+# Given here rather than as the widgets' defaults: a widget whose key is also set by code must
+# not have a default (Streamlit warns, and the browser drew the default before the value)
+FIRST_SETTINGS = {"law": "auto", "fit_lambda": LAMBDA, "fit_lambda_auto": True, "fit_min_step": 0}
+
+
 def fit_settings(can_fit: bool) -> tuple[str, str, float | str, int, bool]:
     """The fit's settings in one row that wraps: (law, S2 form, λ or "auto", first step fitted,
     'Fit' clicked), and a caption saying what the chosen law does."""
+    for k, v in FIRST_SETTINGS.items():
+        st.session_state.setdefault(k, v)
     # fixed widths in a row that wraps: side by side when wide, on two rows in a narrow window
     # (five columns squeezed the labels and the checkbox to a few letters at 800 px)
     c = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
@@ -262,9 +273,9 @@ def fit_settings(can_fit: bool) -> tuple[str, str, float | str, int, bool]:
     min_step = c.number_input(
         "Fit from step",
         min_value=0,
-        value=0,
         step=100,
         key="fit_min_step",
+        persist_state="session",
         width=150,
         help="Losses before this step are neither fitted nor scored (the PT warm-up never is). "
         "Skip the first few hundred steps of a small model: its early transient is not what the "
@@ -349,7 +360,13 @@ def result_summary(outcome: FitOutcome) -> None:
     st.markdown(
         f"Fitted **{outcome.law}** (S2 form *{outcome.s2_form}*, λ = {outcome.param_set.lam:g}) "
         f"on {len(outcome.fitted)} run(s), "
-        f"{len(outcome.held_out)} held out, in {outcome.seconds:.1f} s."
+        f"{len(outcome.held_out)} held out, "
+        + (
+            f"taken from the cache (the same runs and settings were fitted earlier on this "
+            f"server, in {outcome.seconds:.1f} s)."
+            if outcome.cached
+            else f"in {outcome.seconds:.1f} s."
+        )
     )
     if outcome.selection is not None:
         selection_details(outcome.selection)

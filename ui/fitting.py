@@ -10,6 +10,7 @@ and the script's own thread draws the progress (``_in_worker``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import threading
@@ -43,6 +44,7 @@ class FitOutcome:
     token: str
     defaults: WhatIf
     selection: Selection | None = None  # what model selection tried and chose
+    cached: bool = False  # taken from the cache (``seconds``: the time of the fit when computed)
 
     def metrics(self, target: str) -> tuple[RunMetrics, ...]:
         return tuple(self.fits[target].metrics) + tuple(self.held_metrics.get(target, ()))
@@ -110,8 +112,10 @@ def run_fit(
     server process. ``progress(fraction, message)`` is called from this thread (it may draw)."""
     check_fit_rows(runs, fitted, held_out, min_step)
     key = tuple(run_digest(runs[n]) for n in (*fitted, *held_out))
+    computed: list = []  # the cached function's body appends to it: empty after a cache hit
     args = (key, tuple(fitted), tuple(held_out), law, s2_form, lam, int(min_step), runs)
-    return _in_worker(lambda report: _cached_fit(*args, report), progress)
+    out = _in_worker(lambda report: _cached_fit(*args, report, computed), progress)
+    return out if computed else dataclasses.replace(out, cached=True)
 
 
 def _in_worker(compute: Callable, progress: Callable[[float, str], None] | None):
@@ -157,8 +161,10 @@ def _cached_fit(
     min_step: int,
     _runs: dict[str, Run],
     _report: Callable[[float, str], None] | None,
+    _computed: list,
 ) -> FitOutcome:
     # no Streamlit call in here (nor in _report): a cache hit replays them (module docstring)
+    _computed.append(True)
     return _fit(_runs, fitted, held_out, law, s2_form, lam, _report, min_step)
 
 

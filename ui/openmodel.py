@@ -51,6 +51,7 @@ def open_base(ps: ParamSet, key: str, box=None) -> str | None:
             "Base model",
             names,
             key=key,
+            persist_state="session",  # also across page switches
             help="The fitted base models of this parameter set (CPT-only runs, paper §6).",
         )
     else:
@@ -81,7 +82,9 @@ def base_editor(runs: dict[str, Run], key: str = "base_of_") -> None:
     for i, run in enumerate(open_runs):
         k = key + run.name
         st.session_state.setdefault(k, base_of(run))
-        typed = cols[i % len(cols)].text_input(f"Base of {md(run.name)}", key=k, max_chars=80)
+        typed = cols[i % len(cols)].text_input(
+            f"Base of {md(run.name)}", key=k, max_chars=80, persist_state="session"
+        )
         base = typed.strip()
         if base and base != base_of(run):
             runs[run.name] = replace(run, base=base)

@@ -13,7 +13,8 @@
   button, read once by Explore (``ui.widgets.take_new_fit``); ``EXPLORE_NOTE``: what Explore kept
   of the user's scenario for the new fit (shown until the preset changes or the schedule is reset).
 - ``TRACK_MAPPINGS``: on the Track page, file name -> the mapping confirmed for it (``ui.mapping``),
-  so a log re-uploaded as the run goes on is read the same way.
+  so a log re-uploaded as the run goes on is read the same way. ``TRACK_UPLOAD``: the log last
+  uploaded there, (name, bytes), shown again after a page switch emptied the upload box.
 - ``EXPLORE_PRESET`` / ``LEARN_PRESET``: the preset selectors of Explore and Learn (widget keys; the
   Fit page sets both to "yours" when the user makes a fit active). Explore's widget keys are also
   its URL query parameters (``bind="query-params"``), so they are short: see ``ui.widgets.KEYS``.
@@ -43,6 +44,7 @@ TRACK_MAPPINGS = "cpt_track_mappings"
 EXPLORE_LAST = "cpt_explore_last"
 NEW_FIT = "cpt_new_fit"
 EXPLORE_NOTE = "cpt_explore_note"
+TRACK_UPLOAD = "cpt_track_upload"
 EXPLORE_PRESET = "preset"
 LEARN_PRESET = "learn_preset"
 MAX_PINS = 4

@@ -105,7 +105,8 @@ def read_link(preset_key: str, available: Mapping[str, Preset], fallback: Preset
     asked = fresh(preset_key)
     labels = {p.label for p in available.values()}
     if asked is not None and asked not in available and asked not in labels:
-        notes.append(_missing_preset(asked, fallback))
+        has_schedule = any(k in st.query_params for k in KEYS.values())
+        notes.append(_missing_preset(asked, fallback, has_schedule))
     taken = {}
     for field, (options, fmt) in SELECT_SLIDERS.items():
         key = KEYS[field]
@@ -142,12 +143,20 @@ def _write_link_options_to_url() -> None:
     st.session_state[LINK_PENDING] = None
 
 
-def _missing_preset(asked: str, fallback: Preset) -> str:
+def _missing_preset(asked: str, fallback: Preset, has_schedule: bool) -> str:
+    """The note for a link whose preset is not here; ``has_schedule``: whether the link sets any
+    schedule control (a fit made active on the Fit page puts only its name in the URL until a
+    control is moved, so F5 has no schedule to show)."""
     if asked in (YOURS, PRESET_LABELS[YOURS]):
+        schedule = (
+            "with the link's schedule settings (its own typical schedule for the others)"
+            if has_schedule
+            else "with its own typical schedule (the link holds no schedule settings)"
+        )
         return (
             f"“{PRESET_LABELS[YOURS]}” is not in this browser session (a fit stays in the session "
             "that made it; a reload or a link opened elsewhere starts a new one), so this shows "
-            f"“{fallback.label}” with the link's schedule. Fit again on the Fit page to see yours."
+            f"“{fallback.label}” {schedule}. Fit again on the Fit page to see yours."
         )
     return (
         f"The link's parameters “{asked}” are not available here, so this shows “{fallback.label}”."
@@ -261,7 +270,10 @@ def scenario_controls(
     """The CPT and PT schedule controls (drawn into ``cpt_box`` / ``pt_box``, e.g. two tabs);
     returns the ``WhatIf`` they describe. ``pt=False`` (an open base model, paper §6): no PT
     controls; the PT fields keep their session values (unused by a scenario on a base)."""
-    b = "query-params" if bind else None
+    # the widgets keep their values for the whole session, also while another page is shown
+    # (Streamlit drops a value set by code or by the user once its widget is not drawn in a run;
+    # Plan's then fell to each slider's first option); with ``bind`` the URL holds them too
+    b = {"persist_state": "session", **({"bind": "query-params"} if bind else {})}
     if bind:
         _write_link_options_to_url()
     k = {name: prefix + key for name, key in KEYS.items()}
@@ -282,18 +294,18 @@ def _phase_controls(v: dict, k: dict, b, phase: str, kinds) -> None:
     """A phase's steps, schedule kind, peak LR and warm-up (``phase`` "pt" or "cpt")."""
     P = phase.upper()
     v[f"{phase}_steps"] = st.select_slider(
-        f"{P} steps", STEPS, key=k[f"{phase}_steps"], bind=b, format_func=fmt_steps
+        f"{P} steps", STEPS, key=k[f"{phase}_steps"], **b, format_func=fmt_steps
     )
     v[f"{phase}_kind"] = st.selectbox(
         f"{P} schedule",
         kinds,
         key=k[f"{phase}_kind"],
-        bind=b,
+        **b,
         format_func=kind_label,
         help="\n".join(f"- **{s}**: {KINDS[s]}" for s in kinds),
     )
     v[f"{phase}_lr"] = st.select_slider(
-        f"{P} peak LR", LRS, key=k[f"{phase}_lr"], bind=b, format_func=fmt_lr
+        f"{P} peak LR", LRS, key=k[f"{phase}_lr"], **b, format_func=fmt_lr
     )
     v[f"{phase}_warmup"] = _percent(
         f"{P} warm-up (% of {P} steps)", 0.0, 20.0, 0.5, k[f"{phase}_warmup"], b
@@ -303,7 +315,7 @@ def _phase_controls(v: dict, k: dict, b, phase: str, kinds) -> None:
 def _percent(label: str, lo: float, hi: float, step: float, key: str, b, **kw) -> float:
     """A slider over a percentage, with one decimal when its step is a fraction of a percent."""
     fmt = "%.1f%%" if step < 1 else "%d%%"
-    return st.slider(label, lo, hi, step=step, format=fmt, key=key, bind=b, **kw)
+    return st.slider(label, lo, hi, step=step, format=fmt, key=key, **b, **kw)
 
 
 def _pt_controls(v: dict, k: dict, b) -> None:
@@ -346,7 +358,7 @@ def _warmup_from(k: dict, b):
         "CPT warm-up starts from",
         WARMUP_FROM,
         key=k["warmup_from"],
-        bind=b,
+        **b,
         horizontal=True,
         format_func={"zero": "LR 0", "pt_final": "the PT final LR"}.get,
         help="Without a warm-up the CPT LR jumps straight to its peak.",
@@ -362,7 +374,7 @@ def _cpt_rest(v: dict, k: dict, b, replay_modelled: bool) -> None:
         "Anneal shape",
         SHAPES,
         key=k["cpt_shape"],
-        bind=b,
+        **b,
         disabled=v["cpt_kind"] != "wsd",
         help="\n".join(f"- **{s}**: {DECAY_SHAPES[s]}" for s in SHAPES),
     )

@@ -16,6 +16,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 from cptcore.errors import InputError
+from cptcore.inputs import loss_to_reach
 from cptcore.presets import PAPER_SETTING
 from cptcore.scenario import Scenario
 from cptcore.schedules import (
@@ -159,23 +160,8 @@ class Goal:
                 received=self.max_general_rise,
                 fix="For example 0.02 (nats)",
             )
-        if self.mode == "domain_target" and (
-            self.domain_target is None or not math.isfinite(self.domain_target)
-        ):
-            raise InputError(
-                "give the domain loss to reach",
-                column="domain-target",
-                received=self.domain_target,
-                fix="For example 2.7 (nats)",
-            )
-        if self.mode == "domain_target" and self.domain_target <= 0:
-            raise InputError(
-                f"the {self.target_name} to reach must be above 0 nats",
-                column="domain-target",
-                received=self.domain_target,
-                fix="Give a validation loss below the one predicted at the transfer point, "
-                "e.g. 2.7",
-            )
+        if self.mode == "domain_target":
+            loss_to_reach(self.domain_target, self.target_name)
         if self.ood_weights is not None:
             w = tuple(self.ood_weights)
             if len(w) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in w):

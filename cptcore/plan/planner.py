@@ -138,7 +138,16 @@ class Planner:
         self._shapes: dict = {}
         lp, lc = self.losses(np.zeros(1), np.zeros(1), 0.0)
         for t, x in (("pt", lp), ("cpt", lc)):
-            check_predicted(x, t, ps.source, lambda i: "at the transfer point (end of PT)")
+            if base is None:  # the caller's pre-training, not the file, is the likelier cause
+                check_predicted(
+                    x, t, "", lambda i: f"at the end of a pre-training of {self.T:,} steps at "
+                    f"peak LR {self.pt.peak_lr:.3g} (the transfer point)",
+                    column="pt-steps/pt-peak-lr",
+                    fix="Pre-train longer or at a higher peak LR: the law's power term in S1 (Eq. 4) "
+                    "explodes for a short, low-LR pre-training",
+                )  # fmt: skip
+            else:
+                check_predicted(x, t, ps.source, lambda i: "at the transfer point (end of PT)")
         self.start_pt, self.start_cpt = float(lp[0]), float(lc[0])
 
     # -- the law at the end of CPT ------------------------------------------------------------

@@ -183,6 +183,23 @@ def test_a_your_fit_link_in_another_session_says_what_it_shows_instead():
     assert not at.info
 
 
+def test_a_your_fit_link_without_a_schedule_says_the_schedule_shown_is_the_fits_own():
+    """After 'Use this fit on Explore' the URL holds only preset=Your+fit (the fit's schedule is
+    set by code, which Streamlit does not write to the URL); on F5 the note claimed "the link's
+    schedule" while the sample fit's own was shown (QA pass 2, P2-2a)."""
+    from ui import data
+
+    at = _explore_from_link(preset=data.PRESET_LABELS[data.YOURS])
+    (note,) = [i.value for i in at.info]
+    assert "the link's schedule" not in note
+    assert "its own typical schedule (the link holds no schedule settings)" in note
+    shown = data.presets()[at.selectbox(key="preset").value]
+    assert at.select_slider(key="cpt_steps").value == shown.defaults.cpt_steps
+    at = _explore_from_link(preset=data.PRESET_LABELS[data.YOURS], cpt_kind="constant")
+    (note,) = [i.value for i in at.info]
+    assert "with the link's schedule settings" in note
+
+
 def test_a_hand_typed_link_may_give_plain_numbers_for_steps_and_lr():
     """cpt_steps=50000 or cpt_lr=0.0003 used to reset silently (the sliders take only their labels):
     a plain number is the nearest option, and a note says when it had to move."""

@@ -233,3 +233,33 @@ def test_the_default_domain_target_is_not_reached_in_the_fewest_steps_allowed():
     hi = min(hi, int(limited[1].replace(",", ""))) if limited else hi
     assert lo < steps < hi, (lo, steps, hi)
     assert reached > 0.5 * steps  # reached near the end of the plan, not at its first step
+
+
+def test_plan_keeps_its_settings_and_its_plan_after_a_visit_to_another_page():
+    """Plan -> Learn -> Plan reset every control to its first option (CPT/PT steps 100, peak LR
+    1e-6) and blamed params.json for the loss that schedule predicts (QA pass 2, P1-1): Streamlit
+    drops the value of a widget not drawn in a run, also one set by code."""
+    at = open_page(PAGE)
+    at.select_slider(key="plan_steps_range").set_value((500, 5000)).run()
+    at.slider(key="plan_lambda1").set_value(0.7).run()
+    keys = ("plan_cpt_steps", "plan_cpt_lr", "plan_pt_steps", "plan_pt_lr", "plan_lr_range")
+    before = {k: at.session_state[k] for k in keys}
+    summary = _summary(at)
+    at.switch_page("pages/learn.py").run()
+    at.switch_page(PAGE).run()
+    no_exception(at)
+    assert not at.error
+    assert {k: at.session_state[k] for k in keys} == before
+    assert at.select_slider(key="plan_steps_range").value == (500, 5000)
+    assert at.slider(key="plan_lambda1").value == 0.7
+    assert _summary(at) == summary
+
+
+def test_an_implausible_loss_from_the_scenario_names_the_scenario_not_the_parameter_file():
+    at = open_page(PAGE)
+    at.select_slider(key="plan_pt_steps").set_value(100)
+    at.select_slider(key="plan_pt_lr").set_value(1e-6).run()
+    no_exception(at)
+    (msg,) = [e.value for e in at.error]
+    assert msg.startswith("'Your current scenario: PT steps and PT peak LR': the law predicts")
+    assert "params.json" not in msg and "parameter file" not in msg and "\n" not in msg
