@@ -522,3 +522,15 @@ def test_an_implausible_loss_at_the_end_of_a_tiny_pretraining_names_that_schedul
     assert e.value.source is None and e.value.column == "pt-steps/pt-peak-lr"
     assert "pre-training of 100 steps at peak LR 1e-06" in str(e.value)
     assert "params.json" not in str(e.value) and "parameter file" not in str(e.value)
+
+
+def test_a_domain_target_already_reached_at_the_transfer_point_gets_no_plan_and_says_so():
+    """A target above the starting domain loss answered '... reaches 99 at CPT step 0' with the
+    smallest plan (QA pass 2, P2-5)."""
+    from cptcore.plan import Planner
+
+    space = SearchSpace(steps_min=1_000, steps_max=20_000)
+    start = Planner(PAPER, CONST_PT, space).start_cpt
+    r = plan(PAPER, Goal(0.5, "domain_target", domain_target=start + 1.0), space, CONST_PT)
+    assert not r.feasible and r.settings is None
+    assert r.summary.startswith("Nothing to plan") and f"below {start:.4f}" in r.summary

@@ -277,6 +277,13 @@ def _plan_fewest_steps(pl: Planner, goal: Goal, t0: float, notes: list[str]) -> 
     """Fewest CPT steps whose best plan reaches the target loss: scan a log grid of steps, then
     bisect between the last miss and the first hit (assumes the reachable loss falls with steps)."""
     y = goal.domain_target
+    start = float(pl.target(goal, np.array(pl.start_pt), np.array(pl.start_cpt)))
+    if start <= y:  # reached before CPT: any plan would do, so none is recommended
+        msg = (
+            f"Nothing to plan: the {goal.target_name} is predicted at {start:.4f} at the transfer "
+            f"point, already at or below the target {y:.4f}. Give a target below {start:.4f}."
+        )
+        return _result(pl, goal, None, t0, notes, msg)
     grid = _steps_grid(pl.space, 10)
     prev = None
     for n in grid:

@@ -263,3 +263,12 @@ def test_an_implausible_loss_from_the_scenario_names_the_scenario_not_the_parame
     (msg,) = [e.value for e in at.error]
     assert msg.startswith("'Your current scenario: PT steps and PT peak LR': the law predicts")
     assert "params.json" not in msg and "parameter file" not in msg and "\n" not in msg
+
+
+def test_a_domain_target_above_the_starting_loss_asks_for_a_lower_one():
+    at = open_page(PAGE)
+    at.radio(key="plan_mode").set_value("domain_target").run()
+    at.number_input(key="plan_target").set_value(99.0).run()
+    no_exception(at)
+    assert not at.success
+    assert "Nothing to plan" in _summary(at) and "Give a target below" in _summary(at)
