@@ -108,7 +108,7 @@ export default function (component) {
         data: fig.data,
         layout: themed(fig.layout, parentElement),
         frames: fig.frames || [],
-        config: data.config,
+        config: { ...data.config, responsive: true }, // follows the column's width
       };
       return P.react(gd, figure).then(() => {
         gd.dataset.frame = data.active;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import fields, replace
@@ -365,9 +366,10 @@ def live_chart(fig, key: str, controls: list[str], active: str, alt: str | None 
 LIVE_SPAN = {"cpt_lr": 3, "replay": 1}
 REPLAY_STEP = 5.0  # % (the replay slider's step)
 LRS_SHOWN = 2 * LIVE_SPAN["cpt_lr"] + 1  # LRs in a live chart (fewer at the ends of the slider)
-LIVE_BUDGET = 1_000_000  # steps a fragment rerun simulates for new neighbours (else fill_live)
+LIVE_BUDGET = 2_000_000  # steps a fragment rerun simulates for new neighbours (else fill_live)
 _LIVE: set = set()  # (preset token, base, WhatIf) whose cached view a live chart has asked for
 _FIGURES: dict = {}  # the figures of those views (``_figure``), oldest first
+_FIGURES_LOCK = threading.Lock()
 
 
 def replay_label(replay: float) -> str:
@@ -401,9 +403,10 @@ def _figure(preset: Preset, x: WhatIf, base: str | None, opts: dict):
     fig = _FIGURES.get(key)
     if fig is None:
         fig = scenario_figure(cached_view(preset, x, base=base), **opts)
-        if len(_FIGURES) >= 256:
-            _FIGURES.pop(next(iter(_FIGURES)))
-        _FIGURES[key] = fig
+        with _FIGURES_LOCK:  # sessions run in threads
+            while len(_FIGURES) >= 256:
+                _FIGURES.pop(next(iter(_FIGURES)))
+            _FIGURES[key] = fig
     return fig
 
 
