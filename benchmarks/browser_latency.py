@@ -17,6 +17,7 @@ settings is cached by the run with the live chart).
 
     python benchmarks/browser_latency.py                 # 1k, 100k, 1M CPT steps, 6 presses each way
     python benchmarks/browser_latency.py --steps 1000 --presses 10
+    python benchmarks/browser_latency.py --steps          # cold start and page switch only
 """
 
 from __future__ import annotations
@@ -123,11 +124,13 @@ def main() -> None:
         rows.append(("cold start, fresh server", [_first_chart(page)]))
         _settle(page)
         for _ in range(3):  # cold start with the server warm: a new session each time
-            ctx2 = browser.new_context(viewport={"width": 1400, "height": 900})
-            p2 = ctx2.new_page()
-            p2.goto(url + "/explore", wait_until="commit")
-            rows.append(("cold start, warm server", [_first_chart(p2)]))
-            ctx2.close()
+            for live in (True, False):
+                ctx2 = browser.new_context(viewport={"width": 1400, "height": 900})
+                p2 = ctx2.new_page()
+                p2.goto(url + "/explore" + ("" if live else "?scrub=false"), wait_until="commit")
+                tail = "" if live else ", live chart off"
+                rows.append((f"cold start, warm server{tail}", [_first_chart(p2)]))
+                ctx2.close()
         merged: dict[str, list[float]] = {}
         for name, xs in rows:
             merged.setdefault(name, []).extend(xs)

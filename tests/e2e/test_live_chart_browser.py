@@ -165,3 +165,35 @@ def test_after_another_control_moves_the_chart_shows_it_and_its_frames_come_back
         _no_error(page)
     finally:
         ctx.close()
+
+
+def test_a_zoom_along_the_steps_survives_a_rerun(chrome, base_url):  # noqa: F811
+    """The component keeps its plotly chart and updates it (``Plotly.react``, ``uirevision``):
+    a zoom made with the mouse stays when a control reruns the fragment (a re-mounted
+    ``st.plotly_chart`` lost it)."""
+    hold = {"on": False, "dropped": 0}
+    ctx, page = _open(chrome, base_url, hold)
+    x_range = "() => document.querySelector('.cpt-live-chart')._fullLayout.xaxis.range"
+    try:
+        before = page.evaluate(x_range)
+        box = page.locator(".cpt-live-chart .nsewdrag").first.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.3)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.7, steps=5)
+        page.mouse.up()
+        page.wait_for_function(f"(r) => ({x_range})()[0] !== r[0]", arg=before)
+        zoomed = page.evaluate(x_range)
+        drawn = page.evaluate(DRAWN)
+        page.locator('[data-testid="stSlider"]', has_text="CPT warm-up").locator(
+            'input[type="range"]'
+        ).first.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            f"(y) => {{ const d = ({DRAWN})(); return d && d.general.join() !== y.join(); }}",
+            arg=drawn["general"],
+            timeout=60_000,
+        )
+        wait_idle(page)
+        assert page.evaluate(x_range) == pytest.approx(zoomed)
+    finally:
+        ctx.close()
