@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import fields, replace
@@ -367,6 +368,7 @@ LIVE_SPAN = {"cpt_lr": 3, "replay": 1}
 REPLAY_STEP = 5.0  # % (the replay slider's step)
 LRS_SHOWN = 2 * LIVE_SPAN["cpt_lr"] + 1  # LRs in a live chart (fewer at the ends of the slider)
 LIVE_BUDGET = 2_000_000  # steps a fragment rerun simulates for new neighbours (else fill_live)
+FILL_SLICE = 0.4  # s of new neighbours per rerun of fill_live
 _LIVE: set = set()  # (preset token, base, WhatIf) whose cached view a live chart has asked for
 _FIGURES: dict = {}  # the figures of those views (``_figure``), oldest first
 _FIGURES_LOCK = threading.Lock()
@@ -428,7 +430,8 @@ def live_figure(
     ``ui.livechart.live_chart``. Each neighbour is one cached view (``ui.data.view``).
 
     A fragment rerun computes the new neighbours when they are one LR column or replay row (after
-    a move of those sliders) of at most ``LIVE_BUDGET`` steps in all (up to 100k steps), else
+    a move of those sliders) of at most ``LIVE_BUDGET`` steps in all (a replay row up to 100k
+    CPT steps after as many PT steps), else
     draws those it has and leaves the rest to ``fill_live`` (``complete`` False): at 1M steps a
     new scenario takes ~0.1-0.2 s, and after another control moved all are new. With
     ``wait`` (a full run of the page, whose own rerun would cost more, and whose link handling
@@ -451,12 +454,22 @@ def live_figure(
 
 
 def fill_live(preset: Preset, w: WhatIf, replay_modelled: bool, base: str | None = None) -> None:
-    """Compute (and cache) the neighbours ``live_figure`` left out, then rerun the fragment."""
+    """Compute (and cache) the neighbours ``live_figure`` left out, nearest first, for at most
+    ``FILL_SLICE`` seconds, then rerun the fragment (which draws them and calls this again while
+    some are missing). Streamlit runs a move the user makes meanwhile only after this run: 20 new
+    neighbours at 1M steps take ~4 s, too long to hold up the next move."""
     if len(_LIVE) > 100_000:  # a long-lived server: forget (the cache has evicted most)
         _LIVE.clear()
-    for x in live_settings(w, replay_modelled)[0]:
-        cached_view(preset, x, base=base)
-        _LIVE.add((preset.token, base, x))
+    settings = live_settings(w, replay_modelled)[0]
+    i, r = LRS.index(nearest(LRS, w.cpt_lr)), w.replay
+    order = sorted(settings, key=lambda x: (LRS.index(x.cpt_lr) - i) ** 2 + (x.replay != r))
+    start = time.perf_counter()
+    for x in order:
+        if (preset.token, base, x) not in _LIVE:
+            cached_view(preset, x, base=base)
+            _LIVE.add((preset.token, base, x))
+            if time.perf_counter() - start > FILL_SLICE:
+                break
     st.rerun(scope="fragment")
 
 
@@ -534,9 +547,7 @@ def scenario_metrics(view: ScenarioView, base: str | None = None) -> None:
         "Loss potential",
         f"{100 * view.loss_potential:.0f} %",
         "Final PT LR / peak PT LR (paper §3.3)."
-        + (
-            f" The open base model '{base}' is assumed annealed to LR 0 (paper §6)." if base else ""
-        ),
+        + (f" The open base model '{base}' is assumed annealed to LR 0 (paper §6)." if base else ""),
     )
 
 
