@@ -36,6 +36,7 @@ LINK_NOTES = "cpt_link_notes"
 LINK_SEEN = "cpt_link_seen"
 LINK_PENDING = "cpt_link_pending"
 TRACK_MAPPINGS = "cpt_track_mappings"
+LIVE_LAST = "cpt_live_last"  # (preset token, base, WhatIf) Explore's live chart last drew
 EXPLORE_PRESET = "preset"
 LEARN_PRESET = "learn_preset"
 MAX_PINS = 4

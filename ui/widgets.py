@@ -28,7 +28,7 @@ from cptcore.whatif import (
 from ui import livechart
 from ui.data import PRESET_LABELS, YOURS, Preset
 from ui.data import view as cached_view
-from ui.state import LINK_NOTES, LINK_PENDING, LINK_SEEN
+from ui.state import LINK_NOTES, LINK_PENDING, LINK_SEEN, LIVE_LAST
 
 log = logging.getLogger("cpt-dashboard")
 
@@ -432,7 +432,8 @@ def live_figure(
     A fragment rerun computes the new neighbours when they are one LR column or replay row (after
     a move of those sliders) of at most ``LIVE_BUDGET`` steps in all (a replay row up to 100k
     CPT steps after as many PT steps), else
-    draws those it has and leaves the rest to ``fill_live`` (``complete`` False): at 1M steps a
+    draws those it has and leaves those one slider move away to ``fill_live`` (``complete``
+    False; the rest come with the rerun of a move): at 1M steps a
     new scenario takes ~0.1-0.2 s, and after another control moved all are new. With
     ``wait`` (a full run of the page, whose own rerun would cost more, and whose link handling
     counts on the run after the first being the user's) every neighbour is computed first.
@@ -440,27 +441,48 @@ def live_figure(
     settings, names, controls = live_settings(w, replay_modelled)
     if w not in settings:  # a value off the sliders' options (never from the page's own widgets)
         settings, names = [w], [""]
+    last = st.session_state.get(LIVE_LAST)
+    st.session_state[LIVE_LAST] = (preset.token, base, w)
+    moved = last is not None and last[:2] == (preset.token, base)
+    moved = moved and replace(last[2], cpt_lr=w.cpt_lr, replay=w.replay) == w
     new = [x for x in settings if x != w and (preset.token, base, x) not in _LIVE]
-    cost = sum(x.pt_steps * (base is None) + x.cpt_steps for x in new)
-    # one new LR column or replay row (those sliders moved) within the budget: now; else (another
-    # control moved: all are new) draw those computed already, and fill in the rest after
-    now = wait or (len(new) <= LRS_SHOWN and cost <= LIVE_BUDGET)
-    shown = [(x, n) for x, n in zip(settings, names, strict=True) if now or x == w or x not in new]
+    cross = [x for x in new if _on_cross(x, w)]
+    # after a move of those two sliders: the new frames one move away now, if affordable, and the
+    # others too if all are; after another control (all new): the chart first, fill_live next
+    now = wait or (moved and _cost(cross) <= LIVE_BUDGET)
+    if now and not wait and _cost(new) > LIVE_BUDGET:
+        new = [x for x in new if x not in cross]  # left out: those two moves away
+    else:
+        new = [] if now else new
+    shown = [(x, n) for x, n in zip(settings, names, strict=True) if x not in new]
     figs = [_figure(preset, x, base, opts) for x, _ in shown]
     _LIVE.update((preset.token, base, x) for x, _ in shown)
     active = [x for x, _ in shown].index(w)
     fig = framed_figure(figs, [n for _, n in shown], active)
-    return fig, shown[active][1], controls, now or not new
+    return fig, shown[active][1], controls, now or not cross
+
+
+def _cost(settings: list[WhatIf]) -> int:
+    """Steps to simulate for ``settings`` (a new view is O(steps))."""
+    return sum(x.pt_steps + x.cpt_steps for x in settings)
+
+
+def _on_cross(x: WhatIf, w: WhatIf) -> bool:
+    """Whether ``x`` is one move of one slider away from ``w`` (the frames ``fill_live`` makes;
+    the others come with the rerun of a move, when it can afford them)."""
+    return x.cpt_lr == w.cpt_lr or x.replay == w.replay
 
 
 def fill_live(preset: Preset, w: WhatIf, replay_modelled: bool, base: str | None = None) -> None:
-    """Compute (and cache) the neighbours ``live_figure`` left out, nearest first, for at most
-    ``FILL_SLICE`` seconds, then rerun the fragment (which draws them and calls this again while
-    some are missing). Streamlit runs a move the user makes meanwhile only after this run: 20 new
-    neighbours at 1M steps take ~4 s, too long to hold up the next move."""
+    """Compute (and cache) the neighbours one slider move away that ``live_figure`` left out,
+    nearest first, for at most ``FILL_SLICE`` seconds, then rerun the fragment (which draws them
+    and calls this again while some are missing). Streamlit runs a move the user makes meanwhile
+    only after this run: 20 new neighbours at 1M steps take ~4 s, too long to hold up the next
+    move; the 12 a move of both sliders away come with the rerun of a move when it can afford
+    them."""
     if len(_LIVE) > 100_000:  # a long-lived server: forget (the cache has evicted most)
         _LIVE.clear()
-    settings = live_settings(w, replay_modelled)[0]
+    settings = [x for x in live_settings(w, replay_modelled)[0] if _on_cross(x, w)]
     i, r = LRS.index(nearest(LRS, w.cpt_lr)), w.replay
     order = sorted(settings, key=lambda x: (LRS.index(x.cpt_lr) - i) ** 2 + (x.replay != r))
     start = time.perf_counter()
