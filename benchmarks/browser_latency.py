@@ -2,28 +2,28 @@
 
 Starts the app (tests/e2e/server.py ``streamlit_server``), opens Explore in Debian's chromium
 (Playwright, never ``playwright install``), focuses the "CPT peak LR" select slider and presses
-ArrowRight ``--presses`` times (a new setting each time: the server has not simulated it yet), then
-ArrowLeft as many times (settings seen before: cached on the server). For each press a listener in the
-page stamps the keydown; a poll in the page (every animation frame) stamps the first moment the
-chart's data (a signature of every trace's y values) differs from before the press. Also measured:
-cold start (navigation start -> first chart drawn, on a fresh server and on a warm one) and a page
-switch (click "Explore" in the sidebar on another page -> chart drawn).
+ArrowRight ``--presses`` times (a new setting each time: the server has not drawn it yet), then
+ArrowLeft as many times (settings seen before), then the same on "Replay", then ArrowRight on "CPT
+warm-up" (another control: a new setting whose neighbours are all new). For each press a listener
+in the page stamps the keydown; a poll in the page (every animation frame) stamps the first moment
+the chart's data (a signature of every trace's y values) differs from before the press. Also
+measured: cold start (navigation start -> first chart drawn, on a fresh server and on a warm one)
+and a page switch (click "Explore" in the sidebar on another page -> chart drawn).
 
-Then ArrowRight on "CPT warm-up" (another control: a new setting, and new neighbours for the scrub
-slider). Each size runs with the scrub slider and without it (``scrub=false``, with another CPT
-warm-up, so that none of its settings is cached by the run with the slider).
-
-The scrub case: a click on the chart's own CPT peak LR slider (plotly frames, no rerun) -> the chart's
-data changed, stamped the same way from the mousedown; the clicks visit every value of the slider
-once (each a setting the chart has not shown yet).
+Each size runs with Explore's live chart (ui/livechart.py: the chart switches to a frame the page
+sent with it as soon as the CPT peak LR or replay slider moves, before the rerun) and without it
+(``scrub=false``: the chart as each rerun draws it, with another CPT warm-up, so that none of its
+settings is cached by the run with the live chart).
 
     python benchmarks/browser_latency.py                 # 1k, 100k, 1M CPT steps, 6 presses each way
     python benchmarks/browser_latency.py --steps 1000 --presses 10
+    python benchmarks/browser_latency.py --steps          # cold start and page switch only
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -102,32 +102,6 @@ def _presses(page, key: str, n: int, label: str = "CPT peak LR") -> list[float]:
     return out
 
 
-def _scrubs(page) -> list[float]:
-    """Click each value of the chart's scrub slider once (not the one shown): ms to changed data."""
-    # for a new setting the slider comes a moment after the chart (its LRs are computed then)
-    page.wait_for_selector(".js-plotly-plot .slider-rail-touch-rect", timeout=120_000)
-    _settle(page)
-    rail = page.locator(".js-plotly-plot .slider-rail-touch-rect").first
-    n = page.evaluate(
-        "() => document.querySelector('.js-plotly-plot').layout.sliders[0].steps.length"
-    )
-    active = page.evaluate(
-        "() => document.querySelector('.js-plotly-plot').layout.sliders[0].active"
-    )
-    out = []
-    rail.scroll_into_view_if_needed()
-    for k in [*range(active + 1, n), *range(active - 1, -1, -1)]:
-        page.evaluate(WATCH)
-        box = rail.bounding_box()
-        # plotly's rail: the steps are evenly spaced over the rail minus half a handle each side
-        x = box["x"] + 10 + (box["width"] - 20) * k / (n - 1)
-        page.mouse.click(x, box["y"] + box["height"] / 2)
-        page.wait_for_function("() => window.__drawn != null", timeout=60_000)
-        out.append(page.evaluate("() => window.__drawn - window.__press"))
-        page.wait_for_timeout(150)
-    return out
-
-
 def _stats(xs: list[float]) -> str:
     return f"{statistics.median(xs):7.0f} {max(xs):7.0f}" if xs else f"{'-':>7} {'-':>7}"
 
@@ -140,6 +114,7 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     rows = []
     with streamlit_server() as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -149,11 +124,13 @@ def main() -> None:
         rows.append(("cold start, fresh server", [_first_chart(page)]))
         _settle(page)
         for _ in range(3):  # cold start with the server warm: a new session each time
-            ctx2 = browser.new_context(viewport={"width": 1400, "height": 900})
-            p2 = ctx2.new_page()
-            p2.goto(url + "/explore", wait_until="commit")
-            rows.append(("cold start, warm server", [_first_chart(p2)]))
-            ctx2.close()
+            for live in (True, False):
+                ctx2 = browser.new_context(viewport={"width": 1400, "height": 900})
+                p2 = ctx2.new_page()
+                p2.goto(url + "/explore" + ("" if live else "?scrub=false"), wait_until="commit")
+                tail = "" if live else ", live chart off"
+                rows.append((f"cold start, warm server{tail}", [_first_chart(p2)]))
+                ctx2.close()
         merged: dict[str, list[float]] = {}
         for name, xs in rows:
             merged.setdefault(name, []).extend(xs)
@@ -181,27 +158,26 @@ def main() -> None:
             switch.append(page.evaluate("() => performance.now()") - t0)
             _settle(page)
         rows.append(("page switch Home -> Explore", switch))
-        for steps, scrub in [(s, on) for s in args.steps for on in (True, False)]:
-            # without the scrub slider: the chart as before it (one scenario, no frames); another
-            # CPT warm-up, so that no setting is cached by the run with the slider (its neighbours)
-            tail = "" if scrub else ", no scrub"
-            q = f"cpt_steps={steps}&scrub={str(scrub).lower()}" + (
-                "" if scrub else "&cpt_warmup=6.5"
+        for steps, live in [(s, on) for s in args.steps for on in (True, False)]:
+            # without the live chart: the chart as before it (one scenario, redrawn by each
+            # rerun); another CPT warm-up, so that no setting is cached by the run with it
+            tail = "" if live else ", live chart off"
+            q = f"cpt_steps={steps}&scrub={str(live).lower()}" + (
+                "" if live else "&cpt_warmup=6.5"
             )
             page.goto(f"{url}/explore?{q}", wait_until="commit")
             _first_chart(page)
             _settle(page, 800)
-            new = _presses(page, "ArrowRight", args.presses)
-            seen = _presses(page, "ArrowLeft", args.presses)
-            rows.append((f"key press, {steps:,} CPT steps, new setting{tail}", new))
-            rows.append((f"key press, {steps:,} CPT steps, seen setting{tail}", seen))
-            # another control: the scrub slider's seven LRs are all new
+            for label, name in (("CPT peak LR", "CPT peak LR"), ("Replay", "replay")):
+                new = _presses(page, "ArrowRight", args.presses, label)
+                seen = _presses(page, "ArrowLeft", args.presses, label)
+                rows.append((f"{name}, {steps:,} CPT steps, new setting{tail}", new))
+                rows.append((f"{name}, {steps:,} CPT steps, seen setting{tail}", seen))
+            # another control: every neighbour of the live chart is new
             other = _presses(page, "ArrowRight", args.presses, "CPT warm-up")
-            rows.append((f"key press on CPT warm-up, {steps:,} CPT steps{tail}", other))
-            if scrub:
-                xs = _scrubs(page) + _scrubs(page)  # the second pass: values drawn before
-                rows.append((f"scrub in the chart, {steps:,} CPT steps", xs))
+            rows.append((f"CPT warm-up, {steps:,} CPT steps{tail}", other))
         browser.close()
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     print(f"{'case (ms)':<54} {'median':>7} {'max':>7} {'n':>3}")
     for name, xs in rows:
         print(f"{name:<54} {_stats(xs)} {len(xs):>3}")

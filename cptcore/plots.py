@@ -394,13 +394,6 @@ def _lr_panel(
         b.vline(view.transfer_step, "CPT starts", row)
 
 
-# a scrub step: show the named frame at once (no transition, no full redraw: only the traces move)
-_SCRUB_STEP = dict(
-    mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0)
-)
-SCRUB_HEIGHT = 90  # px added under the chart for the scrub slider
-
-
 def _trace_keys(traces: Sequence[dict]) -> list[tuple]:
     """A key per trace that finds "the same" trace in a figure drawn with other settings."""
     seen: dict = {}
@@ -460,16 +453,14 @@ def _data_span(figs: Sequence[dict], axis: str) -> list[float] | None:
     return [lo - pad, hi + pad]
 
 
-def scrub_figure(
-    figs: Sequence[go.Figure], labels: Sequence[str], active: int, title: str
-) -> go.Figure:
-    """``figs[active]`` with a slider under it that swaps in the curves of the other figures in
-    the browser (plotly frames restyle the traces: no rerun of the app, no full redraw).
+def framed_figure(figs: Sequence[go.Figure], names: Sequence[str], active: int) -> go.Figure:
+    """``figs[active]`` with one plotly frame per figure, named ``names``: the browser can swap
+    in another figure's curves (``Plotly.animate``) without a full redraw.
 
-    The figures are one chart drawn for neighbouring values of one setting (``labels``) with the
-    same options and steps; each frame carries only the traces that change, as float32 y values
-    at ``figs[active]``'s steps. The y-axes span every frame, so they stay put while scrubbing.
-    Layout items (lines, notes) stay those of ``figs[active]``."""
+    The figures are one chart drawn for neighbouring settings with the same options and steps;
+    each frame carries only the traces that change, as float32 y values at ``figs[active]``'s
+    steps. The y-axes span every frame, so they stay put while switching. Layout items (lines,
+    notes) stay those of ``figs[active]``."""
     d = [_raw(f) for f in figs]
     base = {"data": [dict(t) for t in d[active]["data"]], "layout": dict(d[active]["layout"])}
     keys = _trace_keys(base["data"])
@@ -490,9 +481,15 @@ def scrub_figure(
                 t["y"] = _spec(t["y"])
     frames = [
         dict(name=lab, traces=moving, data=[f[i] for i in moving])
-        for lab, f in zip(labels, sent, strict=True)
+        for lab, f in zip(names, sent, strict=True)
     ]
     layout = base["layout"]
+    _span_frames(layout, d)
+    return go.Figure(dict(data=base["data"], layout=layout, frames=frames), _validate=False)
+
+
+def _span_frames(layout: dict, d: list) -> None:
+    """Fix ``layout``'s y-axes to span every figure of ``d`` (frames do not re-autorange)."""
     for ax, v in layout.items():
         if ax.startswith("yaxis") and isinstance(v, dict) and v.get("range") is not None:
             spans = [x["layout"].get(ax, {}).get("range") for x in d]
@@ -502,27 +499,6 @@ def scrub_figure(
             span = _data_span(d, "y" + ax[len("yaxis") :])  # autoranged (e.g. the LR panel)
             if span is not None:  # frames do not re-autorange: fix it to every frame's data
                 layout[ax] = {**v, "range": span, "autorange": False}
-    margin = dict(layout.get("margin", {}))
-    margin["b"] = margin.get("b", 40) + SCRUB_HEIGHT
-    layout.update(
-        height=layout.get("height", 600) + SCRUB_HEIGHT,
-        margin=margin,
-        sliders=[
-            dict(
-                active=active,
-                steps=[
-                    dict(method="animate", label=lab, args=[[lab], _SCRUB_STEP]) for lab in labels
-                ],
-                currentvalue=dict(prefix=f"{title}: ", font=dict(size=13)),
-                x=0,
-                len=1,
-                y=0,
-                yanchor="top",
-                pad=dict(t=55, b=0),
-            )
-        ],
-    )
-    return go.Figure(dict(data=base["data"], layout=layout, frames=frames), _validate=False)
 
 
 def _general_markers(b: _Builder, view: ScenarioView, row: int) -> None:

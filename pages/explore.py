@@ -1,7 +1,5 @@
 """Explore: what the CPT law predicts for a PT + CPT schedule you set up (every input is in the URL)."""
 
-from functools import partial
-
 import streamlit as st
 
 from cptcore.plots import critical_note, scenario_figure, turning_note
@@ -14,14 +12,15 @@ from ui.widgets import (
     clear_link_notes,
     columns_stacking_below,
     explore_note,
-    fill_scrub,
+    fill_live,
     fmt_lr,
     fmt_steps,
     guard,
     init_defaults,
     link_notes,
+    live_chart,
+    live_figure,
     load_defaults,
-    lr_scrub,
     md,
     read_link,
     remember_scenario,
@@ -119,13 +118,13 @@ def display_options() -> tuple:
         help="Off: show the whole pre-training phase too.",
     )
     scrub = st.toggle(
-        "Scrub the CPT peak LR in the chart",
+        "Live chart",
         value=True,
         key="scrub",
         bind="query-params",
-        help="A slider under the chart over the three CPT peak LRs each side: it swaps the "
-        "curves at once, in the browser. The numbers above stay those of the controls. For "
-        "a new setting it appears a moment after the chart (its LRs are computed then).",
+        help="The chart follows the CPT peak LR and replay sliders in the browser, while you "
+        "move them (three LRs and one replay step each side are sent with it); the numbers "
+        "follow a moment later. Off: the chart is redrawn by each rerun, as the numbers.",
     )
     has_cov = any(has_band(f) for f in preset.ps.fits.values())
     calibrated = all(f.calibration is not None for f in preset.ps.fits.values())
@@ -189,7 +188,7 @@ def live() -> None:
         remember_scenario(preset, w, base)
     with left, show_tab:
         hidden, terms_of, zoom, scrub, bands = display_options()
-    fill = False  # the chart is drawn without its scrub slider: compute that next, then rerun
+    fill = False  # the live chart lacks some neighbours: compute them next, then rerun
     with right:
         with guard("predicting this scenario"):
             view = data.view(preset, w, base=base)
@@ -212,18 +211,19 @@ def live() -> None:
                 window="cpt" if zoom else "all",
                 pins=pins,
             )
-            draw = partial(scenario_figure, **opts)
-            fig = lr_scrub(preset, w, draw, wait=full_run, base=base) if scrub else None
-            plain = fig is None  # also first, while the scrub slider's neighbours are computed
-            if plain:
-                fig = scenario_figure(view, **opts)
-            chart(fig, key="explore_chart", alt=scenario_alt(view))
-            fill = scrub and plain
+            if scrub:
+                fig, active, controls, complete = live_figure(
+                    preset, w, opts, preset.ps.models_replay, wait=full_run, base=base
+                )
+                live_chart(fig, "explore_chart", controls, active, alt=scenario_alt(view))
+                fill = not complete
+            else:
+                chart(scenario_figure(view, **opts), key="explore_chart", alt=scenario_alt(view))
             st.caption(f"{turning_note(view)} {critical_note(view)}")
             pin_buttons(view, w, pins)
     if fill:
-        with guard("preparing the scrub slider"):
-            fill_scrub(preset, w, base)
+        with guard("preparing the live chart"):
+            fill_live(preset, w, preset.ps.models_replay, base)
 
 
 st.session_state[FULL_RUN] = True

@@ -210,7 +210,8 @@ def default_preset_key(available: dict[str, Preset]) -> str:
 
 
 # ----------------------------------------------------------------------------- simulation
-@st.cache_data(show_spinner=False, max_entries=128)
+# Explore's live chart asks for 21 settings around each one shown (~100 kB each): room for ~12
+@st.cache_data(show_spinner=False, max_entries=256)
 def _view(token: str, w: WhatIf, max_points: int, base: str | None, _ps: ParamSet) -> ScenarioView:
     # simulate -> thin -> band; terms and bands at the kept points only
     return scenario.view(_ps, replace(w.scenario(), base=base), max_points, cpt_share=0.5)

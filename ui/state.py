@@ -45,6 +45,7 @@ EXPLORE_LAST = "cpt_explore_last"
 NEW_FIT = "cpt_new_fit"
 EXPLORE_NOTE = "cpt_explore_note"
 TRACK_UPLOAD = "cpt_track_upload"
+LIVE_LAST = "cpt_live_last"  # (preset token, base, WhatIf) Explore's live chart last drew
 EXPLORE_PRESET = "preset"
 LEARN_PRESET = "learn_preset"
 MAX_PINS = 4

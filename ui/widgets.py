@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -13,7 +15,7 @@ import streamlit as st
 
 from cptcore.errors import InputError
 from cptcore.markup import escape_markdown
-from cptcore.plots import ScenarioView, for_page, scrub_figure
+from cptcore.plots import ScenarioView, for_page, framed_figure, scenario_figure
 from cptcore.schedules import DECAY_SHAPES, KINDS, WARMUP_FROM, format_lr
 from cptcore.whatif import (
     CPT_KINDS,
@@ -23,9 +25,18 @@ from cptcore.whatif import (
     nearest,
     step_options,
 )
+from ui import livechart
 from ui.data import PRESET_LABELS, YOURS, Preset
 from ui.data import view as cached_view
-from ui.state import EXPLORE_LAST, EXPLORE_NOTE, LINK_NOTES, LINK_PENDING, LINK_SEEN, NEW_FIT
+from ui.state import (
+    EXPLORE_LAST,
+    EXPLORE_NOTE,
+    LINK_NOTES,
+    LINK_PENDING,
+    LINK_SEEN,
+    LIVE_LAST,
+    NEW_FIT,
+)
 
 log = logging.getLogger("cpt-dashboard")
 
@@ -421,47 +432,143 @@ def chart(fig, key: str, alt: str | None = None) -> None:
     st.plotly_chart(fig, key=key, config=CHART_CONFIG, theme="streamlit", alt=alt)
 
 
-SCRUB_SPAN = 3  # CPT peak LRs each side of the chosen one on the chart's own slider
-_SCRUBBED: set = set()  # (preset token, base, WhatIf) whose cached view a scrub slider has asked for
+def live_chart(fig, key: str, controls: list[str], active: str, alt: str | None = None) -> None:
+    """``chart`` for a ``live_figure``: it switches to the frame of the ``controls``' shown values
+    in the browser as soon as one moves (``ui.livechart``)."""
+    fig = for_page(fig, dark=st.context.theme.type == "dark")
+    livechart.live_chart(fig, key, controls, active, CHART_CONFIG, alt=alt or "")
 
 
-def _scrub_values(w: WhatIf) -> tuple[list[WhatIf], int, list[str]]:
+# the live chart (ui.livechart): neighbouring values of the page's own controls, each side of the
+# chosen one, whose curves the browser holds as plotly frames (LR options; replay steps of 5 %)
+LIVE_SPAN = {"cpt_lr": 3, "replay": 1}
+REPLAY_STEP = 5.0  # % (the replay slider's step)
+LRS_SHOWN = 2 * LIVE_SPAN["cpt_lr"] + 1  # LRs in a live chart (fewer at the ends of the slider)
+LIVE_BUDGET = 2_000_000  # steps a fragment rerun simulates for new neighbours (else fill_live)
+FILL_SLICE = 0.4  # s of new neighbours per rerun of fill_live
+_LIVE: set = set()  # (preset token, base, WhatIf) whose cached view a live chart has asked for
+_FIGURES: dict = {}  # the figures of those views (``_figure``), oldest first
+_FIGURES_LOCK = threading.Lock()
+
+
+def replay_label(replay: float) -> str:
+    """The replay slider's shown value (its format "%d%%") for a replay ratio."""
+    return f"{round(100 * replay):d}%"
+
+
+def live_settings(w: WhatIf, replay_modelled: bool) -> tuple[list[WhatIf], list[str], list[str]]:
+    """(settings, their frame names, the controls those names read): ``w`` and its neighbours on
+    the CPT peak LR (``LIVE_SPAN``) times, when the law models replay, the replay ratio."""
     i = LRS.index(nearest(LRS, w.cpt_lr))
-    values = LRS[max(0, i - SCRUB_SPAN) : i + SCRUB_SPAN + 1]
-    return [replace(w, cpt_lr=v) for v in values], values.index(LRS[i]), [fmt_lr(v) for v in values]
+    k = LIVE_SPAN["cpt_lr"]
+    lrs = LRS[max(0, i - k) : i + k + 1]
+    if not replay_modelled:
+        return [replace(w, cpt_lr=v) for v in lrs], [fmt_lr(v) for v in lrs], ["cpt_lr"]
+    pct = round(100 * w.replay / REPLAY_STEP) * REPLAY_STEP
+    k = LIVE_SPAN["replay"]
+    reps = [pct + j * REPLAY_STEP for j in range(-k, k + 1) if 0 <= pct + j * REPLAY_STEP <= 100]
+    reps = [r / 100 for r in reps]
+    if not any(math.isclose(r, w.replay, abs_tol=1e-9) for r in reps):  # off the slider's steps
+        reps = [w.replay]
+    settings = [replace(w, cpt_lr=v, replay=r) for v in lrs for r in reps]
+    names = [livechart.frame_name([fmt_lr(v), replay_label(r)]) for v in lrs for r in reps]
+    return settings, names, ["cpt_lr", "replay"]
 
 
-def lr_scrub(
+def _figure(preset: Preset, x: WhatIf, base: str | None, opts: dict):
+    """``scenario_figure(view, **opts)`` of the setting ``x`` (cached: a live chart draws each
+    setting for up to 21 reruns, ~5 ms each time)."""
+    key = (preset.token, base, x, *((k, _key(v)) for k, v in sorted(opts.items())))
+    fig = _FIGURES.get(key)
+    if fig is None:
+        fig = scenario_figure(cached_view(preset, x, base=base), **opts)
+        with _FIGURES_LOCK:  # sessions run in threads
+            while len(_FIGURES) >= 256:
+                _FIGURES.pop(next(iter(_FIGURES)))
+            _FIGURES[key] = fig
+    return fig
+
+
+def _key(v):
+    """A hashable stand-in for a figure option (pins: their labels, which number them)."""
+    return tuple(p.label for p in v) if isinstance(v, list) else v
+
+
+def live_figure(
     preset: Preset,
     w: WhatIf,
-    draw: Callable[[ScenarioView], object],
+    opts: dict,
+    replay_modelled: bool,
     wait: bool,
     base: str | None = None,
-):
-    """The chart ``draw`` makes for ``w``, with a slider under it over the nearest CPT peak LRs
-    (``SCRUB_SPAN`` each side) that swaps the curves in the browser, without a rerun. Each
-    neighbour is one cached view (``ui.data.view``): moving the page's own LR slider reuses them.
+) -> tuple[object, str, list[str], bool]:
+    """(figure, active frame name, controls, complete): ``w``'s ``scenario_figure`` (``opts``) with a
+    plotly frame per neighbouring setting (``live_settings``) that is computed already, for
+    ``ui.livechart.live_chart``. Each neighbour is one cached view (``ui.data.view``).
 
-    None while a neighbour has not been computed yet, unless ``wait``: a fragment rerun then shows
-    the plain chart first and calls ``fill_scrub`` (at 1M steps seven new scenarios take seconds).
-    A full run of the page waits: a rerun of it would cost more, and the link handling
-    (``read_link``) counts on the run after the first to be the user's. ``base``: CPT from that
-    fitted open base model (paper §6), as the page's own chart."""
-    settings, active, labels = _scrub_values(w)
-    if not wait and any((preset.token, base, x) not in _SCRUBBED for x in settings if x != w):
-        return None
-    figs = [draw(cached_view(preset, x, base=base)) for x in settings]
-    _SCRUBBED.update((preset.token, base, x) for x in settings)
-    return scrub_figure(figs, labels, active, "CPT peak LR (chart only)")
+    A fragment rerun computes the new neighbours when they are one LR column or replay row (after
+    a move of those sliders) of at most ``LIVE_BUDGET`` steps in all (a replay row up to 100k
+    CPT steps after as many PT steps), else
+    draws those it has and leaves those one slider move away to ``fill_live`` (``complete``
+    False; the rest come with the rerun of a move): at 1M steps a
+    new scenario takes ~0.1-0.2 s, and after another control moved all are new. With
+    ``wait`` (a full run of the page, whose own rerun would cost more, and whose link handling
+    counts on the run after the first being the user's) every neighbour is computed first.
+    ``base``: CPT from that fitted open base model (paper §6), as the page's own chart."""
+    settings, names, controls = live_settings(w, replay_modelled)
+    if w not in settings:  # a value off the sliders' options (never from the page's own widgets)
+        settings, names = [w], [""]
+    last = st.session_state.get(LIVE_LAST)
+    st.session_state[LIVE_LAST] = (preset.token, base, w)
+    moved = last is not None and last[:2] == (preset.token, base)
+    moved = moved and replace(last[2], cpt_lr=w.cpt_lr, replay=w.replay) == w
+    new = [x for x in settings if x != w and (preset.token, base, x) not in _LIVE]
+    cross = [x for x in new if _on_cross(x, w)]
+    # after a move of those two sliders: the new frames one move away now, if affordable, and the
+    # others too if all are; after another control (all new): the chart first, fill_live next
+    now = wait or (moved and _cost(cross) <= LIVE_BUDGET)
+    if now and not wait and _cost(new) > LIVE_BUDGET:
+        new = [x for x in new if x not in cross]  # left out: those two moves away
+    else:
+        new = [] if now else new
+    shown = [(x, n) for x, n in zip(settings, names, strict=True) if x not in new]
+    figs = [_figure(preset, x, base, opts) for x, _ in shown]
+    _LIVE.update((preset.token, base, x) for x, _ in shown)
+    active = [x for x, _ in shown].index(w)
+    fig = framed_figure(figs, [n for _, n in shown], active)
+    return fig, shown[active][1], controls, now or not cross
 
 
-def fill_scrub(preset: Preset, w: WhatIf, base: str | None = None) -> None:
-    """Compute (and cache) the neighbours ``lr_scrub`` needs, then rerun the fragment to draw them."""
-    if len(_SCRUBBED) > 100_000:  # a long-lived server: forget (the cache has evicted most)
-        _SCRUBBED.clear()
-    for x in _scrub_values(w)[0]:
-        cached_view(preset, x, base=base)
-        _SCRUBBED.add((preset.token, base, x))
+def _cost(settings: list[WhatIf]) -> int:
+    """Steps to simulate for ``settings`` (a new view is O(steps))."""
+    return sum(x.pt_steps + x.cpt_steps for x in settings)
+
+
+def _on_cross(x: WhatIf, w: WhatIf) -> bool:
+    """Whether ``x`` is one move of one slider away from ``w`` (the frames ``fill_live`` makes;
+    the others come with the rerun of a move, when it can afford them)."""
+    return x.cpt_lr == w.cpt_lr or x.replay == w.replay
+
+
+def fill_live(preset: Preset, w: WhatIf, replay_modelled: bool, base: str | None = None) -> None:
+    """Compute (and cache) the neighbours one slider move away that ``live_figure`` left out,
+    nearest first, for at most ``FILL_SLICE`` seconds, then rerun the fragment (which draws them
+    and calls this again while some are missing). Streamlit runs a move the user makes meanwhile
+    only after this run: 20 new neighbours at 1M steps take ~4 s, too long to hold up the next
+    move; the 12 a move of both sliders away come with the rerun of a move when it can afford
+    them."""
+    if len(_LIVE) > 100_000:  # a long-lived server: forget (the cache has evicted most)
+        _LIVE.clear()
+    settings = [x for x in live_settings(w, replay_modelled)[0] if _on_cross(x, w)]
+    i, r = LRS.index(nearest(LRS, w.cpt_lr)), w.replay
+    order = sorted(settings, key=lambda x: (LRS.index(x.cpt_lr) - i) ** 2 + (x.replay != r))
+    start = time.perf_counter()
+    for x in order:
+        if (preset.token, base, x) not in _LIVE:
+            cached_view(preset, x, base=base)
+            _LIVE.add((preset.token, base, x))
+            if time.perf_counter() - start > FILL_SLICE:
+                break
     st.rerun(scope="fragment")
 
 

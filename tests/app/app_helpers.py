@@ -26,10 +26,17 @@ def open_page(page: str | None = None):
 
 
 def figure(at, index: int = 0) -> dict:
-    """The plotly figure JSON of the ``index``-th chart (arrays decoded to numpy)."""
-    charts = at.get("plotly_chart")
+    """The plotly figure JSON of the ``index``-th chart: ``st.plotly_chart``s first, then live
+    charts (``ui.livechart``, the figure in the component's data)."""
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    charts += [json.loads(json.loads(c.proto.json)["figure"]) for c in live_charts(at)]
     assert len(charts) > index, f"expected at least {index + 1} chart(s), found {len(charts)}"
-    return json.loads(charts[index].proto.spec)
+    return charts[index]
+
+
+def live_charts(at) -> list:
+    """The live charts (``ui.livechart``) of an AppTest run."""
+    return [c for c in at.get("bidi_component") if c.proto.component_name == "cpt_live_chart"]
 
 
 def values(arr) -> np.ndarray:

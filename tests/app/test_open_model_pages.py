@@ -2,9 +2,11 @@
 'sample runs as open models' fit, written by benchmarks/open_model.py --write), and the Fit page
 naming the base model of uploaded CPT-only logs."""
 
+import json
+
 import numpy as np
 import pytest
-from app_helpers import figure, no_exception, open_page, trace, values
+from app_helpers import figure, live_charts, no_exception, open_page, trace, values
 
 from cptcore.params_io import base_models
 from ui import data
@@ -111,12 +113,13 @@ def test_learn_leaves_out_cpt_only_fits_its_tour_needs_a_pt_phase():
 
 
 @needs_open_fit
-def test_the_scrub_slider_on_an_open_base_draws_every_frame_from_that_base():
+def test_the_live_chart_on_an_open_base_draws_every_frame_from_that_base():
     at = _open("pages/explore.py", "preset")
     fig = figure(at)
-    assert fig.get("frames"), "the scrub slider is on by default"
+    assert fig.get("frames"), "the live chart is on by default"
     i = [t.get("name") for t in fig["data"]].index("predicted general loss")
-    frame = fig["frames"][fig["layout"]["sliders"][0]["active"]]
+    active = json.loads(live_charts(at)[0].proto.json)["active"]
+    frame = next(f for f in fig["frames"] if f["name"] == active)
     scrubbed = values(frame["data"][frame["traces"].index(i)]["y"])
     _, with_slider = trace(fig, "predicted general loss")
     at.toggle(key="scrub").set_value(False).run()

@@ -1,5 +1,6 @@
-"""plots.scrub_figure: one chart with a slider whose frames swap in the curves of neighbouring
-settings (what the browser test scrubs); checked here on the figure dicts, without a browser."""
+"""plots.framed_figure: one chart whose frames swap in the curves of neighbouring settings (what
+Explore's live chart switches to in the browser); checked here on the figure dicts, without a
+browser."""
 
 import base64
 from dataclasses import replace
@@ -8,12 +9,13 @@ import numpy as np
 import pytest
 
 from cptcore.params_io import ParamSet
-from cptcore.plots import scenario_figure, scenario_view, scrub_figure
+from cptcore.plots import framed_figure, scenario_figure, scenario_view
 from cptcore.presets import PAPER_FIG3
 from cptcore.scenario import simulate
 from cptcore.whatif import PAPER_WHATIF
 
 LRS = (1e-4, 2e-4, 4e-4)
+NAMES = ["1e-4|0%", "2e-4|0%", "4e-4|0%"]  # as Explore names them: the sliders' shown values
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,7 @@ def charts():
         for lr in LRS
     ]
     figs = [scenario_figure(v, window="cpt") for v in views]
-    return views, figs, scrub_figure(figs, [f"{lr:g}" for lr in LRS], 1, "CPT peak LR")
+    return views, figs, framed_figure(figs, NAMES, 1)
 
 
 def _y(v) -> np.ndarray:
@@ -38,12 +40,10 @@ def _index(fig, name: str) -> int:
     return next(i for i, t in enumerate(fig.data) if t.name == name)
 
 
-def test_the_chart_starts_at_the_active_setting_with_a_step_per_setting(charts):
+def test_the_chart_starts_at_the_active_setting_with_a_frame_per_setting(charts):
     views, figs, fig = charts
-    (slider,) = fig.layout.sliders
-    assert slider.active == 1
-    assert [s.label for s in slider.steps] == ["0.0001", "0.0002", "0.0004"]
-    assert [list(s.args[0]) for s in slider.steps] == [[f.name] for f in fig.frames]
+    assert [f.name for f in fig.frames] == NAMES
+    assert not fig.layout.sliders  # the page's own sliders pick the frame
     i = _index(fig, "predicted general loss")
     assert np.allclose(fig.data[i].y, views[1].pred["pt"], rtol=1e-6, equal_nan=True)
 
