@@ -23,7 +23,9 @@ from ui.widgets import chart, guard, in_page_words, md
 
 LEVEL = 0.95
 Z95 = 1.959963984540054
-DEMO_RUN, DEMO_CUT = "ptconst_cpt-cos_lr1e-3_replay0", 0.2
+# the demo: a held-out sample run (not fitted on) inside the sample fit's envelope, so it opens
+# without an out-of-range warning (a cosine CPT's mean LR is outside the fitted 88-98 %)
+DEMO_RUN, DEMO_CUT = "ptconst_cpt-wsd_lr1e-3_replay0.25", 0.2
 TARGET_LABEL = "Domain loss to reach (nats)"
 
 run_through_app()
@@ -161,7 +163,7 @@ with guard("forecasting the job"):
     fc = forecast_run(preset.ps, run, z=Z95, widen=widening(reasons), source=name)
     for i, o in enumerate(reasons):  # the band's widening once, on the last reason
         more = f" and the band is widened ×{widening(reasons):.1f}" if i == len(reasons) - 1 else ""
-        st.warning(md(f"{o.sentence}: the forecast extrapolates{more}."), icon=":material/warning:")
+        st.warning(md(o.warning(f"the forecast extrapolates{more}")), icon=":material/warning:")
     for odd in fc.implausible:
         st.error(md(odd.sentence), icon=":material/block:")
     untrusted = {odd.target for odd in fc.implausible}
@@ -205,7 +207,7 @@ with guard("forecasting the job"):
         "band around it (in the backtest it covered 84-96 % of the general and 91-99 % of the "
         "domain losses). Dotted: the last logged CPT step."
     )
-    snippet = forecast_markdown(fc, stem(name), LEVEL, target_loss, [o.sentence for o in reasons])
+    snippet = forecast_markdown(fc, stem(name), LEVEL, target_loss, [o.warning() for o in reasons])
     with st.expander("The forecast as Markdown"):
         st.code(snippet, language="markdown")
         st.download_button(
