@@ -197,7 +197,9 @@ class _Builder:
         )
 
     def vline(self, x: float, text: str, label_row: int) -> None:
-        """A dotted vertical line through every panel, labelled inside the panel ``label_row``."""
+        """A dotted vertical line through every panel, labelled at the foot of the panel
+        ``label_row``, right of the line: the LR panel's re-warm-up starts from 0 there and its
+        peak, where the label used to be, crossed it."""
         self.shapes.append(
             dict(
                 type="line",
@@ -216,10 +218,10 @@ class _Builder:
                 x=x,
                 xshift=4,
                 yref=f"y{_ax(label_row)} domain",
-                y=1.0,
+                y=0.0,
                 text=text,
                 showarrow=False,
-                yanchor="top",
+                yanchor="bottom",
                 xanchor="left",
                 font=dict(size=11, color="#334155"),
             )
@@ -700,10 +702,13 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
         row_heights=[1, 0.45],
     )
     fig.update_layout(
-        title=dict(
-            text=f"{TARGET_LABEL[target]}: observed (dots), fitted (solid), "
-            "held-out prediction (dashed)",
+        title=dict(  # two short lines: one line was cut at 800 px ("... held-out prediction (dash")
+            text=f"{TARGET_LABEL[target]}<br><span style='font-size:12px;font-weight:normal'>"
+            "observed (dots), fitted (solid), held out (dashed)</span>",
             font=dict(size=14),
+            yref="container",
+            y=0.985,
+            yanchor="top",
         ),
         yaxis_title_text="loss (nats)",
         yaxis2_title_text="law − observed",
@@ -771,7 +776,7 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
     _layout(fig, height)
     return fig.update_layout(
         legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, font_size=11),
-        margin=dict(t=30),
+        margin=dict(t=60),
     )
 
 

@@ -19,7 +19,7 @@ from ui import data, run_through_app
 from ui.mapping import mapping_form
 from ui.state import TRACK_MAPPINGS, TRACK_UPLOAD
 from ui.upload import describe, read_upload, stem
-from ui.widgets import chart, guard, in_page_words, md
+from ui.widgets import chart, columns_stacking_below, guard, in_page_words, md
 
 LEVEL = 0.95
 Z95 = 1.959963984540054
@@ -43,7 +43,8 @@ mappings: dict = st.session_state.setdefault(TRACK_MAPPINGS, {})
 
 available = data.presets()
 keys = [k for k in (data.SAMPLE, data.YOURS) if k in available] or list(available)
-left, right = st.columns([3, 2], gap="medium")
+# stacked below 640 px: at 800 px the side column cut "Fitted on the sample runs"
+left, right = columns_stacking_below("track_top", [3, 2], gap="medium")
 with right:
     preset_key = st.selectbox(
         "Base parameters",
