@@ -197,9 +197,9 @@ class _Builder:
         )
 
     def vline(self, x: float, text: str, label_row: int) -> None:
-        """A dotted vertical line through every panel, labelled at the foot of the panel
-        ``label_row``, right of the line: the LR panel's re-warm-up starts from 0 there and its
-        peak, where the label used to be, crossed it."""
+        """A dotted vertical line through every panel, labelled right of it in the gap above the
+        panel ``label_row``, where no curve is drawn (inside the LR panel the re-warm-up crossed
+        the label)."""
         self.shapes.append(
             dict(
                 type="line",
@@ -218,7 +218,7 @@ class _Builder:
                 x=x,
                 xshift=4,
                 yref=f"y{_ax(label_row)} domain",
-                y=0.0,
+                y=1.0,
                 text=text,
                 showarrow=False,
                 yanchor="bottom",
