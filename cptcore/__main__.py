@@ -210,7 +210,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     setting = setting_of_run(run)
     reasons = outside(ps.envelope, setting) if setting is not None else []
     for o in reasons:
-        print(f"warning: {o.message}", file=sys.stderr)
+        print(f"warning: {o.warning()}", file=sys.stderr)
     cpt = run.is_cpt  # the CPT phase (a PT warm-up is the power term's pole)
     logged = {t: run.loss(t) for t in preds}
     for odd in implausible(ps.envelope, run.step[cpt], {t: y[cpt] for t, y in preds.items()}, logged):
@@ -279,7 +279,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     setting = setting_of_run(run)
     reasons = outside(ps.envelope, setting) if setting is not None else []
     for o in reasons:
-        print(f"warning: {o.message}", file=sys.stderr)
+        print(f"warning: {o.warning()}", file=sys.stderr)
     z = _z_of(args.interval) if args.interval is not None else None
     fc = forecast_run(
         ps,

@@ -252,6 +252,12 @@ class Outside:
         """The message as a sentence on its own (capitalised), for the pages' warnings."""
         return self.message[:1].upper() + self.message[1:]
 
+    def warning(self, consequence: str = "") -> str:
+        """The warning a page, an export or the CLI shows: the sentence, then ``consequence``
+        ("the prediction extrapolates") after a colon, ending with a period (the one place it is
+        added)."""
+        return f"{self.sentence}: {consequence}." if consequence else f"{self.sentence}."
+
 
 def _fmt_range(lo: float, hi: float, fmt) -> str:
     """'lo–hi', or 'lo only' when the fitted runs had one value (a range of one reads wrong)."""
@@ -297,7 +303,7 @@ def outside(env: Envelope | None, s: Setting) -> list[Outside]:
             f"the CPT schedule's mean LR ({s.cpt_mean_lr_fraction:.0%} of its peak)",
             s.cpt_mean_lr_fraction,
             env.cpt_mean_lr_fraction,
-            ": a schedule shape the fitted runs did not have",
+            " (a schedule shape the fitted runs did not have)",
         )
     if env.loss_potential is not None and s.loss_potential is not None:
         out += _share_outside(
@@ -358,6 +364,18 @@ WIDEN = {
 def widening(reasons: Sequence[Outside]) -> float:
     """Factor (>= 1) on the band's half-width for a setting outside the envelope."""
     return 1.0 + sum(WIDEN.get(o.control, 1.0) * o.distance for o in reasons)
+
+
+# beyond this widening the band says nothing: the calibrated ~95 % half-width (about 0.02-0.05 nats
+# on the sample fit) times 10 spans a few tenths of a nat, the whole CPT shift the law predicts, so a
+# wider band covers every plausible loss and fills the chart (Explore at 100k CPT steps: x89.7)
+USEFUL_WIDENING = 10.0
+NO_USEFUL_BAND = "no useful band this far outside the fitted runs"
+
+
+def band_useful(widen: float) -> bool:
+    """Whether a band widened by ``widen`` (``widening``) still carries information (is drawn)."""
+    return widen <= USEFUL_WIDENING
 
 
 # a predicted loss this many times above the highest loss seen (or below the lowest) is not a loss a

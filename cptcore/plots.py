@@ -197,7 +197,9 @@ class _Builder:
         )
 
     def vline(self, x: float, text: str, label_row: int) -> None:
-        """A dotted vertical line through every panel, labelled inside the panel ``label_row``."""
+        """A dotted vertical line through every panel, labelled right of it in the gap above the
+        panel ``label_row``, where no curve is drawn (inside the LR panel the re-warm-up crossed
+        the label)."""
         self.shapes.append(
             dict(
                 type="line",
@@ -219,7 +221,7 @@ class _Builder:
                 y=1.0,
                 text=text,
                 showarrow=False,
-                yanchor="top",
+                yanchor="bottom",
                 xanchor="left",
                 font=dict(size=11, color="#334155"),
             )
@@ -676,10 +678,13 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
         row_heights=[1, 0.45],
     )
     fig.update_layout(
-        title=dict(
-            text=f"{TARGET_LABEL[target]}: observed (dots), fitted (solid), "
-            "held-out prediction (dashed)",
+        title=dict(  # two short lines: one line was cut at 800 px ("... held-out prediction (dash")
+            text=f"{TARGET_LABEL[target]}<br><span style='font-size:12px;font-weight:normal'>"
+            "observed (dots), fitted (solid), held out (dashed)</span>",
             font=dict(size=14),
+            yref="container",
+            y=0.985,
+            yanchor="top",
         ),
         yaxis_title_text="loss (nats)",
         yaxis2_title_text="law − observed",
@@ -747,7 +752,7 @@ def fit_figure(curves: Sequence[RunFit], target: str, height: int = 620) -> go.F
     _layout(fig, height)
     return fig.update_layout(
         legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, font_size=11),
-        margin=dict(t=30),
+        margin=dict(t=60),
     )
 
 

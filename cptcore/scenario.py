@@ -17,7 +17,7 @@ import numpy as np
 
 from cptcore.areas import Areas, compute_areas
 from cptcore.decimate import decimate
-from cptcore.envelope import implausible, outside, setting_of_lr, widening
+from cptcore.envelope import band_useful, implausible, outside, setting_of_lr, widening
 from cptcore.errors import InputError
 from cptcore.fit import prediction_band
 from cptcore.law import (
@@ -138,7 +138,7 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
             prediction_band(
                 fit, a, sc.replay, S1pt.get(target), widen=widening(reasons), base_model=sc.base
             )
-            if bands and has_band(fit)
+            if bands and has_band(fit) and band_useful(widening(reasons))
             else None
         )
         curves[target] = TargetCurves(
@@ -223,6 +223,12 @@ class ScenarioView:
     def targets(self) -> tuple[str, ...]:
         return tuple(self.pred)
 
+    @property
+    def band_useful(self) -> bool:
+        """False when the scenario is so far outside the fitted runs that no band is drawn
+        (``envelope.band_useful``)."""
+        return band_useful(self.widen)
+
     def with_label(self, label: str) -> ScenarioView:
         return ScenarioView(**{**self.__dict__, "label": label})
 
@@ -292,7 +298,7 @@ def view(
             prediction_band(
                 fit, kept, sc.replay, S1pt.get(t), widen=widen, base_model=sc.base
             )
-            if bands and has_band(fit)
+            if bands and has_band(fit) and band_useful(widen)
             else None
         )
     return ScenarioView(
@@ -356,7 +362,9 @@ def scenario_view(
         hc[t] = c.hidden_cpt[idx]
         tm[t] = {k: v[idx] for k, v in _term_panel(c.terms).items()}
         fit = ps.fits.get(t) if ps is not None else None
-        if fit is not None and has_band(fit):
+        if not band_useful(curves.widen):
+            band[t] = None
+        elif fit is not None and has_band(fit):
             a = curves.areas.at(curves.steps[idx])
             S1pt, bm = curves.S1pt.get(t), curves.base  # an open base model's fitted S1pt
             band[t] = prediction_band(fit, a, replay, S1pt, widen=curves.widen, base_model=bm)

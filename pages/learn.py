@@ -217,6 +217,12 @@ with guard("drawing this step"):
         )
 
     elif step == "replay":
+        chosen = preset
+        if not chosen.ps.models_replay:  # e.g. the paper's Eq. 4: this step would do nothing
+            first = data.default_preset_key(available)
+            order = [first, *(k for k in available if k != first)]
+            preset = next((available[k] for k in order if available[k].ps.models_replay), preset)
+            base = preset.defaults
         models_replay = preset.ps.models_replay
         with text:
             st.markdown(
@@ -226,6 +232,12 @@ with guard("drawing this step"):
                 "shift term and the CPT annealing term (`a2` and `a1`). The thin line is the same "
                 "schedule without replay."
             )
+            if preset is not chosen:
+                st.info(
+                    f"This step uses “{preset.label}”: “{chosen.label}” uses Eq. 4, which has no "
+                    "replay term.",
+                    icon=":material/info:",
+                )
             if not models_replay:
                 st.info(
                     f"“{preset.label}” uses Eq. 4, which has no replay term, so the slider is "

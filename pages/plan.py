@@ -316,8 +316,10 @@ with right, guard("planning", CONTROLS):
     for o in rep.current_view.outside:  # the PT is held fixed: the search cannot stay inside
         if o.control == "PT history":
             st.warning(
-                f"{o.sentence}: every prediction on this page extrapolates (the plan keeps this "
-                "pre-training and searches the CPT only); the recommendation's band is widened.",
+                o.warning(
+                    "every prediction on this page extrapolates (the plan keeps this pre-training "
+                    "and searches the CPT only); the recommendation's band is widened"
+                ),
                 icon=":material/warning:",
             )
     views = [v for v in (rep.current_view, rep.plan_view) if v is not None]

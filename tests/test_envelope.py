@@ -146,7 +146,9 @@ def test_predict_says_outside_the_fitted_range_only_outside(cli_files, capsys):
     err = capsys.readouterr().err.splitlines()
     lines = [ln for ln in err if "outside the fitted range" in ln]
     assert len(lines) == 3  # replay, peak LR and (at 4x the LR) the summed LR: one line each
-    assert any("replay 75%" in ln for ln in lines) and any("peak LR 2e-3" in ln for ln in lines)
+    assert any("warning: Replay 75%" in ln for ln in lines)
+    assert any("peak LR 2e-3" in ln for ln in lines)
+    assert all(ln.endswith(".") for ln in lines)  # sentences (Outside.warning)
 
 
 def test_predict_interval_adds_lo_hi_columns_and_reports_coverage(cli_files, capsys):

@@ -11,6 +11,7 @@ import pytest
 
 from cptcore.envelope import (
     IMPLAUSIBLE,
+    USEFUL_WIDENING,
     Envelope,
     envelope_of,
     implausible,
@@ -178,7 +179,10 @@ def test_the_cli_warns_of_the_pt_history_and_an_implausible_forecast(tmp_path, c
     for cmd in ("predict", "forecast"):
         assert main([cmd, "-p", params, str(TOY), "-o", str(tmp_path / f"{cmd}.csv")]) == 0
         err = capsys.readouterr().err
-        assert "warning: the PT summed LR 0.00555 (20 PT steps) is outside the fitted range" in err
+        assert (  # one sentence per line, ending with a period (Outside.warning)
+            "warning: The PT summed LR 0.00555 (20 PT steps) is outside the fitted range 2.2–2.45 "
+            "(2,500 PT steps).\n"
+        ) in err
         assert err.count("warning: Not a plausible prediction: the") == 2, cmd
 
 
@@ -198,3 +202,26 @@ def test_a_sparse_log_gives_the_same_pt_history_as_every_step():
     assert len(sparse.step) < len(run.step) // 10
     assert rows.S1pt == pytest.approx(dense.S1pt) and dense.S1pt == pytest.approx(2.2)
     assert rows.pt_steps == dense.pt_steps == 2500
+
+
+def test_a_scenario_far_outside_the_fitted_runs_gets_no_band_and_a_near_one_keeps_it(sample):
+    w = whatif_from_run(read_run(SAMPLE / "ptconst_cpt-wsd_lr1e-3_replay0.csv"))
+    near = view(sample, replace(w, cpt_steps=2_000))  # 2x the fitted CPT: widened, still useful
+    assert 1 < near.widen <= USEFUL_WIDENING and near.band_useful
+    assert all(near.band[t] is not None for t in near.targets)
+    far = view(sample, replace(w, cpt_steps=100_000))  # Explore at 100k CPT steps: about x90
+    assert far.widen > USEFUL_WIDENING and not far.band_useful
+    assert all(far.band[t] is None for t in far.targets)  # not a band filling the whole panel
+    assert [o.control for o in far.outside] == ["steps"]  # the warning itself is kept
+
+
+def test_every_out_of_range_warning_is_one_sentence_ending_with_a_period(sample):
+    cos = read_run(SAMPLE / "ptconst_cpt-cos_lr1e-3_replay0.csv")
+    reasons = outside(sample.envelope, setting_of_run(cos))
+    assert [o.warning() for o in reasons] == [
+        "The CPT schedule's mean LR (50% of its peak) is outside the fitted range 88%–98% "
+        "(a schedule shape the fitted runs did not have)."
+    ]
+    assert reasons[0].warning("the forecast extrapolates").endswith(
+        "did not have): the forecast extrapolates."
+    )

@@ -22,7 +22,7 @@ from ui.fitting import FitOutcome, selection_table
 from ui.fitting import run_fit as fit_selected
 from ui.openmodel import base_editor
 from ui.state import EXPLORE_PRESET, LAST_FIT, LEARN_PRESET, NEW_FIT, YOUR_FIT
-from ui.widgets import chart, columns_stacking_below, guard, md
+from ui.widgets import chart, guard, md
 
 MEANING = {
     "L0": "loss floor (irreducible loss)",
@@ -390,9 +390,10 @@ def fit_tab(outcome: FitOutcome, target: str, runs: dict[str, Run]) -> None:
     (st.success if fr.success else st.warning)(md(fr.message))  # messages name runs
     for w in fr.warnings:
         st.warning(md(w))
-    left, right = columns_stacking_below(f"fit_tables_{fr.target}", [1, 1.3])  # stacked when narrow
-    left.markdown("**Parameters** (± standard error where identified)")
-    left.dataframe(
+    # one above the other, full width: side by side, 1280 px cut the parameters' meanings and hid
+    # the accuracy's "max error" behind a scroll
+    st.markdown("**Parameters** (± standard error where identified)")
+    st.dataframe(
         parameter_table(fr),
         hide_index=True,
         width="stretch",
@@ -401,8 +402,8 @@ def fit_tab(outcome: FitOutcome, target: str, runs: dict[str, Run]) -> None:
             "± std. error": st.column_config.NumberColumn(format="%.2g"),
         },
     )
-    right.markdown("**Accuracy per run** (loss in nats)")
-    right.dataframe(
+    st.markdown("**Accuracy per run** (loss in nats)")
+    st.dataframe(
         accuracy_table(outcome.metrics(target)),
         hide_index=True,
         width="stretch",

@@ -33,7 +33,7 @@ def test_track_names_the_pt_history_and_refuses_an_implausible_forecast():
 
 
 def test_track_shows_numbers_for_a_run_like_the_fitted_ones():
-    at = open_page("pages/track.py")  # the sample run cut at 20 %: the fitted PT, 1e-3, cosine
+    at = open_page("pages/track.py")  # the sample run cut at 20 %: the fitted PT, 1e-3, WSD
     no_exception(at)
     assert not at.error
     assert not any("PT summed LR" in w.value for w in at.warning)

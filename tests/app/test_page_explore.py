@@ -249,6 +249,18 @@ def test_leaving_the_fitted_range_is_said_next_to_the_chart_and_widens_the_band(
     assert len(lines) == 2 and sum("widened" in ln for ln in lines) == 1  # the factor once
 
 
+def test_far_outside_the_fitted_runs_no_band_is_drawn_and_the_page_says_so():
+    at = open_page("pages/explore.py")
+    assert any(t.get("name") == "~95% band" for t in figure(at)["data"])  # inside: a band
+    at.select_slider(key="cpt_steps").set_value(100_000).run()  # ~x90: it would fill the panel
+    no_exception(at)
+    lines = [w.value for w in at.warning if "outside the fitted range" in w.value]
+    assert len(lines) == 1 and "CPT summed LR" in lines[0]  # the out-of-range warning stays
+    assert "no useful band this far outside the fitted runs" in lines[0]
+    assert "the band is widened" not in lines[0] and lines[0].endswith(".")
+    assert not any(t.get("name") == "~95% band" for t in figure(at)["data"])
+
+
 def _band_width(at) -> float:
     """Mean width of the general loss's band (upper trace, then the lower one named '~95% band')."""
     from app_helpers import values

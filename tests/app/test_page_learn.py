@@ -78,6 +78,29 @@ def test_replay_step_moves_the_curves_with_a_replay_law():
     assert g1[-1] < g0[-1]  # more replay, less forgetting (paper §4.2)
 
 
+def test_the_replay_step_works_from_the_default_preset_with_one_line_naming_the_set_it_uses():
+    from ui import data
+
+    sample = data.presets().get(data.SAMPLE)
+    if sample is None or not sample.ps.models_replay:
+        pytest.skip("no sample fit with a replay law (sample_data/cpt/params.json)")
+    at = open_page("pages/learn.py")
+    assert at.selectbox(key="learn_preset").value == data.PAPER  # Eq. 4: no replay term
+    at.radio(key="learn_step").set_value("replay").run()
+    no_exception(at)
+    assert not at.slider(key="learn_replay").disabled
+    notes = [i.value for i in at.info]
+    assert notes == [
+        f"This step uses “{sample.label}”: “{data.PRESET_LABELS[data.PAPER]}” uses "
+        "Eq. 4, which has no replay term."
+    ]
+    _, g0 = trace(figure(at), "predicted general loss")
+    at.slider(key="learn_replay").set_value(75.0).run()
+    _, g1 = trace(figure(at), "predicted general loss")
+    assert g1[-1] < g0[-1]  # the slider moves the curves: more replay, less forgetting (§4.2)
+    assert at.selectbox(key="learn_preset").value == data.PAPER  # the user's choice is kept
+
+
 def test_critical_point_chart_is_not_flattened_by_the_first_steps():
     # step 6 pre-trains briefly, so its CPT window reaches back to step 0, where the power law is
     # huge (~37 nats at step 1): the y-range must fit the curves it explains, as Explore's does

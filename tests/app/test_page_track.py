@@ -1,6 +1,7 @@
 """Track: a running job's log -> the forecast with its band, a target step, a Markdown snippet."""
 
 import io
+import json
 
 import numpy as np
 from app_helpers import ROOT, figure, no_exception, open_page, trace
@@ -10,6 +11,7 @@ from cptcore.runs import read_run, run_to_frame
 
 CSV = "text/csv"
 SAMPLE = ROOT / "sample_data" / "cpt"
+DEMO = "ptconst_cpt-wsd_lr1e-3_replay0.25"  # the page's demo run, held out of the sample fit
 
 
 def _csv(run) -> bytes:
@@ -37,6 +39,30 @@ def test_track_page_shows_a_sample_job_before_any_upload():
     assert observed.value == "20%" and "summed learning rate" in observed.help
 
 
+def test_the_demo_before_any_upload_is_a_held_out_run_inside_the_fit_and_opens_without_warning():
+    at = open_page("pages/track.py")
+    no_exception(at)
+    shown = DEMO.replace("_", "\\_")  # Markdown-escaped on the page
+    assert any(f"sample run {shown} (cut at 20% of CPT)" in c.value for c in at.caption)
+    assert not at.warning and not at.error  # a first impression without "outside the fitted range"
+    split = json.loads((SAMPLE / "split.json").read_text(encoding="utf-8"))
+    assert f"{DEMO}.csv" not in split["train"]  # a forecast of a run the fit did not see
+
+
+def test_out_of_range_warnings_of_an_uploaded_job_end_with_a_period_on_the_page_and_in_markdown():
+    run = cut_run(read_run(SAMPLE / "ptconst_cpt-cos_lr1e-3_replay0.csv"), 0.2)  # cosine: outside
+    at = _upload(open_page("pages/track.py"), "job.csv", _csv(run))
+    no_exception(at)
+    warnings = [w.value for w in at.warning]
+    assert warnings == [
+        "The CPT schedule's mean LR (50% of its peak) is outside the fitted range 88%–98% (a "
+        "schedule shape the fitted runs did not have): the forecast extrapolates and the band is "
+        "widened ×2.1."
+    ]  # 1 + 3 x (0.875 - 0.5): the fitted runs' lowest mean LR share minus the cosine's
+    notes = [ln for ln in at.code[0].value.splitlines() if ln.startswith("- **Warning:**")]
+    assert len(notes) == 1 and notes[0].endswith("did not have).")
+
+
 def test_uploaded_job_is_forecast_and_the_target_step_is_given():
     run = cut_run(read_run(SAMPLE / "ptconst_cpt-wsd_lr1e-3_replay0.25.csv"), 0.2)
     at = _upload(open_page("pages/track.py"), "job.csv", _csv(run))
@@ -54,7 +80,7 @@ def test_uploaded_job_is_forecast_and_the_target_step_is_given():
 
 
 def test_a_target_the_logged_losses_passed_is_already_reached_at_a_logged_step():
-    run = cut_run(read_run(SAMPLE / "ptconst_cpt-cos_lr1e-3_replay0.csv"), 0.2)  # the page's sample
+    run = cut_run(read_run(SAMPLE / f"{DEMO}.csv"), 0.2)  # the page's sample
     ok = run.is_cpt & np.isfinite(run.loss_cpt) & (run.loss_cpt <= 2.5)
     first = int(run.step[ok][0])
     at = open_page("pages/track.py")

@@ -196,6 +196,23 @@ def test_fit_figure_residual_axis_shows_the_fitted_rows_not_the_earlier_ones():
     assert -0.05 < lo < 0 < hi < 0.05, (lo, hi)
 
 
+def test_fit_figure_title_lines_fit_the_chart_of_an_800_px_window():
+    """QA: at 800 px the one-line title was cut ("... held-out prediction (dash"). The chart is
+    ~480 px wide there; at 14 px (~7.5 px a character) a line of up to 60 characters fits."""
+    import re
+
+    from cptcore.plots import RunFit, fit_figure
+
+    x = np.arange(0, 1001, 50)
+    y = 3.0 - x / 5e3
+    text = fit_figure(
+        [RunFit("run", "cpt", True, x, y, x, y, 0 * y, fit_from=0)], "cpt"
+    ).layout.title.text
+    lines = [re.sub(r"<[^>]+>", "", ln) for ln in text.split("<br>")]
+    assert lines[-1].endswith("held out (dashed)")  # the key to the line styles is whole
+    assert max(len(ln) for ln in lines) <= 60, lines
+
+
 def _term_names(ps: ParamSet, target: str) -> list[str]:
     from cptcore.scenario import view
 

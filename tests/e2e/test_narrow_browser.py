@@ -31,7 +31,8 @@ CUT_CHIPS = """() => [...document.querySelectorAll('[data-tag] span[title]')]
 
 
 @pytest.mark.parametrize(
-    ("name", "label"), [("explore", "CPT steps"), ("plan", "Schedule families")]
+    ("name", "label"),
+    [("explore", "CPT steps"), ("plan", "Schedule families"), ("track", "Base parameters")],
 )
 def test_controls_take_the_width_at_800_px(chrome, base_url, name, label):  # noqa: F811
     with open_at(
