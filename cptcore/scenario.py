@@ -142,13 +142,14 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
         curves[target] = TargetCurves(
             target,
             pred,
-            *hidden_curves(p, tm, sc.replay, target),
+            *hidden_curves(p, tm, sc.replay, target, a.cpt_peak()),
             tm,
             band,
             turning_length(pred, transfer),
             transfer,
         )
-    crit = critical_point(ps.fits["pt"].params, sc.replay) if "pt" in ps.fits else None
+    p_pt = ps.fits["pt"].params if "pt" in ps.fits else None
+    crit = critical_point(p_pt, sc.replay, a.cpt_peak()) if p_pt is not None else None
     return ScenarioCurves(
         np.arange(len(lr)),
         lr,
@@ -169,12 +170,13 @@ def has_band(fit) -> bool:
 
 
 def hidden_curves(
-    p: LawParams, tm: Terms, replay: float, target: str
+    p: LawParams, tm: Terms, replay: float, target: str, peak: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The hidden curves (continue PT on D_pt; trained on D_cpt) from terms already computed: the
-    same sums as ``law.hidden_pt_curve`` / ``hidden_cpt_curve`` without evaluating the law again."""
+    same sums as ``law.hidden_pt_curve`` / ``hidden_cpt_curve`` without evaluating the law again.
+    ``peak``: the CPT peak LR (the peak forms' shift limit depends on it)."""
     hidden = tm.L0 + tm.power + tm.anneal_pt + tm.anneal_cpt
-    return hidden, hidden + p.B * shift_limit(p, replay, target)
+    return hidden, hidden + p.B * shift_limit(p, replay, target, peak)
 
 
 @dataclass(frozen=True, eq=False)
@@ -263,7 +265,7 @@ def view(
     for t, fit in ps.fits.items():
         p = fit.params
         tt = terms(p, kept, sc.replay, t, S1pt.get(t))
-        hp[t], hc[t] = hidden_curves(p, tt, sc.replay, t)
+        hp[t], hc[t] = hidden_curves(p, tt, sc.replay, t, a.cpt_peak())
         tm[t] = _term_panel(tt)
         band[t] = (
             prediction_band(
@@ -285,7 +287,9 @@ def view(
         start={t: float(y[transfer]) for t, y in preds.items()},
         delta={t: float(y[-1] - y[transfer]) for t, y in preds.items()},
         turning_length=turning_length(preds["pt"], transfer) if "pt" in preds else None,
-        critical_point=critical_point(ps.fits["pt"].params, sc.replay) if "pt" in ps.fits else None,
+        critical_point=critical_point(ps.fits["pt"].params, sc.replay, a.cpt_peak())
+        if "pt" in ps.fits
+        else None,
         loss_potential=loss_potential(lr[1 : transfer + 1]) if known else 0.0,  # §6: annealed
         label=label,
         outside=reasons,
