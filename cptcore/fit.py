@@ -575,7 +575,7 @@ def _identified_law(data: _Data, law: str, init: FitResult | None, warnings: lis
     to a simpler one) and the LR clock's reference LR; the reasons are appended to ``warnings``."""
     peaks = sorted({float(f"{pk:.3g}") for pk in data.cpt_peaks})
     if law in LR_CLOCK_FORMS + PEAK_FORMS and len(peaks) < 2:
-        plain = "eq4" if law == "eq4-lr" else "tau"
+        plain = "eq4" if law in ("eq4-lr", "eq4-speed") else "tau"
         what = "the LR clock's rho" if law in LR_CLOCK_FORMS else FORMS[law].extra[-1]
         neutral = "rho = 1" if law in LR_CLOCK_FORMS else f"{FORMS[law].extra[-1]} = 0"
         warnings.append(
@@ -584,10 +584,11 @@ def _identified_law(data: _Data, law: str, init: FitResult | None, warnings: lis
         )
         law = plain
     if FORMS[law].replay_extra and len(np.unique(data.replay[data.S1cpt > 0])) < 2:
-        plain = "eq4-lr" if law in LR_CLOCK_FORMS else "eq4"
+        plain = {"tau-lr": "eq4-lr", "tau-speed": "eq4-speed"}.get(law, "eq4")
+        words = {"eq4-lr": "Eq. 4 with the LR clock", "eq4-speed": "Eq. 4 with the peak-LR speed"}
         warnings.append(
             f"{law} needs CPT runs with at least two replay ratios; fitted "
-            f"{'Eq. 4 with the LR clock' if plain == 'eq4-lr' else 'Eq. 4'} instead"
+            f"{words.get(plain, 'Eq. 4')} instead"
         )
         law = plain
     ratios = np.unique(data.replay[data.S1cpt > 0])

@@ -110,6 +110,14 @@ FORMS = {
         starts=(("a1", (0.0,)), ("kappa", (0.1, 1.0, 10.0, 100.0)), ("rho", (0.6, 1.0, 1.6))),
         log=("kappa",),
     ),
+    "eq4-speed": LawForm(
+        "Eq. 4 with a peak-LR shift speed: E becomes E*(eta_peak/eta_ref)^mu "
+        "(ours; replay not modelled; needs runs at two or more CPT peak LRs)",
+        ("mu",),
+        "speed",
+        bounds=(("mu", -3.0, 3.0),),
+        starts=(("mu", (-0.5, 0.5)),),
+    ),
     "tau-amp": LawForm(
         "tau-form with a peak-LR amplitude: the shift is B*(eta_peak/eta_ref)^nu*shape "
         "(ours; needs runs at two or more CPT peak LRs)",
@@ -133,7 +141,7 @@ LAWS = {name: f.label for name, f in FORMS.items()}
 REPLAY_NAMES = ("a1", "a2", "kappa", "rho", "nu", "mu")  # every extra parameter of a form
 LR_NAMES = ("rho", "nu", "mu")  # the extra parameters about the CPT LR (they need eta_ref)
 LR_CLOCK_FORMS = ("eq4-lr", "tau-lr")
-PEAK_FORMS = ("tau-amp", "tau-speed")  # the run's CPT peak LR scales the shift's amplitude / speed
+PEAK_FORMS = ("eq4-speed", "tau-amp", "tau-speed")  # the run's CPT peak LR scales the shift's amplitude / speed
 # replay_form values whose replay acts through the shift clock
 TAU_FORMS = ("tau", "tau-lr", "tau-amp", "tau-speed")
 _FORM_OF = {f.replay_form: name for name, f in FORMS.items() if f.extra}
@@ -164,7 +172,7 @@ class LawParams:
     @property
     def law(self) -> str:
         """The name of this parameter set's form in ``FORMS``."""
-        if self.a1 is None and self.rho is None:
+        if self.a1 is None and self.rho is None and not self.peaked:
             return "eq4"
         return "eq8" if self.replay_form == "paper" else _FORM_OF.get(self.replay_form, "eq8")
 

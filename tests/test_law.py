@@ -204,7 +204,7 @@ def _plain(p: LawParams, S1pt, S2pt, S1cpt, S2cpt, r, target, clock=None, peak=N
         shift_clock = s if k == 0 else (1 - r) * (1 - math.exp(-k * s)) / k
     if peak is not None and p.law == "tau-amp":  # B * (eta_peak / eta_ref)^nu
         f_shift *= (peak / p.eta_ref) ** p.nu
-    if peak is not None and p.law == "tau-speed":  # E * (eta_peak / eta_ref)^mu
+    if peak is not None and p.law in ("tau-speed", "eq4-speed"):  # E * (eta_peak / eta_ref)^mu
         shift_clock *= (peak / p.eta_ref) ** p.mu
     return (
         p.L0
@@ -231,6 +231,7 @@ FORM_PARAMS = {
     "tau": {"a1": 0.1, "kappa": 7.0, "replay_form": "tau"},
     "eq4-lr": {"rho": 1.4, "eta_ref": 1e-4, "replay_form": "lr"},
     "tau-lr": {"a1": 0.1, "kappa": 7.0, "rho": 0.7, "eta_ref": 3e-4, "replay_form": "tau-lr"},
+    "eq4-speed": {"mu": 0.9, "eta_ref": 1e-3, "replay_form": "speed"},
     "tau-amp": {"a1": 0.1, "kappa": 7.0, "nu": 0.4, "eta_ref": 1e-3, "replay_form": "tau-amp"},
     "tau-speed": {"a1": 0.1, "kappa": 7.0, "mu": 1.3, "eta_ref": 1e-3, "replay_form": "tau-speed"},
 }
@@ -366,12 +367,15 @@ def test_lr_clock_params_need_their_reference_lr():
 # --- the peak forms (tau-amp, tau-speed): the run's CPT peak LR scales the shift ----------------
 
 
-@pytest.mark.parametrize("form, exponent", [("tau-amp", "nu"), ("tau-speed", "mu")])
+@pytest.mark.parametrize(
+    "form, exponent, plain",
+    [("tau-amp", "nu", "tau"), ("tau-speed", "mu", "tau"), ("eq4-speed", "mu", "eq4")],
+)
 def test_peak_forms_are_the_tau_form_at_exponent_0_or_at_the_reference_lr(
-    paper_example, form, exponent
+    paper_example, form, exponent, plain
 ):
     a, t = paper_example  # CPT peak ~2e-4 (the first step of a cosine from 2e-4)
-    tau = PAPER_FIG3["pt"].with_values(**FORM_PARAMS["tau"])
+    tau = PAPER_FIG3["pt"].with_values(**FORM_PARAMS[plain])
     for r in (0.0, 0.3):
         want = predict(tau, a, r)[1:]
         neutral = tau.with_values(**(FORM_PARAMS[form] | {exponent: 0.0}))
@@ -387,7 +391,9 @@ def test_tau_amp_scales_the_shift_and_tau_speed_its_clock_by_the_peak_lr(paper_e
     assert f == pytest.approx(0.2, rel=1e-6)
     tau = PAPER_FIG3["pt"].with_values(**FORM_PARAMS["tau"])
     amp = tau.with_values(**FORM_PARAMS["tau-amp"])
-    np.testing.assert_allclose(terms(amp, a, 0.3).shift, terms(tau, a, 0.3).shift * f**0.4, rtol=1e-12)
+    np.testing.assert_allclose(
+        terms(amp, a, 0.3).shift, terms(tau, a, 0.3).shift * f**0.4, rtol=1e-12
+    )
     # tau-speed: the tau-form with E * f^1.3 (E only: tau's relaxation keeps S1cpt)
     speed = tau.with_values(**FORM_PARAMS["tau-speed"])
     slow = tau.with_values(E=tau.E * f**1.3)
