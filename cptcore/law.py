@@ -136,14 +136,29 @@ FORMS = {
         starts=(("a1", (0.0,)), ("kappa", (0.1, 1.0, 10.0, 100.0)), ("mu", (-0.5, 0.5))),
         log=("kappa",),
     ),
+    "tau-amp-speed": LawForm(
+        "tau-form with both: B*(eta_peak/eta_ref)^nu and E*(eta_peak/eta_ref)^mu "
+        "(ours; needs runs at two or more CPT peak LRs)",
+        ("a1", "kappa", "nu", "mu"),
+        "tau-amp-speed",
+        bounds=(("a1", -10.0, 10.0), ("kappa", 1e-3, 1e4), ("nu", -3.0, 3.0), ("mu", -3.0, 3.0)),
+        starts=(
+            ("a1", (0.0,)),
+            ("kappa", (0.1, 1.0, 10.0, 100.0)),
+            ("nu", (0.0,)),
+            ("mu", (-0.5, 0.5)),
+        ),
+        log=("kappa",),
+    ),
 }
 LAWS = {name: f.label for name, f in FORMS.items()}
 REPLAY_NAMES = ("a1", "a2", "kappa", "rho", "nu", "mu")  # every extra parameter of a form
 LR_NAMES = ("rho", "nu", "mu")  # the extra parameters about the CPT LR (they need eta_ref)
 LR_CLOCK_FORMS = ("eq4-lr", "tau-lr")
-PEAK_FORMS = ("eq4-speed", "tau-amp", "tau-speed")  # the run's CPT peak LR scales the shift's amplitude / speed
+# the run's CPT peak LR scales the shift's amplitude / speed
+PEAK_FORMS = ("eq4-speed", "tau-amp", "tau-speed", "tau-amp-speed")
 # replay_form values whose replay acts through the shift clock
-TAU_FORMS = ("tau", "tau-lr", "tau-amp", "tau-speed")
+TAU_FORMS = ("tau", "tau-lr", "tau-amp", "tau-speed", "tau-amp-speed")
 _FORM_OF = {f.replay_form: name for name, f in FORMS.items() if f.extra}
 
 
@@ -414,9 +429,8 @@ def peak_factors(p: LawParams, peak) -> tuple:
     if not p.peaked or peak is None:
         return 1.0, 1.0
     ratio = np.asarray(peak, dtype=float) / p.eta_ref if np.ndim(peak) else peak / p.eta_ref
-    if p.nu is not None:
-        return np.power(ratio, p.nu), 1.0
-    return 1.0, np.power(ratio, p.mu)
+    amp = 1.0 if p.nu is None else np.power(ratio, p.nu)
+    return amp, 1.0 if p.mu is None else np.power(ratio, p.mu)
 
 
 def _is_one(f) -> bool:
