@@ -1,6 +1,10 @@
 """Candidate law forms for another CPT peak LR, scored only on runs each fit never saw.
 
-    python benchmarks/law_forms.py [--forms tau,tau-lr,tau-amp,tau-speed] [--jobs 1] [--per-fold]
+    python benchmarks/law_forms.py [--forms tau,tau-speed,...] [--jobs 1] [--per-fold] [--log F]
+    python benchmarks/law_forms.py --from-log F      # the table from a saved log, no fitting
+
+30 fits per form, about 5 CPU-minutes per form (tau, tau-speed); --log keeps each fit's result as it
+finishes, so a long run can be read while it goes on.
 
 All 21 CPT sample runs (sample_data/cpt, split.json train + test + extra: peak LRs 3e-4, 1e-3,
 2e-3; replay 0..1; constant, WSD and cosine CPT). Every fit: ``fit.fit_target`` with min_step = 500
@@ -41,7 +45,7 @@ from accuracy import sample_setting  # noqa: E402  (one reading of a sample run'
 # no time limit: on a shared machine the fitter's default 60 s (wall clock) cuts fits short
 KW = {"min_step": 500, "lam": 0.98, "max_seconds": 1e5}
 SAMPLE = os.path.join(ROOT, "sample_data", "cpt")
-FORMS = ("tau", "tau-lr", "tau-amp", "tau-speed")
+FORMS = ("tau", "tau-speed", "tau-amp", "tau-amp-speed", "tau-lr")
 COLUMNS = (
     "split",
     "split 3e-4",
