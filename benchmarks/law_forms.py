@@ -45,7 +45,7 @@ from accuracy import sample_setting  # noqa: E402  (one reading of a sample run'
 # no time limit: on a shared machine the fitter's default 60 s (wall clock) cuts fits short
 KW = {"min_step": 500, "lam": 0.98, "max_seconds": 1e5}
 SAMPLE = os.path.join(ROOT, "sample_data", "cpt")
-FORMS = ("tau", "tau-speed", "tau-amp", "tau-amp-speed", "tau-lr")
+FORMS = ("tau", "tau-speed", "tau-amp", "tau-lr")
 COLUMNS = (
     "split",
     "split 3e-4",

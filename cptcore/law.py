@@ -136,29 +136,15 @@ FORMS = {
         starts=(("a1", (0.0,)), ("kappa", (0.1, 1.0, 10.0, 100.0)), ("mu", (-0.5, 0.5))),
         log=("kappa",),
     ),
-    "tau-amp-speed": LawForm(
-        "tau-form with both: B*(eta_peak/eta_ref)^nu and E*(eta_peak/eta_ref)^mu "
-        "(ours; needs runs at two or more CPT peak LRs)",
-        ("a1", "kappa", "nu", "mu"),
-        "tau-amp-speed",
-        bounds=(("a1", -10.0, 10.0), ("kappa", 1e-3, 1e4), ("nu", -3.0, 3.0), ("mu", -3.0, 3.0)),
-        starts=(
-            ("a1", (0.0,)),
-            ("kappa", (0.1, 1.0, 10.0, 100.0)),
-            ("nu", (0.0,)),
-            ("mu", (-0.5, 0.5)),
-        ),
-        log=("kappa",),
-    ),
 }
 LAWS = {name: f.label for name, f in FORMS.items()}
 REPLAY_NAMES = ("a1", "a2", "kappa", "rho", "nu", "mu")  # every extra parameter of a form
 LR_NAMES = ("rho", "nu", "mu")  # the extra parameters about the CPT LR (they need eta_ref)
 LR_CLOCK_FORMS = ("eq4-lr", "tau-lr")
 # the run's CPT peak LR scales the shift's amplitude / speed
-PEAK_FORMS = ("eq4-speed", "tau-amp", "tau-speed", "tau-amp-speed")
+PEAK_FORMS = ("eq4-speed", "tau-amp", "tau-speed")
 # replay_form values whose replay acts through the shift clock
-TAU_FORMS = ("tau", "tau-lr", "tau-amp", "tau-speed", "tau-amp-speed")
+TAU_FORMS = ("tau", "tau-lr", "tau-amp", "tau-speed")
 _FORM_OF = {f.replay_form: name for name, f in FORMS.items() if f.extra}
 
 

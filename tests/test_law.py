@@ -197,14 +197,14 @@ def _plain(p: LawParams, S1pt, S2pt, S1cpt, S2cpt, r, target, clock=None, peak=N
     elif p.law == "eq8-convex":
         f_anneal = math.exp(p.a1 * r_pt)
         f_shift = (math.exp(p.a2 * r_cpt) - 1) / (math.exp(p.a2) - 1)
-    elif p.law in ("tau", "tau-lr", "tau-amp", "tau-speed", "tau-amp-speed"):  # notes §10
+    elif p.law in ("tau", "tau-lr", "tau-amp", "tau-speed"):  # notes §10
         f_anneal = math.exp(p.a1 * r)
         k = p.kappa * r
         s = S1cpt_for_shift
         shift_clock = s if k == 0 else (1 - r) * (1 - math.exp(-k * s)) / k
-    if peak is not None and p.law in ("tau-amp", "tau-amp-speed"):  # B * (eta_peak / eta_ref)^nu
+    if peak is not None and p.law == "tau-amp":  # B * (eta_peak / eta_ref)^nu
         f_shift *= (peak / p.eta_ref) ** p.nu
-    if peak is not None and p.law in ("tau-speed", "eq4-speed", "tau-amp-speed"):  # E * (../..)^mu
+    if peak is not None and p.law in ("tau-speed", "eq4-speed"):  # E * (eta_peak / eta_ref)^mu
         shift_clock *= (peak / p.eta_ref) ** p.mu
     return (
         p.L0
@@ -234,14 +234,6 @@ FORM_PARAMS = {
     "eq4-speed": {"mu": 0.9, "eta_ref": 1e-3, "replay_form": "speed"},
     "tau-amp": {"a1": 0.1, "kappa": 7.0, "nu": 0.4, "eta_ref": 1e-3, "replay_form": "tau-amp"},
     "tau-speed": {"a1": 0.1, "kappa": 7.0, "mu": 1.3, "eta_ref": 1e-3, "replay_form": "tau-speed"},
-    "tau-amp-speed": {
-        "a1": 0.1,
-        "kappa": 7.0,
-        "nu": 0.4,
-        "mu": 1.3,
-        "eta_ref": 1e-3,
-        "replay_form": "tau-amp-speed",
-    },
 }
 
 
