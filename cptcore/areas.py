@@ -71,6 +71,20 @@ class Areas:
         dense = lr_clock(lr, self.transfer_step, rho, eta_ref)
         return dense if self.rows is None else dense[self.rows]
 
+    def cpt_peak(self) -> float | None:
+        """The largest CPT LR of the run (the peak forms' eta_peak); None without a per-step LR or
+        without CPT steps."""
+        if self.lr is not None:
+            cpt = self.lr[self.transfer_step + 1 :]
+        elif self.knots is not None:
+            st, v = self.knots
+            cpt = np.concatenate(
+                ([np.interp(self.transfer_step + 1, st, v)], v[st > self.transfer_step])
+            )
+        else:
+            return None
+        return float(np.max(cpt)) if cpt.size else None
+
     @property
     def cpt_index(self) -> int:
         """Index of the first element after the transfer point (where CPT terms can be non-zero)."""

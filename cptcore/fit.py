@@ -33,7 +33,9 @@ from cptcore.law import (
     FORMS,
     LINEAR,
     LR_CLOCK_FORMS,
+    LR_NAMES,
     NAMES,
+    PEAK_FORMS,
     Columns,
     LawParams,
     columns,
@@ -146,6 +148,7 @@ class _Data:
     clock_at: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     clock_from: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     cpt_peaks: tuple[float, ...] = ()  # CPT peak LR of each run with a CPT phase
+    peak: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per row, its run's CPT peak LR
 
     @cached_property
     def cpt_lr(self) -> np.ndarray:
@@ -229,6 +232,7 @@ def _gather(
     skip_warmup: bool,
 ) -> _Data:
     keys = ("S1pt", "S2pt", "S1cpt", "S2cpt", "replay", "run_index", "y", "clock_at", "clock_from")
+    keys += ("peak",)
     cols = {k: [] for k in keys}
     names, cpt_rows, peaks = [], [], []
     offset = 0
@@ -249,11 +253,16 @@ def _gather(
         cols["clock_from"].append(np.full(ok.sum(), offset))
         cpt_rows.append((run.step, run.lr, t, last))
         offset += max(last - t, 0)
+        peak = math.nan
         if run.has_cpt and last > t:  # the LR is linear between rows: its maximum is on a row
             inside = run.lr[run.step > t]
             first = float(np.interp(t + 1, run.step, run.lr))
-            peaks.append(max(max(first, float(np.max(inside, initial=first))), 0.0))
+            peak = max(max(first, float(np.max(inside, initial=first))), 0.0)
+            peaks.append(peak)
+        cols["peak"].append(np.full(ok.sum(), peak))
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
+    # rows of runs without CPT: the shift is 0 there, any finite peak will do
+    arrays["peak"][~np.isfinite(arrays["peak"])] = max(peaks, default=1.0)
     for k in ("run_index", "clock_at", "clock_from"):
         arrays[k] = arrays[k].astype(int)
     unknown = tuple(sorted({base_of(r) for r in runs if not r.pt_history_known}))
@@ -302,7 +311,7 @@ def _params_from(v: dict, law: str, eta_ref: float | None = None) -> LawParams:
         if not k.startswith("logS1pt:") and k != "s1mult"
     }
     extra = {k: float(nat[k]) for k in form.extra}
-    if "rho" in extra:
+    if any(k in LR_NAMES for k in extra):
         extra["eta_ref"] = float(eta_ref)
     return LawParams(**{k: float(nat[k]) for k in NAMES}, replay_form=form.replay_form, **extra)
 
@@ -341,7 +350,10 @@ def _data_columns(p: LawParams, data: _Data, target: str, s1_unknown: np.ndarray
     """The law's kernel (``law.columns``) at every observed row of the fitted runs."""
     S1pt = _row_S1pt(data, s1_unknown)
     clock = data.clock(p.rho, p.eta_ref) if p.clocked else None
-    return columns(p, S1pt, data.S2pt, data.S1cpt, data.S2cpt, data.replay, target, clock)
+    peak = data.peak if p.peaked else None
+    return columns(
+        p, S1pt, data.S2pt, data.S1cpt, data.S2cpt, data.replay, target, clock, peak=peak
+    )
 
 
 def _model(p: LawParams, data: _Data, target: str, s1_unknown: np.ndarray) -> np.ndarray:
@@ -578,18 +590,21 @@ def _identified_law(data: _Data, law: str, init: FitResult | None, warnings: lis
     """The law the rows can identify (a form needing two peak LRs or two replay ratios falls back
     to a simpler one) and the LR clock's reference LR; the reasons are appended to ``warnings``."""
     peaks = sorted({float(f"{pk:.3g}") for pk in data.cpt_peaks})
-    if law in LR_CLOCK_FORMS and len(peaks) < 2:
-        plain = "tau" if law == "tau-lr" else "eq4"
+    if law in LR_CLOCK_FORMS + PEAK_FORMS and len(peaks) < 2:
+        plain = "eq4" if law in ("eq4-lr", "eq4-speed") else "tau"
+        what = "the LR clock's rho" if law in LR_CLOCK_FORMS else FORMS[law].extra[-1]
+        neutral = "rho = 1" if law in LR_CLOCK_FORMS else f"{FORMS[law].extra[-1]} = 0"
         warnings.append(
-            f"{law} needs CPT runs at two or more peak LRs to identify the LR clock's rho; "
-            f"fitted {plain} instead (rho = 1)"
+            f"{law} needs CPT runs at two or more peak LRs to identify {what}; "
+            f"fitted {plain} instead ({neutral})"
         )
         law = plain
     if FORMS[law].replay_extra and len(np.unique(data.replay[data.S1cpt > 0])) < 2:
-        plain = "eq4-lr" if law in LR_CLOCK_FORMS else "eq4"
+        plain = {"tau-lr": "eq4-lr", "tau-speed": "eq4-speed"}.get(law, "eq4")
+        words = {"eq4-lr": "Eq. 4 with the LR clock", "eq4-speed": "Eq. 4 with the peak-LR speed"}
         warnings.append(
             f"{law} needs CPT runs with at least two replay ratios; fitted "
-            f"{'Eq. 4 with the LR clock' if plain == 'eq4-lr' else 'Eq. 4'} instead"
+            f"{words.get(plain, 'Eq. 4')} instead"
         )
         law = plain
     ratios = np.unique(data.replay[data.S1cpt > 0])
@@ -600,14 +615,15 @@ def _identified_law(data: _Data, law: str, init: FitResult | None, warnings: lis
             "other ratios follow the assumed curve shape; fit runs near the ratios you plan"
         )
     eta_ref = None
-    if law in LR_CLOCK_FORMS:
+    if law in LR_CLOCK_FORMS + PEAK_FORMS:
         eta_ref = init.params.eta_ref if init is not None else None
         eta_ref = eta_ref or max(data.cpt_peaks)
         if len(peaks) < 4:
             shown = ", ".join(f"{pk:g}" for pk in peaks)
+            what = "the LR clock (rho)" if law in LR_CLOCK_FORMS else FORMS[law].extra[-1]
             warnings.append(
-                f"the LR clock (rho) rests on {len(peaks)} CPT peak LRs ({shown}): predictions at "
-                "other peak LRs follow the assumed power eta^rho"
+                f"{what} rests on {len(peaks)} CPT peak LRs ({shown}): predictions at other peak "
+                f"LRs follow the assumed power {'eta^rho' if law in LR_CLOCK_FORMS else 'of eta_peak'}"
             )
     return law, eta_ref
 

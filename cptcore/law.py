@@ -75,7 +75,7 @@ class LawForm:
     @property
     def replay_extra(self) -> tuple[str, ...]:
         """The extra parameters that model replay (all but the LR clock's rho)."""
-        return tuple(k for k in self.extra if k != "rho")
+        return tuple(k for k in self.extra if k not in LR_NAMES)
 
 
 FORMS = {
@@ -132,11 +132,41 @@ FORMS = {
         anneal=(REPLAY_ANNEAL, REPLAY_ANNEAL),
         shift=("B·(1-(1+E·τ_ρ)^-β)",) * 2,
     ),
+    "eq4-speed": LawForm(
+        "Eq. 4 with a peak-LR shift speed: E becomes E*(eta_peak/eta_ref)^mu "
+        "(ours; replay not modelled; needs runs at two or more CPT peak LRs)",
+        ("mu",),
+        "speed",
+        bounds=(("mu", -3.0, 3.0),),
+        starts=(("mu", (-0.5, 0.5)),),
+    ),
+    "tau-amp": LawForm(
+        "tau-form with a peak-LR amplitude: the shift is B*(eta_peak/eta_ref)^nu*shape "
+        "(ours; needs runs at two or more CPT peak LRs)",
+        ("a1", "kappa", "nu"),
+        "tau-amp",
+        bounds=(("a1", -10.0, 10.0), ("kappa", 1e-3, 1e4), ("nu", -3.0, 3.0)),
+        starts=(("a1", (0.0,)), ("kappa", (0.1, 1.0, 10.0, 100.0)), ("nu", (-0.3, 0.3))),
+        log=("kappa",),
+    ),
+    "tau-speed": LawForm(
+        "tau-form with a peak-LR shift speed: E becomes E*(eta_peak/eta_ref)^mu "
+        "(ours; needs runs at two or more CPT peak LRs)",
+        ("a1", "kappa", "mu"),
+        "tau-speed",
+        bounds=(("a1", -10.0, 10.0), ("kappa", 1e-3, 1e4), ("mu", -3.0, 3.0)),
+        starts=(("a1", (0.0,)), ("kappa", (0.1, 1.0, 10.0, 100.0)), ("mu", (-0.5, 0.5))),
+        log=("kappa",),
+    ),
 }
 LAWS = {name: f.label for name, f in FORMS.items()}
-REPLAY_NAMES = ("a1", "a2", "kappa", "rho")  # every extra parameter of a form (rho: the LR clock)
+REPLAY_NAMES = ("a1", "a2", "kappa", "rho", "nu", "mu")  # every extra parameter of a form
+LR_NAMES = ("rho", "nu", "mu")  # the extra parameters about the CPT LR (they need eta_ref)
 LR_CLOCK_FORMS = ("eq4-lr", "tau-lr")
-TAU_FORMS = ("tau", "tau-lr")  # replay_form values whose replay acts through the shift clock
+# the run's CPT peak LR scales the shift's amplitude / speed
+PEAK_FORMS = ("eq4-speed", "tau-amp", "tau-speed")
+# replay_form values whose replay acts through the shift clock
+TAU_FORMS = ("tau", "tau-lr", "tau-amp", "tau-speed")
 _FORM_OF = {f.replay_form: name for name, f in FORMS.items() if f.extra}
 
 
@@ -166,12 +196,14 @@ class LawParams:
     replay_form: str = "paper"  # 'paper' (Eq. 8 as published), 'convex', 'tau', 'tau-lr' or 'lr'
     kappa: float | None = None
     rho: float | None = None  # LR clock exponent (forms eq4-lr, tau-lr)
-    eta_ref: float | None = None  # the LR clock's reference LR (stored, not fitted)
+    eta_ref: float | None = None  # the LR clock's / peak forms' reference LR (stored, not fitted)
+    nu: float | None = None  # peak-LR amplitude exponent (form tau-amp)
+    mu: float | None = None  # peak-LR speed exponent (form tau-speed)
 
     @property
     def law(self) -> str:
         """The name of this parameter set's form in ``FORMS``."""
-        if self.a1 is None and self.rho is None:
+        if self.a1 is None and self.rho is None and not self.peaked:
             return "eq4"
         return "eq8" if self.replay_form == "paper" else _FORM_OF.get(self.replay_form, "eq8")
 
@@ -180,6 +212,11 @@ class LawParams:
         """Whether the replay ratio enters this set's law (its form has replay parameters: Eq. 8,
         the convex or tau forms; not Eq. 4 nor the LR clock alone)."""
         return bool(FORMS[self.law].replay_extra)
+
+    @property
+    def peaked(self) -> bool:
+        """Whether the run's CPT peak LR scales the shift (forms tau-amp, tau-speed)."""
+        return self.nu is not None or self.mu is not None
 
     @property
     def clocked(self) -> bool:
@@ -191,7 +228,7 @@ class LawParams:
         if self.law != "eq4":
             for k in FORMS[self.law].extra:
                 d[k] = float(getattr(self, k))
-            if self.rho is not None:
+            if self.eta_ref is not None:
                 d["eta_ref"] = float(self.eta_ref)
             if self.replay_form != "paper":
                 d["replay_form"] = self.replay_form
@@ -226,9 +263,9 @@ class LawParams:
                 )
             vals[k] = float(v)
         form = d.get("replay_form", "paper")
-        if form not in ("paper", "convex", "tau", "tau-lr", "lr"):
+        if form not in _FORM_OF:
             raise InputError(
-                "replay_form must be 'paper', 'convex', 'tau', 'tau-lr' or 'lr'",
+                "replay_form must be one of " + ", ".join(f"'{k}'" for k in _FORM_OF),
                 column=f"{where}.replay_form",
                 received=form,
             )
@@ -242,9 +279,10 @@ class LawParams:
                     received=", ".join(extra),
                     fix="a1 and a2 mean Eq. 8; a1 and kappa with replay_form 'tau' the tau-form",
                 )
-            if "rho" in extra and "eta_ref" not in vals:
+            lr_names = [k for k in extra if k in LR_NAMES]
+            if lr_names and "eta_ref" not in vals:
                 raise InputError(
-                    "the LR clock (rho) needs its reference LR eta_ref",
+                    f"{lr_names[0]} (the CPT LR's effect) needs its reference LR eta_ref",
                     column=where,
                     fix="Refit, or add eta_ref (the CPT peak LR the fit was made at)",
                 )
@@ -261,6 +299,8 @@ class LawParams:
             "a2": (-50, 50),
             "kappa": (0, 1e6),
             "rho": (0, 20),
+            "nu": (-20, 20),
+            "mu": (-20, 20),
             "eta_ref": (1e-300, 1e3),
         }
         for k, (lo, hi) in limits.items():
@@ -365,13 +405,15 @@ def columns(
     target: str = "pt",
     clock: np.ndarray | None = None,
     power: np.ndarray | None = None,
+    peak=None,
 ) -> Columns:
     """Eq. 4 / Eq. 8 / tau-form per unit linear coefficient, at any rows (per step or per logged
     point, several runs concatenated): only p's nonlinear parameters (alpha, E, beta, replay) are
     used. ``replay`` is one ratio or one per row; ``S1pt`` may be a number (fitted, paper §6).
     ``clock``: for the LR-clock forms, S1cpt_rho at the rows for p.rho and p.eta_ref
     (``Areas.clock``); None (or a form without the clock) uses S1cpt. ``power``: the power column
-    when the caller has it already ((S1pt + S1cpt)^-alpha, as ``predict`` computes it)."""
+    when the caller has it already ((S1pt + S1cpt)^-alpha, as ``predict`` computes it). ``peak``:
+    the CPT peak LR (one or one per row) for the peak forms (tau-amp, tau-speed); None: eta_ref."""
     if power is None:
         X = S1pt + S1cpt  # a fresh array (or a number): the power is computed in its place
         undefined = ~(X > 0)
@@ -384,12 +426,27 @@ def columns(
                 power = np.power(X, -p.alpha)
         power[undefined] = np.nan
     f_anneal, f_shift = replay_factors(p, replay, target)
-    shape = shift_shape(shift_clock(p, S1cpt, replay, clock), p.E, p.beta)
+    f_amp, f_speed = peak_factors(p, peak)
+    tau = shift_clock(p, S1cpt, replay, clock)
+    shape = shift_shape(tau if _is_one(f_speed) else tau * f_speed, p.E, p.beta)
+    if not _is_one(f_amp):
+        f_shift = f_shift * f_amp
     # no copy for a factor of 1 (Eq. 4): at 1M steps each temporary array costs about a millisecond
     anneal_cpt = np.negative(S2cpt) if _is_one(f_anneal) else -f_anneal * S2cpt
     return Columns(
         power, np.negative(S2pt), anneal_cpt, shape if _is_one(f_shift) else f_shift * shape
     )
+
+
+def peak_factors(p: LawParams, peak) -> tuple:
+    """(amplitude factor on B, speed factor on E) of the run's CPT peak LR: (eta_peak/eta_ref)^nu
+    for tau-amp, (eta_peak/eta_ref)^mu for tau-speed, else (1, 1); 1 at eta_peak = eta_ref or
+    exponent 0 (the tau-form). ``peak``: a number or one per row; None means eta_ref."""
+    if not p.peaked or peak is None:
+        return 1.0, 1.0
+    ratio = np.asarray(peak, dtype=float) / p.eta_ref if np.ndim(peak) else peak / p.eta_ref
+    amp = 1.0 if p.nu is None else np.power(ratio, p.nu)
+    return amp, 1.0 if p.mu is None else np.power(ratio, p.mu)
 
 
 def _is_one(f) -> bool:
@@ -399,7 +456,8 @@ def _is_one(f) -> bool:
 def _area_columns(p: LawParams, a: Areas, replay, target: str, S1pt: float | None) -> Columns:
     clock = a.clock(p.rho, p.eta_ref) if p.clocked else None
     S1pt = a.S1pt if S1pt is None else S1pt
-    return columns(p, S1pt, a.S2pt, a.S1cpt, a.S2cpt, replay, target, clock)
+    peak = a.cpt_peak() if p.peaked else None
+    return columns(p, S1pt, a.S2pt, a.S1cpt, a.S2cpt, replay, target, clock, peak=peak)
 
 
 @dataclass(frozen=True, eq=False)
@@ -478,6 +536,7 @@ def predict_sets(fits: dict, a: Areas, replay: float = 0.0) -> dict:
     c = min(c, n)
     out = {t: np.empty(n) for t in fits}
     clocks = {t: a.clock(p.rho, p.eta_ref) for t, p in fits.items() if p.clocked}
+    peaks = {t: a.cpt_peak() for t, p in fits.items() if p.peaked}
     log_s1 = np.empty(min(_CHUNK, n))
     scratch = np.empty(min(_CHUNK, n))
     for lo in range(0, n, _CHUNK):
@@ -514,6 +573,7 @@ def predict_sets(fits: dict, a: Areas, replay: float = 0.0) -> dict:
                     t,
                     clock,
                     o[m - lo :],
+                    peaks.get(t),
                 )
                 combine(p, cols, consume=True)
     return out
@@ -535,23 +595,29 @@ def hidden_cpt_curve(
     saturates, so it is the law with the shift term at its asymptote B (DERIVED, ours). Defined in the
     CPT phase; in the PT phase it is returned for the same areas for plotting continuity."""
     t = terms(p, a, replay, target, S1pt)
-    return t.L0 + t.power + t.anneal_pt + t.anneal_cpt + p.B * shift_limit(p, replay, target)
+    limit = shift_limit(p, replay, target, a.cpt_peak() if p.peaked else None)
+    return t.L0 + t.power + t.anneal_pt + t.anneal_cpt + p.B * limit
 
 
-def shift_limit(p: LawParams, replay: float = 0.0, target: str = "pt") -> float:
+def shift_limit(
+    p: LawParams, replay: float = 0.0, target: str = "pt", peak: float | None = None
+) -> float:
     """The shift term's asymptote per unit B as CPT goes on: the replay factor (Eq. 8), or for the
-    tau-form the shape at tau's plateau (1-r)/(kappa*r) (1 at r = 0)."""
+    tau-form the shape at tau's plateau (1-r)/(kappa*r) (1 at r = 0); for the peak forms at the
+    CPT peak LR ``peak`` (None: eta_ref)."""
     _, f_shift = replay_factors(p, replay, target)
+    f_amp, f_speed = peak_factors(p, peak)
     if p.replay_form in TAU_FORMS and p.a1 is not None and replay > 0:
         plateau = (1.0 - replay) / (p.kappa * replay) if p.kappa > 0 else math.inf
-        return float(shift_shape(np.array([plateau]), p.E, p.beta)[0])
-    return float(f_shift)
+        return float(shift_shape(np.array([plateau * f_speed]), p.E, p.beta)[0] * f_amp)
+    return float(f_shift * f_amp)
 
 
-def critical_point(p_pt: LawParams, replay: float = 0.0) -> float:
+def critical_point(p_pt: LawParams, replay: float = 0.0, peak: float | None = None) -> float:
     """Critical point (paper §4.3, Fig. 7c): the D_pt loss the hidden D_cpt curve converges to,
-    L0 + B (with Eq. 8's shift factor). CPT starting above it can end below its initial D_pt loss."""
-    return p_pt.L0 + p_pt.B * shift_limit(p_pt, replay, "pt")
+    L0 + B (with Eq. 8's shift factor; at the CPT peak LR ``peak`` for the peak forms). CPT
+    starting above it can end below its initial D_pt loss."""
+    return p_pt.L0 + p_pt.B * shift_limit(p_pt, replay, "pt", peak)
 
 
 def turning_length(
@@ -577,9 +643,15 @@ def turning_length(
     return int(steps[transfer_index + i] - steps[transfer_index])
 
 
-def can_return(p_pt: LawParams, S1pt: float, S2cpt_final: float, replay: float = 0.0) -> bool:
+def can_return(
+    p_pt: LawParams,
+    S1pt: float,
+    S2cpt_final: float,
+    replay: float = 0.0,
+    peak: float | None = None,
+) -> bool:
     """Whether the D_pt loss can ever fall back to its transfer value (DERIVED from Eq. 4, notes §2.5):
     A*S1pt^-alpha > B - C2*S2cpt(inf)."""
     f_anneal, _ = replay_factors(p_pt, replay, "pt")
-    limit = p_pt.B * shift_limit(p_pt, replay, "pt")
+    limit = p_pt.B * shift_limit(p_pt, replay, "pt", peak)
     return p_pt.A * S1pt ** (-p_pt.alpha) > limit - p_pt.C2 * float(f_anneal) * S2cpt_final

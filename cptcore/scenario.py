@@ -144,13 +144,13 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
         curves[target] = TargetCurves(
             target,
             pred,
-            *hidden_curves(p, tm, sc.replay, target),
+            *hidden_curves(p, tm, sc.replay, target, a.cpt_peak()),
             tm,
             band,
             turning_length(pred, transfer),
             transfer,
         )
-    crit, crit_note = critical(ps, sc.replay)
+    crit, crit_note = critical(ps, sc.replay, a.cpt_peak())
     return ScenarioCurves(
         np.arange(len(lr)),
         lr,
@@ -167,17 +167,18 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
     )
 
 
-def critical(ps: ParamSet, replay: float) -> tuple[float | None, str]:
+def critical(ps: ParamSet, replay: float, peak: float | None = None) -> tuple[float | None, str]:
     """(the critical point L0 + B on the general set (paper §4.3, Fig. 7c), ""), or (None, why
     not) when the fit does not pin down the general set's L0 (``FitResult.floor_problem``) or has
-    no general set: a critical point quoted from an L0 at its bound means nothing."""
+    no general set: a critical point quoted from an L0 at its bound means nothing. ``peak``: the
+    CPT peak LR (the peak forms' shift limit depends on it)."""
     fit = ps.fits.get("pt")
     if fit is None:
         return None, ""
     problem = fit.floor_problem()
     if problem:
         return None, problem
-    return critical_point(fit.params, replay), ""
+    return critical_point(fit.params, replay, peak), ""
 
 
 def has_band(fit) -> bool:
@@ -186,12 +187,13 @@ def has_band(fit) -> bool:
 
 
 def hidden_curves(
-    p: LawParams, tm: Terms, replay: float, target: str
+    p: LawParams, tm: Terms, replay: float, target: str, peak: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The hidden curves (continue PT on D_pt; trained on D_cpt) from terms already computed: the
-    same sums as ``law.hidden_pt_curve`` / ``hidden_cpt_curve`` without evaluating the law again."""
+    same sums as ``law.hidden_pt_curve`` / ``hidden_cpt_curve`` without evaluating the law again.
+    ``peak``: the CPT peak LR (the peak forms' shift limit depends on it)."""
     hidden = tm.L0 + tm.power + tm.anneal_pt + tm.anneal_cpt
-    return hidden, hidden + p.B * shift_limit(p, replay, target)
+    return hidden, hidden + p.B * shift_limit(p, replay, target, peak)
 
 
 @dataclass(frozen=True, eq=False)
@@ -287,12 +289,12 @@ def view(
     widen = widening(reasons)
     cpt = slice(transfer + 1, None)  # the CPT phase (a PT warm-up is the power term's pole)
     odd = implausible(ps.envelope, steps[cpt], {t: y[cpt] for t, y in preds.items()})
-    crit, crit_note = critical(ps, sc.replay)
+    crit, crit_note = critical(ps, sc.replay, a.cpt_peak())
     hp, hc, tm, band = {}, {}, {}, {}
     for t, fit in ps.fits.items():
         p = fit.params
         tt = terms(p, kept, sc.replay, t, S1pt.get(t))
-        hp[t], hc[t] = hidden_curves(p, tt, sc.replay, t)
+        hp[t], hc[t] = hidden_curves(p, tt, sc.replay, t, a.cpt_peak())
         tm[t] = _term_panel(tt)
         band[t] = (
             prediction_band(

@@ -18,7 +18,10 @@ validation set or shared by both (``fit.fit_shared``); with ``s1pt='auto'`` the 
 
 With fewer than three runs nothing can be cross-validated: the documented fallback is the tau-form
 when the runs have two or more replay ratios (it recovers Eq. 4 at replay 0), else Eq. 4, at the
-paper's lambda = 0.999. With one replay ratio the replay forms are all Eq. 4, so only Eq. 4 is tried.
+paper's lambda = 0.999. With one replay ratio the replay forms are all Eq. 4, so only Eq. 4 (and
+eq4-speed) is tried. The peak-LR speed forms (tau-speed, eq4-speed: the shift's speed E scales as
+(eta_peak/eta_ref)^mu) are candidates only when the runs have two or more CPT peak LRs; they won
+leave-one-peak-LR-out on the sample runs without losing elsewhere (``benchmarks/law_forms.py``).
 """
 
 from __future__ import annotations
@@ -47,10 +50,12 @@ from cptcore.fit import (
     replay_ratios,
     scored_rows,
 )
-from cptcore.law import FORMS
+from cptcore.law import FORMS, PEAK_FORMS
 from cptcore.runs import Run
 
-CANDIDATE_LAWS = ("eq4", "eq8", "eq8-convex", "tau")
+CANDIDATE_LAWS = ("eq4", "eq8", "eq8-convex", "tau", "tau-speed")
+# with one replay ratio the replay forms are all Eq. 4: these are tried instead
+ONE_RATIO_LAWS = ("eq4", "eq4-speed")
 LAMBDA_GRID = (0.98, 0.99, 0.995, 0.999)
 MIN_RUNS_FOR_CV = 3
 # CPT-only runs without cross-validation (fewer than three runs): S1pt per validation set, the mode
@@ -140,6 +145,12 @@ def cpt_setting(run: Run) -> tuple:
         return ("pt-only", run.name)
     peak = float(f"{s.cpt_peak_lr:.3g}")
     return (round(s.replay, 4), peak, s.cpt_steps, round(s.cpt_mean_lr_fraction, 2))
+
+
+def cpt_peak_lrs(runs: Sequence[Run]) -> int:
+    """How many distinct CPT peak LRs (3 significant digits) the runs with a CPT phase have (the
+    peak forms need 2)."""
+    return len({cpt_setting(r)[1] for r in runs if setting_of_run(r) is not None})
 
 
 def groups(runs: Sequence[Run]) -> list[list[int]]:
@@ -481,7 +492,10 @@ def _law_candidates(runs: Sequence[Run], laws) -> list[str]:
     if isinstance(laws, str) and laws != "auto":
         laws = [laws]
     if isinstance(laws, str):  # auto
-        return list(CANDIDATE_LAWS) if replay_ratios(runs) > 1 else ["eq4"]
+        auto = CANDIDATE_LAWS if replay_ratios(runs) > 1 else ONE_RATIO_LAWS
+        if cpt_peak_lrs(runs) < 2:  # the peak forms would be fitted as the tau-form / Eq. 4
+            auto = tuple(law for law in auto if law not in PEAK_FORMS)
+        return list(auto)
     for law in laws:
         if law not in FORMS:
             raise InputError(

@@ -336,6 +336,62 @@ def test_the_fitters_row_wise_lr_clock_is_the_law(lr_runs):
     assert [m.mae for m in again] == pytest.approx([m.mae for m in res.metrics], rel=1e-9)
 
 
+# --- the peak forms (tau-speed, eq4-speed): the run's CPT peak LR scales the shift's speed E ------
+
+# forgetting per unit S1cpt faster at a higher peak LR (mu > 0), domain learning slower (mu < 0)
+TRUE_SPEED = {
+    "pt": TRUE["pt"].with_values(
+        a1=-0.3, kappa=12.0, mu=1.3, eta_ref=1e-3, replay_form="tau-speed"
+    ),
+    "cpt": TRUE["cpt"].with_values(
+        a1=0.2, kappa=1.5, mu=-0.6, eta_ref=1e-3, replay_form="tau-speed"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def speed_runs():
+    runs = []
+    for i, peak in enumerate((4e-4, 1e-3)):
+        for k, r in enumerate((0.0, 0.5)):
+            pt, cpt = (PT_CONST, "wsd") if k % 2 == 0 else (PT_WSD, "constant")
+            spec = cpt_spec(cpt, peak=peak, decay_fraction=0.2)
+            runs.append(
+                make_run(f"p{peak:g}-r{r}", pt, spec, r, TRUE_SPEED, 0.002, 40 + i * 10 + k)
+            )
+    return runs
+
+
+@pytest.mark.parametrize("target", ["pt", "cpt"])
+def test_tau_speed_mu_is_recovered_from_runs_at_two_peak_lrs(speed_runs, target):
+    res = fit_target(speed_runs, target, "tau-speed")
+    assert res.params.law == "tau-speed" and res.success, res.message
+    assert res.params.eta_ref == pytest.approx(1e-3)  # the largest CPT LR of the fitted runs
+    assert res.params.mu == pytest.approx(TRUE_SPEED[target].mu, abs=0.15)
+    assert max(m.mae for m in res.metrics) < 0.003  # noise is 0.002 nats
+    # a peak LR between the fitted ones and a replay ratio between them: at the noise level,
+    # where the tau-form (mu = 0) misses
+    held = [make_run("p6e-4", PT_WSD, cpt_spec("wsd", peak=6e-4), 0.25, TRUE_SPEED, 0.002, 98)]
+    assert evaluate(res, held)[0].cpt_mae < 0.004
+    tau = fit_target(speed_runs, target, "tau")
+    assert evaluate(tau, held)[0].cpt_mae > 2 * evaluate(res, held)[0].cpt_mae
+
+
+def test_tau_speed_falls_back_to_tau_with_one_peak_lr_and_to_eq4_speed_with_one_replay_ratio(
+    speed_runs,
+):
+    one_peak = [r for r in speed_runs if r.name.startswith("p0.001")]
+    res = fit_target(one_peak, "pt", "tau-speed")
+    assert res.params.law == "tau" and res.params.mu is None
+    assert any("two or more peak LRs to identify mu" in w for w in res.warnings)
+    zero = [r for r in speed_runs if r.replay == 0.0]
+    res = fit_target(zero, "pt", "tau-speed")
+    assert res.params.law == "eq4-speed" and res.params.mu is not None
+    assert any("peak-LR speed" in w for w in res.warnings)
+    # at replay 0 the tau-form is Eq. 4: the speed is still recovered
+    assert res.params.mu == pytest.approx(TRUE_SPEED["pt"].mu, abs=0.2)
+
+
 def test_a_time_limit_that_runs_out_says_so_not_that_someone_stopped_it(train_test):
     res = fit_target(train_test[0], "pt", max_seconds=0.0)
     assert not res.success and "time limit of 0 s ran out" in res.message

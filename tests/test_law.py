@@ -178,9 +178,10 @@ def test_hand_built_areas_apply_the_cpt_terms_from_the_first_cpt_element():
 # --- the one kernel (law.columns) against a plain transcription of the paper's equations -------
 
 
-def _plain(p: LawParams, S1pt, S2pt, S1cpt, S2cpt, r, target, clock=None):
+def _plain(p: LawParams, S1pt, S2pt, S1cpt, S2cpt, r, target, clock=None, peak=None):
     """Eq. 4 / Eq. 8 / tau-form for one point, written out term by term with math (no numpy).
-    ``clock``: S1cpt_rho for the LR-clock forms (``_plain_clock``); None means S1cpt."""
+    ``clock``: S1cpt_rho for the LR-clock forms (``_plain_clock``); None means S1cpt. ``peak``:
+    the run's CPT peak LR for the peak forms; None means eta_ref."""
     r_pt, r_cpt = r, 1 - r
     if p.law in ("eq4-lr", "tau-lr") and clock is not None:
         S1cpt_for_shift = clock
@@ -196,11 +197,15 @@ def _plain(p: LawParams, S1pt, S2pt, S1cpt, S2cpt, r, target, clock=None):
     elif p.law == "eq8-convex":
         f_anneal = math.exp(p.a1 * r_pt)
         f_shift = (math.exp(p.a2 * r_cpt) - 1) / (math.exp(p.a2) - 1)
-    elif p.law in ("tau", "tau-lr"):  # notes §10
+    elif p.law in ("tau", "tau-lr", "tau-amp", "tau-speed"):  # notes §10
         f_anneal = math.exp(p.a1 * r)
         k = p.kappa * r
         s = S1cpt_for_shift
         shift_clock = s if k == 0 else (1 - r) * (1 - math.exp(-k * s)) / k
+    if peak is not None and p.law == "tau-amp":  # B * (eta_peak / eta_ref)^nu
+        f_shift *= (peak / p.eta_ref) ** p.nu
+    if peak is not None and p.law in ("tau-speed", "eq4-speed"):  # E * (eta_peak / eta_ref)^mu
+        shift_clock *= (peak / p.eta_ref) ** p.mu
     return (
         p.L0
         + p.A * (S1pt + S1cpt) ** -p.alpha
@@ -226,6 +231,9 @@ FORM_PARAMS = {
     "tau": {"a1": 0.1, "kappa": 7.0, "replay_form": "tau"},
     "eq4-lr": {"rho": 1.4, "eta_ref": 1e-4, "replay_form": "lr"},
     "tau-lr": {"a1": 0.1, "kappa": 7.0, "rho": 0.7, "eta_ref": 3e-4, "replay_form": "tau-lr"},
+    "eq4-speed": {"mu": 0.9, "eta_ref": 1e-3, "replay_form": "speed"},
+    "tau-amp": {"a1": 0.1, "kappa": 7.0, "nu": 0.4, "eta_ref": 1e-3, "replay_form": "tau-amp"},
+    "tau-speed": {"a1": 0.1, "kappa": 7.0, "mu": 1.3, "eta_ref": 1e-3, "replay_form": "tau-speed"},
 }
 
 
@@ -243,8 +251,9 @@ def test_kernel_equals_a_plain_transcription_of_each_form(paper_example, form, t
     clock = [None] * len(a)
     if p.rho is not None:
         clock = _plain_clock(list(a.lr), a.transfer_step, p.rho, p.eta_ref)
+    peak = max(a.lr[t + 1 :])  # the CPT peak LR, 2e-4 (the peak forms)
     want = [
-        _plain(p, a.S1pt[i], a.S2pt[i], a.S1cpt[i], a.S2cpt[i], replay, target, clock[i])
+        _plain(p, a.S1pt[i], a.S2pt[i], a.S1cpt[i], a.S2cpt[i], replay, target, clock[i], peak)
         for i in rows
     ]
     np.testing.assert_allclose(got, want, rtol=1e-12)
@@ -355,6 +364,53 @@ def test_lr_clock_params_need_their_reference_lr():
         LawParams.from_dict(d, "pt")
 
 
+# --- the peak forms (tau-amp, tau-speed): the run's CPT peak LR scales the shift ----------------
+
+
+@pytest.mark.parametrize(
+    "form, exponent, plain",
+    [("tau-amp", "nu", "tau"), ("tau-speed", "mu", "tau"), ("eq4-speed", "mu", "eq4")],
+)
+def test_peak_forms_are_the_tau_form_at_exponent_0_or_at_the_reference_lr(
+    paper_example, form, exponent, plain
+):
+    a, t = paper_example  # CPT peak ~2e-4 (the first step of a cosine from 2e-4)
+    tau = PAPER_FIG3["pt"].with_values(**FORM_PARAMS[plain])
+    for r in (0.0, 0.3):
+        want = predict(tau, a, r)[1:]
+        neutral = tau.with_values(**(FORM_PARAMS[form] | {exponent: 0.0}))
+        at_ref = tau.with_values(**(FORM_PARAMS[form] | {"eta_ref": a.cpt_peak()}))
+        assert neutral.law == at_ref.law == form
+        np.testing.assert_allclose(predict(neutral, a, r)[1:], want, rtol=1e-13)
+        np.testing.assert_allclose(predict(at_ref, a, r)[1:], want, rtol=1e-13)
+
+
+def test_tau_amp_scales_the_shift_and_tau_speed_its_clock_by_the_peak_lr(paper_example):
+    a, t = paper_example
+    f = a.cpt_peak() / 1e-3  # CPT peak ~2e-4, eta_ref 1e-3
+    assert f == pytest.approx(0.2, rel=1e-6)
+    tau = PAPER_FIG3["pt"].with_values(**FORM_PARAMS["tau"])
+    amp = tau.with_values(**FORM_PARAMS["tau-amp"])
+    np.testing.assert_allclose(
+        terms(amp, a, 0.3).shift, terms(tau, a, 0.3).shift * f**0.4, rtol=1e-12
+    )
+    # tau-speed: the tau-form with E * f^1.3 (E only: tau's relaxation keeps S1cpt)
+    speed = tau.with_values(**FORM_PARAMS["tau-speed"])
+    slow = tau.with_values(E=tau.E * f**1.3)
+    np.testing.assert_allclose(terms(speed, a, 0.3).shift, terms(slow, a, 0.3).shift, rtol=1e-12)
+
+
+def test_hand_built_areas_without_an_lr_give_the_peak_forms_their_reference_lr():
+    from cptcore.areas import Areas
+
+    one = np.ones(1)
+    a = Areas(one * 7.6, one * 0.15, one * 2.0, one * 0.04, transfer_step=40_000)
+    assert a.cpt_peak() is None
+    amp = PAPER_FIG3["pt"].with_values(**FORM_PARAMS["tau-amp"])
+    tau = PAPER_FIG3["pt"].with_values(**FORM_PARAMS["tau"])
+    assert predict(amp, a, 0.2)[0] == pytest.approx(predict(tau, a, 0.2)[0], rel=1e-14)
+
+
 @pytest.mark.parametrize("form", list(FORM_PARAMS))
 @pytest.mark.parametrize("replay", [0.0, 0.3])
 @pytest.mark.parametrize("known", [True, False])
@@ -372,7 +428,8 @@ def test_per_step_prediction_of_both_sets_equals_the_kernel(form, replay, known)
     got = predict_sets(fits, a, replay)
     for g, p in fits.items():
         clock = a.clock(p.rho, p.eta_ref) if p.clocked else None
-        want = combine(p, columns(p, a.S1pt, a.S2pt, a.S1cpt, a.S2cpt, replay, g, clock))
+        cols = columns(p, a.S1pt, a.S2pt, a.S1cpt, a.S2cpt, replay, g, clock, peak=3e-4)
+        want = combine(p, cols)
         assert np.isnan(got[g][0]) and np.isnan(want[0])
         np.testing.assert_allclose(got[g][1:], want[1:], rtol=1e-12, atol=1e-12)  # losses ~1
         np.testing.assert_array_equal(predict(p, a, replay, g), got[g])

@@ -158,6 +158,37 @@ def test_fast_path_matches_simulation_for_the_lr_clock(s2_form):
             assert abs(plain.settings_losses(s)[0] - got[0]) > 1e-3  # the clock matters
 
 
+@pytest.mark.parametrize("warmup_from", ["zero", "pt_final"])
+def test_fast_path_matches_simulation_for_the_peak_forms(warmup_from):
+    # tau-speed / tau-amp: the shift depends on the CPT schedule's largest LR (a warm-up from the
+    # PT final LR can start above the peak setting); the planner reads it as Explore does
+    p = {
+        "pt": replace(
+            PAPER_FIG3["pt"], a1=0.05, kappa=5.0, mu=1.3, eta_ref=2e-4, replay_form="tau-speed"
+        ),
+        "cpt": replace(
+            PAPER_FIG3["cpt"], a1=0.1, kappa=2.0, nu=0.3, eta_ref=2e-4, replay_form="tau-amp"
+        ),
+    }
+    ps = ParamSet.from_params(p)
+    pl = Planner(ps, default_pt(), SearchSpace(warmup_fraction=0.05, warmup_from=warmup_from))
+    tau = Planner(
+        ParamSet.from_params(
+            {t: replace(q, mu=None, nu=None, eta_ref=None, replay_form="tau") for t, q in p.items()}
+        ),
+        default_pt(),
+        pl.space,
+    )
+    for fam in ("wsd", "cosine"):
+        for peak in (5e-5, 4e-4):
+            s = PlanSettings(fam, peak, 0.3, 5_000, 0.2)
+            c = simulate(ps, Scenario(pl.pt, s.cpt_spec(pl.space), 0.3), bands=False)
+            got = pl.settings_losses(s)
+            assert got == pytest.approx((c.final("pt"), c.final("cpt")), abs=1e-10)
+            plain = tau.settings_losses(s)
+            assert min(abs(plain[0] - got[0]), abs(plain[1] - got[1])) > 1e-3  # the peak matters
+
+
 # ------------------------------------------------------------------------- known optima
 def test_planner_finds_analytic_optimal_peak_lr():
     # constant CPT LR x for n steps: S1cpt = n*x exactly, so x* = s*/n

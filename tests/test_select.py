@@ -89,6 +89,33 @@ def test_one_replay_ratio_only_tries_eq4_and_chooses_lambda():
     assert sel.lam == 0.999  # the synthetic runs were made with the paper's lambda
 
 
+def test_runs_at_two_peak_lrs_add_the_peak_lr_speed_form_and_auto_picks_it_when_it_holds():
+    # the shift's speed E scales as (eta_peak / eta_ref)^mu (tau-speed): forgetting per unit S1cpt
+    # faster at a higher peak LR on the general set, domain learning slower
+    speed = {
+        "pt": TRUE_TAU["pt"].with_values(mu=1.3, eta_ref=1e-3, replay_form="tau-speed"),
+        "cpt": TRUE_TAU["cpt"].with_values(mu=-0.6, eta_ref=1e-3, replay_form="tau-speed"),
+    }
+    runs = []
+    for i, (peak, r) in enumerate(
+        [(4e-4, 0.0), (4e-4, 0.5), (1e-3, 0.0), (1e-3, 0.5), (7e-4, 0.25)]
+    ):
+        pt, kind = (PT_CONST, "wsd") if i % 2 == 0 else (PT_WSD, "constant")
+        spec = cpt_spec(kind, peak=peak, decay_fraction=0.2)
+        runs.append(make_run(f"p{peak:g}-r{r}", pt, spec, r, speed, 0.002, 60 + i, every=50))
+    sel, fits = select_model(runs, "auto", [0.999], jobs=1)
+    assert {c.law for c in sel.candidates} == {"eq4", "eq8", "eq8-convex", "tau", "tau-speed"}
+    assert sel.law == "tau-speed", sel.table()
+    assert fits["pt"].params.mu == pytest.approx(1.3, abs=0.2)
+    # one replay ratio at two peak LRs: Eq. 4 and its peak-LR speed form
+    zero = [r for r in runs if r.replay == 0.0] + [
+        make_run("p7e-4-r0", PT_WSD, cpt_spec("constant", peak=7e-4), 0.0, speed, 0.002, 70)
+    ]
+    sel, _ = select_model(zero, "auto", [0.999], jobs=1)
+    assert {c.law for c in sel.candidates} == {"eq4", "eq4-speed"}
+    assert sel.law == "eq4-speed", sel.table()
+
+
 def test_too_few_runs_fall_back_to_a_documented_choice_and_say_so(tau_runs):
     sel, fits = select_model(tau_runs[:2], jobs=1)
     assert not sel.cross_validated and fits is None

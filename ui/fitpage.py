@@ -36,6 +36,10 @@ MEANING = {
     "a1": "replay: scales the CPT annealing term (Eq. 8)",
     "a2": "replay: scales the distribution shift (Eq. 8)",
     "kappa": "replay: how fast replayed data undoes the domain exposure (tau-form)",
+    "rho": "LR clock: the shift runs on sum of eta^rho (tau-lr, eq4-lr)",
+    "mu": "peak LR: the shift's speed E scales as (eta_peak/eta_ref)^mu (tau-speed)",
+    "nu": "peak LR: the shift's size B scales as (eta_peak/eta_ref)^nu (tau-amp)",
+    "eta_ref": "reference LR of rho / mu / nu (largest CPT peak LR fitted; not fitted)",
 }
 S1PT_MEANING = "fitted PT forward area of this base model (paper §6)"
 

@@ -151,17 +151,23 @@ class Planner:
         self.start_pt, self.start_cpt = float(lp[0]), float(lc[0])
 
     # -- the law at the end of CPT ------------------------------------------------------------
-    def losses(self, S1cpt: np.ndarray, S2cpt: np.ndarray, replay: float, clocks=None):
+    def losses(self, S1cpt: np.ndarray, S2cpt: np.ndarray, replay: float, clocks=None, peaks=None):
         """Final (L_pt, L_cpt) for arrays of final CPT areas (paper Eq. 4 / Eq. 8).
 
         ``clocks``: (pt, cpt) final LR clocks S1cpt_rho for parameter sets with an LR clock
-        (``_clocks``); None uses S1cpt (exact for rho = 1)."""
+        (``_clocks``); None uses S1cpt (exact for rho = 1). ``peaks``: the CPT peak LR of each
+        element, for parameter sets whose shift depends on it (the peak forms); None: eta_ref."""
         S1cpt = np.asarray(S1cpt, float)
-        if clocks is not None and any(c is not None for c in clocks):
+        clocked = clocks is not None and any(c is not None for c in clocks)
+        peaked = peaks is not None and (self.p_pt.peaked or self.p_cpt.peaked)
+        if clocked or peaked:
             S2cpt = np.asarray(S2cpt, float)
+            clocks = clocks or (None, None)
             out = []
             for p, t, c in ((self.p_pt, "pt", clocks[0]), (self.p_cpt, "cpt", clocks[1])):
-                cols = columns(p, self.S1pt_of[t], self.S2pt, S1cpt, S2cpt, float(replay), t, c)
+                cols = columns(
+                    p, self.S1pt_of[t], self.S2pt, S1cpt, S2cpt, float(replay), t, c, peak=peaks
+                )
                 out.append(combine(p, cols))
             return out[0], out[1]
         a = Areas(
@@ -191,7 +197,8 @@ class Planner:
         )
         G1, G2 = 2.0 * (S1_1 - S1_h), 2.0 * (S2_1 - S2_h)  # exact: the areas are affine in the peak
         sh = _Shape(G1, S1_1 - G1, G2, S2_1 - G2)
-        if self.ps.s2_form != "paper" or self.p_pt.clocked or self.p_cpt.clocked:
+        per_step = self.p_pt.clocked or self.p_cpt.clocked or self.p_pt.peaked or self.p_cpt.peaked
+        if self.ps.s2_form != "paper" or per_step:
             g = 2.0 * (segment(one) - segment(half))  # sums of LR powers: per step
             sh = replace(sh, g=g, h=segment(one) - g)
         if len(self._shapes) > 4096:
@@ -208,6 +215,14 @@ class Planner:
             np.sum(np.power(lr / p.eta_ref, p.rho), axis=1) * p.eta_ref if p.clocked else None
             for p in (self.p_pt, self.p_cpt)
         )
+
+    def _peaks(self, sh: _Shape, peaks: np.ndarray) -> np.ndarray | None:
+        """The largest CPT LR of the schedule per peak setting (a warm-up from a higher PT final
+        LR starts above it), as ``Areas.cpt_peak`` reads it; None when no set uses it."""
+        if not (self.p_pt.peaked or self.p_cpt.peaked):
+            return None
+        lr = np.asarray(peaks, float)[:, None] * sh.g[None, :] + sh.h[None, :]
+        return np.max(np.maximum(lr, 0.0), axis=1)
 
     def _areas(self, sh: _Shape, peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         peaks = np.asarray(peaks, float)
@@ -232,8 +247,9 @@ class Planner:
         replays = np.atleast_1d(np.asarray(replays, float))
         Lp = np.empty((S1.size, replays.size))
         Lc = np.empty_like(Lp)
+        peak = self._peaks(sh, np.atleast_1d(peaks))
         for k, r in enumerate(replays):
-            Lp[:, k], Lc[:, k] = self.losses(S1, S2, r, clocks)
+            Lp[:, k], Lc[:, k] = self.losses(S1, S2, r, clocks, peak)
         self.n_eval += Lp.size
         peaks = np.atleast_1d(peaks)
 
