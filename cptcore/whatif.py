@@ -143,26 +143,13 @@ def whatif_from_run(run: Run, base: WhatIf = PAPER_WHATIF) -> WhatIf:
     lr = run.dense_lr()
     if not run.pt_history_known:  # CPT from an open base model (paper §6): the CPT settings only
         cpt = lr[1:]
-        if cpt.size < 2:
-            return base
-        warm = _warmup_end(cpt)
-        kind, decay = _decay_kind(cpt, warm)
-        return replace(
-            base,
-            cpt_steps=int(cpt.size),
-            cpt_kind=kind,
-            cpt_lr=float(np.max(cpt)),
-            cpt_warmup=round(warm / cpt.size, 3),
-            cpt_decay=decay,
-            replay=float(run.replay),
-        )
+        return replace(base, **_cpt_settings(cpt, run.replay)) if cpt.size >= 2 else base
     t = run.transfer_step
     pt, cpt = lr[1 : t + 1], lr[t + 1 :]
     if pt.size < 2 or cpt.size < 2:
         return base
-    pt_warm, cpt_warm = _warmup_end(pt), _warmup_end(cpt)
+    pt_warm = _warmup_end(pt)
     pt_kind, pt_decay = _decay_kind(pt, pt_warm)
-    cpt_kind, cpt_decay = _decay_kind(cpt, cpt_warm)
     pt_peak = float(np.max(pt))
     return replace(
         base,
@@ -172,10 +159,19 @@ def whatif_from_run(run: Run, base: WhatIf = PAPER_WHATIF) -> WhatIf:
         pt_warmup=round(pt_warm / t, 3),
         pt_decay=pt_decay if pt_kind == "wsd" else base.pt_decay,
         potential=round(float(pt[-1]) / pt_peak, 2) if pt_peak > 0 else 1.0,
+        **_cpt_settings(cpt, run.replay),
+    )
+
+
+def _cpt_settings(cpt: np.ndarray, replay: float) -> dict:
+    """The ``WhatIf`` CPT fields of a CPT-phase LR (at least two steps)."""
+    warm = _warmup_end(cpt)
+    kind, decay = _decay_kind(cpt, warm)
+    return dict(
         cpt_steps=int(cpt.size),
-        cpt_kind=cpt_kind,
+        cpt_kind=kind,
         cpt_lr=float(np.max(cpt)),
-        cpt_warmup=round(cpt_warm / cpt.size, 3),
-        cpt_decay=cpt_decay,
-        replay=float(run.replay),
+        cpt_warmup=round(warm / cpt.size, 3),
+        cpt_decay=decay,
+        replay=float(replay),
     )
