@@ -66,6 +66,15 @@ def _open(chrome, base_url, hold: dict):  # noqa: F811
 
 
 @pytest.mark.parametrize(("key", "general_moves"), [("cpt_lr", True), ("replay", False)])
+def _frames_back(page, n: int) -> None:
+    """Wait until the live chart holds at least ``n`` frames again (the fill after a rerun)."""
+    page.wait_for_function(
+        f"(n) => {{ const d = ({DRAWN})(); return d && d.frames.length >= n; }}",
+        arg=n,
+        timeout=60_000,
+    )
+
+
 def test_a_key_press_on_a_headline_slider_switches_the_chart_without_a_rerun(
     chrome,  # noqa: F811
     base_url,  # noqa: F811
@@ -125,11 +134,7 @@ def test_the_rerun_after_a_move_brings_the_numbers_and_frames_around_the_new_set
             timeout=60_000,
         )
         wait_idle(page)
-        page.wait_for_function(
-            f"(n) => {{ const d = ({DRAWN})(); return d && d.frames.length >= n; }}",
-            arg=len(before["frames"]),
-            timeout=60_000,
-        )
+        _frames_back(page, len(before["frames"]))
         after = page.evaluate(DRAWN)
         assert after["frame"] != before["frame"]
         assert after["frames"] != before["frames"]  # centred on the new LR
@@ -154,11 +159,7 @@ def test_after_another_control_moves_the_chart_shows_it_and_its_frames_come_back
         page.keyboard.press("ArrowRight")
         page.wait_for_function("() => window.location.search.includes('cpt_warmup=')")
         wait_idle(page)
-        page.wait_for_function(
-            f"(n) => {{ const d = ({DRAWN})(); return d && d.frames.length >= n; }}",
-            arg=len(before["frames"]),
-            timeout=60_000,
-        )
+        _frames_back(page, len(before["frames"]))
         after = page.evaluate(DRAWN)
         assert after["frames"] == before["frames"] and after["frame"] == before["frame"]
         assert after["general"] != before["general"]  # the chart shows the new warm-up
