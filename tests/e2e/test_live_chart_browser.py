@@ -65,7 +65,6 @@ def _open(chrome, base_url, hold: dict):  # noqa: F811
     return ctx, page
 
 
-@pytest.mark.parametrize(("key", "general_moves"), [("cpt_lr", True), ("replay", False)])
 def _frames_back(page, n: int) -> None:
     """Wait until the live chart holds at least ``n`` frames again (the fill after a rerun)."""
     page.wait_for_function(
@@ -75,6 +74,7 @@ def _frames_back(page, n: int) -> None:
     )
 
 
+@pytest.mark.parametrize(("key", "general_moves"), [("cpt_lr", True), ("replay", False)])
 def test_a_key_press_on_a_headline_slider_switches_the_chart_without_a_rerun(
     chrome,  # noqa: F811
     base_url,  # noqa: F811
