@@ -129,16 +129,15 @@ def simulate(ps: ParamSet, sc: Scenario, bands: bool = True) -> ScenarioCurves:
     S1pt = base_S1pt(ps, sc)
     known = sc.base is None
     reasons = tuple(outside(ps.envelope, setting_of_lr(lr, transfer, sc.replay, known)))
+    widen = widening(reasons)
     curves = {}
     for target, fit in ps.fits.items():
         p = fit.params
         tm = terms(p, a, sc.replay, target, S1pt.get(target))
         pred = tm.total
         band = (
-            prediction_band(
-                fit, a, sc.replay, S1pt.get(target), widen=widening(reasons), base_model=sc.base
-            )
-            if bands and has_band(fit) and band_useful(widening(reasons))
+            prediction_band(fit, a, sc.replay, S1pt.get(target), widen=widen, base_model=sc.base)
+            if bands and has_band(fit) and band_useful(widen)
             else None
         )
         curves[target] = TargetCurves(
