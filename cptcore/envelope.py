@@ -259,6 +259,23 @@ class Outside:
         return f"{self.sentence}: {consequence}." if consequence else f"{self.sentence}."
 
 
+def outside_warnings(
+    reasons: Sequence[Outside], consequence: str, widen: float | None = None, drawn: bool = True
+) -> list[str]:
+    """One warning per way out of the envelope (``Outside.warning(consequence)``). With ``widen``
+    (a band is shown) the last also says the band's widening once: "and the band is widened ×w",
+    or, when the band is not ``drawn`` (``band_useful``), that no useful band is left."""
+    note = ""
+    if widen is not None:
+        note = (
+            f" and the band is widened ×{widen:.1f}"
+            if drawn
+            else f"; {NO_USEFUL_BAND} (it would be widened ×{widen:.0f})"
+        )
+    last = len(reasons) - 1
+    return [o.warning(consequence + (note if i == last else "")) for i, o in enumerate(reasons)]
+
+
 def _fmt_range(lo: float, hi: float, fmt) -> str:
     """'lo–hi', or 'lo only' when the fitted runs had one value (a range of one reads wrong)."""
     return f"{fmt(lo)} only" if fmt(lo) == fmt(hi) else f"{fmt(lo)}–{fmt(hi)}"

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cptcore.envelope import NO_USEFUL_BAND
+from cptcore.envelope import outside_warnings
 from cptcore.plots import critical_note, scenario_figure, turning_note
 from cptcore.scenario import has_band
 from ui import data, run_through_app
@@ -193,18 +193,11 @@ def live() -> None:
     with right:
         with guard("predicting this scenario"):
             view = data.view(preset, w, base=base)
-            for i, o in enumerate(view.outside):  # the band's widening once, on the last reason
-                last = i == len(view.outside) - 1
-                band = ""
-                if bands and last:  # cptcore decides when a band says nothing (envelope)
-                    band = (
-                        f" and the band is widened ×{view.widen:.1f}"
-                        if view.band_useful
-                        else f"; {NO_USEFUL_BAND} (it would be widened ×{view.widen:.0f})"
-                    )
-                st.warning(
-                    o.warning(f"the prediction extrapolates{band}"), icon=":material/warning:"
-                )
+            widen = view.widen if bands else None  # cptcore says when a band says nothing
+            for text in outside_warnings(
+                view.outside, "the prediction extrapolates", widen, view.band_useful
+            ):
+                st.warning(text, icon=":material/warning:")
             for odd in view.implausible:  # instead of its numbers: they are not losses
                 st.error(odd.sentence, icon=":material/block:")
             if not view.implausible:

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cptcore import importers
-from cptcore.envelope import outside, setting_of_run, widening
+from cptcore.envelope import outside, outside_warnings, setting_of_run, widening
 from cptcore.errors import InputError
 from cptcore.forecast import (
     cut_run,
@@ -162,9 +162,8 @@ with guard("forecasting the job"):
         st.caption(md(f"No upload yet: showing the sample run {name}, its later losses hidden."))
     reasons = outside(preset.ps.envelope, setting_of_run(run)) if run.has_cpt else []
     fc = forecast_run(preset.ps, run, z=Z95, widen=widening(reasons), source=name)
-    for i, o in enumerate(reasons):  # the band's widening once, on the last reason
-        more = f" and the band is widened ×{widening(reasons):.1f}" if i == len(reasons) - 1 else ""
-        st.warning(md(o.warning(f"the forecast extrapolates{more}")), icon=":material/warning:")
+    for text in outside_warnings(reasons, "the forecast extrapolates", widening(reasons)):
+        st.warning(md(text), icon=":material/warning:")
     for odd in fc.implausible:
         st.error(md(odd.sentence), icon=":material/block:")
     untrusted = {odd.target for odd in fc.implausible}
